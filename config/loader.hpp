@@ -1,0 +1,36 @@
+// Loading a wghub YAML config into an immutable DesiredState. The schema is
+// documented in docs/config.md; examples/wghub.yaml is a full example.
+//
+// Loading never throws for anything a user can get wrong: every problem found
+// (all of them, not just the first) comes back as a ConfigError, and the state
+// is only produced when there are none.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/error.hpp"
+#include "config/model.hpp"
+
+namespace wghub::config {
+
+struct LoadResult {
+  std::shared_ptr<const DesiredState> state;  // null unless ok()
+  std::vector<ConfigError> errors;
+
+  bool ok() const { return state != nullptr && errors.empty(); }
+  // Every error's to_string(), one per line (for logs and the CLI).
+  std::string error_text() const;
+};
+
+// Loads the file at path. Relative paths inside it (key files, peers_dir)
+// resolve against the file's directory.
+LoadResult load_config_file(const std::string& path);
+
+// Loads YAML text as if it were the file virtual_path: messages name
+// virtual_path and relative paths resolve against its directory.
+LoadResult load_config_string(std::string_view yaml, const std::string& virtual_path);
+
+}  // namespace wghub::config

@@ -1,0 +1,92 @@
+// The desired state: everything the hub applies, as loaded and validated from
+// YAML. It is built once per load and then only read (the loader hands out
+// std::shared_ptr<const DesiredState>), so the control thread can diff an old
+// and a new state on reload without locks. Key material sits behind
+// shared_ptr<const crypto::Key> so copying a Peer never copies a secret.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/address.hpp"
+#include "config/endpoint.hpp"
+#include "config/error.hpp"
+#include "crypto/secret.hpp"
+
+namespace wghub::config {
+
+using PublicKey = std::array<std::uint8_t, 32>;
+
+inline constexpr std::uint16_t kDefaultListenPort = 51820;
+inline constexpr const char* kDefaultInterfaceName = "wghub0";
+inline constexpr std::uint32_t kDefaultBurstSize = 32;
+inline constexpr std::uint32_t kMaxBurstSize = 512;
+// DPDK's default RTE_MAX_LCORE on Debian; lcore ids must stay below it.
+inline constexpr unsigned kMaxLcore = 127;
+inline constexpr std::uint16_t kDefaultMetricsPort = 9586;
+
+struct Interface {
+  std::string name = kDefaultInterfaceName;
+  std::string private_key_file;  // resolved against the config file's directory
+  std::shared_ptr<const crypto::Key> private_key;
+  std::uint16_t listen_port = kDefaultListenPort;
+  std::optional<InterfaceAddress> address;  // the hub's own overlay address
+};
+
+// A static route: traffic for `prefix` leaves the port towards `via`.
+struct Route {
+  Prefix prefix;
+  IpAddress via;
+};
+
+struct Port {
+  std::string devargs;               // DPDK devargs: "0000:3b:00.0", "net_af_packet0,iface=veth0"
+  InterfaceAddress address;          // the appliance's own address and the connected subnet
+  std::optional<IpAddress> gateway;  // default next hop; inside address.subnet()
+  std::vector<Route> routes;         // every via inside address.subnet()
+};
+
+struct Ports {
+  Port wan;  // where sites dial in (UDP listen_port)
+  Port lan;  // the networks behind the hub
+};
+
+struct Dataplane {
+  std::vector<unsigned> lcores{1};  // worker lcores; lcore 0 is the main/control lcore
+  std::uint32_t burst_size = kDefaultBurstSize;
+};
+
+struct Metrics {
+  bool enabled = true;
+  Endpoint listen{IpAddress::v4(0, 0, 0, 0), kDefaultMetricsPort};
+};
+
+struct Peer {
+  std::string name;
+  PublicKey public_key{};
+  std::string preshared_key_file;                    // empty when none
+  std::shared_ptr<const crypto::Key> preshared_key;  // null when none
+  std::vector<Prefix> allowed_ips;
+  std::optional<Endpoint> endpoint;
+  std::uint16_t persistent_keepalive = 0;  // seconds; 0 = off
+  Location origin;                         // where the peer is defined (for logs)
+};
+
+struct DesiredState {
+  std::string source_file;  // the config file this was loaded from
+  Interface interface;
+  Ports ports;
+  Dataplane dataplane;
+  Metrics metrics;
+  std::vector<Peer> peers;  // inline peers first, then peers_dir files by file name
+
+  // Linear search; the control thread builds its own index when it applies the state.
+  const Peer* find_peer(const PublicKey& key) const;
+  const Peer* find_peer(const std::string& name) const;
+};
+
+}  // namespace wghub::config

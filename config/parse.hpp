@@ -1,0 +1,66 @@
+// Internal to config/: the section parsers the loader composes, and the
+// "drafts" they produce. A draft is a model object plus where each part of it
+// was written, so the cross-checks in validate.cpp can name both places when
+// two parts of the config collide.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/model.hpp"
+#include "config/yaml_reader.hpp"
+
+namespace wghub::config::detail {
+
+// Where a value was written: its position and its field path.
+struct Source {
+  Location at;
+  std::string field;
+};
+
+struct PortDraft {
+  Port port;
+  std::string name;  // "wan", "lan"
+  std::string path;  // "ports.wan"
+  Source address_src;
+  std::vector<Source> route_src;  // parallel to port.routes (their prefix)
+};
+
+struct PeerDraft {
+  Peer peer;
+  std::string path;  // "peers[2]" inline; "" in a peers_dir file
+  Source name_src;
+  Source key_src;
+  std::vector<Source> prefix_src;  // parallel to peer.allowed_ips
+};
+
+// Each parser reports its errors through doc and fills what it could.
+void parse_interface(const Doc& doc, const YAML::Node& node, const std::string& path,
+                     Interface& out);
+std::optional<PortDraft> parse_port(const Doc& doc, const YAML::Node& node, const std::string& path,
+                                    const std::string& name);
+void parse_dataplane(const Doc& doc, const YAML::Node& node, const std::string& path,
+                     Dataplane& out);
+void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& path, Metrics& out);
+
+// One peer mapping. default_name stands in for a missing name (a peers_dir
+// file's stem); empty means the name is required. Returns nullopt when the
+// peer is unusable for the cross-checks (no name or key).
+std::optional<PeerDraft> parse_peer(const Doc& doc, const YAML::Node& node, const std::string& path,
+                                    const std::string& default_name);
+
+// Loads every *.yaml / *.yml file of dir (sorted by name) as one peer each.
+// `at` is where peers_dir was written, for errors about the directory itself.
+void load_peers_dir(const Doc& doc, const Location& at, const std::string& field,
+                    const std::string& dir, std::vector<ConfigError>& errors,
+                    std::vector<PeerDraft>& peers);
+
+// Cross-checks over the whole config: unique peer names and keys, and no
+// prefix owned twice (peers, static routes, connected subnets).
+void validate(const Doc& doc, const std::vector<PortDraft>& ports,
+              const std::vector<PeerDraft>& peers);
+
+}  // namespace wghub::config::detail

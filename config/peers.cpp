@@ -1,0 +1,184 @@
+// Parsers for one peer mapping and for the peers_dir directory (one peer per file).
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "config/keys.hpp"
+#include "config/parse.hpp"
+
+namespace wghub::config::detail {
+
+namespace {
+
+bool valid_peer_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// YAML reads an unquoted [2001:db8::1]... as a list.
+const char* kQuoteV6 = "; quote IPv6 endpoints: \"[2001:db8::1]:51820\"";
+
+const char* kNameRule = "use 1 to 64 characters from A-Z a-z 0-9 _ . -";
+
+}  // namespace
+
+std::optional<PeerDraft> parse_peer(const Doc& doc, const YAML::Node& node, const std::string& path,
+                                    const std::string& default_name) {
+  MapReader map(doc, node, path,
+                {"name", "public_key", "preshared_key_file", "allowed_ips", "endpoint",
+                 "persistent_keepalive"});
+  if (!map.ok()) return std::nullopt;
+  PeerDraft draft;
+  draft.path = path;
+  draft.peer.origin = doc.at(node);
+  bool have_name = false;
+  bool have_key = false;
+
+  if (!map.has("name") && !default_name.empty()) {
+    // A peers_dir file may leave the name to its file name.
+    draft.name_src = Source{doc.at(node), map.path("name")};
+    if (valid_peer_name(default_name)) {
+      draft.peer.name = default_name;
+      have_name = true;
+    } else {
+      doc.error(node, map.path("name"),
+                "the file name '" + default_name +
+                    "' is not a valid peer name; add a 'name:' key or rename the file (" +
+                    kNameRule + ")");
+    }
+  } else if (auto n = map.require("name"); n.IsDefined()) {
+    draft.name_src = Source{doc.at(n), map.path("name")};
+    if (auto name = read_string(doc, n, map.path("name"))) {
+      if (valid_peer_name(*name)) {
+        draft.peer.name = *name;
+        have_name = true;
+      } else {
+        doc.error(n, map.path("name"), "'" + *name + "' is not a valid peer name; " + kNameRule);
+      }
+    }
+  }
+
+  if (auto n = map.require("public_key"); n.IsDefined()) {
+    draft.key_src = Source{doc.at(n), map.path("public_key")};
+    if (auto text = read_string(doc, n, map.path("public_key"))) {
+      auto key = parse_public_key(*text);
+      if (key) {
+        draft.peer.public_key = *key.value;
+        have_key = true;
+      } else {
+        doc.error(n, map.path("public_key"), key.error);
+      }
+    }
+  }
+
+  if (auto n = map.get("preshared_key_file"); n.IsDefined()) {
+    const std::string field = map.path("preshared_key_file");
+    if (auto file = read_string(doc, n, field)) {
+      if (file->empty()) {
+        doc.error(n, field, "empty path; name the file 'wg genpsk' wrote, or leave the key out");
+      } else {
+        draft.peer.preshared_key_file = doc.resolve(*file);
+        auto key = read_key_file(draft.peer.preshared_key_file, KeyKind::preshared_key);
+        if (key.key) {
+          draft.peer.preshared_key = std::move(key.key);
+        } else {
+          doc.error(n, field, key.error);
+        }
+      }
+    }
+  }
+
+  if (auto n = map.get("allowed_ips"); n.IsDefined()) {
+    const std::string field = map.path("allowed_ips");
+    if (expect_list(doc, n, field, "[10.1.0.0/24, \"fd00:1::/64\"]")) {
+      for (std::size_t i = 0; i < n.size(); ++i) {
+        const std::string epath = element(field, i);
+        auto text = read_string(doc, n[i], epath);
+        if (!text) continue;
+        auto prefix = Prefix::parse(*text);
+        if (!prefix) {
+          doc.error(n[i], epath, prefix.error);
+          continue;
+        }
+        draft.peer.allowed_ips.push_back(*prefix.value);
+        draft.prefix_src.push_back(Source{doc.at(n[i]), epath});
+      }
+    }
+  }
+
+  if (auto n = map.get("endpoint"); n.IsDefined()) {
+    if (auto text = read_string(doc, n, map.path("endpoint"), kQuoteV6)) {
+      auto ep = Endpoint::parse(*text);
+      if (ep) {
+        draft.peer.endpoint = *ep.value;
+      } else {
+        doc.error(n, map.path("endpoint"), ep.error);
+      }
+    }
+  }
+
+  if (auto n = map.get("persistent_keepalive"); n.IsDefined()) {
+    if (auto secs =
+            read_int(doc, n, map.path("persistent_keepalive"), "keepalive interval", 0, 65535)) {
+      draft.peer.persistent_keepalive = static_cast<std::uint16_t>(*secs);
+    }
+  }
+
+  if (!have_name || !have_key) return std::nullopt;
+  return draft;
+}
+
+void load_peers_dir(const Doc& doc, const Location& at, const std::string& field,
+                    const std::string& dir, std::vector<ConfigError>& errors,
+                    std::vector<PeerDraft>& peers) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto status = fs::status(dir, ec);
+  if (!fs::exists(status)) {
+    doc.error(at, field, "peers directory '" + dir + "' does not exist");
+    return;
+  }
+  if (!fs::is_directory(status)) {
+    doc.error(at, field, "'" + dir + "' is not a directory");
+    return;
+  }
+  std::vector<fs::path> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    const std::string name = p.filename().string();
+    const std::string ext = p.extension().string();
+    // Editors and config managers leave dotfiles (".x.yaml.swp", ".#x.yaml") around.
+    if (name.empty() || name.front() == '.' || (ext != ".yaml" && ext != ".yml")) continue;
+    std::error_code type_ec;
+    if (!fs::is_regular_file(p, type_ec)) continue;
+    files.push_back(p);
+  }
+  if (ec) {
+    doc.error(at, field, "cannot read peers directory '" + dir + "': " + ec.message());
+    return;
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    const Doc peer_doc(file.string(), errors);
+    const auto text = read_text_file(peer_doc, "peer file");
+    if (!text) continue;
+    const auto root = parse_document(peer_doc, *text);
+    if (!root) continue;
+    if (root->IsNull() || !root->IsDefined()) {
+      peer_doc.error(Location{file.string(), 0, 0}, "",
+                     "the file is empty; expected a mapping with the peer's keys (public_key, "
+                     "allowed_ips, ...)");
+      continue;
+    }
+    if (auto peer = parse_peer(peer_doc, *root, "", file.stem().string())) {
+      peers.push_back(std::move(*peer));
+    }
+  }
+}
+
+}  // namespace wghub::config::detail

@@ -1,0 +1,86 @@
+// Whole-config cross-checks that no single section can make: peer names and
+// public keys are unique, and every prefix has exactly one owner in the FIB
+// (a peer, a static route or a port's connected subnet), because the same
+// table decides both where a packet goes and which peer may send from it.
+#include <map>
+
+#include "config/parse.hpp"
+
+namespace wghub::config::detail {
+
+namespace {
+
+struct Owner {
+  std::string description;  // "peer 'plant-berlin'", "the subnet of port lan", ...
+  Location at;
+  int peer = -1;  // index into the peers, or -1
+};
+
+class PrefixOwners {
+ public:
+  explicit PrefixOwners(const Doc& doc) : doc_(doc) {}
+
+  void claim(const Prefix& prefix, Owner owner, const Source& src) {
+    auto [it, inserted] = owners_.try_emplace(prefix, owner);
+    if (inserted) return;
+    const Owner& first = it->second;
+    std::string message;
+    if (owner.peer >= 0 && owner.peer == first.peer) {
+      message = prefix.to_string() + " is listed twice (first at " + first.at.to_string() + ")";
+    } else if (owner.peer >= 0 && first.peer >= 0) {
+      message = owner.description + " and " + first.description + " (" + first.at.to_string() +
+                ") both claim " + prefix.to_string() + "; a prefix can belong to one peer only";
+    } else {
+      message = prefix.to_string() + " is already claimed by " + first.description + " (" +
+                first.at.to_string() + ")";
+    }
+    doc_.error(src.at, src.field, message);
+  }
+
+ private:
+  const Doc& doc_;
+  std::map<Prefix, Owner> owners_;
+};
+
+}  // namespace
+
+void validate(const Doc& doc, const std::vector<PortDraft>& ports,
+              const std::vector<PeerDraft>& peers) {
+  PrefixOwners owners(doc);
+  for (const auto& port : ports) {
+    owners.claim(port.port.address.subnet(),
+                 Owner{"the subnet of port " + port.name, port.address_src.at}, port.address_src);
+  }
+  for (const auto& port : ports) {
+    for (std::size_t i = 0; i < port.port.routes.size(); ++i) {
+      const Route& r = port.port.routes[i];
+      owners.claim(r.prefix,
+                   Owner{"a static route via " + r.via.to_string() + " on port " + port.name,
+                         port.route_src[i].at},
+                   port.route_src[i]);
+    }
+  }
+
+  std::map<std::string, const PeerDraft*> by_name;
+  std::map<PublicKey, const PeerDraft*> by_key;
+  for (std::size_t p = 0; p < peers.size(); ++p) {
+    const PeerDraft& peer = peers[p];
+    const std::string who = "peer '" + peer.peer.name + "'";
+    if (auto [it, inserted] = by_name.try_emplace(peer.peer.name, &peer); !inserted) {
+      doc.error(peer.name_src.at, peer.name_src.field,
+                "duplicate peer name '" + peer.peer.name + "' (first defined at " +
+                    it->second->name_src.at.to_string() + ")");
+    }
+    if (auto [it, inserted] = by_key.try_emplace(peer.peer.public_key, &peer); !inserted) {
+      doc.error(peer.key_src.at, peer.key_src.field,
+                who + " has the same public key as peer '" + it->second->peer.name + "' (" +
+                    it->second->key_src.at.to_string() + "); every peer needs its own key pair");
+    }
+    for (std::size_t i = 0; i < peer.peer.allowed_ips.size(); ++i) {
+      owners.claim(peer.peer.allowed_ips[i], Owner{who, peer.prefix_src[i].at, static_cast<int>(p)},
+                   peer.prefix_src[i]);
+    }
+  }
+}
+
+}  // namespace wghub::config::detail
