@@ -1,0 +1,50 @@
+// Replay protection for transport data messages: the sliding bitmap window of
+// RFC 6479, sized and bounded exactly as the Linux kernel's WireGuard
+// (drivers/net/wireguard/receive.c counter_validate, noise.h constants).
+//
+// One window per receiving keypair. Single writer: only the worker that owns the
+// peer's keypair calls check_and_update(), so there are no locks or atomics
+// (DESIGN.md: run to completion, peers owned by one worker). Call it only after
+// the packet authenticated (whitepaper 5.4.6: the counter is checked after
+// decryption, so forged packets cannot move the window).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "dataplane/messages.hpp"  // kRejectAfterMessages
+
+namespace wghub::dp {
+
+// RFC 6479 bitmap: 8192 bits in 128 words; one word is always being recycled, so
+// the usable window behind the greatest counter is 8192 - 64 = 8128 (noise.h
+// COUNTER_BITS_TOTAL and COUNTER_WINDOW_SIZE).
+inline constexpr unsigned kCounterBitsTotal = 8192;
+inline constexpr unsigned kCounterBitsPerWord = 64;
+inline constexpr unsigned kCounterWindowSize = kCounterBitsTotal - kCounterBitsPerWord;
+
+class ReplayWindow {
+ public:
+  ReplayWindow() { reset(); }
+
+  // Forget every counter seen; used when a fresh keypair takes this slot.
+  void reset();
+
+  // True when `counter` is new and inside the window, and records it; false for a
+  // replay, a counter too far behind the greatest one seen, or one at/after
+  // `limit` (the key-exhaustion bound; tests may pass a smaller one).
+  bool check_and_update(uint64_t counter, uint64_t limit = kRejectAfterMessages);
+
+  // Greatest counter accepted plus one; 0 before any packet (kernel semantics).
+  uint64_t next_expected() const { return next_; }
+
+ private:
+  static constexpr unsigned kWords = kCounterBitsTotal / kCounterBitsPerWord;
+
+  // Bit (n+1) % 8192 is set once counter n was accepted. Counters are shifted by
+  // one so that 0 can mean "nothing received yet", as in the kernel.
+  std::array<uint64_t, kWords> bitmap_;
+  uint64_t next_;
+};
+
+}  // namespace wghub::dp
