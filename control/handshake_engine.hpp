@@ -1,0 +1,161 @@
+// The control thread's handshake stage (kernel receive.c
+// wg_receive_handshake_packet and send.c's handshake senders): takes the
+// handshake-class messages the workers pass up (initiation, response, cookie
+// reply), applies the DoS defence (mac1 always; under load mac2, cookie
+// replies and the per-source rate limit), runs Noise, and hands the results
+// to a HandshakeSink: messages to send, session indices, new keypairs and
+// endpoint changes. It also starts handshakes with peers whose endpoint is
+// known.
+//
+// DPDK-free and clock-free (`now` is passed in), so the unit tests drive it in
+// simulated time against a simulated peer; the hub's sink talks to the data
+// plane. Single-threaded: the control thread owns it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "control/clock.hpp"
+#include "control/cookie.hpp"
+#include "control/noise.hpp"
+#include "control/ratelimiter.hpp"
+#include "control/source_address.hpp"
+
+namespace wghub::ctl {
+
+// What the engine needs from the rest of the hub.
+class HandshakeSink {
+ public:
+  virtual ~HandshakeSink() = default;
+  // Sends one handshake-class message (initiation, response, cookie reply)
+  // to `to` from the hub's listen port.
+  virtual void send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message) = 0;
+  // Session indices share one space with the data plane's keypair table: an
+  // index reserved here becomes the new keypair's local index.
+  virtual std::optional<std::uint32_t> reserve_index() = 0;
+  virtual void release_index(std::uint32_t index) = 0;
+  // A new session with the peer in data plane slot `peer_slot`. The
+  // initiator's keypair may send at once; the responder's only once the first
+  // data packet arrived on it (whitepaper 5.4.5) — the sink enforces that.
+  virtual void install_keypair(std::uint32_t peer_slot, Keypair&& keypair) = 0;
+  // The peer's latest authenticated outer source (roaming, whitepaper 2.1).
+  virtual void set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint) = 0;
+  // An empty data message on the peer's current sending keypair: sent by the
+  // initiator right after the handshake to confirm the session.
+  virtual void send_keepalive(std::uint32_t peer_slot) = 0;
+};
+
+// Why a handshake message was not accepted (each is counted).
+enum class HandshakeDrop : std::uint8_t {
+  kBadLength,       // size does not match the message type
+  kInvalidMac,      // mac1 wrong: silently dropped (whitepaper 5.3)
+  kRateLimited,     // under load, valid cookie, but the source exceeds 20/s
+  kNoise,           // the Noise step failed (see noise_errors)
+  kUnknownIndex,    // response or cookie reply for no handshake of ours
+  kBadCookieReply,  // cookie reply that does not authenticate
+  kNoIndex,         // the index space is exhausted
+  kCount,
+};
+std::string_view to_string(HandshakeDrop drop);
+
+enum class HandshakeOutcome : std::uint8_t {
+  kSessionDerived,  // consumed an initiation (responded) or a response
+  kCookieSent,      // under load without mac2: answered with a cookie
+  kCookieConsumed,  // stored a cookie from a peer
+  kDropped,
+};
+
+struct HandshakeCounters {
+  std::uint64_t initiations_received = 0;
+  std::uint64_t responses_received = 0;
+  std::uint64_t cookie_replies_received = 0;
+  std::uint64_t initiations_sent = 0;
+  std::uint64_t responses_sent = 0;
+  std::uint64_t cookie_replies_sent = 0;
+  std::uint64_t sessions_derived = 0;
+  std::uint64_t drops[static_cast<std::size_t>(HandshakeDrop::kCount)] = {};
+  std::uint64_t noise_errors[16] = {};  // by NoiseError
+};
+
+// A peer as the handshake stage knows it.
+struct HandshakePeerSettings {
+  std::uint32_t slot = 0;  // data plane peer slot
+  std::string name;
+  PublicKey public_key{};
+  const crypto::Secret<32>* preshared_key = nullptr;  // copied; nullptr = none
+  std::optional<SourceAddress> endpoint;              // configured endpoint, if any
+};
+
+// Public keys are uniformly random: their first bytes are a fine hash.
+struct PublicKeyHash {
+  std::size_t operator()(const PublicKey& key) const noexcept;
+};
+
+class HandshakeEngine {
+ public:
+  HandshakeEngine(LocalIdentity local, HandshakeSink& sink);
+  ~HandshakeEngine();
+
+  const PublicKey& public_key() const { return local_.public_key; }
+
+  // Adds or replaces a peer (by slot). Replacing keeps nothing of the old
+  // handshake state.
+  void add_peer(const HandshakePeerSettings& settings);
+  void remove_peer(std::uint32_t slot);
+  bool has_peer(std::uint32_t slot) const { return peers_.contains(slot); }
+  std::size_t peer_count() const { return peers_.size(); }
+
+  struct Result {
+    HandshakeOutcome outcome = HandshakeOutcome::kDropped;
+    std::optional<HandshakeDrop> drop;
+    std::optional<NoiseError> noise_error;
+    std::uint32_t peer_slot = 0;  // valid when a peer was identified
+  };
+  // One handshake-class message (types 1-3) from `from`. `under_load` is the
+  // caller's verdict (handshake queue past 1/8 full, kept for 1 s).
+  Result receive(std::span<const std::uint8_t> message, const SourceAddress& from, TimePoint now,
+                 bool under_load);
+
+  // Sends an initiation to the peer's endpoint. False when it has none or
+  // the last initiation went out less than REKEY_TIMEOUT ago (unless
+  // `force`).
+  bool initiate(std::uint32_t slot, TimePoint now, bool force = false);
+
+  // The peer's last known endpoint (configured or learned).
+  std::optional<SourceAddress> endpoint(std::uint32_t slot) const;
+  // Records an endpoint learned by the data plane (authenticated data).
+  void update_endpoint(std::uint32_t slot, const SourceAddress& endpoint);
+
+  const HandshakeCounters& counters() const { return counters_; }
+
+ private:
+  struct Peer;
+
+  Result drop(HandshakeDrop why, std::uint32_t slot = 0);
+  Result on_initiation(std::span<const std::uint8_t> message, const SourceAddress& from,
+                       TimePoint now);
+  Result on_response(std::span<const std::uint8_t> message, const SourceAddress& from,
+                     TimePoint now);
+  Result on_cookie_reply(std::span<const std::uint8_t> message, TimePoint now);
+  Peer* find_by_key(const PublicKey& key);
+  Peer* find_by_pending_index(std::uint32_t index);
+  void set_pending_index(Peer& peer, std::uint32_t index);
+  void learn_endpoint(Peer& peer, const SourceAddress& from);
+
+  LocalIdentity local_;
+  HandshakeSink& sink_;
+  CookieChecker checker_;
+  RateLimiter limiter_;
+  std::unordered_map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // by slot
+  std::unordered_map<PublicKey, std::uint32_t, PublicKeyHash> by_key_;
+  std::unordered_map<std::uint32_t, std::uint32_t> by_pending_index_;  // index -> slot
+  HandshakeCounters counters_;
+};
+
+}  // namespace wghub::ctl
