@@ -1,0 +1,193 @@
+#include "control/control_thread.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ring.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstring>
+#include <string>
+
+#include "control/log.hpp"
+#include "crypto/base64.hpp"
+#include "dataplane/arp.hpp"
+#include "dataplane/icmp.hpp"
+
+namespace wghub::ctl {
+
+namespace {
+
+constexpr unsigned kRingBurst = 64;
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+// Whitepaper 5.3 / kernel: once under load, stay so for at least a second.
+constexpr auto kUnderLoadHold = std::chrono::seconds(1);
+
+SourceAddress source_of(const dp::Classified& c) {
+  std::array<std::uint8_t, 4> a;
+  std::memcpy(a.data(), &c.src_ip_be, 4);
+  return SourceAddress::ipv4(a, rte_be_to_cpu_16(c.src_port_be));
+}
+
+}  // namespace
+
+ControlThread::ControlThread(dp::Dataplane& dp, Device& device, HandshakeEngine& engine,
+                             ControlTx& tx, unsigned status_interval_s)
+    : dp_(dp), device_(device), engine_(engine), tx_(tx), status_interval_s_(status_interval_s) {
+  next_status_ = Clock::now() + std::chrono::seconds(status_interval_s_);
+}
+
+void ControlThread::run(const volatile std::sig_atomic_t& stop, volatile std::sig_atomic_t& dump) {
+  while (stop == 0) {
+    if (dump != 0) {
+      dump = 0;
+      print_status(true);
+    }
+    if (poll_once() == 0) usleep(200);
+  }
+}
+
+unsigned ControlThread::poll_once() {
+  // The ring's depth decides "under load" (kernel: the handshake queue past
+  // 1/8 of its length).
+  const unsigned depth = rte_ring_count(dp_.to_control);
+  const TimePoint now = Clock::now();
+  if (depth > rte_ring_get_capacity(dp_.to_control) / 8) {
+    if (!under_load_) {
+      ++counters_.under_load_entered;
+      log_warn("under load: %u messages queued for the control thread; answering with cookies",
+               depth);
+    }
+    under_load_ = true;
+    under_load_until_ = now + kUnderLoadHold;
+  } else if (under_load_ && now >= under_load_until_) {
+    under_load_ = false;
+    log_info("no longer under load");
+  }
+
+  void* objs[kRingBurst];
+  const unsigned n = rte_ring_dequeue_burst(dp_.to_control, objs, kRingBurst, nullptr);
+  const std::uint64_t now_tsc = rte_get_tsc_cycles();
+  for (unsigned i = 0; i < n; ++i) process(static_cast<rte_mbuf*>(objs[i]), now, now_tsc);
+
+  if (now >= next_tick_) {
+    next_tick_ = now + kTickInterval;
+    device_.tick(engine_, now, now_tsc);
+    tx_.tick(now_tsc);
+  }
+  if (status_interval_s_ != 0 && now >= next_status_) {
+    next_status_ = now + std::chrono::seconds(status_interval_s_);
+    print_status(false);
+  }
+  return n;
+}
+
+void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
+  const dp::ControlMeta meta = dp::control_meta(m);
+  dp::PortContext& port = tx_.port(meta.port_stats_index);
+  if (meta.reason == dp::ControlReason::kAwaitingNeighbour) {
+    tx_.send_via(port, m, meta.next_hop_be, now_tsc);
+    return;
+  }
+  const bool wan = meta.port_stats_index == dp::kStatsPortWan;
+  const dp::Classified c = wan ? dp::classify_wan(m, port.local) : dp::classify_lan(m, port.local);
+  switch (c.kind) {
+    case dp::Classify::kArp: {
+      dp::ArpMessage msg;
+      if (dp::parse_arp(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, msg)) {
+        const dp::ArpLearn learned = dp::arp_merge(
+            msg, dp::Ipv4Interface{port.local.ip_be, port.mask_be}, *port.neighbours, now_tsc);
+        if (learned != dp::ArpLearn::kIgnored) tx_.neighbour_learned(port, msg.sender_ip_be);
+      }
+      if (dp::answer_arp_in_place(m, port.local.ip_be, port.local.mac)) {
+        ++counters_.arp_answered;
+        tx_.send_frame(port, m);
+      } else {
+        rte_pktmbuf_free(m);
+      }
+      return;
+    }
+    case dp::Classify::kIcmpEchoToUs:
+      dp::icmp_echo_reply_in_place(m, c, port.local.mac);
+      ++counters_.icmp_answered;
+      tx_.send_frame(port, m);
+      return;
+    case dp::Classify::kWireGuard:
+      if (wan) {
+        on_wireguard(m, c, now, now_tsc);
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  rte_pktmbuf_free(m);
+}
+
+void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint now,
+                                 std::uint64_t now_tsc) {
+  ++counters_.handshake_messages;
+  const auto* payload = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, c.payload_offset);
+  const HandshakeEngine::Result r =
+      engine_.receive({payload, c.payload_len}, source_of(c), now, under_load_);
+  // An authenticated handshake proves the on-link sender: remember its MAC so
+  // the reply and the data that follows need no ARP round trip.
+  if (r.outcome == HandshakeOutcome::kSessionDerived && dp_.wan.on_link(c.src_ip_be)) {
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    if (dp_.wan.neighbours->update(c.src_ip_be, eth->src_addr, now_tsc))
+      tx_.neighbour_learned(dp_.wan, c.src_ip_be);
+  }
+  if (r.drop && r.noise_error)
+    log_warn("handshake from %s:%u refused: %s", dp::format_ipv4(c.src_ip_be).c_str(),
+             rte_be_to_cpu_16(c.src_port_be), to_string(*r.noise_error).data());
+  rte_pktmbuf_free(m);
+}
+
+void ControlThread::print_status(bool full) const {
+  std::vector<const dp::LcoreStats*> lcores;
+  for (const auto& s : dp_.worker_stats) lcores.push_back(s.get());
+  const dp::LcoreStats sum = dp::snapshot_sum(lcores);
+  const std::uint64_t now_tsc = rte_get_tsc_cycles();
+  unsigned live = 0;
+  for (const auto& [slot, p] : device_.peers()) live += device_.has_session(p, now_tsc) ? 1 : 0;
+  std::string drops;
+  std::uint64_t dropped = 0;
+  for (std::size_t r = 1; r < dp::kDropReasonCount; ++r) {
+    if (sum.drops[r] == 0) continue;
+    dropped += sum.drops[r];
+    drops += " " + std::string(dp::kDropReasonNames[r]) + "=" + std::to_string(sum.drops[r]);
+  }
+  const HandshakeCounters& hs = engine_.counters();
+  log_info("status: peers %u/%zu live | wan rx %" PRIu64 " tx %" PRIu64 " | lan rx %" PRIu64
+           " tx %" PRIu64 " | decrypted %" PRIu64 " encrypted %" PRIu64 " | handshakes %" PRIu64
+           " cookies %" PRIu64 "%s | dropped %" PRIu64 "%s",
+           live, device_.peers().size(), sum.rx_packets[dp::kStatsPortWan],
+           sum.tx_packets[dp::kStatsPortWan] + tx_.counters().tx_packets[dp::kStatsPortWan],
+           sum.rx_packets[dp::kStatsPortLan],
+           sum.tx_packets[dp::kStatsPortLan] + tx_.counters().tx_packets[dp::kStatsPortLan],
+           sum.decrypted_packets, sum.encrypted_packets, hs.sessions_derived,
+           hs.cookie_replies_sent, under_load_ ? " (under load)" : "", dropped, drops.c_str());
+  if (!full) return;
+  std::vector<const dp::PeerCounterBlock*> blocks;
+  for (const auto& b : dp_.worker_peer_counters) blocks.push_back(b.get());
+  for (const auto& [slot, p] : device_.peers()) {
+    const dp::PeerCounters pc = dp::sum_peer_counters(blocks, slot);
+    std::string handshake = "never";
+    if (p.last_handshake) {
+      const auto ago = std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now() - *p.last_handshake);
+      handshake = std::to_string(ago.count()) + " s ago";
+    }
+    log_info("  peer %s key %s endpoint %s handshake %s session %s rx %" PRIu64 " B tx %" PRIu64
+             " B",
+             p.name.c_str(), crypto::key_to_base64(p.public_key.data()).c_str(),
+             format_endpoint(dp_.peers->at(slot).endpoint.load()).c_str(), handshake.c_str(),
+             device_.has_session(p, now_tsc) ? "yes" : "no", pc.rx_bytes, pc.tx_bytes);
+  }
+  const ControlTxCounters& tc = tx_.counters();
+  log_info("  control: arp requests %" PRIu64 ", frames held %zu (sent %" PRIu64
+           ", dropped %" PRIu64 "), arp answered %" PRIu64 ", icmp answered %" PRIu64,
+           tc.arp_requests, tx_.held_frames(), tc.held_sent, tc.held_dropped,
+           counters_.arp_answered, counters_.icmp_answered);
+}
+
+}  // namespace wghub::ctl

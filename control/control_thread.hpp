@@ -1,0 +1,60 @@
+// The control thread's loop (main lcore): drains the ring the workers fill
+// (handshake messages, ARP, ICMP echo to the appliance, frames waiting for a
+// neighbour), decides "under load" from the ring's depth (past 1/8 full, held
+// for at least a second, as the kernel does), runs the periodic work of the
+// device and the control tx path, and prints status lines.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdint>
+
+#include "control/control_tx.hpp"
+#include "control/device.hpp"
+#include "control/handshake_engine.hpp"
+#include "dataplane/context.hpp"
+
+namespace wghub::ctl {
+
+struct ControlCounters {
+  std::uint64_t arp_answered = 0;
+  std::uint64_t icmp_answered = 0;
+  std::uint64_t handshake_messages = 0;
+  std::uint64_t under_load_entered = 0;
+};
+
+class ControlThread {
+ public:
+  ControlThread(dp::Dataplane& dp, Device& device, HandshakeEngine& engine, ControlTx& tx,
+                unsigned status_interval_s);
+
+  // Runs until `stop` becomes non-zero (set by a signal handler); `dump`
+  // (SIGUSR1) asks for a full status dump.
+  void run(const volatile std::sig_atomic_t& stop, volatile std::sig_atomic_t& dump);
+  // One pass: drain the ring and run due periodic work. Returns the number
+  // of mbufs taken from the ring (tests step the control thread with it).
+  unsigned poll_once();
+
+  void print_status(bool full) const;
+  bool under_load() const { return under_load_; }
+  const ControlCounters& counters() const { return counters_; }
+
+ private:
+  void process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc);
+  void on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint now, std::uint64_t now_tsc);
+
+  dp::Dataplane& dp_;
+  Device& device_;
+  HandshakeEngine& engine_;
+  ControlTx& tx_;
+  unsigned status_interval_s_;
+  bool under_load_ = false;
+  TimePoint under_load_until_{};
+  TimePoint next_tick_{};
+  TimePoint next_status_{};
+  ControlCounters counters_;
+};
+
+}  // namespace wghub::ctl

@@ -1,0 +1,79 @@
+// The control thread's own transmit path. Each port has one tx queue that
+// only the control thread uses (workers own the others), so nothing here is
+// shared. It builds and sends handshake messages, keepalives, ARP requests
+// and replies and ICMP echo replies, and it holds, in one bounded queue,
+// frames whose next hop's MAC is not known yet: the worker hands those up,
+// the control thread ARPs, and sends them once the neighbour answers.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <deque>
+#include <span>
+
+#include "dataplane/context.hpp"
+
+namespace wghub::ctl {
+
+struct ControlTxCounters {
+  std::uint64_t tx_packets[dp::kStatsPortCount] = {};
+  std::uint64_t tx_bytes[dp::kStatsPortCount] = {};
+  std::uint64_t tx_failed = 0;  // the control tx queue was full
+  std::uint64_t arp_requests = 0;
+  std::uint64_t held = 0;  // frames that waited for a neighbour
+  std::uint64_t held_sent = 0;
+  std::uint64_t held_dropped = 0;  // queue full, or no answer in time
+};
+
+class ControlTx {
+ public:
+  explicit ControlTx(dp::Dataplane& dp);
+  ~ControlTx();
+  ControlTx(const ControlTx&) = delete;
+  ControlTx& operator=(const ControlTx&) = delete;
+
+  dp::PortContext& port(unsigned stats_index) {
+    return stats_index == dp::kStatsPortWan ? dp_.wan : dp_.lan;
+  }
+
+  // Sends `payload` in a UDP datagram from our WAN address and listen port.
+  void send_udp(std::uint32_t dst_be, std::uint16_t dst_port_be,
+                std::span<const std::uint8_t> payload, std::uint64_t now);
+  // m holds a UDP payload (from data_off); adds the outer headers and sends
+  // it to the packed endpoint (the worker's path, for control-built data).
+  void send_outer(rte_mbuf* m, std::uint32_t dst_be, std::uint16_t dst_port_be, std::uint64_t now);
+  // A complete frame; sent as it is on the port's control queue.
+  void send_frame(dp::PortContext& port, rte_mbuf* m);
+  // A complete frame but for its destination MAC: sent now if the next hop
+  // is resolved, else held while we ARP for it.
+  void send_via(dp::PortContext& port, rte_mbuf* m, std::uint32_t next_hop_be, std::uint64_t now);
+  // A neighbour was learned on `port`: sends the frames that waited for it.
+  void neighbour_learned(dp::PortContext& port, std::uint32_t ip_be);
+  // Re-asks for next hops whose entries expired, drops held frames that
+  // waited too long. `now` in TSC cycles.
+  void tick(std::uint64_t now);
+
+  std::size_t held_frames() const { return held_.size(); }
+  const ControlTxCounters& counters() const { return counters_; }
+
+ private:
+  struct Held {
+    rte_mbuf* m;
+    unsigned port;  // stats index
+    std::uint32_t next_hop_be;
+    std::uint64_t since;
+  };
+  void ask(dp::PortContext& port, std::uint32_t ip_be, std::uint64_t now);
+
+  // At most this many frames wait for ARP, and for at most kHoldSeconds.
+  static constexpr std::size_t kMaxHeld = 512;
+  static constexpr std::uint64_t kHoldSeconds = 3;
+
+  dp::Dataplane& dp_;
+  std::deque<Held> held_;
+  ControlTxCounters counters_;
+  std::uint16_t ip_id_ = 0x8000;
+};
+
+}  // namespace wghub::ctl

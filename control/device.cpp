@@ -1,0 +1,312 @@
+// See device.hpp. The keypair rotation mirrors the kernel's
+// noise.c add_new_keypair / received_with_keypair.
+#include "control/device.hpp"
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+
+#include <cstring>
+
+#include "control/log.hpp"
+#include "crypto/aead.hpp"
+#include "crypto/base64.hpp"
+#include "dataplane/messages.hpp"
+
+namespace wghub::ctl {
+
+namespace {
+
+std::uint32_t ipv4_host(const config::IpAddress& a) {
+  return std::uint32_t{a.bytes[0]} << 24 | std::uint32_t{a.bytes[1]} << 16 |
+         std::uint32_t{a.bytes[2]} << 8 | a.bytes[3];
+}
+
+std::uint64_t pack(const SourceAddress& s) {
+  std::uint32_t addr_be;
+  std::memcpy(&addr_be, s.addr.data(), 4);
+  return dp::pack_endpoint(addr_be, rte_cpu_to_be_16(s.port));
+}
+
+SourceAddress unpack(std::uint64_t packed) {
+  std::array<std::uint8_t, 4> a;
+  const std::uint32_t addr_be = dp::endpoint_addr_be(packed);
+  std::memcpy(a.data(), &addr_be, 4);
+  return SourceAddress::ipv4(a, rte_be_to_cpu_16(dp::endpoint_port_be(packed)));
+}
+
+// Public keys in logs: the first 8 base64 characters, as wg(8) users know them.
+std::string short_key(const PublicKey& key) {
+  return crypto::key_to_base64(key.data()).substr(0, 8);
+}
+
+}  // namespace
+
+std::string format_endpoint(std::uint64_t packed) {
+  if (packed == 0) return "(none)";
+  return dp::format_ipv4(dp::endpoint_addr_be(packed)) + ":" +
+         std::to_string(rte_be_to_cpu_16(dp::endpoint_port_be(packed)));
+}
+
+Device::Device(dp::Dataplane& dp, ControlTx& tx) : dp_(dp), tx_(tx), deferred_(*dp.rcu) {}
+
+Device::~Device() {
+  // Called after the workers stopped; the stores keep the order rule anyway.
+  for (auto& [slot, p] : peers_) {
+    dp_.peers->at(slot).current.store(nullptr, std::memory_order_release);
+    retire(p.previous);
+    retire(p.current);
+    retire(p.next);
+  }
+  deferred_.drain();
+}
+
+bool Device::add_route(const config::Prefix& prefix, dp::NextHop nh, const std::string& what,
+                       std::string& error) {
+  if (prefix.family() != config::Family::v4) {
+    log_warn("%s: %s is IPv6; the IPv6 table comes with inner IPv6 support, not routed",
+             what.c_str(), prefix.to_string().c_str());
+    return true;
+  }
+  if (!dp_.fib->add(ipv4_host(prefix.address()), static_cast<std::uint8_t>(prefix.length()), nh)) {
+    error = what + ": cannot add " + prefix.to_string() + " to the FIB: " + dp_.fib->error();
+    return false;
+  }
+  return true;
+}
+
+bool Device::apply(const config::DesiredState& state, std::string& error) {
+  using config::Prefix;
+  for (const config::Peer& cp : state.peers) {
+    const auto slot = dp_.peers->allocate();
+    if (!slot) {
+      error = "peers: more than " + std::to_string(dp_.peers->capacity()) + " peers";
+      return false;
+    }
+    Peer p;
+    p.name = cp.name;
+    p.public_key = cp.public_key;
+    p.slot = *slot;
+    p.persistent_keepalive = cp.persistent_keepalive;
+    p.allowed_ips = cp.allowed_ips;
+    dp::PeerState& st = dp_.peers->at(*slot);
+    if (cp.endpoint) {
+      if (cp.endpoint->family() == config::Family::v4) {
+        p.configured_endpoint = true;
+        st.endpoint.store(dp::pack_endpoint(rte_cpu_to_be_32(ipv4_host(cp.endpoint->address)),
+                                            rte_cpu_to_be_16(cp.endpoint->port)),
+                          std::memory_order_relaxed);
+      } else {
+        log_warn("peer %s: IPv6 endpoint %s is not reachable yet (outer IPv4 only); ignored",
+                 cp.name.c_str(), cp.endpoint->to_string().c_str());
+      }
+    }
+    for (const Prefix& prefix : cp.allowed_ips)
+      if (!add_route(prefix, {dp::NextHopKind::kPeer, *slot}, "peer " + cp.name + " allowed_ips",
+                     error))
+        return false;
+    st.active.store(true, std::memory_order_release);
+    peers_.emplace(*slot, std::move(p));
+  }
+
+  const config::Port& lan = state.ports.lan;
+  if (!add_route(lan.address.subnet(), {dp::NextHopKind::kLanConnected, 0}, "ports.lan.address",
+                 error))
+    return false;
+  auto via_route = [&](const config::Prefix& prefix, const config::IpAddress& via,
+                       const std::string& what) {
+    const auto id = dp_.lan_gateways->acquire(ipv4_host(via));
+    if (!id) {
+      error = what + ": too many distinct next hops";
+      return false;
+    }
+    return add_route(prefix, {dp::NextHopKind::kLanRoute, *id}, what, error);
+  };
+  for (std::size_t i = 0; i < lan.routes.size(); ++i)
+    if (!via_route(lan.routes[i].prefix, lan.routes[i].via,
+                   "ports.lan.routes[" + std::to_string(i) + "]"))
+      return false;
+  if (lan.gateway && lan.gateway->family == config::Family::v4 &&
+      !via_route(Prefix::from(*lan.gateway, 0), *lan.gateway, "ports.lan.gateway"))
+    return false;
+
+  // The appliance's own addresses answer for themselves.
+  std::vector<config::IpAddress> own{state.ports.wan.address.address,
+                                     state.ports.lan.address.address};
+  if (state.interface.address) own.push_back(state.interface.address->address);
+  for (const auto& a : own)
+    if (!add_route(Prefix::from(a, a.family == config::Family::v4 ? 32 : 128),
+                   {dp::NextHopKind::kLocal, 0}, "own address", error))
+      return false;
+  return true;
+}
+
+void Device::register_peers(HandshakeEngine& engine) const {
+  for (const auto& [slot, p] : peers_) {
+    HandshakePeerSettings s;
+    s.slot = slot;
+    s.name = p.name;
+    s.public_key = p.public_key;
+    const std::uint64_t ep = dp_.peers->at(slot).endpoint.load(std::memory_order_relaxed);
+    if (ep != 0) s.endpoint = unpack(ep);
+    engine.add_peer(s);
+  }
+}
+
+void Device::retire(dp::Keypair*& kp) {
+  if (kp == nullptr) return;
+  dp::Keypair* released = dp_.keypairs->release_index(kp->local_index);
+  (void)released;  // the same keypair; lookups by its index miss from now on
+  deferred_.retire(kp, dp::destroy_keypair);
+  kp = nullptr;
+}
+
+void Device::publish_current(Peer& p) {
+  dp_.peers->at(p.slot).current.store(p.current, std::memory_order_release);
+}
+
+std::optional<std::uint32_t> Device::reserve_index() {
+  return dp_.keypairs->allocate_index();
+}
+
+void Device::release_index(std::uint32_t index) {
+  if (dp::Keypair* kp = dp_.keypairs->release_index(index))
+    deferred_.retire(kp, dp::destroy_keypair);
+}
+
+void Device::install_keypair(std::uint32_t peer_slot, Keypair&& keys) {
+  auto it = peers_.find(peer_slot);
+  dp::Keypair* kp = dp::make_keypair();
+  if (it == peers_.end() || kp == nullptr) {
+    release_index(keys.local_index);
+    dp::destroy_keypair(kp);
+    return;
+  }
+  Peer& p = it->second;
+  std::memcpy(kp->send_key, keys.sending_key.data(), sizeof kp->send_key);
+  std::memcpy(kp->recv_key, keys.receiving_key.data(), sizeof kp->recv_key);
+  kp->local_index = keys.local_index;
+  kp->remote_index = keys.remote_index;
+  kp->peer = peer_slot;
+  kp->is_initiator = keys.is_initiator;
+  kp->birth_tsc = rte_get_tsc_cycles();
+  dp_.keypairs->publish(keys.local_index, kp);
+
+  // Workers must stop seeing a keypair (publish) before it is retired: the
+  // grace period only covers readers that found it before the retirement.
+  if (kp->is_initiator) {
+    // The initiator may send at once; an unconfirmed `next` is superseded.
+    dp::Keypair* old_previous = p.previous;
+    dp::Keypair* old_current = p.current;
+    if (p.next != nullptr) {
+      p.previous = p.next;
+      p.next = nullptr;
+    } else {
+      p.previous = old_current;
+      old_current = nullptr;
+    }
+    p.current = kp;
+    publish_current(p);
+    retire(old_previous);
+    retire(old_current);
+  } else {
+    // The responder waits for the initiator's first data packet.
+    retire(p.next);
+    p.next = kp;
+    retire(p.previous);
+  }
+  p.last_handshake = std::chrono::system_clock::now();
+  ++p.handshakes;
+  log_info("handshake completed with peer %s (%s) as %s, endpoint %s", p.name.c_str(),
+           short_key(p.public_key).c_str(), kp->is_initiator ? "initiator" : "responder",
+           format_endpoint(dp_.peers->at(peer_slot).endpoint.load()).c_str());
+}
+
+void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint) {
+  if (endpoint.family != SourceAddress::Family::kIpv4) return;
+  dp::PeerState& st = dp_.peers->at(peer_slot);
+  const std::uint64_t packed = pack(endpoint);
+  const std::uint64_t old = st.endpoint.load(std::memory_order_relaxed);
+  if (old == packed) return;
+  st.endpoint.store(packed, std::memory_order_relaxed);
+  auto it = peers_.find(peer_slot);
+  log_info("peer %s endpoint %s -> %s", it == peers_.end() ? "?" : it->second.name.c_str(),
+           format_endpoint(old).c_str(), format_endpoint(packed).c_str());
+}
+
+void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message) {
+  if (to.family != SourceAddress::Family::kIpv4) return;
+  std::uint32_t dst_be;
+  std::memcpy(&dst_be, to.addr.data(), 4);
+  tx_.send_udp(dst_be, rte_cpu_to_be_16(to.port), message, rte_get_tsc_cycles());
+}
+
+// An empty data message (whitepaper 6.5) on the current keypair.
+void Device::send_keepalive(std::uint32_t peer_slot) {
+  auto it = peers_.find(peer_slot);
+  if (it == peers_.end() || it->second.current == nullptr) return;
+  dp::Keypair* kp = it->second.current;
+  dp::PeerState& st = dp_.peers->at(peer_slot);
+  const std::uint64_t endpoint = st.endpoint.load(std::memory_order_relaxed);
+  std::uint64_t counter = 0;
+  if (endpoint == 0 || !kp->take_send_counter(counter)) return;
+  rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool);
+  if (m == nullptr) return;
+  auto* msg = reinterpret_cast<std::uint8_t*>(
+      rte_pktmbuf_append(m, static_cast<std::uint16_t>(dp::kMessageDataMinSize)));
+  if (msg == nullptr) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  auto* hdr = reinterpret_cast<dp::MessageDataHeader*>(msg);
+  *hdr = dp::MessageDataHeader{};
+  hdr->header.set_type(dp::MessageType::kData);
+  hdr->receiver_index.set(kp->remote_index);
+  hdr->counter.set(counter);
+  std::uint8_t* body = msg + dp::kMessageDataHeaderSize;
+  crypto::aead_seal(body, body, 0, nullptr, 0, counter, kp->send_key);
+  const std::uint64_t now = rte_get_tsc_cycles();
+  tx_.send_outer(m, dp::endpoint_addr_be(endpoint), dp::endpoint_port_be(endpoint), now);
+  dp::touch(st.last_tx_tsc, now);
+}
+
+bool Device::has_session(const Peer& p, std::uint64_t now_tsc) const {
+  return p.current != nullptr && !p.current->expired(now_tsc, dp_.reject_after_cycles);
+}
+
+void Device::tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc) {
+  const std::uint64_t hz = rte_get_tsc_hz();
+  for (auto& [slot, p] : peers_) {
+    dp::PeerState& st = dp_.peers->at(slot);
+    // A responder keypair becomes current with its first data packet.
+    if (p.next != nullptr && p.next->received_data.load(std::memory_order_relaxed)) {
+      dp::Keypair* old_previous = p.previous;
+      p.previous = p.current;
+      p.current = p.next;
+      p.next = nullptr;
+      publish_current(p);
+      retire(old_previous);
+    }
+    // Keypairs past REJECT_AFTER_TIME carry nothing any more.
+    if (p.previous != nullptr && p.previous->expired(now_tsc, dp_.reject_after_cycles))
+      retire(p.previous);
+
+    const std::uint64_t ep = st.endpoint.load(std::memory_order_relaxed);
+    if (ep != 0) engine.update_endpoint(slot, unpack(ep));
+
+    const bool session = has_session(p, now_tsc);
+    const bool wanted = st.handshake_wanted.load(std::memory_order_relaxed);
+    if (ep != 0 && (wanted || (!session && (p.configured_endpoint || p.persistent_keepalive)))) {
+      if (engine.initiate(slot, now)) {
+        st.handshake_wanted.store(false, std::memory_order_relaxed);
+        log_info("handshake initiation sent to peer %s at %s", p.name.c_str(),
+                 format_endpoint(ep).c_str());
+      }
+    }
+    if (session && p.persistent_keepalive != 0 &&
+        now_tsc - st.last_tx_tsc.load(std::memory_order_relaxed) >= p.persistent_keepalive * hz)
+      send_keepalive(slot);
+  }
+  deferred_.reclaim();
+}
+
+}  // namespace wghub::ctl

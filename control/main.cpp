@@ -1,0 +1,136 @@
+// wghub: the WireGuard concentrator. Parses the command line, loads the YAML
+// config (file:line:column errors, nothing started on a bad file) and runs
+// the hub: EAL, ports, worker lcores and the control thread (control/hub).
+#include <getopt.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "config/loader.hpp"
+#include "control/hub.hpp"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+void usage(FILE* to) {
+  std::fprintf(to,
+               "usage: wghub --config FILE [options]\n"
+               "\n"
+               "A WireGuard hub with a DPDK data plane. Sites dial in with stock WireGuard;\n"
+               "see docs/config.md for the configuration and README.md for operation.\n"
+               "\n"
+               "options:\n"
+               "  -c, --config FILE     YAML configuration (required)\n"
+               "      --check-config    load and validate FILE, print a summary, exit\n"
+               "                        (0 = valid, 1 = errors, printed as file:line:col)\n"
+               "      --poll            busy-poll always (default: workers back off to short\n"
+               "                        sleeps when idle, which suits shared or small machines)\n"
+               "      --status-interval SECONDS\n"
+               "                        print a status line every SECONDS (default 10, 0 = off)\n"
+               "      --eal ARGS        extra DPDK EAL arguments, space separated\n"
+               "                        (e.g. \"--log-level=pmd:debug\")\n"
+               "  -V, --version         print the version and exit\n"
+               "  -h, --help            this text\n"
+               "\n"
+               "signals: SIGINT/SIGTERM stop the hub cleanly.\n");
+}
+
+void print_summary(const wghub::config::DesiredState& s) {
+  std::printf("config %s: OK\n", s.source_file.c_str());
+  std::printf("  interface %s, listen port %u, %zu peer(s)\n", s.interface.name.c_str(),
+              s.interface.listen_port, s.peers.size());
+  std::printf("  wan %s  address %s\n", s.ports.wan.devargs.c_str(),
+              s.ports.wan.address.to_string().c_str());
+  std::printf("  lan %s  address %s, %zu static route(s)\n", s.ports.lan.devargs.c_str(),
+              s.ports.lan.address.to_string().c_str(), s.ports.lan.routes.size());
+  std::printf("  worker lcores:");
+  for (unsigned l : s.dataplane.lcores) std::printf(" %u", l);
+  std::printf(", burst %u\n", s.dataplane.burst_size);
+  for (const auto& p : s.peers) {
+    std::printf("  peer %-20s allowed_ips", p.name.c_str());
+    for (const auto& prefix : p.allowed_ips) std::printf(" %s", prefix.to_string().c_str());
+    if (p.endpoint) std::printf("  endpoint %s", p.endpoint->to_string().c_str());
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  enum { kCheckConfig = 1000, kPoll, kStatusInterval, kEal };
+  static const option long_options[] = {
+      {"config", required_argument, nullptr, 'c'},
+      {"check-config", no_argument, nullptr, kCheckConfig},
+      {"poll", no_argument, nullptr, kPoll},
+      {"status-interval", required_argument, nullptr, kStatusInterval},
+      {"eal", required_argument, nullptr, kEal},
+      {"version", no_argument, nullptr, 'V'},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  std::string config_path;
+  bool check_only = false;
+  wghub::ctl::HubOptions options;
+  int c;
+  while ((c = getopt_long(argc, argv, "c:Vh", long_options, nullptr)) != -1) {
+    switch (c) {
+      case 'c':
+        config_path = optarg;
+        break;
+      case kCheckConfig:
+        check_only = true;
+        break;
+      case kPoll:
+        options.busy_poll = true;
+        break;
+      case kStatusInterval: {
+        char* end = nullptr;
+        long v = std::strtol(optarg, &end, 10);
+        if (*end != '\0' || v < 0 || v > 86400) {
+          std::fprintf(stderr, "wghub: --status-interval wants seconds 0..86400, got '%s'\n",
+                       optarg);
+          return 2;
+        }
+        options.status_interval_s = static_cast<unsigned>(v);
+        break;
+      }
+      case kEal:
+        options.extra_eal_args = optarg;
+        break;
+      case 'V':
+        std::printf("wghub %s\n", kVersion);
+        return 0;
+      case 'h':
+        usage(stdout);
+        return 0;
+      default:
+        usage(stderr);
+        return 2;
+    }
+  }
+  if (optind != argc) {
+    std::fprintf(stderr, "wghub: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    return 2;
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "wghub: --config FILE is required\n");
+    usage(stderr);
+    return 2;
+  }
+
+  auto loaded = wghub::config::load_config_file(config_path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s", loaded.error_text().c_str());
+    std::fprintf(stderr, "wghub: %zu error(s) in %s; nothing started\n", loaded.errors.size(),
+                 config_path.c_str());
+    return 1;
+  }
+  if (check_only) {
+    print_summary(*loaded.state);
+    return 0;
+  }
+  return wghub::ctl::run_hub(loaded.state, options);
+}

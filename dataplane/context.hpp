@@ -1,0 +1,89 @@
+// What the worker lcores and the control thread share: the two ports with the
+// appliance's identity on each, the RCU-published tables (FIB, keypairs,
+// peers, neighbours), the ring that carries packets up to the control thread,
+// and the per-lcore counters. Built once at startup by the control thread
+// (control/hub.cpp); workers only read the pointers.
+//
+// Ownership of writes, as the rest of the data plane documents in place:
+//   FIB, keypair table, peer table, neighbour tables: control thread only;
+//   PeerState timestamps and endpoint, Keypair counters/window: workers;
+//   LcoreStats / PeerCounterBlock: their own lcore only.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dataplane/fib.hpp"
+#include "dataplane/keypair_table.hpp"
+#include "dataplane/lcore_stats.hpp"
+#include "dataplane/neighbour.hpp"
+#include "dataplane/packet.hpp"
+#include "dataplane/peer_state.hpp"
+#include "dataplane/port.hpp"
+#include "dataplane/rcu.hpp"
+
+namespace wghub::dp {
+
+// The tunnel MTU the hub pads against (whitepaper 5.4.6; wg-quick's default).
+inline constexpr std::uint32_t kTunnelMtu = 1420;
+
+inline constexpr unsigned kMaxBurst = 512;
+
+struct PortContext {
+  Port port;
+  LocalAddress local;            // our MAC, our IPv4 address, the listen port (WAN)
+  std::uint32_t mask_be = 0;     // the connected subnet's mask
+  std::uint32_t gateway_be = 0;  // default next hop for off-link destinations; 0 = none
+  std::unique_ptr<NeighbourTable> neighbours;
+  std::uint16_t control_txq = 0;  // the control thread's own tx queue
+  unsigned stats_index = 0;       // kStatsPortWan / kStatsPortLan
+
+  bool on_link(std::uint32_t ip_be) const { return (ip_be & mask_be) == (local.ip_be & mask_be); }
+  // The next hop for an outer destination: itself on the subnet, else the
+  // gateway (0 when there is none).
+  std::uint32_t next_hop(std::uint32_t ip_be) const { return on_link(ip_be) ? ip_be : gateway_be; }
+};
+
+// Why an mbuf travels on the control ring (stored in its dynamic field).
+enum class ControlReason : std::uint8_t {
+  kReceived = 0,       // a frame for the appliance (handshake, ARP, ICMP): re-classify
+  kAwaitingNeighbour,  // a finished frame whose destination MAC is unknown
+};
+
+struct ControlMeta {
+  std::uint32_t next_hop_be = 0;  // kAwaitingNeighbour: the address to resolve
+  ControlReason reason = ControlReason::kReceived;
+  std::uint8_t port_stats_index = 0;  // which port it arrived on / must leave from
+};
+
+// The mbuf dynamic field holding ControlMeta (registered once by the hub).
+bool register_control_meta();
+ControlMeta& control_meta(rte_mbuf* m);
+
+struct Dataplane {
+  PortContext wan;
+  PortContext lan;
+  rte_mempool* pool = nullptr;
+  std::unique_ptr<Rcu> rcu;
+  std::unique_ptr<Fib> fib;
+  std::unique_ptr<LanGateways> lan_gateways;
+  std::unique_ptr<KeypairTable> keypairs;
+  std::unique_ptr<PeerTable> peers;
+  rte_ring* to_control = nullptr;  // multi-producer (workers), single consumer (control)
+  unsigned burst = 32;
+  bool busy_poll = false;
+  std::uint64_t reject_after_cycles = 0;  // REJECT_AFTER_TIME in TSC cycles
+  std::atomic<bool> stop{false};
+
+  // Per worker, indexed like the workers; read by the control thread.
+  std::vector<std::unique_ptr<LcoreStats>> worker_stats;
+  std::vector<std::unique_ptr<PeerCounterBlock>> worker_peer_counters;
+};
+
+}  // namespace wghub::dp

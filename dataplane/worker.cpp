@@ -1,0 +1,434 @@
+// The worker lcore's loop; see worker.hpp for the pipeline. Every mbuf that
+// enters leaves exactly once: transmitted, handed to the control thread, or
+// dropped under one DropReason.
+#include "dataplane/worker.hpp"
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "dataplane/messages.hpp"
+
+namespace wghub::dp {
+
+namespace {
+
+constexpr std::uint32_t kNoPeer = ~std::uint32_t{0};
+
+// How long a worker with nothing to do sleeps between polls unless --poll:
+// short enough that a burst waits little, long enough to leave a small or
+// shared machine its CPU.
+constexpr unsigned kIdlePollsBeforeSleep = 64;
+constexpr unsigned kIdleSleepUs = 50;
+
+}  // namespace
+
+Worker::Worker(Dataplane& dp, WorkerConfig config, std::unique_ptr<crypto::AeadBackend> aead)
+    : dp_(dp),
+      config_(std::move(config)),
+      aead_(std::move(aead)),
+      stats_(*dp.worker_stats.at(config_.index)),
+      peer_counters_(*dp.worker_peer_counters.at(config_.index)) {
+  decrypt_ops_.reserve(kMaxBurst);
+  encrypt_ops_.reserve(kMaxBurst);
+  decrypt_pending_.reserve(kMaxBurst);
+  encrypt_pending_.reserve(kMaxBurst);
+  control_batch_.reserve(2 * kMaxBurst);
+  tx_wan_.reserve(2 * kMaxBurst);
+  tx_lan_.reserve(2 * kMaxBurst);
+}
+
+Worker::~Worker() = default;
+
+int worker_lcore_main(void* arg) {
+  return static_cast<Worker*>(arg)->run();
+}
+
+int Worker::run() {
+  dp_.rcu->online(config_.index);
+  unsigned idle = 0;
+  while (!dp_.stop.load(std::memory_order_relaxed)) {
+    if (poll_once() != 0 || dp_.busy_poll) {
+      idle = 0;
+      continue;
+    }
+    if (++idle > kIdlePollsBeforeSleep) rte_delay_us_sleep(kIdleSleepUs);
+  }
+  dp_.rcu->offline(config_.index);
+  return 0;
+}
+
+unsigned Worker::poll_once() {
+  unsigned received = 0;
+  rte_mbuf* burst[kMaxBurst];
+  const unsigned want = std::min(dp_.burst, kMaxBurst);
+  for (std::uint16_t q : config_.wan_rx_queues) {
+    const std::uint16_t n = rte_eth_rx_burst(dp_.wan.port.id, q, burst, want);
+    received += n;
+    const std::uint64_t now = rte_get_tsc_cycles();
+    for (std::uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
+      rte_mbuf* m = burst[i];
+      counter_add(stats_.rx_packets[kStatsPortWan]);
+      counter_add(stats_.rx_bytes[kStatsPortWan], m->pkt_len);
+      if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+        drop(m, DropReason::kNoMbuf);
+        continue;
+      }
+      const Classified c = classify_wan(m, dp_.wan.local);
+      switch (c.kind) {
+        case Classify::kWireGuard:
+          queue_data_message(m, c, now);
+          break;
+        case Classify::kArp:
+        case Classify::kIcmpEchoToUs:
+          to_control(m, dp_.wan);
+          break;
+        default:
+          drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
+          break;
+      }
+    }
+    finish_decrypt(now);
+    finish_encrypt(now);
+  }
+  for (std::uint16_t q : config_.lan_rx_queues) {
+    const std::uint16_t n = rte_eth_rx_burst(dp_.lan.port.id, q, burst, want);
+    received += n;
+    const std::uint64_t now = rte_get_tsc_cycles();
+    for (std::uint16_t i = 0; i < n; ++i) {
+      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
+      rte_mbuf* m = burst[i];
+      counter_add(stats_.rx_packets[kStatsPortLan]);
+      counter_add(stats_.rx_bytes[kStatsPortLan], m->pkt_len);
+      if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+        drop(m, DropReason::kNoMbuf);
+        continue;
+      }
+      const Classified c = classify_lan(m, dp_.lan.local);
+      switch (c.kind) {
+        case Classify::kForward:
+          rte_pktmbuf_adj(m, c.l3_offset);
+          route_inner(m, c.dst_ip_be, kNoPeer);
+          break;
+        case Classify::kArp:
+        case Classify::kIcmpEchoToUs:
+          to_control(m, dp_.lan);
+          break;
+        default:
+          drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
+          break;
+      }
+    }
+    finish_encrypt(now);
+  }
+  flush_tx();
+  dp_.rcu->quiescent(config_.index);
+  return received;
+}
+
+void Worker::drop(rte_mbuf* m, DropReason why) {
+  stats_.drop(why);
+  rte_pktmbuf_free(m);
+}
+
+void Worker::to_control(rte_mbuf* m, const PortContext& port) {
+  ControlMeta& meta = control_meta(m);
+  meta = ControlMeta{};
+  meta.reason = ControlReason::kReceived;
+  meta.port_stats_index = static_cast<std::uint8_t>(port.stats_index);
+  control_batch_.push_back(m);
+}
+
+// A WireGuard message on the WAN port. Data messages join the decrypt batch;
+// handshake messages go up to the control thread (never X25519 here).
+void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t now) {
+  auto* payload = rte_pktmbuf_mtod_offset(m, std::uint8_t*, c.payload_offset);
+  if (c.payload_len < sizeof(MessageHeader)) {
+    drop(m, DropReason::kBadMessageLength);
+    return;
+  }
+  const auto type = reinterpret_cast<const MessageHeader*>(payload)->message_type();
+  switch (type) {
+    case MessageType::kData:
+      break;
+    case MessageType::kInitiation:
+    case MessageType::kResponse:
+    case MessageType::kCookieReply:
+      counter_add(stats_.handshakes_to_control);
+      to_control(m, dp_.wan);
+      return;
+    default:
+      drop(m, DropReason::kUnknownMessageType);
+      return;
+  }
+  if (c.payload_len < kMessageDataMinSize) {
+    drop(m, DropReason::kBadMessageLength);
+    return;
+  }
+  const auto* hdr = reinterpret_cast<const MessageDataHeader*>(payload);
+  Keypair* kp = dp_.keypairs->lookup(hdr->receiver_index.get());
+  if (kp == nullptr) {
+    drop(m, DropReason::kUnknownIndex);
+    return;
+  }
+  if (kp->expired(now, dp_.reject_after_cycles) ||
+      !dp_.peers->at(kp->peer).active.load(std::memory_order_relaxed)) {
+    drop(m, DropReason::kKeypairExpired);
+    return;
+  }
+  const std::uint32_t body_len = c.payload_len - kMessageDataMinSize;
+  crypto::AeadOp op;
+  op.key = kp->recv_key;
+  op.counter = hdr->counter.get();
+  op.data = payload + kMessageDataHeaderSize;
+  op.len = body_len;
+  op.tag = op.data + body_len;
+  decrypt_ops_.push_back(op);
+  decrypt_pending_.push_back(Pending{m, kp, c.src_ip_be, c.src_port_be, c.payload_offset, 0, 0, 0});
+}
+
+void Worker::finish_decrypt(std::uint64_t now) {
+  if (decrypt_ops_.empty()) {
+    if (!control_batch_.empty()) {
+      const unsigned sent = rte_ring_enqueue_burst(
+          dp_.to_control, reinterpret_cast<void* const*>(control_batch_.data()),
+          static_cast<unsigned>(control_batch_.size()), nullptr);
+      for (std::size_t i = sent; i < control_batch_.size(); ++i)
+        drop(control_batch_[i], DropReason::kHandshakeRingFull);
+      control_batch_.clear();
+    }
+    return;
+  }
+  aead_->open_burst(decrypt_ops_);
+  const std::uint64_t stamp_granularity = rte_get_tsc_hz() / 100;
+  for (std::size_t i = 0; i < decrypt_ops_.size(); ++i) {
+    const crypto::AeadOp& op = decrypt_ops_[i];
+    const Pending& p = decrypt_pending_[i];
+    rte_mbuf* m = p.m;
+    Keypair* kp = p.keypair;
+    if (!op.ok) {
+      drop(m, DropReason::kAuthFailed);
+      continue;
+    }
+    // The counter is trusted only now that the message authenticated.
+    if (!kp->accept_counter(op.counter)) {
+      drop(m, DropReason::kReplay);
+      continue;
+    }
+    kp->mark_received_data();
+    PeerState& peer = dp_.peers->at(kp->peer);
+    // Roaming (whitepaper 2.1): the latest authenticated source is the endpoint.
+    peer.update_endpoint(pack_endpoint(p.src_ip_be, p.src_port_be));
+    touch(peer.last_rx_tsc, now, stamp_granularity);
+    counter_add(stats_.decrypted_packets);
+    counter_add(stats_.decrypted_bytes, op.len);
+    peer_counters_.add_rx(kp->peer, op.len + kMessageDataMinSize);
+    if (op.len == 0) {  // a keepalive: nothing to forward
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    InnerPacket inner;
+    if (parse_inner(op.data, op.len, inner) != DropReason::kNone || inner.version != 4) {
+      drop(m, DropReason::kBadInnerPacket);
+      continue;
+    }
+    // The inner source must be one of the sender's AllowedIPs (whitepaper 2.2).
+    const NextHop owner = dp_.fib->lookup(rte_be_to_cpu_32(inner.src_be));
+    if (owner.kind != NextHopKind::kPeer || owner.id != kp->peer) {
+      drop(m, DropReason::kSpoofedInnerSource);
+      continue;
+    }
+    touch(peer.last_data_rx_tsc, now, stamp_granularity);
+    rte_pktmbuf_adj(m, static_cast<std::uint16_t>(p.payload_offset + kMessageDataHeaderSize));
+    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - inner.length));
+    route_inner(m, inner.dst_be, kp->peer);
+  }
+  decrypt_ops_.clear();
+  decrypt_pending_.clear();
+  finish_decrypt(now);  // flushes the control batch
+}
+
+// m starts at an IPv4 header (decrypted from a peer, or received on the LAN).
+void Worker::route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer) {
+  const NextHop nh = dp_.fib->lookup(rte_be_to_cpu_32(dst_be));
+  auto* ip = rte_pktmbuf_mtod(m, std::uint8_t*);
+  switch (nh.kind) {
+    case NextHopKind::kPeer:
+      if (nh.id == from_peer) break;  // never reflect a packet to its sender
+      if (!ipv4_decrement_ttl(ip)) {
+        drop(m, DropReason::kTtlExceeded);
+        return;
+      }
+      queue_encrypt(m, nh.id, rte_get_tsc_cycles());
+      return;
+    case NextHopKind::kLanConnected:
+      if (!ipv4_decrement_ttl(ip)) {
+        drop(m, DropReason::kTtlExceeded);
+        return;
+      }
+      tx_lan(m, dst_be);
+      return;
+    case NextHopKind::kLanRoute:
+      if (!ipv4_decrement_ttl(ip)) {
+        drop(m, DropReason::kTtlExceeded);
+        return;
+      }
+      tx_lan(m, rte_cpu_to_be_32(dp_.lan_gateways->address(nh.id)));
+      return;
+    case NextHopKind::kLocal:
+      drop(m, DropReason::kNotForUs);
+      return;
+    default:
+      break;
+  }
+  drop(m, DropReason::kNoRoute);
+}
+
+void Worker::tx_lan(rte_mbuf* m, std::uint32_t next_hop_be) {
+  const auto mac = dp_.lan.neighbours->lookup(next_hop_be);
+  if (prepend_ethernet(m, dp_.lan.local.mac, mac ? *mac : rte_ether_addr{}) != DropReason::kNone) {
+    drop(m, DropReason::kNoHeadroom);
+    return;
+  }
+  if (!mac) {
+    // The control thread resolves the MAC (ARP) and sends the frame then.
+    ControlMeta& meta = control_meta(m);
+    meta.reason = ControlReason::kAwaitingNeighbour;
+    meta.next_hop_be = next_hop_be;
+    meta.port_stats_index = kStatsPortLan;
+    control_batch_.push_back(m);
+    return;
+  }
+  tx(dp_.lan, m);
+}
+
+// m starts at the inner IPv4 packet; it becomes a data message for the peer
+// (whitepaper 5.4.6): header, padded plaintext, tag.
+void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
+  PeerState& peer = dp_.peers->at(slot);
+  if (!peer.active.load(std::memory_order_relaxed)) {
+    drop(m, DropReason::kNoRoute);
+    return;
+  }
+  Keypair* kp = peer.current.load(std::memory_order_acquire);
+  const std::uint64_t endpoint = peer.endpoint.load(std::memory_order_relaxed);
+  std::uint64_t counter = 0;
+  if (kp == nullptr || endpoint == 0 || kp->expired(now, dp_.reject_after_cycles) ||
+      !kp->take_send_counter(counter)) {
+    peer.request_handshake();
+    drop(m, DropReason::kNoSession);
+    return;
+  }
+  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+    drop(m, DropReason::kNoMbuf);
+    return;
+  }
+  const std::uint32_t plain = m->pkt_len;
+  const auto padded =
+      static_cast<std::uint32_t>(padded_length(plain, std::max<std::uint32_t>(plain, kTunnelMtu)));
+  auto* tail = reinterpret_cast<std::uint8_t*>(
+      rte_pktmbuf_append(m, static_cast<std::uint16_t>(padded - plain + crypto::kAeadTagLen)));
+  auto* hdr =
+      tail ? reinterpret_cast<MessageDataHeader*>(rte_pktmbuf_prepend(m, kMessageDataHeaderSize))
+           : nullptr;
+  if (hdr == nullptr) {
+    drop(m, DropReason::kNoHeadroom);
+    return;
+  }
+  std::memset(tail, 0, padded - plain);
+  hdr->header.set_type(MessageType::kData);
+  hdr->receiver_index.set(kp->remote_index);
+  hdr->counter.set(counter);
+  crypto::AeadOp op;
+  op.key = kp->send_key;
+  op.counter = counter;
+  op.data = reinterpret_cast<std::uint8_t*>(hdr + 1);
+  op.len = padded;
+  op.tag = op.data + padded;
+  encrypt_ops_.push_back(op);
+  encrypt_pending_.push_back(Pending{m, kp, 0, 0, 0, endpoint, slot, plain});
+  if (encrypt_ops_.size() >= kMaxBurst) finish_encrypt(now);
+}
+
+void Worker::finish_encrypt(std::uint64_t now) {
+  if (encrypt_ops_.empty()) return;
+  aead_->seal_burst(encrypt_ops_);
+  const std::uint64_t stamp_granularity = rte_get_tsc_hz() / 100;
+  for (std::size_t i = 0; i < encrypt_ops_.size(); ++i) {
+    const Pending& p = encrypt_pending_[i];
+    PeerState& peer = dp_.peers->at(p.peer);
+    counter_add(stats_.encrypted_packets);
+    counter_add(stats_.encrypted_bytes, p.plain_len);
+    peer_counters_.add_tx(p.peer, p.m->pkt_len);
+    touch(peer.last_tx_tsc, now, stamp_granularity);
+    touch(peer.last_data_tx_tsc, now, stamp_granularity);
+    send_outer(p.m, p.endpoint);
+  }
+  encrypt_ops_.clear();
+  encrypt_pending_.clear();
+}
+
+void Worker::send_outer(rte_mbuf* m, std::uint64_t endpoint) {
+  const std::uint32_t dst_be = endpoint_addr_be(endpoint);
+  const std::uint32_t next_hop = dp_.wan.next_hop(dst_be);
+  if (next_hop == 0) {
+    drop(m, DropReason::kNoRoute);
+    return;
+  }
+  const auto mac = dp_.wan.neighbours->lookup(next_hop);
+  UdpFlow flow;
+  flow.src_mac = dp_.wan.local.mac;
+  flow.dst_mac = mac ? *mac : rte_ether_addr{};
+  flow.src_ip_be = dp_.wan.local.ip_be;
+  flow.dst_ip_be = dst_be;
+  flow.src_port_be = dp_.wan.local.udp_port_be;
+  flow.dst_port_be = endpoint_port_be(endpoint);
+  Ipv4Options options;
+  options.packet_id = ip_id_++;
+  if (const DropReason why = prepend_udp_headers(m, flow, options); why != DropReason::kNone) {
+    drop(m, why);
+    return;
+  }
+  if (!mac) {
+    ControlMeta& meta = control_meta(m);
+    meta.reason = ControlReason::kAwaitingNeighbour;
+    meta.next_hop_be = next_hop;
+    meta.port_stats_index = kStatsPortWan;
+    control_batch_.push_back(m);
+    return;
+  }
+  tx(dp_.wan, m);
+}
+
+void Worker::tx(PortContext& port, rte_mbuf* m) {
+  (port.stats_index == kStatsPortWan ? tx_wan_ : tx_lan_).push_back(m);
+}
+
+void Worker::flush_tx() {
+  auto flush = [&](PortContext& port, std::uint16_t queue, std::vector<rte_mbuf*>& pending) {
+    if (pending.empty()) return;
+    std::uint64_t bytes = 0;
+    for (rte_mbuf* m : pending) bytes += m->pkt_len;
+    std::uint16_t sent = 0;
+    const auto total = static_cast<std::uint16_t>(pending.size());
+    for (int tries = 0; sent < total && tries < 4; ++tries)
+      sent += rte_eth_tx_burst(port.port.id, queue, pending.data() + sent, total - sent);
+    for (std::uint16_t i = sent; i < total; ++i) {
+      bytes -= pending[i]->pkt_len;
+      drop(pending[i], DropReason::kTxFull);
+    }
+    counter_add(stats_.tx_packets[port.stats_index], sent);
+    counter_add(stats_.tx_bytes[port.stats_index], bytes);
+    pending.clear();
+  };
+  flush(dp_.wan, config_.wan_tx_queue, tx_wan_);
+  flush(dp_.lan, config_.lan_tx_queue, tx_lan_);
+  finish_decrypt(0);  // hands frames awaiting a neighbour to the control thread
+}
+
+}  // namespace wghub::dp

@@ -1,0 +1,95 @@
+// A worker lcore: run to completion over its own rx queues (DESIGN.md).
+//
+//   WAN rx -> classify -> data: keypair by index -> decrypt burst (IPsec-MB)
+//          -> replay window -> inner-source check (FIB) -> FIB lookup of the
+//          inner destination -> LAN tx, or re-encrypt to another peer
+//          (hub-and-spoke); handshakes, ARP, ICMP to us -> control ring
+//   LAN rx -> classify -> FIB -> peer -> encrypt burst -> WAN tx to the
+//          peer's latest authenticated endpoint; ARP, ICMP to us -> control
+//
+// A worker owns its tx queues, its AEAD backend, its scratch arrays and its
+// counters; it never blocks and never takes a lock the control thread holds
+// (the per-keypair rx spinlock is shared with other workers only). Once per
+// loop it reports an RCU quiescent state.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "crypto/aead.hpp"
+#include "dataplane/context.hpp"
+
+namespace wghub::dp {
+
+struct WorkerConfig {
+  unsigned index = 0;  // 0..n-1: RCU thread id, stats slot, tx queue id
+  std::vector<std::uint16_t> wan_rx_queues;
+  std::vector<std::uint16_t> lan_rx_queues;
+  std::uint16_t wan_tx_queue = 0;
+  std::uint16_t lan_tx_queue = 0;
+};
+
+class Worker {
+ public:
+  Worker(Dataplane& dp, WorkerConfig config, std::unique_ptr<crypto::AeadBackend> aead);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // The lcore loop: runs until dp.stop. Returns 0 (rte_eal_remote_launch).
+  int run();
+  // One iteration (tests drive the worker step by step). Returns the number
+  // of packets received.
+  unsigned poll_once();
+
+  const WorkerConfig& config() const { return config_; }
+  std::string_view aead_name() const { return aead_->name(); }
+
+ private:
+  // An mbuf whose payload sits in an AEAD batch, and what to do after.
+  struct Pending {
+    rte_mbuf* m;
+    Keypair* keypair;
+    std::uint32_t src_ip_be;  // decrypt: the outer source (roaming)
+    std::uint16_t src_port_be;
+    std::uint16_t payload_offset;  // decrypt: where the WireGuard message starts
+    std::uint64_t endpoint;        // encrypt: the packed outer destination
+    std::uint32_t peer;            // encrypt: destination peer slot
+    std::uint32_t plain_len;       // encrypt: the inner packet's length (for counters)
+  };
+
+  void rx_wan(std::uint16_t queue);
+  void rx_lan(std::uint16_t queue);
+  void to_control(rte_mbuf* m, const PortContext& port);
+  void queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t now);
+  void finish_decrypt(std::uint64_t now);
+  void route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer);
+  void queue_encrypt(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
+  void finish_encrypt(std::uint64_t now);
+  void send_outer(rte_mbuf* m, std::uint64_t endpoint);
+  void tx_lan(rte_mbuf* m, std::uint32_t next_hop_be);
+  void tx(PortContext& port, rte_mbuf* m);
+  void flush_tx();
+  void drop(rte_mbuf* m, DropReason why);
+
+  Dataplane& dp_;
+  WorkerConfig config_;
+  std::unique_ptr<crypto::AeadBackend> aead_;
+  LcoreStats& stats_;
+  PeerCounterBlock& peer_counters_;
+  std::uint16_t ip_id_ = 0;
+
+  // Scratch, sized for the largest burst of both directions.
+  std::vector<crypto::AeadOp> decrypt_ops_, encrypt_ops_;
+  std::vector<Pending> decrypt_pending_, encrypt_pending_;
+  std::vector<rte_mbuf*> control_batch_;
+  std::vector<rte_mbuf*> tx_wan_, tx_lan_;
+};
+
+// rte_eal_remote_launch entry: `arg` is a Worker*.
+int worker_lcore_main(void* arg);
+
+}  // namespace wghub::dp
