@@ -68,6 +68,13 @@ unsigned ControlThread::poll_once() {
   const unsigned n = rte_ring_dequeue_burst(dp_.to_control, objs, kRingBurst, nullptr);
   const std::uint64_t now_tsc = rte_get_tsc_cycles();
   for (unsigned i = 0; i < n; ++i) process(static_cast<rte_mbuf*>(objs[i]), now, now_tsc);
+  const unsigned events = rte_ring_dequeue_burst(dp_.events, objs, kRingBurst, nullptr);
+  for (unsigned i = 0; i < events; ++i) {
+    dp::WorkerEvent event;
+    std::uint32_t slot;
+    dp::decode_event(objs[i], event, slot);
+    device_.on_event(engine_, event, slot, now, now_tsc);
+  }
 
   if (now >= next_tick_) {
     next_tick_ = now + kTickInterval;
@@ -78,7 +85,7 @@ unsigned ControlThread::poll_once() {
     next_status_ = now + std::chrono::seconds(status_interval_s_);
     print_status(false);
   }
-  return n;
+  return n + events;
 }
 
 void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {

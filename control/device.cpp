@@ -273,40 +273,55 @@ bool Device::has_session(const Peer& p, std::uint64_t now_tsc) const {
   return p.current != nullptr && !p.current->expired(now_tsc, dp_.reject_after_cycles);
 }
 
-void Device::tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc) {
+void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint64_t now_tsc) {
   const std::uint64_t hz = rte_get_tsc_hz();
-  for (auto& [slot, p] : peers_) {
-    dp::PeerState& st = dp_.peers->at(slot);
-    // A responder keypair becomes current with its first data packet.
-    if (p.next != nullptr && p.next->received_data.load(std::memory_order_relaxed)) {
-      dp::Keypair* old_previous = p.previous;
-      p.previous = p.current;
-      p.current = p.next;
-      p.next = nullptr;
-      publish_current(p);
-      retire(old_previous);
-    }
-    // Keypairs past REJECT_AFTER_TIME carry nothing any more.
-    if (p.previous != nullptr && p.previous->expired(now_tsc, dp_.reject_after_cycles))
-      retire(p.previous);
-
-    const std::uint64_t ep = st.endpoint.load(std::memory_order_relaxed);
-    if (ep != 0) engine.update_endpoint(slot, unpack(ep));
-
-    const bool session = has_session(p, now_tsc);
-    const bool wanted = st.handshake_wanted.load(std::memory_order_relaxed);
-    if (ep != 0 && (wanted || (!session && (p.configured_endpoint || p.persistent_keepalive)))) {
-      if (engine.initiate(slot, now)) {
-        st.handshake_wanted.store(false, std::memory_order_relaxed);
-        log_info("handshake initiation sent to peer %s at %s", p.name.c_str(),
-                 format_endpoint(ep).c_str());
-      }
-    }
-    if (session && p.persistent_keepalive != 0 &&
-        now_tsc - st.last_tx_tsc.load(std::memory_order_relaxed) >= p.persistent_keepalive * hz)
-      send_keepalive(slot);
+  dp::PeerState& st = dp_.peers->at(p.slot);
+  // A responder keypair becomes current with its first data packet.
+  if (p.next != nullptr && p.next->received_data.load(std::memory_order_relaxed)) {
+    dp::Keypair* old_previous = p.previous;
+    p.previous = p.current;
+    p.current = p.next;
+    p.next = nullptr;
+    publish_current(p);
+    retire(old_previous);
   }
+  // Keypairs past REJECT_AFTER_TIME carry nothing any more.
+  if (p.previous != nullptr && p.previous->expired(now_tsc, dp_.reject_after_cycles))
+    retire(p.previous);
+
+  const std::uint64_t ep = st.endpoint.load(std::memory_order_relaxed);
+  if (ep != 0) engine.update_endpoint(p.slot, unpack(ep));
+
+  const bool session = has_session(p, now_tsc);
+  // A fresh responder keypair means the peer is completing a handshake of
+  // its own: let it, rather than start a competing one.
+  const bool peer_handshaking =
+      p.next != nullptr &&
+      now_tsc - p.next->birth_tsc < static_cast<std::uint64_t>(dp::kRekeyTimeout.count()) * hz;
+  const bool wanted = st.handshake_wanted.load(std::memory_order_relaxed);
+  if (ep != 0 && !session && !peer_handshaking &&
+      (wanted || p.configured_endpoint || p.persistent_keepalive != 0)) {
+    if (engine.initiate(p.slot, now)) {
+      st.handshake_wanted.store(false, std::memory_order_relaxed);
+      log_info("handshake initiation sent to peer %s at %s", p.name.c_str(),
+               format_endpoint(ep).c_str());
+    }
+  } else if (session && wanted) {
+    st.handshake_wanted.store(false, std::memory_order_relaxed);
+  }
+  if (session && p.persistent_keepalive != 0 &&
+      now_tsc - st.last_tx_tsc.load(std::memory_order_relaxed) >= p.persistent_keepalive * hz)
+    send_keepalive(p.slot);
+}
+
+void Device::tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc) {
+  for (auto& [slot, p] : peers_) service(engine, p, now, now_tsc);
   deferred_.reclaim();
+}
+
+void Device::on_event(HandshakeEngine& engine, dp::WorkerEvent, std::uint32_t slot, TimePoint now,
+                      std::uint64_t now_tsc) {
+  if (auto it = peers_.find(slot); it != peers_.end()) service(engine, it->second, now, now_tsc);
 }
 
 }  // namespace wghub::ctl

@@ -51,6 +51,9 @@ class Device : public HandshakeSink {
   // the workers to the engine, starts handshakes that are wanted, sends
   // persistent keepalives, frees retired keypairs.
   void tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc);
+  // A worker's notice about one peer: the same work for that peer, at once.
+  void on_event(HandshakeEngine& engine, dp::WorkerEvent event, std::uint32_t slot, TimePoint now,
+                std::uint64_t now_tsc);
 
   const std::map<std::uint32_t, Peer>& peers() const { return peers_; }
   bool has_session(const Peer& p, std::uint64_t now_tsc) const;
@@ -64,6 +67,7 @@ class Device : public HandshakeSink {
   void send_keepalive(std::uint32_t peer_slot) override;
 
  private:
+  void service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint64_t now_tsc);
   void retire(dp::Keypair*& kp);
   void publish_current(Peer& p);
   bool add_route(const config::Prefix& prefix, dp::NextHop nh, const std::string& what,

@@ -14,16 +14,11 @@
 #include <csignal>
 #include <sstream>
 
-#include "control/control_thread.hpp"
-#include "control/control_tx.hpp"
-#include "control/device.hpp"
-#include "control/handshake_engine.hpp"
 #include "control/log.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/secret.hpp"
 #include "dataplane/eal.hpp"
-#include "dataplane/worker.hpp"
 
 namespace wghub::ctl {
 
@@ -92,10 +87,141 @@ bool setup_port(dp::PortContext& ctx, const config::Port& cfg, const std::string
 
 }  // namespace
 
-int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions& options) {
+std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> state,
+                                 const HubOptions& options, std::string& error) {
   const config::DesiredState& s = *state;
   const unsigned workers = static_cast<unsigned>(s.dataplane.lcores.size());
-  crypto::harden_process_memory();
+  if (!dp::register_control_meta()) {
+    error = "cannot register the mbuf field for control metadata";
+    return nullptr;
+  }
+  std::unique_ptr<Hub> hub(new Hub());
+  hub->state_ = state;
+  hub->dp_ = std::make_unique<dp::Dataplane>();
+  dp::Dataplane& d = *hub->dp_;
+  d.burst = s.dataplane.burst_size;
+  d.busy_poll = options.busy_poll;
+  d.reject_after_cycles =
+      static_cast<std::uint64_t>(dp::kRejectAfterTime.count()) * rte_get_tsc_hz();
+  // Rx descriptors of both ports, the rings, tx in flight and per-lcore caches.
+  d.pool = dp::create_packet_pool("wghub_pkts", 16383, static_cast<int>(rte_socket_id()));
+  if (d.pool == nullptr) {
+    error = std::string("cannot create the packet pool (") + rte_strerror(rte_errno) +
+            "); try fewer lcores or more memory";
+    return nullptr;
+  }
+  if (!setup_port(d.wan, s.ports.wan, "wan", workers, d.pool, dp::kStatsPortWan, error) ||
+      !setup_port(d.lan, s.ports.lan, "lan", workers, d.pool, dp::kStatsPortLan, error))
+    return nullptr;
+  d.wan.local.udp_port_be = rte_cpu_to_be_16(s.interface.listen_port);
+
+  d.rcu = std::make_unique<dp::Rcu>();
+  if (!d.rcu->init(workers)) {
+    error = "cannot set up RCU for " + std::to_string(workers) + " workers";
+    return nullptr;
+  }
+  d.fib = dp::Fib::create(dp::FibConfig{}, d.rcu.get(), error);
+  if (!d.fib) return nullptr;
+  d.lan_gateways = std::make_unique<dp::LanGateways>();
+  d.keypairs = std::make_unique<dp::KeypairTable>();
+  d.peers = std::make_unique<dp::PeerTable>();
+  d.to_control =
+      rte_ring_create("wghub_control", 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+  d.events =
+      rte_ring_create("wghub_events", 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+  if (d.to_control == nullptr || d.events == nullptr) {
+    error = std::string("cannot create the control rings (") + rte_strerror(rte_errno) + ")";
+    return nullptr;
+  }
+  for (unsigned i = 0; i < workers; ++i) {
+    d.worker_stats.push_back(std::make_unique<dp::LcoreStats>());
+    d.worker_peer_counters.push_back(std::make_unique<dp::PeerCounterBlock>(d.peers->capacity()));
+  }
+
+  hub->tx_ = std::make_unique<ControlTx>(d);
+  hub->device_ = std::make_unique<Device>(d, *hub->tx_);
+  if (!hub->device_->apply(s, error)) return nullptr;
+  auto local = LocalIdentity::from_private_key(s.interface.private_key->span());
+  log_info("interface %s: public key %s, listening on %s:%u, %zu peer(s)", s.interface.name.c_str(),
+           crypto::key_to_base64(local.public_key.data()).c_str(),
+           dp::format_ipv4(d.wan.local.ip_be).c_str(), s.interface.listen_port,
+           hub->device_->peers().size());
+  hub->engine_ = std::make_unique<HandshakeEngine>(std::move(local), *hub->device_);
+  hub->device_->register_peers(*hub->engine_);
+  hub->control_ = std::make_unique<ControlThread>(d, *hub->device_, *hub->engine_, *hub->tx_,
+                                                  options.status_interval_s);
+
+  // One worker per lcore; rx queues dealt round-robin (net_af_packet may
+  // create more than asked for, and every one must be polled).
+  for (unsigned i = 0; i < workers; ++i) {
+    dp::WorkerConfig wc;
+    wc.index = i;
+    for (std::uint16_t q = 0; q < d.wan.port.rx_queues; ++q)
+      if (q % workers == i) wc.wan_rx_queues.push_back(q);
+    for (std::uint16_t q = 0; q < d.lan.port.rx_queues; ++q)
+      if (q % workers == i) wc.lan_rx_queues.push_back(q);
+    wc.wan_tx_queue = static_cast<std::uint16_t>(i);
+    wc.lan_tx_queue = static_cast<std::uint16_t>(i);
+    d.rcu->register_thread(i);
+    d.rcu->online(i);
+    hub->workers_.push_back(std::make_unique<dp::Worker>(d, wc, crypto::make_best_backend()));
+  }
+  return hub;
+}
+
+bool Hub::launch_workers(std::string& error) {
+  for (unsigned i = 0; i < workers_.size(); ++i) {
+    const unsigned lcore = state_->dataplane.lcores[i];
+    if (rte_eal_remote_launch(dp::worker_lcore_main, workers_[i].get(), lcore) != 0) {
+      error = "cannot launch a worker on lcore " + std::to_string(lcore);
+      stop_workers();
+      return false;
+    }
+    launched_ = true;
+    log_info("worker %u on lcore %u: %zu wan + %zu lan rx queues, crypto %s", i, lcore,
+             workers_[i]->config().wan_rx_queues.size(), workers_[i]->config().lan_rx_queues.size(),
+             std::string(workers_[i]->aead_name()).c_str());
+  }
+  return true;
+}
+
+void Hub::stop_workers() {
+  dp_->stop = true;
+  if (launched_) rte_eal_mp_wait_lcore();
+  launched_ = false;
+}
+
+unsigned Hub::poll_workers_once() {
+  unsigned n = 0;
+  for (auto& w : workers_) n += w->poll_once();
+  return n;
+}
+
+Hub::~Hub() {
+  if (!dp_) return;
+  stop_workers();
+  workers_.clear();
+  control_.reset();
+  engine_.reset();
+  device_.reset();  // retires keypairs; workers are gone
+  tx_.reset();
+  void* left;
+  if (dp_->to_control != nullptr) {
+    while (rte_ring_dequeue(dp_->to_control, &left) == 0)
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(left));
+    rte_ring_free(dp_->to_control);
+  }
+  if (dp_->events != nullptr) rte_ring_free(dp_->events);
+  if (dp_->wan.port.started) dp::close_port(dp_->wan.port);
+  if (dp_->lan.port.started) dp::close_port(dp_->lan.port);
+  dp_->fib.reset();
+  if (dp_->pool != nullptr) rte_mempool_free(dp_->pool);
+}
+
+int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions& options) {
+  const config::DesiredState& s = *state;
+  if (!crypto::harden_process_memory())
+    log_warn("could not lock memory or disable core dumps; keys may reach swap or a core file");
 
   dp::EalOptions eal;
   eal.worker_lcores = s.dataplane.lcores;
@@ -108,116 +234,21 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
     log_error("cannot start DPDK: %s", error.c_str());
     return 1;
   }
-  if (!dp::register_control_meta()) {
-    log_error("cannot register the mbuf field for control metadata");
-    return 1;
-  }
-
-  auto dp = std::make_unique<dp::Dataplane>();
-  dp->burst = s.dataplane.burst_size;
-  dp->busy_poll = options.busy_poll;
-  dp->reject_after_cycles =
-      static_cast<std::uint64_t>(dp::kRejectAfterTime.count()) * rte_get_tsc_hz();
-  // Rx descriptors of both ports, the rings, tx in flight and per-lcore caches.
-  dp->pool = dp::create_packet_pool("wghub_pkts", 16383, static_cast<int>(rte_socket_id()));
-  if (dp->pool == nullptr) {
-    log_error("cannot create the packet pool (%s); try fewer lcores or more memory",
-              rte_strerror(rte_errno));
-    return 1;
-  }
-  if (!setup_port(dp->wan, s.ports.wan, "wan", workers, dp->pool, dp::kStatsPortWan, error) ||
-      !setup_port(dp->lan, s.ports.lan, "lan", workers, dp->pool, dp::kStatsPortLan, error)) {
+  auto hub = Hub::create(state, options, error);
+  if (!hub || !hub->launch_workers(error)) {
     log_error("%s", error.c_str());
     return 1;
   }
-  dp->wan.local.udp_port_be = rte_cpu_to_be_16(s.interface.listen_port);
-
-  dp->rcu = std::make_unique<dp::Rcu>();
-  if (!dp->rcu->init(workers)) {
-    log_error("cannot set up RCU for %u workers", workers);
-    return 1;
-  }
-  dp->fib = dp::Fib::create(dp::FibConfig{}, dp->rcu.get(), error);
-  if (!dp->fib) {
-    log_error("cannot create the FIB: %s", error.c_str());
-    return 1;
-  }
-  dp->lan_gateways = std::make_unique<dp::LanGateways>();
-  dp->keypairs = std::make_unique<dp::KeypairTable>();
-  dp->peers = std::make_unique<dp::PeerTable>();
-  dp->to_control =
-      rte_ring_create("wghub_control", 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
-  if (dp->to_control == nullptr) {
-    log_error("cannot create the control ring (%s)", rte_strerror(rte_errno));
-    return 1;
-  }
-  for (unsigned i = 0; i < workers; ++i) {
-    dp->worker_stats.push_back(std::make_unique<dp::LcoreStats>());
-    dp->worker_peer_counters.push_back(
-        std::make_unique<dp::PeerCounterBlock>(dp->peers->capacity()));
-  }
-
-  ControlTx tx(*dp);
-  Device device(*dp, tx);
-  if (!device.apply(s, error)) {
-    log_error("%s", error.c_str());
-    return 1;
-  }
-  auto local = LocalIdentity::from_private_key(s.interface.private_key->span());
-  log_info("interface %s: public key %s, listening on %s:%u, %zu peer(s)", s.interface.name.c_str(),
-           crypto::key_to_base64(local.public_key.data()).c_str(),
-           dp::format_ipv4(dp->wan.local.ip_be).c_str(), s.interface.listen_port,
-           device.peers().size());
-  HandshakeEngine engine(std::move(local), device);
-  device.register_peers(engine);
-
-  // One worker per lcore; rx queues dealt round-robin (net_af_packet may
-  // create more than asked for, and every one must be polled).
-  std::vector<std::unique_ptr<dp::Worker>> worker_objs;
-  for (unsigned i = 0; i < workers; ++i) {
-    dp::WorkerConfig wc;
-    wc.index = i;
-    for (std::uint16_t q = 0; q < dp->wan.port.rx_queues; ++q)
-      if (q % workers == i) wc.wan_rx_queues.push_back(q);
-    for (std::uint16_t q = 0; q < dp->lan.port.rx_queues; ++q)
-      if (q % workers == i) wc.lan_rx_queues.push_back(q);
-    wc.wan_tx_queue = static_cast<std::uint16_t>(i);
-    wc.lan_tx_queue = static_cast<std::uint16_t>(i);
-    auto aead = crypto::make_best_backend();
-    dp->rcu->register_thread(i);
-    worker_objs.push_back(std::make_unique<dp::Worker>(*dp, wc, std::move(aead)));
-  }
-  for (unsigned i = 0; i < workers; ++i) {
-    const unsigned lcore = s.dataplane.lcores[i];
-    if (rte_eal_remote_launch(dp::worker_lcore_main, worker_objs[i].get(), lcore) != 0) {
-      log_error("cannot launch a worker on lcore %u", lcore);
-      dp->stop = true;
-      rte_eal_mp_wait_lcore();
-      return 1;
-    }
-    log_info("worker %u on lcore %u: %zu wan + %zu lan rx queues, crypto %s", i, lcore,
-             worker_objs[i]->config().wan_rx_queues.size(),
-             worker_objs[i]->config().lan_rx_queues.size(),
-             std::string(worker_objs[i]->aead_name()).c_str());
-  }
-
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_dump_signal);
   log_info("wghub running (SIGUSR1 prints a status dump, SIGINT/SIGTERM stop)");
-  ControlThread control(*dp, device, engine, tx, options.status_interval_s);
-  control.run(g_stop, g_dump);
+  hub->run_control(g_stop, g_dump);
 
   log_info("stopping");
-  dp->stop = true;
-  rte_eal_mp_wait_lcore();
-  control.print_status(true);
-  worker_objs.clear();
-  void* left;
-  while (rte_ring_dequeue(dp->to_control, &left) == 0)
-    rte_pktmbuf_free(static_cast<rte_mbuf*>(left));
-  dp::close_port(dp->wan.port);
-  dp::close_port(dp->lan.port);
+  hub->stop_workers();
+  hub->control().print_status(true);
+  hub.reset();
   log_info("stopped");
   return 0;
 }

@@ -1,12 +1,22 @@
-// Running the hub: start EAL, open the WAN and LAN ports, build the shared
-// tables, apply the desired state, launch one worker per configured lcore and
-// run the control thread on the main lcore until SIGINT/SIGTERM.
+// The hub assembled: ports, shared tables, device, handshake engine, control
+// thread and one worker per configured lcore. run_hub() is the program's
+// life (EAL, start, run until SIGINT/SIGTERM, stop); Hub is the same
+// assembly as an object so that in-process tests can build it on net_ring
+// ports and step its workers and control thread by hand.
 #pragma once
 
+#include <csignal>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/model.hpp"
+#include "control/control_thread.hpp"
+#include "control/control_tx.hpp"
+#include "control/device.hpp"
+#include "control/handshake_engine.hpp"
+#include "dataplane/context.hpp"
+#include "dataplane/worker.hpp"
 
 namespace wghub::ctl {
 
@@ -16,8 +26,50 @@ struct HubOptions {
   std::string extra_eal_args;       // appended to the EAL command line
 };
 
-// Returns the process exit code: 0 after a clean stop, 1 when the hub could
-// not start (the reason is printed).
+class Hub {
+ public:
+  // Builds everything on an already started EAL; launches nothing. nullptr
+  // with a message naming the config field when something cannot be set up.
+  static std::unique_ptr<Hub> create(std::shared_ptr<const config::DesiredState> state,
+                                     const HubOptions& options, std::string& error);
+  ~Hub();
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // Runs worker i on the config's lcore i (rte_eal_remote_launch).
+  bool launch_workers(std::string& error);
+  // Stops and joins launched workers.
+  void stop_workers();
+  // Steps every worker once on the calling thread (tests; never together
+  // with launched workers). Returns the packets received.
+  unsigned poll_workers_once();
+  unsigned poll_control_once() { return control_->poll_once(); }
+  void run_control(const volatile std::sig_atomic_t& stop, volatile std::sig_atomic_t& dump) {
+    control_->run(stop, dump);
+  }
+
+  const config::DesiredState& state() const { return *state_; }
+  dp::Dataplane& dataplane() { return *dp_; }
+  Device& device() { return *device_; }
+  HandshakeEngine& engine() { return *engine_; }
+  ControlThread& control() { return *control_; }
+  const PublicKey& public_key() const { return engine_->public_key(); }
+
+ private:
+  Hub() = default;
+
+  std::shared_ptr<const config::DesiredState> state_;
+  std::unique_ptr<dp::Dataplane> dp_;
+  std::unique_ptr<ControlTx> tx_;
+  std::unique_ptr<Device> device_;
+  std::unique_ptr<HandshakeEngine> engine_;
+  std::unique_ptr<ControlThread> control_;
+  std::vector<std::unique_ptr<dp::Worker>> workers_;
+  bool launched_ = false;
+};
+
+// The program: EAL from the config, Hub::create, launch, run, stop. Returns
+// the exit code (0 clean stop, 1 could not start; the reason is printed).
 int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions& options);
 
 }  // namespace wghub::ctl

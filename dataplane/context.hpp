@@ -62,6 +62,26 @@ struct ControlMeta {
   std::uint8_t port_stats_index = 0;  // which port it arrived on / must leave from
 };
 
+// Small notices from workers to the control thread, on their own ring (no
+// mbuf): a responder keypair got its first data packet (promote it now, not
+// at the next tick), or traffic for a peer found no usable session.
+enum class WorkerEvent : std::uint8_t {
+  kKeypairConfirmed = 1,
+  kHandshakeWanted = 2,
+};
+
+inline void post_event(rte_ring* ring, WorkerEvent event, std::uint32_t peer_slot) {
+  const auto word = static_cast<std::uintptr_t>(event) << 32 | peer_slot;
+  // A full ring only delays the notice: the control tick finds the state too.
+  (void)rte_ring_enqueue(ring, reinterpret_cast<void*>(word));
+}
+
+inline void decode_event(void* obj, WorkerEvent& event, std::uint32_t& peer_slot) {
+  const auto word = reinterpret_cast<std::uintptr_t>(obj);
+  event = static_cast<WorkerEvent>(word >> 32);
+  peer_slot = static_cast<std::uint32_t>(word);
+}
+
 // The mbuf dynamic field holding ControlMeta (registered once by the hub).
 bool register_control_meta();
 ControlMeta& control_meta(rte_mbuf* m);
@@ -76,6 +96,7 @@ struct Dataplane {
   std::unique_ptr<KeypairTable> keypairs;
   std::unique_ptr<PeerTable> peers;
   rte_ring* to_control = nullptr;  // multi-producer (workers), single consumer (control)
+  rte_ring* events = nullptr;      // WorkerEvent notices, same producers and consumer
   unsigned burst = 32;
   bool busy_poll = false;
   std::uint64_t reject_after_cycles = 0;  // REJECT_AFTER_TIME in TSC cycles

@@ -220,7 +220,11 @@ void Worker::finish_decrypt(std::uint64_t now) {
       drop(m, DropReason::kReplay);
       continue;
     }
-    kp->mark_received_data();
+    if (!kp->received_data.load(std::memory_order_relaxed)) {
+      kp->received_data.store(true, std::memory_order_relaxed);
+      // Whitepaper 5.4.5: this confirms a responder's keypair for sending.
+      if (!kp->is_initiator) post_event(dp_.events, WorkerEvent::kKeypairConfirmed, kp->peer);
+    }
     PeerState& peer = dp_.peers->at(kp->peer);
     // Roaming (whitepaper 2.1): the latest authenticated source is the endpoint.
     peer.update_endpoint(pack_endpoint(p.src_ip_be, p.src_port_be));
@@ -320,7 +324,7 @@ void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
   std::uint64_t counter = 0;
   if (kp == nullptr || endpoint == 0 || kp->expired(now, dp_.reject_after_cycles) ||
       !kp->take_send_counter(counter)) {
-    peer.request_handshake();
+    if (peer.request_handshake()) post_event(dp_.events, WorkerEvent::kHandshakeWanted, slot);
     drop(m, DropReason::kNoSession);
     return;
   }
