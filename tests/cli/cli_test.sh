@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The wghub command line as an operator meets it: --help, --version, usage
+# errors, and --check-config on a good file, a bad file (file:line:column
+# errors, exit 1, nothing started) and a key file others can read.
+#
+# usage: cli_test.sh PATH/TO/wghub
+set -euo pipefail
+
+WGHUB=${1:?usage: $0 PATH/TO/wghub}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+pass() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+# expect NAME EXIT_CODE PATTERN -- COMMAND...
+expect() {
+  local name=$1 code=$2 pattern=$3
+  shift 4
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "$name: exit $rc, expected $code; output: $out"
+  elif ! grep -qE -- "$pattern" <<<"$out"; then
+    fail "$name: output lacks /$pattern/: $out"
+  else
+    pass "$name"
+  fi
+}
+
+key() { # a key file as `wg genkey` writes it (no wg needed: 32 random bytes)
+  head -c 32 /dev/urandom | base64 >"$1"
+  chmod "${2:-600}" "$1"
+}
+key "$tmp/hub.key"
+peer_pub=$(head -c 32 /dev/urandom | base64)
+
+write_config() { # write_config FILE KEYFILE [EXTRA_PEER_LINE]
+  cat >"$1" <<YAML
+interface:
+  private_key_file: $2
+ports:
+  wan: {devargs: "net_af_packet0,iface=wan0", address: 100.64.0.1/24}
+  lan: {devargs: "net_af_packet1,iface=lan0", address: 10.0.0.1/24}
+peers:
+  - name: plant-1
+    public_key: "$peer_pub"
+    allowed_ips: [10.1.0.0/24]
+${3:-}
+YAML
+}
+
+expect "help" 0 "usage: wghub --config FILE" -- "$WGHUB" --help
+expect "version" 0 "^wghub [0-9]+\.[0-9]+" -- "$WGHUB" --version
+expect "no config" 2 "--config FILE is required" -- "$WGHUB"
+expect "unknown option" 2 "usage:" -- "$WGHUB" --frobnicate
+expect "stray argument" 2 "unexpected argument 'extra'" -- "$WGHUB" -c x.yaml extra
+expect "bad status interval" 2 "status-interval wants seconds" -- "$WGHUB" -c x --status-interval -3
+
+write_config "$tmp/good.yaml" "$tmp/hub.key"
+expect "check good config" 0 "config $tmp/good.yaml: OK" -- "$WGHUB" --config "$tmp/good.yaml" --check-config
+expect "summary lists the peer" 0 "peer plant-1 +allowed_ips 10.1.0.0/24" -- "$WGHUB" --config "$tmp/good.yaml" --check-config
+
+write_config "$tmp/typo.yaml" "$tmp/hub.key" "    alowed_ips: [10.2.0.0/24]"
+expect "unknown key names file:line:col" 1 "^$tmp/typo.yaml:10:5: peers\[0\]\.alowed_ips: unknown key 'alowed_ips'; did you mean 'allowed_ips'\?" -- "$WGHUB" -c "$tmp/typo.yaml" --check-config
+expect "bad config starts nothing" 1 "1 error\(s\) in $tmp/typo.yaml; nothing started" -- "$WGHUB" -c "$tmp/typo.yaml"
+
+key "$tmp/open.key" 644
+write_config "$tmp/open.yaml" "$tmp/open.key"
+expect "world-readable key refused" 1 "chmod 600 $tmp/open.key" -- "$WGHUB" -c "$tmp/open.yaml" --check-config
+if grep -qF "$(cat "$tmp/open.key")" <<<"$("$WGHUB" -c "$tmp/open.yaml" --check-config 2>&1 || true)"; then
+  fail "the refused key's contents appear in the output"
+else
+  pass "key contents never printed"
+fi
+expect "missing file" 1 "$tmp/none.yaml" -- "$WGHUB" -c "$tmp/none.yaml" --check-config
+
+if [ "$failures" -ne 0 ]; then
+  echo "cli: $failures failure(s)"
+  exit 1
+fi
+echo "cli: all checks passed"
