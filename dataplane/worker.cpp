@@ -69,7 +69,7 @@ unsigned Worker::poll_once() {
   for (std::uint16_t q : config_.wan_rx_queues) {
     const std::uint16_t n = rte_eth_rx_burst(dp_.wan.port.id, q, burst, want);
     received += n;
-    const std::uint64_t now = rte_get_tsc_cycles();
+    const std::uint64_t now = now_ = rte_get_tsc_cycles();
     for (std::uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
       rte_mbuf* m = burst[i];
@@ -99,7 +99,7 @@ unsigned Worker::poll_once() {
   for (std::uint16_t q : config_.lan_rx_queues) {
     const std::uint16_t n = rte_eth_rx_burst(dp_.lan.port.id, q, burst, want);
     received += n;
-    const std::uint64_t now = rte_get_tsc_cycles();
+    const std::uint64_t now = now_ = rte_get_tsc_cycles();
     for (std::uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
       rte_mbuf* m = burst[i];
@@ -127,6 +127,7 @@ unsigned Worker::poll_once() {
     finish_encrypt(now);
   }
   flush_tx();
+  flush_control();
   dp_.rcu->quiescent(config_.index);
   return received;
 }
@@ -192,18 +193,18 @@ void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t 
   decrypt_pending_.push_back(Pending{m, kp, c.src_ip_be, c.src_port_be, c.payload_offset, 0, 0, 0});
 }
 
+void Worker::flush_control() {
+  if (control_batch_.empty()) return;
+  const unsigned sent =
+      rte_ring_enqueue_burst(dp_.to_control, reinterpret_cast<void* const*>(control_batch_.data()),
+                             static_cast<unsigned>(control_batch_.size()), nullptr);
+  for (std::size_t i = sent; i < control_batch_.size(); ++i)
+    drop(control_batch_[i], DropReason::kHandshakeRingFull);
+  control_batch_.clear();
+}
+
 void Worker::finish_decrypt(std::uint64_t now) {
-  if (decrypt_ops_.empty()) {
-    if (!control_batch_.empty()) {
-      const unsigned sent = rte_ring_enqueue_burst(
-          dp_.to_control, reinterpret_cast<void* const*>(control_batch_.data()),
-          static_cast<unsigned>(control_batch_.size()), nullptr);
-      for (std::size_t i = sent; i < control_batch_.size(); ++i)
-        drop(control_batch_[i], DropReason::kHandshakeRingFull);
-      control_batch_.clear();
-    }
-    return;
-  }
+  if (decrypt_ops_.empty()) return;
   aead_->open_burst(decrypt_ops_);
   const std::uint64_t stamp_granularity = rte_get_tsc_hz() / 100;
   for (std::size_t i = 0; i < decrypt_ops_.size(); ++i) {
@@ -254,7 +255,6 @@ void Worker::finish_decrypt(std::uint64_t now) {
   }
   decrypt_ops_.clear();
   decrypt_pending_.clear();
-  finish_decrypt(now);  // flushes the control batch
 }
 
 // m starts at an IPv4 header (decrypted from a peer, or received on the LAN).
@@ -268,7 +268,7 @@ void Worker::route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_p
         drop(m, DropReason::kTtlExceeded);
         return;
       }
-      queue_encrypt(m, nh.id, rte_get_tsc_cycles());
+      queue_encrypt(m, nh.id, now_);
       return;
     case NextHopKind::kLanConnected:
       if (!ipv4_decrement_ttl(ip)) {
@@ -432,7 +432,6 @@ void Worker::flush_tx() {
   };
   flush(dp_.wan, config_.wan_tx_queue, tx_wan_);
   flush(dp_.lan, config_.lan_tx_queue, tx_lan_);
-  finish_decrypt(0);  // hands frames awaiting a neighbour to the control thread
 }
 
 }  // namespace wghub::dp

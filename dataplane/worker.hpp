@@ -73,6 +73,7 @@ class Worker {
   void tx_lan(rte_mbuf* m, std::uint32_t next_hop_be);
   void tx(PortContext& port, rte_mbuf* m);
   void flush_tx();
+  void flush_control();
   void drop(rte_mbuf* m, DropReason why);
 
   Dataplane& dp_;
@@ -81,6 +82,7 @@ class Worker {
   LcoreStats& stats_;
   PeerCounterBlock& peer_counters_;
   std::uint16_t ip_id_ = 0;
+  std::uint64_t now_ = 0;  // TSC at the current rx burst
 
   // Scratch, sized for the largest burst of both directions.
   std::vector<crypto::AeadOp> decrypt_ops_, encrypt_ops_;
