@@ -5,6 +5,7 @@
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "control/log.hpp"
@@ -74,39 +75,21 @@ bool Device::add_route(const config::Prefix& prefix, dp::NextHop nh, const std::
   return true;
 }
 
+PeerSpec PeerSpec::from(const config::Peer& peer) {
+  PeerSpec s;
+  s.name = peer.name;
+  s.public_key = peer.public_key;
+  s.preshared_key = peer.preshared_key;
+  s.allowed_ips = peer.allowed_ips;
+  s.endpoint = peer.endpoint;
+  s.persistent_keepalive = peer.persistent_keepalive;
+  return s;
+}
+
 bool Device::apply(const config::DesiredState& state, std::string& error) {
   using config::Prefix;
-  for (const config::Peer& cp : state.peers) {
-    const auto slot = dp_.peers->allocate();
-    if (!slot) {
-      error = "peers: more than " + std::to_string(dp_.peers->capacity()) + " peers";
-      return false;
-    }
-    Peer p;
-    p.name = cp.name;
-    p.public_key = cp.public_key;
-    p.slot = *slot;
-    p.persistent_keepalive = cp.persistent_keepalive;
-    p.allowed_ips = cp.allowed_ips;
-    dp::PeerState& st = dp_.peers->at(*slot);
-    if (cp.endpoint) {
-      if (cp.endpoint->family() == config::Family::v4) {
-        p.configured_endpoint = true;
-        st.endpoint.store(dp::pack_endpoint(rte_cpu_to_be_32(ipv4_host(cp.endpoint->address)),
-                                            rte_cpu_to_be_16(cp.endpoint->port)),
-                          std::memory_order_relaxed);
-      } else {
-        log_warn("peer %s: IPv6 endpoint %s is not reachable yet (outer IPv4 only); ignored",
-                 cp.name.c_str(), cp.endpoint->to_string().c_str());
-      }
-    }
-    for (const Prefix& prefix : cp.allowed_ips)
-      if (!add_route(prefix, {dp::NextHopKind::kPeer, *slot}, "peer " + cp.name + " allowed_ips",
-                     error))
-        return false;
-    st.active.store(true, std::memory_order_release);
-    peers_.emplace(*slot, std::move(p));
-  }
+  for (const config::Peer& cp : state.peers)
+    if (!add_peer(PeerSpec::from(cp), error)) return false;
 
   const config::Port& lan = state.ports.lan;
   if (!add_route(lan.address.subnet(), {dp::NextHopKind::kLanConnected, 0}, "ports.lan.address",
@@ -140,16 +123,136 @@ bool Device::apply(const config::DesiredState& state, std::string& error) {
   return true;
 }
 
-void Device::register_peers(HandshakeEngine& engine) const {
-  for (const auto& [slot, p] : peers_) {
-    HandshakePeerSettings s;
-    s.slot = slot;
-    s.name = p.name;
-    s.public_key = p.public_key;
-    const std::uint64_t ep = dp_.peers->at(slot).endpoint.load(std::memory_order_relaxed);
-    if (ep != 0) s.endpoint = unpack(ep);
-    engine.add_peer(s);
+Device::Peer* Device::find(const PublicKey& key) {
+  auto it = slot_of_.find(key);
+  return it == slot_of_.end() ? nullptr : &peers_.at(it->second);
+}
+
+dp::PeerCounters Device::counters(const Peer& p) const {
+  std::vector<const dp::PeerCounterBlock*> blocks;
+  for (const auto& b : dp_.worker_peer_counters) blocks.push_back(b.get());
+  return dp::sum_peer_counters(blocks, p.slot) - p.counters_baseline;
+}
+
+void Device::set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint) {
+  if (!endpoint) return;
+  if (endpoint->family() != config::Family::v4) {
+    log_warn("peer %s: IPv6 endpoint %s is not reachable yet (outer IPv4 only); ignored",
+             p.name.c_str(), endpoint->to_string().c_str());
+    return;
   }
+  p.configured_endpoint = true;
+  dp_.peers->at(p.slot).endpoint.store(
+      dp::pack_endpoint(rte_cpu_to_be_32(ipv4_host(endpoint->address)),
+                        rte_cpu_to_be_16(endpoint->port)),
+      std::memory_order_relaxed);
+}
+
+// Installs `prefixes` as the peer's AllowedIPs: routes it no longer has go,
+// new ones are added (taken from their previous owner if any, as wg(8) does).
+bool Device::set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixes,
+                             std::string& error) {
+  for (const config::Prefix& old : p.allowed_ips) {
+    if (std::find(prefixes.begin(), prefixes.end(), old) != prefixes.end()) continue;
+    auto owner = owner_of_.find(old);
+    if (owner == owner_of_.end() || owner->second != p.slot) continue;
+    owner_of_.erase(owner);
+    if (old.family() == config::Family::v4)
+      dp_.fib->remove(ipv4_host(old.address()), static_cast<std::uint8_t>(old.length()));
+  }
+  for (const config::Prefix& prefix : prefixes) {
+    auto owner = owner_of_.find(prefix);
+    if (owner != owner_of_.end() && owner->second != p.slot) {
+      Peer& previous = peers_.at(owner->second);
+      std::erase(previous.allowed_ips, prefix);
+      log_info("allowed ip %s moves from peer %s to peer %s", prefix.to_string().c_str(),
+               previous.name.c_str(), p.name.c_str());
+    }
+    if (!add_route(prefix, {dp::NextHopKind::kPeer, p.slot}, "peer " + p.name + " allowed_ips",
+                   error))
+      return false;
+    owner_of_[prefix] = p.slot;
+  }
+  p.allowed_ips = prefixes;
+  return true;
+}
+
+bool Device::add_peer(const PeerSpec& spec, std::string& error) {
+  if (slot_of_.contains(spec.public_key)) return update_peer(spec, error);
+  const auto slot = dp_.peers->allocate();
+  if (!slot) {
+    error = "peers: more than " + std::to_string(dp_.peers->capacity()) + " peers";
+    return false;
+  }
+  Peer& p = peers_[*slot];
+  p.name = spec.name;
+  p.public_key = spec.public_key;
+  p.slot = *slot;
+  p.persistent_keepalive = spec.persistent_keepalive;
+  p.preshared_key = spec.preshared_key;
+  {
+    std::vector<const dp::PeerCounterBlock*> blocks;
+    for (const auto& b : dp_.worker_peer_counters) blocks.push_back(b.get());
+    p.counters_baseline = dp::sum_peer_counters(blocks, *slot);
+  }
+  slot_of_[spec.public_key] = *slot;
+  set_configured_endpoint(p, spec.endpoint);
+  if (!set_allowed_ips(p, spec.allowed_ips, error)) {
+    remove_peer(spec.public_key);
+    return false;
+  }
+  if (engine_ != nullptr) {
+    HandshakePeerSettings hs;
+    hs.slot = *slot;
+    hs.name = p.name;
+    hs.public_key = p.public_key;
+    hs.preshared_key = p.preshared_key.get();
+    const std::uint64_t ep = dp_.peers->at(*slot).endpoint.load(std::memory_order_relaxed);
+    if (ep != 0) hs.endpoint = unpack(ep);
+    engine_->add_peer(hs);
+  }
+  dp_.peers->at(*slot).active.store(true, std::memory_order_release);
+  return true;
+}
+
+bool Device::update_peer(const PeerSpec& spec, std::string& error) {
+  Peer* p = find(spec.public_key);
+  if (p == nullptr) return add_peer(spec, error);
+  p->name = spec.name;
+  p->persistent_keepalive = spec.persistent_keepalive;
+  if (p->preshared_key != spec.preshared_key) {
+    p->preshared_key = spec.preshared_key;
+    if (engine_ != nullptr) engine_->set_preshared_key(p->slot, p->preshared_key.get());
+  }
+  if (spec.endpoint) {
+    set_configured_endpoint(*p, spec.endpoint);
+    const std::uint64_t ep = dp_.peers->at(p->slot).endpoint.load(std::memory_order_relaxed);
+    if (engine_ != nullptr && ep != 0) engine_->update_endpoint(p->slot, unpack(ep));
+  }
+  return set_allowed_ips(*p, spec.allowed_ips, error);
+}
+
+bool Device::remove_peer(const PublicKey& key) {
+  auto it = slot_of_.find(key);
+  if (it == slot_of_.end()) return false;
+  const std::uint32_t slot = it->second;
+  Peer& p = peers_.at(slot);
+  dp::PeerState& st = dp_.peers->at(slot);
+  // Cut off first: workers stop sending to it and stop accepting from it.
+  st.active.store(false, std::memory_order_release);
+  st.current.store(nullptr, std::memory_order_release);
+  std::string ignored;
+  set_allowed_ips(p, {}, ignored);
+  if (engine_ != nullptr) engine_->remove_peer(slot);
+  retire(p.previous);
+  retire(p.current);
+  retire(p.next);
+  log_info("peer %s (%s) removed", p.name.c_str(), short_key(p.public_key).c_str());
+  slot_of_.erase(it);
+  peers_.erase(slot);
+  // The slot is reused only once no worker can still hold it.
+  deferred_.retire([this, slot] { dp_.peers->free(slot); });
+  return true;
 }
 
 void Device::retire(dp::Keypair*& kp) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,18 @@
 
 namespace wghub::ctl {
 
+// One peer as configuration (YAML, wg(8), reload) describes it.
+struct PeerSpec {
+  std::string name;
+  PublicKey public_key{};
+  std::shared_ptr<const crypto::Key> preshared_key;  // null = none
+  std::vector<config::Prefix> allowed_ips;
+  std::optional<config::Endpoint> endpoint;
+  std::uint16_t persistent_keepalive = 0;  // seconds, 0 = off
+
+  static PeerSpec from(const config::Peer& peer);
+};
+
 class Device : public HandshakeSink {
  public:
   struct Peer {
@@ -29,7 +42,9 @@ class Device : public HandshakeSink {
     std::uint32_t slot = 0;
     std::uint16_t persistent_keepalive = 0;  // seconds, 0 = off
     bool configured_endpoint = false;
+    std::shared_ptr<const crypto::Key> preshared_key;
     std::vector<config::Prefix> allowed_ips;
+    dp::PeerCounters counters_baseline;  // what the slot had counted before this peer
     // Kernel noise_keypairs: `next` is a responder's keypair until the first
     // data packet confirms it (whitepaper 5.4.5); `current` sends.
     dp::Keypair* previous = nullptr;
@@ -42,11 +57,24 @@ class Device : public HandshakeSink {
   Device(dp::Dataplane& dp, ControlTx& tx);
   ~Device() override;
 
+  // The handshake engine that works through this device; set once, before
+  // any peer is added.
+  void attach(HandshakeEngine& engine) { engine_ = &engine; }
+
   // Start-up: builds the tables from `state`. False with a message naming
   // the config field when the data plane cannot hold it.
   bool apply(const config::DesiredState& state, std::string& error);
-  // Registers every peer with the handshake engine.
-  void register_peers(HandshakeEngine& engine) const;
+
+  // Runtime changes (wg(8), reload). A prefix another peer owns moves to this
+  // one (wg(8) semantics). Removing a peer cuts it off at once: no more
+  // sending, its keypairs and routes are gone before the call returns; its
+  // slot is reused only after an RCU grace period.
+  bool add_peer(const PeerSpec& spec, std::string& error);
+  bool update_peer(const PeerSpec& spec, std::string& error);
+  bool remove_peer(const PublicKey& key);
+  Peer* find(const PublicKey& key);
+  // Bytes and packets counted for the peer since it was added.
+  dp::PeerCounters counters(const Peer& p) const;
   // Periodic work: confirms responder keypairs, hands endpoints learned by
   // the workers to the engine, starts handshakes that are wanted, sends
   // persistent keepalives, frees retired keypairs.
@@ -72,11 +100,16 @@ class Device : public HandshakeSink {
   void publish_current(Peer& p);
   bool add_route(const config::Prefix& prefix, dp::NextHop nh, const std::string& what,
                  std::string& error);
+  bool set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixes, std::string& error);
+  void set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint);
 
   dp::Dataplane& dp_;
   ControlTx& tx_;
   dp::DeferredFree deferred_;
-  std::map<std::uint32_t, Peer> peers_;  // by slot
+  HandshakeEngine* engine_ = nullptr;
+  std::map<std::uint32_t, Peer> peers_;               // by slot
+  std::map<PublicKey, std::uint32_t> slot_of_;        // by public key
+  std::map<config::Prefix, std::uint32_t> owner_of_;  // allowed IP -> slot
 };
 
 // "a.b.c.d:port" of a packed endpoint, for logs and status.

@@ -89,6 +89,10 @@ void HandshakeEngine::remove_peer(std::uint32_t slot) {
   peers_.erase(it);
 }
 
+void HandshakeEngine::set_preshared_key(std::uint32_t slot, const crypto::Secret<32>* psk) {
+  if (auto it = peers_.find(slot); it != peers_.end()) it->second->handshake.set_preshared_key(psk);
+}
+
 HandshakeEngine::Peer* HandshakeEngine::find_by_key(const PublicKey& key) {
   auto it = by_key_.find(key);
   return it == by_key_.end() ? nullptr : peers_.at(it->second).get();

@@ -108,6 +108,9 @@ class HandshakeEngine {
   // handshake state.
   void add_peer(const HandshakePeerSettings& settings);
   void remove_peer(std::uint32_t slot);
+  // Replaces a peer's preshared key (nullptr = none); established sessions
+  // keep their keys, the next handshake uses the new one.
+  void set_preshared_key(std::uint32_t slot, const crypto::Secret<32>* psk);
   bool has_peer(std::uint32_t slot) const { return peers_.contains(slot); }
   std::size_t peer_count() const { return peers_.size(); }
 

@@ -140,14 +140,14 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
 
   hub->tx_ = std::make_unique<ControlTx>(d);
   hub->device_ = std::make_unique<Device>(d, *hub->tx_);
-  if (!hub->device_->apply(s, error)) return nullptr;
   auto local = LocalIdentity::from_private_key(s.interface.private_key->span());
-  log_info("interface %s: public key %s, listening on %s:%u, %zu peer(s)", s.interface.name.c_str(),
-           crypto::key_to_base64(local.public_key.data()).c_str(),
-           dp::format_ipv4(d.wan.local.ip_be).c_str(), s.interface.listen_port,
-           hub->device_->peers().size());
+  const std::string public_key = crypto::key_to_base64(local.public_key.data());
   hub->engine_ = std::make_unique<HandshakeEngine>(std::move(local), *hub->device_);
-  hub->device_->register_peers(*hub->engine_);
+  hub->device_->attach(*hub->engine_);
+  if (!hub->device_->apply(s, error)) return nullptr;
+  log_info("interface %s: public key %s, listening on %s:%u, %zu peer(s)", s.interface.name.c_str(),
+           public_key.c_str(), dp::format_ipv4(d.wan.local.ip_be).c_str(), s.interface.listen_port,
+           hub->device_->peers().size());
   hub->control_ = std::make_unique<ControlThread>(d, *hub->device_, *hub->engine_, *hub->tx_,
                                                   options.status_interval_s);
 
