@@ -36,11 +36,15 @@ ControlThread::ControlThread(dp::Dataplane& dp, Device& device, HandshakeEngine&
   next_status_ = Clock::now() + std::chrono::seconds(status_interval_s_);
 }
 
-void ControlThread::run(const volatile std::sig_atomic_t& stop, volatile std::sig_atomic_t& dump) {
-  while (stop == 0) {
-    if (dump != 0) {
-      dump = 0;
+void ControlThread::run(ControlSignals& signals, const std::function<void()>& on_reload) {
+  while (signals.stop == 0) {
+    if (signals.dump != 0) {
+      signals.dump = 0;
       print_status(true);
+    }
+    if (signals.reload != 0) {
+      signals.reload = 0;
+      if (on_reload) on_reload();
     }
     if (poll_once() == 0) usleep(200);
   }

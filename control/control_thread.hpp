@@ -10,6 +10,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdint>
+#include <functional>
 
 #include "control/control_tx.hpp"
 #include "control/device.hpp"
@@ -17,6 +18,13 @@
 #include "dataplane/context.hpp"
 
 namespace wghub::ctl {
+
+// Set by signal handlers, read by the control loop.
+struct ControlSignals {
+  volatile std::sig_atomic_t stop = 0;    // SIGINT, SIGTERM
+  volatile std::sig_atomic_t dump = 0;    // SIGUSR1: full status dump
+  volatile std::sig_atomic_t reload = 0;  // SIGHUP: re-read the config file
+};
 
 struct ControlCounters {
   std::uint64_t arp_answered = 0;
@@ -30,9 +38,9 @@ class ControlThread {
   ControlThread(dp::Dataplane& dp, Device& device, HandshakeEngine& engine, ControlTx& tx,
                 unsigned status_interval_s);
 
-  // Runs until `stop` becomes non-zero (set by a signal handler); `dump`
-  // (SIGUSR1) asks for a full status dump.
-  void run(const volatile std::sig_atomic_t& stop, volatile std::sig_atomic_t& dump);
+  // Runs until signals.stop; a dump request prints the full status, a
+  // reload request calls `on_reload` (between two polls, on this thread).
+  void run(ControlSignals& signals, const std::function<void()>& on_reload);
   // One pass: drain the ring and run due periodic work. Returns the number
   // of mbufs taken from the ring (tests step the control thread with it).
   unsigned poll_once();

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <sstream>
 
+#include "config/loader.hpp"
 #include "control/log.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
@@ -24,14 +25,28 @@ namespace wghub::ctl {
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
-volatile std::sig_atomic_t g_dump = 0;
+ControlSignals g_signals;
 
 void on_stop_signal(int) {
-  g_stop = 1;
+  g_signals.stop = 1;
 }
 void on_dump_signal(int) {
-  g_dump = 1;
+  g_signals.dump = 1;
+}
+void on_reload_signal(int) {
+  g_signals.reload = 1;
+}
+
+bool same_key(const std::shared_ptr<const crypto::Key>& a,
+              const std::shared_ptr<const crypto::Key>& b) {
+  if (!a || !b) return !a && !b;
+  return crypto::equal_ct(a->data(), b->data(), a->size());
+}
+
+bool same_peer(const config::Peer& a, const config::Peer& b) {
+  return a.name == b.name && same_key(a.preshared_key, b.preshared_key) &&
+         a.allowed_ips == b.allowed_ips && a.endpoint == b.endpoint &&
+         a.persistent_keepalive == b.persistent_keepalive;
 }
 
 std::uint32_t ipv4_be(const config::IpAddress& a) {
@@ -191,6 +206,59 @@ void Hub::stop_workers() {
   launched_ = false;
 }
 
+bool Hub::reload() {
+  const std::string path = state_->source_file;  // state_ is replaced below
+  auto loaded = config::load_config_file(path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) log_error("reload: %s", e.to_string().c_str());
+    log_error("reload: %zu error(s) in %s; the running configuration is unchanged",
+              loaded.errors.size(), path.c_str());
+    return false;
+  }
+  const config::DesiredState& old_state = *state_;
+  const config::DesiredState& next = *loaded.state;
+  auto needs_restart = [](const char* what) {
+    log_warn("reload: %s changed; that takes a restart, the running value stays", what);
+  };
+  if (!same_key(old_state.interface.private_key, next.interface.private_key))
+    needs_restart("interface.private_key_file");
+  if (old_state.interface.listen_port != next.interface.listen_port)
+    needs_restart("interface.listen_port");
+  if (old_state.ports.wan.devargs != next.ports.wan.devargs ||
+      old_state.ports.wan.address != next.ports.wan.address ||
+      old_state.ports.lan.devargs != next.ports.lan.devargs ||
+      old_state.ports.lan.address != next.ports.lan.address)
+    needs_restart("ports");
+  if (old_state.dataplane.lcores != next.dataplane.lcores) needs_restart("dataplane.lcores");
+
+  unsigned added = 0, removed = 0, changed = 0, failed = 0;
+  std::string error;
+  for (const config::Peer& old_peer : old_state.peers)
+    if (next.find_peer(old_peer.public_key) == nullptr && device_->remove_peer(old_peer.public_key))
+      ++removed;
+  for (const config::Peer& peer : next.peers) {
+    const config::Peer* before = old_state.find_peer(peer.public_key);
+    if (before != nullptr && same_peer(*before, peer)) continue;
+    if (!device_->add_peer(PeerSpec::from(peer), error)) {
+      log_error("reload: peer %s (%s:%d): %s", peer.name.c_str(), peer.origin.file.c_str(),
+                peer.origin.line, error.c_str());
+      ++failed;
+      continue;
+    }
+    ++(before == nullptr ? added : changed);
+  }
+  // Fields that need a restart keep their running values in the state.
+  auto merged = std::make_shared<config::DesiredState>(next);
+  merged->interface = old_state.interface;
+  merged->ports = old_state.ports;
+  merged->dataplane = old_state.dataplane;
+  merged->metrics = old_state.metrics;
+  state_ = merged;
+  log_info("reload of %s applied: %u peer(s) added, %u removed, %u changed, %u failed; %zu peer(s)",
+           path.c_str(), added, removed, changed, failed, device_->peers().size());
+  return failed == 0;
+}
+
 unsigned Hub::poll_workers_once() {
   unsigned n = 0;
   for (auto& w : workers_) n += w->poll_once();
@@ -242,8 +310,10 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_dump_signal);
-  log_info("wghub running (SIGUSR1 prints a status dump, SIGINT/SIGTERM stop)");
-  hub->run_control(g_stop, g_dump);
+  std::signal(SIGHUP, on_reload_signal);
+  log_info("wghub running (SIGHUP reloads %s, SIGUSR1 prints a status dump, SIGINT/SIGTERM stop)",
+           s.source_file.c_str());
+  hub->run_control(g_signals);
 
   log_info("stopping");
   hub->stop_workers();

@@ -44,9 +44,15 @@ class Hub {
   // with launched workers). Returns the packets received.
   unsigned poll_workers_once();
   unsigned poll_control_once() { return control_->poll_once(); }
-  void run_control(const volatile std::sig_atomic_t& stop, volatile std::sig_atomic_t& dump) {
-    control_->run(stop, dump);
+  void run_control(ControlSignals& signals) {
+    control_->run(signals, [this] { reload(); });
   }
+  // Re-reads the config file and applies the difference in peers (added,
+  // removed, changed; unchanged peers and their sessions are not touched).
+  // A file with errors changes nothing: each error is logged. Settings that
+  // need a restart (ports, lcores, keys, listen port) are reported, not
+  // applied. Returns false when the file was refused.
+  bool reload();
 
   const config::DesiredState& state() const { return *state_; }
   dp::Dataplane& dataplane() { return *dp_; }
