@@ -402,8 +402,15 @@ void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint6
       p.next != nullptr &&
       now_tsc - p.next->birth_tsc < static_cast<std::uint64_t>(dp::kRekeyTimeout.count()) * hz;
   const bool wanted = st.handshake_wanted.load(std::memory_order_relaxed);
-  if (ep != 0 && !session && !peer_handshaking &&
-      (wanted || p.configured_endpoint || p.persistent_keepalive != 0)) {
+  // Whitepaper 6.2: the initiator of the current session renews it after
+  // REKEY_AFTER_TIME, so it never reaches REJECT_AFTER_TIME in use.
+  const bool rekey_due =
+      session && p.current->is_initiator &&
+      now_tsc - p.current->birth_tsc >=
+          static_cast<std::uint64_t>(dp::kRekeyAfterTime.count()) * hz;
+  if (ep != 0 && !peer_handshaking &&
+      (rekey_due ||
+       (!session && (wanted || p.configured_endpoint || p.persistent_keepalive != 0)))) {
     if (engine.initiate(p.slot, now)) {
       st.handshake_wanted.store(false, std::memory_order_relaxed);
       log_info("handshake initiation sent to peer %s at %s", p.name.c_str(),
