@@ -9,6 +9,7 @@
 #include <string>
 
 #include "control/log.hpp"
+#include "control/metrics.hpp"
 #include "crypto/base64.hpp"
 #include "dataplane/arp.hpp"
 #include "dataplane/icmp.hpp"
@@ -21,6 +22,8 @@ constexpr unsigned kRingBurst = 64;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 // Whitepaper 5.3 / kernel: once under load, stay so for at least a second.
 constexpr auto kUnderLoadHold = std::chrono::seconds(1);
+// Peer metadata for the metrics exporter: O(peers) work, so once a second.
+constexpr auto kMetricsInterval = std::chrono::seconds(1);
 
 SourceAddress source_of(const dp::Classified& c) {
   std::array<std::uint8_t, 4> a;
@@ -34,6 +37,12 @@ ControlThread::ControlThread(dp::Dataplane& dp, Device& device, HandshakeEngine&
                              ControlTx& tx, unsigned status_interval_s)
     : dp_(dp), device_(device), engine_(engine), tx_(tx), status_interval_s_(status_interval_s) {
   next_status_ = Clock::now() + std::chrono::seconds(status_interval_s_);
+}
+
+void ControlThread::set_metrics(MetricsExporter* exporter, std::string interface_name) {
+  metrics_ = exporter;
+  metrics_interface_ = std::move(interface_name);
+  next_metrics_ = {};
 }
 
 void ControlThread::run(ControlSignals& signals, const std::function<void()>& on_reload) {
@@ -84,6 +93,11 @@ unsigned ControlThread::poll_once() {
     next_tick_ = now + kTickInterval;
     device_.tick(engine_, now, now_tsc);
     tx_.tick(now_tsc);
+  }
+  if (metrics_ != nullptr && now >= next_metrics_) {
+    next_metrics_ = now + kMetricsInterval;
+    metrics_->publish(
+        make_metrics_snapshot(metrics_interface_, device_, engine_, *this, tx_, dp_, now_tsc));
   }
   if (status_interval_s_ != 0 && now >= next_status_) {
     next_status_ = now + std::chrono::seconds(status_interval_s_);

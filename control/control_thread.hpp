@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "control/control_tx.hpp"
 #include "control/device.hpp"
@@ -18,6 +19,8 @@
 #include "dataplane/context.hpp"
 
 namespace wghub::ctl {
+
+class MetricsExporter;
 
 // Set by signal handlers, read by the control loop.
 struct ControlSignals {
@@ -45,6 +48,10 @@ class ControlThread {
   // of mbufs taken from the ring (tests step the control thread with it).
   unsigned poll_once();
 
+  // Publishes a metrics snapshot to `exporter` about once a second (nullptr:
+  // none). The exporter must outlive the control thread's loop.
+  void set_metrics(MetricsExporter* exporter, std::string interface_name);
+
   void print_status(bool full) const;
   bool under_load() const { return under_load_; }
   const ControlCounters& counters() const { return counters_; }
@@ -63,6 +70,9 @@ class ControlThread {
   TimePoint next_tick_{};
   TimePoint next_status_{};
   ControlCounters counters_;
+  MetricsExporter* metrics_ = nullptr;
+  std::string metrics_interface_;
+  TimePoint next_metrics_{};
 };
 
 }  // namespace wghub::ctl

@@ -16,6 +16,7 @@
 
 #include "config/loader.hpp"
 #include "control/log.hpp"
+#include "control/metrics.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/secret.hpp"
@@ -313,11 +314,27 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   std::signal(SIGHUP, on_reload_signal);
   log_info("wghub running (SIGHUP reloads %s, SIGUSR1 prints a status dump, SIGINT/SIGTERM stop)",
            s.source_file.c_str());
+  // The exporter reads the workers' counter blocks: it goes before the hub.
+  std::unique_ptr<MetricsExporter> metrics;
+  if (s.metrics.enabled) {
+    const std::string bind = metrics_bind_address(s.metrics);
+    metrics =
+        MetricsExporter::start(bind, metrics_lcores(hub->dataplane(), s.dataplane.lcores), error);
+    if (metrics == nullptr) {
+      log_error("%s", error.c_str());
+      hub->stop_workers();
+      return 1;
+    }
+    hub->control().set_metrics(metrics.get(), s.interface.name);
+    log_info("metrics on http://%s%s", bind.c_str(), kMetricsPath);
+  }
   hub->run_control(g_signals);
 
   log_info("stopping");
   hub->stop_workers();
+  hub->control().set_metrics(nullptr, {});
   hub->control().print_status(true);
+  metrics.reset();
   hub.reset();
   log_info("stopped");
   return 0;

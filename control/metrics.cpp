@@ -1,0 +1,413 @@
+// The Prometheus exporter: builds the metric families of a scrape from the
+// live per-lcore counters and the control thread's latest snapshot, and
+// serves them with prometheus-cpp's Exposer (civetweb). See metrics.hpp for
+// who reads what, and docs/metrics.md for the names.
+#include "control/metrics.hpp"
+
+#include <prometheus/client_metric.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <sstream>
+#include <utility>
+
+#include "config/model.hpp"
+#include "control/control_thread.hpp"
+#include "control/control_tx.hpp"
+#include "control/device.hpp"
+#include "crypto/base64.hpp"
+#include "dataplane/context.hpp"
+
+namespace wghub::ctl {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+constexpr const char* kPortNames[dp::kStatsPortCount] = {"wan", "lan"};
+constexpr const char* kControlLcore = "control";
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+// Counters are exported as doubles (the text format has no integers):
+// exact up to 2^53, i.e. 9 PB of bytes.
+void add_counter(MetricFamily& f, Labels labels, std::uint64_t value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = static_cast<double>(value);
+  f.metric.push_back(std::move(m));
+}
+
+void add_gauge(MetricFamily& f, Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+// The wireguard_* label set, in prometheus_wireguard_exporter's order.
+Labels peer_labels(const MetricsSnapshot& s, const MetricsPeer& p) {
+  return {{"interface", s.interface_name},
+          {"public_key", p.public_key},
+          {"allowed_ips", p.allowed_ips},
+          {"friendly_name", p.name}};
+}
+
+// a - b, or 0 when a slot's totals went below the recorded base (a snapshot
+// a moment older than a slot reuse): counters must not go backwards by 2^64.
+std::uint64_t since(std::uint64_t now, std::uint64_t base) {
+  return now >= base ? now - base : 0;
+}
+
+void collect_peers(std::span<const MetricsLcore> lcores, const MetricsSnapshot* s,
+                   std::vector<MetricFamily>& out) {
+  MetricFamily sent =
+      family("wireguard_sent_bytes_total", "Bytes sent to the peer", MetricType::Counter);
+  MetricFamily received =
+      family("wireguard_received_bytes_total", "Bytes received from the peer", MetricType::Counter);
+  MetricFamily handshake =
+      family("wireguard_latest_handshake_seconds",
+             "Unix time of the peer's latest completed handshake (0 = never)", MetricType::Gauge);
+  MetricFamily sent_packets =
+      family("wghub_peer_sent_packets_total",
+             "Data packets (keepalives included) encrypted to the peer", MetricType::Counter);
+  MetricFamily received_packets =
+      family("wghub_peer_received_packets_total",
+             "Data packets (keepalives included) decrypted from the peer", MetricType::Counter);
+  MetricFamily up =
+      family("wghub_peer_session_up",
+             "1 while the peer has a live session (a current keypair) else 0", MetricType::Gauge);
+  MetricFamily info = family("wghub_peer_info",
+                             "Always 1; the endpoint label is the peer's last authenticated "
+                             "outer address (empty if none)",
+                             MetricType::Gauge);
+  MetricFamily configured =
+      family("wghub_peers_configured", "Peers in the running configuration", MetricType::Gauge);
+  MetricFamily live = family("wghub_peers_live", "Peers with a live session", MetricType::Gauge);
+
+  std::vector<const dp::PeerCounterBlock*> blocks;
+  blocks.reserve(lcores.size());
+  for (const MetricsLcore& l : lcores) blocks.push_back(l.peer_counters);
+
+  std::size_t live_count = 0;
+  if (s != nullptr) {
+    for (const MetricsPeer& p : s->peers) {
+      const dp::PeerCounters now = dp::sum_peer_counters(blocks, p.slot);
+      const Labels labels = peer_labels(*s, p);
+      add_counter(sent, labels, since(now.tx_bytes, p.counter_base.tx_bytes));
+      add_counter(received, labels, since(now.rx_bytes, p.counter_base.rx_bytes));
+      add_gauge(handshake, labels, static_cast<double>(p.latest_handshake_unix));
+      add_counter(sent_packets, labels, since(now.tx_packets, p.counter_base.tx_packets));
+      add_counter(received_packets, labels, since(now.rx_packets, p.counter_base.rx_packets));
+      add_gauge(up, labels, p.live_session ? 1 : 0);
+      add_gauge(info,
+                {{"interface", s->interface_name},
+                 {"public_key", p.public_key},
+                 {"friendly_name", p.name},
+                 {"endpoint", p.endpoint}},
+                1);
+      live_count += p.live_session ? 1 : 0;
+    }
+  }
+  add_gauge(configured, {}, s != nullptr ? static_cast<double>(s->peers.size()) : 0);
+  add_gauge(live, {}, static_cast<double>(live_count));
+
+  for (MetricFamily* f : {&sent, &received, &handshake, &sent_packets, &received_packets, &up,
+                          &info, &configured, &live})
+    out.push_back(std::move(*f));
+}
+
+void collect_lcores(std::span<const MetricsLcore> lcores, const MetricsSnapshot* s,
+                    std::vector<MetricFamily>& out) {
+  MetricFamily rx_packets =
+      family("wghub_rx_packets_total", "Frames received on a port, by the lcore that polled them",
+             MetricType::Counter);
+  MetricFamily rx_bytes =
+      family("wghub_rx_bytes_total", "Bytes (whole frames) received on a port, by lcore",
+             MetricType::Counter);
+  MetricFamily tx_packets =
+      family("wghub_tx_packets_total",
+             "Frames sent on a port, by lcore (lcore=\"control\": the control thread's own queue)",
+             MetricType::Counter);
+  MetricFamily tx_bytes = family(
+      "wghub_tx_bytes_total", "Bytes (whole frames) sent on a port, by lcore", MetricType::Counter);
+  MetricFamily decrypted_packets =
+      family("wghub_decrypted_packets_total", "Data messages decrypted and authenticated, by lcore",
+             MetricType::Counter);
+  MetricFamily decrypted_bytes =
+      family("wghub_decrypted_bytes_total", "Plaintext bytes of decrypted data messages, by lcore",
+             MetricType::Counter);
+  MetricFamily encrypted_packets = family("wghub_encrypted_packets_total",
+                                          "Data messages encrypted, by lcore", MetricType::Counter);
+  MetricFamily encrypted_bytes =
+      family("wghub_encrypted_bytes_total", "Plaintext bytes of encrypted data messages, by lcore",
+             MetricType::Counter);
+  MetricFamily to_control =
+      family("wghub_handshake_messages_to_control_total",
+             "Handshake-class messages a worker passed to the control thread, by lcore",
+             MetricType::Counter);
+  MetricFamily drops = family("wghub_dropped_packets_total",
+                              "Packets discarded, by lcore and reason (dataplane/drop_reason.hpp)",
+                              MetricType::Counter);
+
+  for (const MetricsLcore& l : lcores) {
+    if (l.stats == nullptr) continue;
+    const dp::LcoreStats st = dp::snapshot(*l.stats);  // relaxed loads, no lock
+    for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
+      const Labels labels = {{"lcore", l.lcore}, {"port", kPortNames[p]}};
+      add_counter(rx_packets, labels, st.rx_packets[p]);
+      add_counter(rx_bytes, labels, st.rx_bytes[p]);
+      add_counter(tx_packets, labels, st.tx_packets[p]);
+      add_counter(tx_bytes, labels, st.tx_bytes[p]);
+    }
+    const Labels labels = {{"lcore", l.lcore}};
+    add_counter(decrypted_packets, labels, st.decrypted_packets);
+    add_counter(decrypted_bytes, labels, st.decrypted_bytes);
+    add_counter(encrypted_packets, labels, st.encrypted_packets);
+    add_counter(encrypted_bytes, labels, st.encrypted_bytes);
+    add_counter(to_control, labels, st.handshakes_to_control);
+    // Index 0 is kNone: never counted, not exported.
+    for (std::size_t r = 1; r < dp::kDropReasonCount; ++r)
+      add_counter(drops, {{"lcore", l.lcore}, {"reason", std::string(dp::kDropReasonNames[r])}},
+                  st.drops[r]);
+  }
+
+  // The control thread's own tx queue, and what it dropped itself.
+  for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
+    const Labels labels = {{"lcore", kControlLcore}, {"port", kPortNames[p]}};
+    add_counter(tx_packets, labels, s != nullptr ? s->control_tx_packets[p] : 0);
+    add_counter(tx_bytes, labels, s != nullptr ? s->control_tx_bytes[p] : 0);
+  }
+  add_counter(drops,
+              {{"lcore", kControlLcore},
+               {"reason", std::string(dp::drop_reason_name(dp::DropReason::kTxFull))}},
+              s != nullptr ? s->control_tx_failed : 0);
+  add_counter(drops,
+              {{"lcore", kControlLcore},
+               {"reason", std::string(dp::drop_reason_name(dp::DropReason::kNoNeighbour))}},
+              s != nullptr ? s->control_held_dropped : 0);
+
+  for (MetricFamily* f :
+       {&rx_packets, &rx_bytes, &tx_packets, &tx_bytes, &decrypted_packets, &decrypted_bytes,
+        &encrypted_packets, &encrypted_bytes, &to_control, &drops})
+    out.push_back(std::move(*f));
+}
+
+void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
+  static const HandshakeCounters kZero{};
+  const HandshakeCounters& hs = s != nullptr ? s->handshakes : kZero;
+
+  std::uint64_t failed = 0;
+  for (std::uint64_t d : hs.drops) failed += d;
+
+  MetricFamily handshakes =
+      family("wghub_handshakes_total",
+             "Handshake messages that derived a session (result=completed) or were refused "
+             "(result=failed; see wghub_handshake_failures_total)",
+             MetricType::Counter);
+  add_counter(handshakes, {{"result", "completed"}}, hs.sessions_derived);
+  add_counter(handshakes, {{"result", "failed"}}, failed);
+
+  MetricFamily failures =
+      family("wghub_handshake_failures_total", "Handshake-class messages refused, by reason",
+             MetricType::Counter);
+  for (std::size_t d = 0; d < static_cast<std::size_t>(HandshakeDrop::kCount); ++d)
+    add_counter(failures, {{"reason", std::string(to_string(static_cast<HandshakeDrop>(d)))}},
+                hs.drops[d]);
+
+  MetricFamily received =
+      family("wghub_handshake_messages_received_total",
+             "Handshake-class messages the control thread processed, by type", MetricType::Counter);
+  add_counter(received, {{"type", "initiation"}}, hs.initiations_received);
+  add_counter(received, {{"type", "response"}}, hs.responses_received);
+  add_counter(received, {{"type", "cookie_reply"}}, hs.cookie_replies_received);
+
+  MetricFamily sent = family("wghub_handshake_messages_sent_total",
+                             "Handshake-class messages sent, by type", MetricType::Counter);
+  add_counter(sent, {{"type", "initiation"}}, hs.initiations_sent);
+  add_counter(sent, {{"type", "response"}}, hs.responses_sent);
+  add_counter(sent, {{"type", "cookie_reply"}}, hs.cookie_replies_sent);
+
+  MetricFamily cookies =
+      family("wghub_cookie_replies_sent_total",
+             "Cookie replies sent (under load, to initiations without mac2)", MetricType::Counter);
+  add_counter(cookies, {}, hs.cookie_replies_sent);
+
+  MetricFamily under_load =
+      family("wghub_under_load",
+             "1 while the hub is under load (control ring past 1/8 full, held 1 s) and answers "
+             "handshakes with cookies, else 0",
+             MetricType::Gauge);
+  add_gauge(under_load, {}, s != nullptr && s->under_load ? 1 : 0);
+
+  MetricFamily entered = family("wghub_under_load_entered_total",
+                                "Times the hub entered the under-load state", MetricType::Counter);
+  add_counter(entered, {}, s != nullptr ? s->under_load_entered : 0);
+
+  MetricFamily ring =
+      family("wghub_control_ring_occupancy",
+             "Messages queued from the workers to the control thread", MetricType::Gauge);
+  add_gauge(ring, {}, s != nullptr ? static_cast<double>(s->control_ring_count) : 0);
+  MetricFamily ring_capacity = family("wghub_control_ring_capacity",
+                                      "Capacity of the workers-to-control ring", MetricType::Gauge);
+  add_gauge(ring_capacity, {}, s != nullptr ? static_cast<double>(s->control_ring_capacity) : 0);
+
+  for (MetricFamily* f : {&handshakes, &failures, &received, &sent, &cookies, &under_load, &entered,
+                          &ring, &ring_capacity})
+    out.push_back(std::move(*f));
+}
+
+}  // namespace
+
+std::vector<MetricFamily> collect(std::span<const MetricsLcore> lcores,
+                                  const MetricsSnapshot* snapshot) {
+  std::vector<MetricFamily> out;
+  out.reserve(32);
+  collect_peers(lcores, snapshot, out);
+  collect_lcores(lcores, snapshot, out);
+  collect_control(snapshot, out);
+  return out;
+}
+
+std::string serialize_text(const std::vector<MetricFamily>& families) {
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(os, families);
+  return os.str();
+}
+
+std::vector<MetricsLcore> metrics_lcores(const dp::Dataplane& dp,
+                                         std::span<const unsigned> lcore_ids) {
+  std::vector<MetricsLcore> out;
+  for (std::size_t i = 0; i < dp.worker_stats.size(); ++i) {
+    MetricsLcore l;
+    l.lcore = i < lcore_ids.size() ? std::to_string(lcore_ids[i]) : "worker" + std::to_string(i);
+    l.stats = dp.worker_stats[i].get();
+    l.peer_counters =
+        i < dp.worker_peer_counters.size() ? dp.worker_peer_counters[i].get() : nullptr;
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
+    const std::string& interface_name, const Device& device, const HandshakeEngine& engine,
+    const ControlThread& control, const ControlTx& tx, const dp::Dataplane& dp,
+    std::uint64_t now_tsc) {
+  auto s = std::make_shared<MetricsSnapshot>();
+  s->interface_name = interface_name;
+  s->peers.reserve(device.peers().size());
+  for (const auto& [slot, p] : device.peers()) {
+    MetricsPeer mp;
+    mp.slot = slot;
+    mp.name = p.name;
+    mp.public_key = crypto::key_to_base64(p.public_key.data());
+    for (const config::Prefix& prefix : p.allowed_ips) {
+      if (!mp.allowed_ips.empty()) mp.allowed_ips += ',';
+      mp.allowed_ips += prefix.to_string();
+    }
+    const std::uint64_t endpoint = dp.peers->at(slot).endpoint.load(std::memory_order_relaxed);
+    if (endpoint != 0) mp.endpoint = format_endpoint(endpoint);
+    if (p.last_handshake)
+      mp.latest_handshake_unix =
+          std::chrono::duration_cast<std::chrono::seconds>(p.last_handshake->time_since_epoch())
+              .count();
+    mp.live_session = device.has_session(p, now_tsc);
+    mp.counter_base = p.counters_baseline;
+    s->peers.push_back(std::move(mp));
+  }
+  s->handshakes = engine.counters();
+  s->under_load = control.under_load();
+  s->under_load_entered = control.counters().under_load_entered;
+  if (dp.to_control != nullptr) {
+    s->control_ring_count = rte_ring_count(dp.to_control);
+    s->control_ring_capacity = rte_ring_get_capacity(dp.to_control);
+  }
+  const ControlTxCounters& tc = tx.counters();
+  for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
+    s->control_tx_packets[p] = tc.tx_packets[p];
+    s->control_tx_bytes[p] = tc.tx_bytes[p];
+  }
+  s->control_tx_failed = tc.tx_failed;
+  s->control_held_dropped = tc.held_dropped;
+  return s;
+}
+
+std::string metrics_bind_address(const config::Metrics& metrics) {
+  return metrics.listen.to_string();  // "a.b.c.d:port" / "[v6]:port", as civetweb takes it
+}
+
+// The Collectable the Exposer calls on each scrape (on civetweb's threads).
+class MetricsExporter::Collector : public prometheus::Collectable {
+ public:
+  explicit Collector(std::vector<MetricsLcore> lcores) : lcores_(std::move(lcores)) {}
+
+  std::vector<MetricFamily> Collect() const override {
+    std::shared_ptr<const MetricsSnapshot> s;
+    {
+      std::lock_guard lock(mutex_);
+      s = snapshot_;
+    }
+    return collect(lcores_, s.get());
+  }
+
+  void publish(std::shared_ptr<const MetricsSnapshot> s) {
+    std::lock_guard lock(mutex_);
+    snapshot_.swap(s);  // the old one is freed with `s`, after the lock is released
+  }
+
+ private:
+  const std::vector<MetricsLcore> lcores_;  // fixed at start-up
+  // Guards snapshot_ only; taken by the control thread (publish) and the
+  // scrape threads (Collect) for the length of a pointer copy. Never by a
+  // worker.
+  mutable std::mutex mutex_;
+  std::shared_ptr<const MetricsSnapshot> snapshot_;
+};
+
+std::unique_ptr<MetricsExporter> MetricsExporter::start(const std::string& bind_address,
+                                                        std::vector<MetricsLcore> lcores,
+                                                        std::string& error) {
+  std::unique_ptr<MetricsExporter> e(new MetricsExporter());
+  e->collector_ = std::make_shared<Collector>(std::move(lcores));
+  try {
+    // One server thread: scrapes are rare and cheap.
+    e->exposer_ = std::make_unique<prometheus::Exposer>(bind_address, 1);
+  } catch (const std::exception& ex) {
+    error = "metrics: cannot listen on " + bind_address + ": " + ex.what();
+    return nullptr;
+  }
+  e->exposer_->RegisterCollectable(e->collector_, kMetricsPath);
+  const std::vector<int> ports = e->exposer_->GetListeningPorts();
+  e->port_ = ports.empty() ? 0 : static_cast<std::uint16_t>(ports.front());
+  return e;
+}
+
+MetricsExporter::~MetricsExporter() {
+  // Stop the server (and its threads) before the collector goes.
+  exposer_.reset();
+}
+
+void MetricsExporter::publish(std::shared_ptr<const MetricsSnapshot> snapshot) {
+  collector_->publish(std::move(snapshot));
+}
+
+std::string MetricsExporter::scrape_text() const {
+  return serialize_text(collector_->Collect());
+}
+
+}  // namespace wghub::ctl

@@ -1,0 +1,374 @@
+// The exporter's collect() on hand-built inputs (values summed across lcores,
+// exact label sets, family types and help, slot-reuse bases, no secret key in
+// the exposition), a scrape racing a counter writer, and the real
+// MetricsExporter served on 127.0.0.1 and scraped over HTTP.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <prometheus/metric_family.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/unit/metrics/fixture.hpp"
+
+namespace wghub::ctl {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using testing::MetricsFixture;
+using LabelMap = std::map<std::string, std::string>;
+
+const MetricFamily* find_family(const std::vector<MetricFamily>& fs, const std::string& name) {
+  for (const MetricFamily& f : fs)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+LabelMap labels_of(const ClientMetric& m) {
+  LabelMap out;
+  for (const auto& l : m.label) out[l.name] = l.value;
+  return out;
+}
+
+double value_of(const MetricFamily& f, const ClientMetric& m) {
+  return f.type == MetricType::Counter ? m.counter.value : m.gauge.value;
+}
+
+// The value of the one sample of `name` whose labels include `want`; fails
+// the test unless exactly one matches.
+double sample(const std::vector<MetricFamily>& fs, const std::string& name, const LabelMap& want) {
+  const MetricFamily* f = find_family(fs, name);
+  EXPECT_NE(f, nullptr) << name;
+  if (f == nullptr) return -1;
+  std::vector<double> hits;
+  for (const ClientMetric& m : f->metric) {
+    const LabelMap have = labels_of(m);
+    if (std::all_of(want.begin(), want.end(), [&](const auto& kv) {
+          auto it = have.find(kv.first);
+          return it != have.end() && it->second == kv.second;
+        }))
+      hits.push_back(value_of(*f, m));
+  }
+  EXPECT_EQ(hits.size(), 1u) << name;
+  return hits.empty() ? -1 : hits.front();
+}
+
+// Sum over every sample of `name` whose labels include `want`.
+double sum(const std::vector<MetricFamily>& fs, const std::string& name, const LabelMap& want) {
+  const MetricFamily* f = find_family(fs, name);
+  EXPECT_NE(f, nullptr) << name;
+  if (f == nullptr) return -1;
+  double total = 0;
+  for (const ClientMetric& m : f->metric) {
+    const LabelMap have = labels_of(m);
+    bool ok = true;
+    for (const auto& [k, v] : want) ok = ok && have.count(k) && have.at(k) == v;
+    if (ok) total += value_of(*f, m);
+  }
+  return total;
+}
+
+TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
+  MetricsFixture fx;
+  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  EXPECT_EQ(fs.size(), 28u);
+  std::set<std::string> names;
+  for (const MetricFamily& f : fs) {
+    EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
+    EXPECT_FALSE(f.help.empty()) << f.name;
+    const bool total = f.name.ends_with("_total");
+    if (f.type == MetricType::Counter) {
+      EXPECT_TRUE(total) << f.name;
+    } else {
+      EXPECT_EQ(f.type, MetricType::Gauge) << f.name;
+      EXPECT_FALSE(total) << f.name;
+    }
+    EXPECT_TRUE(f.name.starts_with("wghub_") || f.name.starts_with("wireguard_")) << f.name;
+    for (const ClientMetric& m : f.metric) {
+      // Every sample of a family carries the same label names.
+      std::set<std::string> ln;
+      for (const auto& l : m.label) ln.insert(l.name);
+      std::set<std::string> first;
+      for (const auto& l : f.metric.front().label) first.insert(l.name);
+      EXPECT_EQ(ln, first) << f.name;
+    }
+  }
+}
+
+TEST(MetricsCollect, PeerFamiliesMatchPrometheusWireguardExporter) {
+  MetricsFixture fx;
+  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  const MetricFamily* sent = find_family(fs, "wireguard_sent_bytes_total");
+  const MetricFamily* received = find_family(fs, "wireguard_received_bytes_total");
+  const MetricFamily* handshake = find_family(fs, "wireguard_latest_handshake_seconds");
+  ASSERT_NE(sent, nullptr);
+  ASSERT_NE(received, nullptr);
+  ASSERT_NE(handshake, nullptr);
+  EXPECT_EQ(sent->type, MetricType::Counter);
+  EXPECT_EQ(received->type, MetricType::Counter);
+  EXPECT_EQ(handshake->type, MetricType::Gauge);
+  ASSERT_EQ(sent->metric.size(), 3u);
+
+  // Exact labels, in the reference exporter's order.
+  const std::vector<ClientMetric::Label> want = {
+      {"interface", "wghub0"},
+      {"public_key", testing::fixture_public_key_base64()},
+      {"allowed_ips", "10.7.0.0/24,fd00:7::/64"},
+      {"friendly_name", "plant-7"}};
+  EXPECT_EQ(sent->metric[0].label, want);
+  EXPECT_EQ(received->metric[0].label, want);
+  EXPECT_EQ(handshake->metric[0].label, want);
+
+  // Slot 0: summed over both lcores' blocks.
+  const LabelMap plant = {{"friendly_name", "plant-7"}};
+  EXPECT_EQ(sample(fs, "wireguard_received_bytes_total", plant), 3000);
+  EXPECT_EQ(sample(fs, "wireguard_sent_bytes_total", plant), 500);
+  EXPECT_EQ(sample(fs, "wghub_peer_received_packets_total", plant), 30);
+  EXPECT_EQ(sample(fs, "wghub_peer_sent_packets_total", plant), 5);
+  EXPECT_EQ(sample(fs, "wireguard_latest_handshake_seconds", plant), 1700000000);
+  EXPECT_EQ(sample(fs, "wghub_peer_session_up", plant), 1);
+  // Slot 3 was reused: its base is subtracted.
+  const LabelMap kiosk = {{"friendly_name", "kiosk \"12\""}};
+  EXPECT_EQ(sample(fs, "wireguard_received_bytes_total", kiosk), 5000);
+  EXPECT_EQ(sample(fs, "wireguard_sent_bytes_total", kiosk), 5000);
+  EXPECT_EQ(sample(fs, "wghub_peer_received_packets_total", kiosk), 5);
+  EXPECT_EQ(sample(fs, "wghub_peer_sent_packets_total", kiosk), 5);
+  // Slot 5: nothing yet.
+  const LabelMap branch = {{"friendly_name", "branch-x"}};
+  EXPECT_EQ(sample(fs, "wireguard_received_bytes_total", branch), 0);
+  EXPECT_EQ(sample(fs, "wireguard_latest_handshake_seconds", branch), 0);
+  EXPECT_EQ(sample(fs, "wghub_peer_session_up", branch), 0);
+  EXPECT_EQ(sample(fs, "wghub_peer_info", {{"friendly_name", "branch-x"}, {"endpoint", ""}}), 1);
+  EXPECT_EQ(sample(fs, "wghub_peer_info", {{"endpoint", "198.51.100.7:51820"}}), 1);
+
+  EXPECT_EQ(sample(fs, "wghub_peers_configured", {}), 3);
+  EXPECT_EQ(sample(fs, "wghub_peers_live", {}), 2);
+}
+
+TEST(MetricsCollect, ABaseAboveTheLiveTotalReadsZeroNotAWrap) {
+  MetricsFixture fx;
+  fx.snapshot->peers[2].counter_base = {100, 100000, 100, 100000};
+  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  EXPECT_EQ(sample(fs, "wireguard_received_bytes_total", {{"friendly_name", "branch-x"}}), 0);
+  EXPECT_EQ(sample(fs, "wireguard_sent_bytes_total", {{"friendly_name", "branch-x"}}), 0);
+}
+
+TEST(MetricsCollect, PortAndLcoreCountersAreExactAndSum) {
+  MetricsFixture fx;
+  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  EXPECT_EQ(sample(fs, "wghub_rx_packets_total", {{"lcore", "1"}, {"port", "wan"}}), 100);
+  EXPECT_EQ(sample(fs, "wghub_rx_packets_total", {{"lcore", "2"}, {"port", "wan"}}), 200);
+  EXPECT_EQ(sum(fs, "wghub_rx_bytes_total", {{"port", "wan"}}), 450000);
+  EXPECT_EQ(sum(fs, "wghub_rx_bytes_total", {{"port", "lan"}}), 330000);
+  // Port tx = the workers' queues plus the control thread's own.
+  EXPECT_EQ(sample(fs, "wghub_tx_packets_total", {{"lcore", "control"}, {"port", "wan"}}), 17);
+  EXPECT_EQ(sum(fs, "wghub_tx_packets_total", {{"port", "wan"}}), 270 + 17);
+  EXPECT_EQ(sum(fs, "wghub_tx_bytes_total", {{"port", "lan"}}), 420000 + 180);
+  EXPECT_EQ(sum(fs, "wghub_decrypted_packets_total", {}), 285);
+  EXPECT_EQ(sum(fs, "wghub_decrypted_bytes_total", {}), 399000);
+  EXPECT_EQ(sum(fs, "wghub_encrypted_packets_total", {}), 240);
+  EXPECT_EQ(sample(fs, "wghub_encrypted_bytes_total", {{"lcore", "2"}}), 216000);
+  EXPECT_EQ(sum(fs, "wghub_handshake_messages_to_control_total", {}), 9);
+  // The rx family has one sample per (worker lcore, port); control never receives.
+  EXPECT_EQ(find_family(fs, "wghub_rx_packets_total")->metric.size(), 4u);
+  EXPECT_EQ(find_family(fs, "wghub_tx_packets_total")->metric.size(), 6u);
+}
+
+TEST(MetricsCollect, DropsByReasonPerLcore) {
+  MetricsFixture fx;
+  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  const MetricFamily* drops = find_family(fs, "wghub_dropped_packets_total");
+  ASSERT_NE(drops, nullptr);
+  // Every reason but "none" for each worker, plus the control thread's two.
+  EXPECT_EQ(drops->metric.size(), 2 * (dp::kDropReasonCount - 1) + 2);
+  for (const ClientMetric& m : drops->metric) EXPECT_NE(labels_of(m).at("reason"), "none");
+  EXPECT_EQ(sample(fs, "wghub_dropped_packets_total", {{"lcore", "1"}, {"reason", "replay"}}), 2);
+  EXPECT_EQ(sum(fs, "wghub_dropped_packets_total", {{"reason", "replay"}}), 6);
+  EXPECT_EQ(sum(fs, "wghub_dropped_packets_total", {{"reason", "auth_failed"}}), 3);
+  EXPECT_EQ(
+      sample(fs, "wghub_dropped_packets_total", {{"lcore", "control"}, {"reason", "tx_full"}}), 1);
+  EXPECT_EQ(
+      sample(fs, "wghub_dropped_packets_total", {{"lcore", "control"}, {"reason", "no_neighbour"}}),
+      2);
+  EXPECT_EQ(sum(fs, "wghub_dropped_packets_total", {{"reason", "no_route"}}), 0);
+}
+
+TEST(MetricsCollect, ControlThreadState) {
+  MetricsFixture fx;
+  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  EXPECT_EQ(sample(fs, "wghub_handshakes_total", {{"result", "completed"}}), 12);
+  EXPECT_EQ(sample(fs, "wghub_handshakes_total", {{"result", "failed"}}), 5);
+  EXPECT_EQ(find_family(fs, "wghub_handshakes_total")->metric.size(), 2u);
+  EXPECT_EQ(sample(fs, "wghub_handshake_failures_total", {{"reason", "invalid_mac1"}}), 3);
+  EXPECT_EQ(sample(fs, "wghub_handshake_failures_total", {{"reason", "noise_failed"}}), 2);
+  EXPECT_EQ(find_family(fs, "wghub_handshake_failures_total")->metric.size(),
+            static_cast<std::size_t>(HandshakeDrop::kCount));
+  EXPECT_EQ(sample(fs, "wghub_handshake_messages_received_total", {{"type", "initiation"}}), 14);
+  EXPECT_EQ(sample(fs, "wghub_handshake_messages_sent_total", {{"type", "response"}}), 11);
+  EXPECT_EQ(sample(fs, "wghub_cookie_replies_sent_total", {}), 4);
+  EXPECT_EQ(sample(fs, "wghub_under_load", {}), 1);
+  EXPECT_EQ(sample(fs, "wghub_under_load_entered_total", {}), 1);
+  EXPECT_EQ(sample(fs, "wghub_control_ring_occupancy", {}), 700);
+  EXPECT_EQ(sample(fs, "wghub_control_ring_capacity", {}), 4095);
+}
+
+TEST(MetricsCollect, BeforeTheFirstSnapshotEveryFamilyIsStillThere) {
+  MetricsFixture fx;
+  const auto fs = collect(fx.lcores, nullptr);
+  EXPECT_EQ(fs.size(), collect(fx.lcores, fx.snapshot.get()).size());
+  EXPECT_TRUE(find_family(fs, "wireguard_sent_bytes_total")->metric.empty());
+  EXPECT_EQ(sample(fs, "wghub_peers_configured", {}), 0);
+  EXPECT_EQ(sample(fs, "wghub_under_load", {}), 0);
+  EXPECT_EQ(sum(fs, "wghub_rx_packets_total", {{"port", "wan"}}), 300);
+  // And with no workers at all.
+  EXPECT_EQ(collect({}, nullptr).size(), fs.size());
+}
+
+std::string hex(const std::array<std::uint8_t, 32>& k) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (std::uint8_t b : k) {
+    s += digits[b >> 4];
+    s += digits[b & 15];
+  }
+  return s;
+}
+
+TEST(MetricsCollect, NoPrivateOrPresharedKeyInTheExposition) {
+  MetricsFixture fx;
+  const std::string text = serialize_text(collect(fx.lcores, fx.snapshot.get()));
+  // The public key derived from the private key is there...
+  EXPECT_NE(text.find(testing::fixture_public_key_base64()), std::string::npos);
+  // ...the private and preshared keys are not, in any encoding wg(8) uses.
+  const auto priv = testing::fixture_private_key();
+  const auto psk = testing::fixture_preshared_key();
+  for (const std::string& secret : {crypto::key_to_base64(priv.data()), hex(priv),
+                                    crypto::key_to_base64(psk.data()), hex(psk)}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << "a secret key leaked into the exposition";
+  }
+}
+
+TEST(MetricsCollect, TextFormatEscapesLabelValues) {
+  MetricsFixture fx;
+  const std::string text = serialize_text(collect(fx.lcores, fx.snapshot.get()));
+  EXPECT_NE(text.find("friendly_name=\"kiosk \\\"12\\\"\""), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE wireguard_sent_bytes_total counter"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE wireguard_latest_handshake_seconds gauge"), std::string::npos);
+}
+
+// A worker keeps counting while scrapes run: every scrape sees a value no
+// smaller than the one before (relaxed loads of a single writer's stores),
+// and the last one sees everything.
+TEST(MetricsCollect, ScrapesRacingAWriterSeeMonotonicCounters) {
+  MetricsFixture fx;
+  constexpr std::uint64_t kAdds = 200000;
+  std::atomic<bool> done{false};
+  const std::uint64_t start = fx.stats[0].decrypted_packets;
+  std::thread worker([&] {
+    for (std::uint64_t i = 0; i < kAdds; ++i) {
+      dp::counter_add(fx.stats[0].decrypted_packets);
+      fx.peer_blocks[0]->add_rx(0, 100);
+    }
+    done.store(true, std::memory_order_release);
+  });
+  double last = 0;
+  double last_peer = 0;
+  bool finished = false;
+  while (!finished) {
+    finished = done.load(std::memory_order_acquire);
+    const auto fs = collect(fx.lcores, fx.snapshot.get());
+    const double v = sample(fs, "wghub_decrypted_packets_total", {{"lcore", "1"}});
+    const double p = sample(fs, "wireguard_received_bytes_total", {{"friendly_name", "plant-7"}});
+    EXPECT_GE(v, last);
+    EXPECT_GE(p, last_peer);
+    last = v;
+    last_peer = p;
+  }
+  worker.join();
+  EXPECT_EQ(last, static_cast<double>(start + kAdds));
+  EXPECT_EQ(last_peer, 3000.0 + 100.0 * kAdds);
+}
+
+// --- the real exporter on loopback ---
+
+// GET `path` from 127.0.0.1:port; returns the whole response (headers too).
+std::string http_get(std::uint16_t port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request =
+        "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return response;
+}
+
+TEST(MetricsExporter, ServesTheExpositionOverHttpOnLoopback) {
+  MetricsFixture fx;
+  std::string error;
+  auto exporter = MetricsExporter::start("127.0.0.1:0", fx.lcores, error);
+  ASSERT_NE(exporter, nullptr) << error;
+  ASSERT_NE(exporter->port(), 0);
+
+  // Before the control thread publishes: the live counters, no peers.
+  std::string r = http_get(exporter->port(), "/metrics");
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200")) << r.substr(0, 200);
+  EXPECT_NE(r.find("wghub_peers_configured 0"), std::string::npos);
+  EXPECT_EQ(r.find("wireguard_sent_bytes_total{"), std::string::npos);
+
+  exporter->publish(fx.snapshot);
+  r = http_get(exporter->port(), "/metrics");
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200")) << r.substr(0, 200);
+  EXPECT_NE(r.find("wghub_peers_configured 3"), std::string::npos);
+  EXPECT_NE(r.find("wireguard_sent_bytes_total{interface=\"wghub0\",public_key=\"" +
+                   testing::fixture_public_key_base64() +
+                   "\",allowed_ips=\"10.7.0.0/24,fd00:7::/64\",friendly_name=\"plant-7\"} 500"),
+            std::string::npos)
+      << r;
+  // The body is what collect() serializes (counters do not move here).
+  const std::size_t body = r.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_NE(r.find(exporter->scrape_text()), std::string::npos);
+
+  // Counters read live: a worker's increment shows in the next scrape.
+  dp::counter_add(fx.stats[1].rx_packets[dp::kStatsPortLan], 5);
+  r = http_get(exporter->port(), "/metrics");
+  EXPECT_NE(r.find("wghub_rx_packets_total{lcore=\"2\",port=\"lan\"} 165"), std::string::npos);
+
+  EXPECT_TRUE(http_get(exporter->port(), "/other").starts_with("HTTP/1.1 404"));
+}
+
+TEST(MetricsExporter, AnAddressInUseIsAnErrorNotACrash) {
+  MetricsFixture fx;
+  std::string error;
+  auto first = MetricsExporter::start("127.0.0.1:0", fx.lcores, error);
+  ASSERT_NE(first, nullptr) << error;
+  const std::string taken = "127.0.0.1:" + std::to_string(first->port());
+  auto second = MetricsExporter::start(taken, fx.lcores, error);
+  EXPECT_EQ(second, nullptr);
+  EXPECT_NE(error.find(taken), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace wghub::ctl
