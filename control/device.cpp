@@ -142,10 +142,9 @@ void Device::set_configured_endpoint(Peer& p, const std::optional<config::Endpoi
     return;
   }
   p.configured_endpoint = true;
-  dp_.peers->at(p.slot).endpoint.store(
-      dp::pack_endpoint(rte_cpu_to_be_32(ipv4_host(endpoint->address)),
-                        rte_cpu_to_be_16(endpoint->port)),
-      std::memory_order_relaxed);
+  p.logged_endpoint = dp::pack_endpoint(rte_cpu_to_be_32(ipv4_host(endpoint->address)),
+                                        rte_cpu_to_be_16(endpoint->port));
+  dp_.peers->at(p.slot).endpoint.store(p.logged_endpoint, std::memory_order_relaxed);
 }
 
 // Installs `prefixes` as the peer's AllowedIPs: routes it no longer has go,
@@ -332,8 +331,10 @@ void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint
   if (old == packed) return;
   st.endpoint.store(packed, std::memory_order_relaxed);
   auto it = peers_.find(peer_slot);
-  log_info("peer %s endpoint %s -> %s", it == peers_.end() ? "?" : it->second.name.c_str(),
-           format_endpoint(old).c_str(), format_endpoint(packed).c_str());
+  if (it == peers_.end()) return;
+  log_info("peer %s endpoint %s -> %s", it->second.name.c_str(), format_endpoint(old).c_str(),
+           format_endpoint(packed).c_str());
+  it->second.logged_endpoint = packed;
 }
 
 void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message) {
@@ -394,6 +395,11 @@ void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint6
 
   const std::uint64_t ep = st.endpoint.load(std::memory_order_relaxed);
   if (ep != 0) engine.update_endpoint(p.slot, unpack(ep));
+  if (ep != p.logged_endpoint) {  // roamed: a worker saw authenticated data from elsewhere
+    log_info("peer %s endpoint %s -> %s", p.name.c_str(),
+             format_endpoint(p.logged_endpoint).c_str(), format_endpoint(ep).c_str());
+    p.logged_endpoint = ep;
+  }
 
   const bool session = has_session(p, now_tsc);
   // A fresh responder keypair means the peer is completing a handshake of
@@ -404,10 +410,9 @@ void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint6
   const bool wanted = st.handshake_wanted.load(std::memory_order_relaxed);
   // Whitepaper 6.2: the initiator of the current session renews it after
   // REKEY_AFTER_TIME, so it never reaches REJECT_AFTER_TIME in use.
-  const bool rekey_due =
-      session && p.current->is_initiator &&
-      now_tsc - p.current->birth_tsc >=
-          static_cast<std::uint64_t>(dp::kRekeyAfterTime.count()) * hz;
+  const bool rekey_due = session && p.current->is_initiator &&
+                         now_tsc - p.current->birth_tsc >=
+                             static_cast<std::uint64_t>(dp::kRekeyAfterTime.count()) * hz;
   if (ep != 0 && !peer_handshaking &&
       (rekey_due ||
        (!session && (wanted || p.configured_endpoint || p.persistent_keepalive != 0)))) {

@@ -52,6 +52,7 @@ class Device : public HandshakeSink {
     dp::Keypair* next = nullptr;
     std::optional<std::chrono::system_clock::time_point> last_handshake;
     std::uint64_t handshakes = 0;
+    std::uint64_t logged_endpoint = 0;  // the endpoint last reported in the log
   };
 
   Device(dp::Dataplane& dp, ControlTx& tx);
