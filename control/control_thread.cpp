@@ -10,6 +10,7 @@
 
 #include "control/log.hpp"
 #include "control/metrics.hpp"
+#include "control/uapi_server.hpp"
 #include "crypto/base64.hpp"
 #include "dataplane/arp.hpp"
 #include "dataplane/icmp.hpp"
@@ -89,6 +90,7 @@ unsigned ControlThread::poll_once() {
     device_.on_event(engine_, event, slot, now, now_tsc);
   }
 
+  if (uapi_ != nullptr) uapi_->poll();
   if (now >= next_tick_) {
     next_tick_ = now + kTickInterval;
     device_.tick(engine_, now, now_tsc);
@@ -161,6 +163,9 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint
     if (dp_.wan.neighbours->update(c.src_ip_be, eth->src_addr, now_tsc))
       tx_.neighbour_learned(dp_.wan, c.src_ip_be);
   }
+  if (r.outcome == HandshakeOutcome::kSessionDerived ||
+      r.outcome == HandshakeOutcome::kCookieConsumed)
+    device_.count_received(r.peer_slot, c.payload_len);
   if (r.drop && r.noise_error)
     log_warn("handshake from %s:%u refused: %s", dp::format_ipv4(c.src_ip_be).c_str(),
              rte_be_to_cpu_16(c.src_port_be), to_string(*r.noise_error).data());

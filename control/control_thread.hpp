@@ -21,6 +21,9 @@
 namespace wghub::ctl {
 
 class MetricsExporter;
+namespace uapi {
+class Server;
+}
 
 // Set by signal handlers, read by the control loop.
 struct ControlSignals {
@@ -52,6 +55,9 @@ class ControlThread {
   // none). The exporter must outlive the control thread's loop.
   void set_metrics(MetricsExporter* exporter, std::string interface_name);
 
+  // Serves the wg(8) socket from this thread (nullptr: none).
+  void set_uapi(uapi::Server* server) { uapi_ = server; }
+
   void print_status(bool full) const;
   bool under_load() const { return under_load_; }
   const ControlCounters& counters() const { return counters_; }
@@ -71,6 +77,7 @@ class ControlThread {
   TimePoint next_status_{};
   ControlCounters counters_;
   MetricsExporter* metrics_ = nullptr;
+  uapi::Server* uapi_ = nullptr;
   std::string metrics_interface_;
   TimePoint next_metrics_{};
 };

@@ -131,7 +131,9 @@ Device::Peer* Device::find(const PublicKey& key) {
 dp::PeerCounters Device::counters(const Peer& p) const {
   std::vector<const dp::PeerCounterBlock*> blocks;
   for (const auto& b : dp_.worker_peer_counters) blocks.push_back(b.get());
-  return dp::sum_peer_counters(blocks, p.slot) - p.counters_baseline;
+  dp::PeerCounters c = dp::sum_peer_counters(blocks, p.slot) - p.counters_baseline;
+  c += p.control_counters;
+  return c;
 }
 
 void Device::set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint) {
@@ -337,11 +339,25 @@ void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint
   it->second.logged_endpoint = packed;
 }
 
-void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message) {
+void Device::count_received(std::uint32_t slot, std::size_t bytes) {
+  if (auto it = peers_.find(slot); it != peers_.end()) {
+    ++it->second.control_counters.rx_packets;
+    it->second.control_counters.rx_bytes += bytes;
+  }
+}
+
+void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message,
+                            std::optional<std::uint32_t> peer_slot) {
   if (to.family != SourceAddress::Family::kIpv4) return;
   std::uint32_t dst_be;
   std::memcpy(&dst_be, to.addr.data(), 4);
   tx_.send_udp(dst_be, rte_cpu_to_be_16(to.port), message, rte_get_tsc_cycles());
+  if (peer_slot) {
+    if (auto it = peers_.find(*peer_slot); it != peers_.end()) {
+      ++it->second.control_counters.tx_packets;
+      it->second.control_counters.tx_bytes += message.size();
+    }
+  }
 }
 
 // An empty data message (whitepaper 6.5) on the current keypair.
@@ -371,6 +387,8 @@ void Device::send_keepalive(std::uint32_t peer_slot) {
   const std::uint64_t now = rte_get_tsc_cycles();
   tx_.send_outer(m, dp::endpoint_addr_be(endpoint), dp::endpoint_port_be(endpoint), now);
   dp::touch(st.last_tx_tsc, now);
+  ++it->second.control_counters.tx_packets;
+  it->second.control_counters.tx_bytes += dp::kMessageDataMinSize;
 }
 
 bool Device::has_session(const Peer& p, std::uint64_t now_tsc) const {

@@ -45,6 +45,10 @@ class Device : public HandshakeSink {
     std::shared_ptr<const crypto::Key> preshared_key;
     std::vector<config::Prefix> allowed_ips;
     dp::PeerCounters counters_baseline;  // what the slot had counted before this peer
+    // Handshake messages and keepalives sent or accepted by the control
+    // thread (the workers count data): wg(8) and metrics add both, as the
+    // kernel counts every message of the peer.
+    dp::PeerCounters control_counters;
     // Kernel noise_keypairs: `next` is a responder's keypair until the first
     // data packet confirms it (whitepaper 5.4.5); `current` sends.
     dp::Keypair* previous = nullptr;
@@ -76,6 +80,12 @@ class Device : public HandshakeSink {
   Peer* find(const PublicKey& key);
   // Bytes and packets counted for the peer since it was added.
   dp::PeerCounters counters(const Peer& p) const;
+  // An authenticated handshake message of `bytes` from the peer.
+  void count_received(std::uint32_t slot, std::size_t bytes);
+  // The peer's current endpoint, packed (0 = none yet).
+  std::uint64_t endpoint(const Peer& p) const {
+    return dp_.peers->at(p.slot).endpoint.load(std::memory_order_relaxed);
+  }
   // Periodic work: confirms responder keypairs, hands endpoints learned by
   // the workers to the engine, starts handshakes that are wanted, sends
   // persistent keepalives, frees retired keypairs.
@@ -88,7 +98,8 @@ class Device : public HandshakeSink {
   bool has_session(const Peer& p, std::uint64_t now_tsc) const;
 
   // HandshakeSink
-  void send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message) override;
+  void send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message,
+                      std::optional<std::uint32_t> peer_slot) override;
   std::optional<std::uint32_t> reserve_index() override;
   void release_index(std::uint32_t index) override;
   void install_keypair(std::uint32_t peer_slot, Keypair&& keypair) override;

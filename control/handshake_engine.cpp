@@ -170,7 +170,7 @@ HandshakeEngine::Result HandshakeEngine::receive(std::span<const std::uint8_t> m
     if (mac != MacState::kValidMacWithCookie) {
       dp::MessageCookieReply reply{};
       checker_.create_cookie_reply(reply, message, from, now);
-      sink_.send_handshake(from, bytes_of(reply));
+      sink_.send_handshake(from, bytes_of(reply), std::nullopt);
       ++counters_.cookie_replies_sent;
       Result r;
       r.outcome = HandshakeOutcome::kCookieSent;
@@ -221,7 +221,7 @@ HandshakeEngine::Result HandshakeEngine::on_initiation(std::span<const std::uint
   }
   peer.cookie.add_macs(bytes_of(response), now);
   learn_endpoint(peer, from);
-  sink_.send_handshake(from, bytes_of(response));
+  sink_.send_handshake(from, bytes_of(response), peer.slot);
   ++counters_.responses_sent;
 
   // The response's index now names the new keypair (the sink owns it).
@@ -298,7 +298,7 @@ bool HandshakeEngine::initiate(std::uint32_t slot, TimePoint now, bool force) {
   }
   set_pending_index(peer, *index);
   peer.cookie.add_macs(bytes_of(msg), now);
-  sink_.send_handshake(*peer.endpoint, bytes_of(msg));
+  sink_.send_handshake(*peer.endpoint, bytes_of(msg), peer.slot);
   ++counters_.initiations_sent;
   peer.last_initiation = now;
   return true;

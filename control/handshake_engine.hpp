@@ -35,7 +35,10 @@ class HandshakeSink {
   virtual ~HandshakeSink() = default;
   // Sends one handshake-class message (initiation, response, cookie reply)
   // to `to` from the hub's listen port.
-  virtual void send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message) = 0;
+  // `peer_slot` names the peer it is for (none for cookie replies, which
+  // answer an unauthenticated sender).
+  virtual void send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message,
+                              std::optional<std::uint32_t> peer_slot) = 0;
   // Session indices share one space with the data plane's keypair table: an
   // index reserved here becomes the new keypair's local index.
   virtual std::optional<std::uint32_t> reserve_index() = 0;

@@ -17,6 +17,8 @@
 #include "config/loader.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
+#include "control/uapi_backend.hpp"
+#include "control/uapi_server.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/secret.hpp"
@@ -314,6 +316,19 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   std::signal(SIGHUP, on_reload_signal);
   log_info("wghub running (SIGHUP reloads %s, SIGUSR1 prints a status dump, SIGINT/SIGTERM stop)",
            s.source_file.c_str());
+  // wg(8) talks to the hub through /var/run/wireguard/<interface>.sock.
+  DeviceUapiBackend uapi_backend(hub->device(), s.interface.private_key, s.interface.listen_port,
+                                 hub->public_key());
+  uapi::Server::Options uapi_options;
+  uapi_options.interface_name = s.interface.name;
+  auto uapi_server = uapi::Server::start(uapi_options, uapi_backend, error);
+  if (uapi_server == nullptr) {
+    log_error("%s", error.c_str());
+    hub->stop_workers();
+    return 1;
+  }
+  hub->control().set_uapi(uapi_server.get());
+  log_info("wg(8) interface %s: wg show %s", s.interface.name.c_str(), s.interface.name.c_str());
   // The exporter reads the workers' counter blocks: it goes before the hub.
   std::unique_ptr<MetricsExporter> metrics;
   if (s.metrics.enabled) {
@@ -333,6 +348,8 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   log_info("stopping");
   hub->stop_workers();
   hub->control().set_metrics(nullptr, {});
+  hub->control().set_uapi(nullptr);
+  uapi_server.reset();
   hub->control().print_status(true);
   metrics.reset();
   hub.reset();

@@ -107,7 +107,8 @@ void collect_peers(std::span<const MetricsLcore> lcores, const MetricsSnapshot* 
   std::size_t live_count = 0;
   if (s != nullptr) {
     for (const MetricsPeer& p : s->peers) {
-      const dp::PeerCounters now = dp::sum_peer_counters(blocks, p.slot);
+      dp::PeerCounters now = dp::sum_peer_counters(blocks, p.slot);
+      now += p.control;
       const Labels labels = peer_labels(*s, p);
       add_counter(sent, labels, since(now.tx_bytes, p.counter_base.tx_bytes));
       add_counter(received, labels, since(now.rx_bytes, p.counter_base.rx_bytes));
@@ -328,6 +329,7 @@ std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
               .count();
     mp.live_session = device.has_session(p, now_tsc);
     mp.counter_base = p.counters_baseline;
+    mp.control = p.control_counters;
     s->peers.push_back(std::move(mp));
   }
   s->handshakes = engine.counters();

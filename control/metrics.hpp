@@ -72,6 +72,9 @@ struct MetricsPeer {
   // The slot's counter totals when this peer got it (lcore_stats.hpp: a
   // reused slot inherits the old totals); subtracted from the live sums.
   dp::PeerCounters counter_base{};
+  // Handshake messages and keepalives the control thread sent or accepted
+  // for this peer (not in the workers' blocks); added to the live sums.
+  dp::PeerCounters control{};
 };
 
 // The control thread's state, published as a whole (immutable once built).

@@ -34,9 +34,11 @@ class FakeSink : public HandshakeSink {
   struct Sent {
     SourceAddress to;
     std::vector<std::uint8_t> bytes;
+    std::optional<std::uint32_t> slot;  // the peer it was for; none for cookie replies
   };
-  void send_handshake(const SourceAddress& to, std::span<const std::uint8_t> m) override {
-    sent.push_back({to, {m.begin(), m.end()}});
+  void send_handshake(const SourceAddress& to, std::span<const std::uint8_t> m,
+                      std::optional<std::uint32_t> slot) override {
+    sent.push_back({to, {m.begin(), m.end()}, slot});
   }
   std::optional<std::uint32_t> reserve_index() override {
     if (exhausted) return std::nullopt;
@@ -131,6 +133,7 @@ TEST_F(HandshakeEngineTest, RespondsToSiteAndInstallsMatchingKeypair) {
   ASSERT_EQ(sink_.sent.size(), 1u);
   EXPECT_EQ(sink_.sent[0].to, kSiteAddr);
   ASSERT_EQ(sink_.sent[0].bytes.size(), dp::kMessageResponseSize);
+  EXPECT_EQ(sink_.sent[0].slot, 7u);
   EXPECT_EQ(sink_.endpoints.at(7), kSiteAddr);
   ASSERT_EQ(sink_.keypairs.size(), 1u);
   EXPECT_FALSE(sink_.keypairs[0].second.is_initiator);
@@ -206,6 +209,7 @@ TEST_F(HandshakeEngineTest, UnderLoadWithoutCookieGetsCookieReplyThenSucceedsWit
   ASSERT_EQ(r.outcome, HandshakeOutcome::kCookieSent);
   ASSERT_EQ(sink_.sent.size(), 1u);
   ASSERT_EQ(sink_.sent[0].bytes.size(), dp::kMessageCookieReplySize);
+  EXPECT_FALSE(sink_.sent[0].slot) << "a cookie reply answers an unauthenticated sender";
   EXPECT_TRUE(sink_.keypairs.empty());
   EXPECT_EQ(engine_.counters().cookie_replies_sent, 1u);
 

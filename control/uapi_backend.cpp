@@ -1,0 +1,133 @@
+#include "control/uapi_backend.hpp"
+
+#include <rte_byteorder.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "control/log.hpp"
+#include "crypto/base64.hpp"
+
+namespace wghub::ctl {
+
+namespace {
+
+bool all_zero(const crypto::Key& key) {
+  return key.is_zero();
+}
+
+std::optional<config::Endpoint> endpoint_of(std::uint64_t packed) {
+  if (packed == 0) return std::nullopt;
+  const std::uint32_t addr_be = dp::endpoint_addr_be(packed);
+  std::uint8_t b[4];
+  std::memcpy(b, &addr_be, 4);
+  return config::Endpoint{config::IpAddress::v4(b[0], b[1], b[2], b[3]),
+                          rte_be_to_cpu_16(dp::endpoint_port_be(packed))};
+}
+
+}  // namespace
+
+DeviceUapiBackend::DeviceUapiBackend(Device& device, std::shared_ptr<const crypto::Key> private_key,
+                                     std::uint16_t listen_port, PublicKey own_public_key)
+    : device_(device),
+      private_key_(std::move(private_key)),
+      listen_port_(listen_port),
+      own_public_key_(own_public_key) {}
+
+uapi::DeviceStatus DeviceUapiBackend::get() {
+  uapi::DeviceStatus status;
+  status.listen_port = listen_port_;
+  status.fwmark = fwmark_;
+  for (const auto& [slot, p] : device_.peers()) {
+    uapi::PeerStatus ps;
+    ps.public_key = p.public_key;
+    ps.endpoint = endpoint_of(device_.endpoint(p));
+    if (p.last_handshake) {
+      const auto ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(p.last_handshake->time_since_epoch())
+              .count();
+      ps.last_handshake_sec = static_cast<std::uint64_t>(ns / 1'000'000'000);
+      ps.last_handshake_nsec = static_cast<std::uint64_t>(ns % 1'000'000'000);
+    }
+    const dp::PeerCounters c = device_.counters(p);
+    ps.rx_bytes = c.rx_bytes;
+    ps.tx_bytes = c.tx_bytes;
+    ps.persistent_keepalive = p.persistent_keepalive;
+    ps.allowed_ips = p.allowed_ips;
+    status.peers.push_back(std::move(ps));
+  }
+  return status;
+}
+
+int DeviceUapiBackend::set(const uapi::SetRequest& request) {
+  // Refuse what cannot change while running before changing anything.
+  if (request.private_key &&
+      (all_zero(*request.private_key) ||
+       !crypto::equal_ct(request.private_key->data(), private_key_->data(), 32))) {
+    log_warn("wg(8): a different private key needs a restart with a new private_key_file; refused");
+    return EPERM;
+  }
+  if (request.listen_port && *request.listen_port != listen_port_) {
+    log_warn("wg(8): listen port %u requested; changing it needs a restart (running: %u); refused",
+             *request.listen_port, listen_port_);
+    return EADDRINUSE;
+  }
+  if (request.fwmark) fwmark_ = *request.fwmark;
+  if (request.replace_peers) {
+    std::vector<PublicKey> keep;
+    for (const auto& change : request.peers)
+      if (!change.remove) keep.push_back(change.public_key);
+    std::vector<PublicKey> gone;
+    for (const auto& [slot, p] : device_.peers())
+      if (std::find(keep.begin(), keep.end(), p.public_key) == keep.end())
+        gone.push_back(p.public_key);
+    for (const auto& key : gone) device_.remove_peer(key);
+  }
+  for (const auto& change : request.peers)
+    if (const int err = apply(change); err != 0) return err;
+  return 0;
+}
+
+int DeviceUapiBackend::apply(const uapi::PeerChange& change) {
+  if (change.public_key == own_public_key_) return 0;  // wireguard-go ignores itself as a peer
+  const std::string who = crypto::key_to_base64(change.public_key.data()).substr(0, 8);
+  if (change.remove) {
+    if (device_.remove_peer(change.public_key)) log_info("wg(8): peer %s removed", who.c_str());
+    return 0;
+  }
+  Device::Peer* existing = device_.find(change.public_key);
+  if (existing == nullptr && change.update_only) return 0;
+
+  PeerSpec spec;
+  spec.public_key = change.public_key;
+  if (existing != nullptr) {
+    spec.name = existing->name;
+    spec.preshared_key = existing->preshared_key;
+    spec.allowed_ips = existing->allowed_ips;
+    spec.persistent_keepalive = existing->persistent_keepalive;
+  } else {
+    spec.name = "wg-" + who;  // a peer added by wg(8) has no name of its own
+  }
+  if (change.preshared_key) {
+    spec.preshared_key = all_zero(*change.preshared_key)
+                             ? nullptr
+                             : std::make_shared<const crypto::Key>(change.preshared_key->span());
+  }
+  spec.endpoint = change.endpoint;
+  if (change.persistent_keepalive) spec.persistent_keepalive = *change.persistent_keepalive;
+  if (change.replace_allowed_ips) spec.allowed_ips.clear();
+  for (const auto& a : change.allowed_ips) {
+    std::erase(spec.allowed_ips, a.prefix);
+    if (!a.remove) spec.allowed_ips.push_back(a.prefix);
+  }
+  std::string error;
+  if (!device_.add_peer(spec, error)) {
+    log_warn("wg(8): peer %s: %s", who.c_str(), error.c_str());
+    return ENOSPC;
+  }
+  log_info("wg(8): peer %s %s", spec.name.c_str(), existing ? "updated" : "added");
+  return 0;
+}
+
+}  // namespace wghub::ctl

@@ -1,0 +1,36 @@
+// The hub's side of the wg(8) userspace API: answers `get` from the device's
+// peers and the data plane's counters, and applies `set` (wg set, syncconf,
+// setconf) through the same Device calls as start-up and reload. Settings a
+// running data plane cannot change (private key, listen port) are accepted
+// only when unchanged, so `wg syncconf` of the running config works; a
+// different value is refused with an errno and a log line. Control thread
+// only (the UAPI server is polled there).
+#pragma once
+
+#include <memory>
+
+#include "config/model.hpp"
+#include "control/device.hpp"
+#include "control/uapi.hpp"
+
+namespace wghub::ctl {
+
+class DeviceUapiBackend : public uapi::Backend {
+ public:
+  DeviceUapiBackend(Device& device, std::shared_ptr<const crypto::Key> private_key,
+                    std::uint16_t listen_port, PublicKey own_public_key);
+
+  uapi::DeviceStatus get() override;
+  int set(const uapi::SetRequest& request) override;
+
+ private:
+  int apply(const uapi::PeerChange& change);
+
+  Device& device_;
+  std::shared_ptr<const crypto::Key> private_key_;
+  std::uint16_t listen_port_;
+  PublicKey own_public_key_;
+  std::uint32_t fwmark_ = 0;  // remembered for wg(8); DPDK ports have no fwmark
+};
+
+}  // namespace wghub::ctl
