@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "control/audit.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/uapi_server.hpp"
@@ -70,12 +71,14 @@ unsigned ControlThread::poll_once() {
       ++counters_.under_load_entered;
       log_warn("under load: %u messages queued for the control thread; answering with cookies",
                depth);
+      AuditEvent("under_load").add("state", "entered").add("queued", std::uint64_t{depth}).emit();
     }
     under_load_ = true;
     under_load_until_ = now + kUnderLoadHold;
   } else if (under_load_ && now >= under_load_until_) {
     under_load_ = false;
     log_info("no longer under load");
+    AuditEvent("under_load").add("state", "left").emit();
   }
 
   void* objs[kRingBurst];
@@ -165,10 +168,22 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint
   }
   if (r.outcome == HandshakeOutcome::kSessionDerived ||
       r.outcome == HandshakeOutcome::kCookieConsumed)
-    device_.count_received(r.peer_slot, c.payload_len);
-  if (r.drop && r.noise_error)
-    log_warn("handshake from %s:%u refused: %s", dp::format_ipv4(c.src_ip_be).c_str(),
-             rte_be_to_cpu_16(c.src_port_be), to_string(*r.noise_error).data());
+    device_.count_received(*r.peer_slot, c.payload_len);
+  const std::string endpoint =
+      dp::format_ipv4(c.src_ip_be) + ":" + std::to_string(rte_be_to_cpu_16(c.src_port_be));
+  // Failures of a known peer are logged and audited; anonymous garbage is
+  // only counted (metrics), so a flood can fill neither log nor audit trail.
+  const Device::Peer* p = r.peer_slot ? device_.peer_at(*r.peer_slot) : nullptr;
+  if (r.drop && r.noise_error && p != nullptr) {
+    log_warn("handshake from peer %s at %s refused: %s", p->name.c_str(), endpoint.c_str(),
+             to_string(*r.noise_error).data());
+    AuditEvent("handshake_failed")
+        .add("peer", p->name)
+        .add("public_key", crypto::key_to_base64(p->public_key.data()))
+        .add("endpoint", endpoint)
+        .add("reason", to_string(*r.noise_error))
+        .emit();
+  }
   rte_pktmbuf_free(m);
 }
 

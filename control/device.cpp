@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "control/audit.hpp"
 #include "control/log.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
@@ -36,6 +37,12 @@ SourceAddress unpack(std::uint64_t packed) {
 }
 
 // Public keys in logs: the first 8 base64 characters, as wg(8) users know them.
+std::vector<std::string> prefix_strings(const std::vector<config::Prefix>& prefixes) {
+  std::vector<std::string> out;
+  for (const auto& p : prefixes) out.push_back(p.to_string());
+  return out;
+}
+
 std::string short_key(const PublicKey& key) {
   return crypto::key_to_base64(key.data()).substr(0, 8);
 }
@@ -213,12 +220,32 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
     engine_->add_peer(hs);
   }
   dp_.peers->at(*slot).active.store(true, std::memory_order_release);
+  AuditEvent("peer_added")
+      .add("peer", p.name)
+      .add("public_key", crypto::key_to_base64(p.public_key.data()))
+      .add("allowed_ips", prefix_strings(p.allowed_ips))
+      .add("preshared_key", p.preshared_key != nullptr)
+      .emit();
   return true;
 }
 
 bool Device::update_peer(const PeerSpec& spec, std::string& error) {
   Peer* p = find(spec.public_key);
   if (p == nullptr) return add_peer(spec, error);
+  std::vector<std::string> changed;
+  if (p->name != spec.name) changed.push_back("name");
+  if (p->preshared_key != spec.preshared_key) changed.push_back("preshared_key");
+  if (p->allowed_ips != spec.allowed_ips) changed.push_back("allowed_ips");
+  if (spec.endpoint) changed.push_back("endpoint");
+  if (p->persistent_keepalive != spec.persistent_keepalive)
+    changed.push_back("persistent_keepalive");
+  if (!changed.empty())
+    AuditEvent("peer_changed")
+        .add("peer", spec.name)
+        .add("public_key", crypto::key_to_base64(spec.public_key.data()))
+        .add("changed", changed)
+        .add("allowed_ips", prefix_strings(spec.allowed_ips))
+        .emit();
   p->name = spec.name;
   p->persistent_keepalive = spec.persistent_keepalive;
   if (p->preshared_key != spec.preshared_key) {
@@ -249,6 +276,10 @@ bool Device::remove_peer(const PublicKey& key) {
   retire(p.current);
   retire(p.next);
   log_info("peer %s (%s) removed", p.name.c_str(), short_key(p.public_key).c_str());
+  AuditEvent("peer_removed")
+      .add("peer", p.name)
+      .add("public_key", crypto::key_to_base64(p.public_key.data()))
+      .emit();
   slot_of_.erase(it);
   peers_.erase(slot);
   // The slot is reused only once no worker can still hold it.
@@ -323,6 +354,12 @@ void Device::install_keypair(std::uint32_t peer_slot, Keypair&& keys) {
   log_info("handshake completed with peer %s (%s) as %s, endpoint %s", p.name.c_str(),
            short_key(p.public_key).c_str(), kp->is_initiator ? "initiator" : "responder",
            format_endpoint(dp_.peers->at(peer_slot).endpoint.load()).c_str());
+  AuditEvent("handshake_completed")
+      .add("peer", p.name)
+      .add("public_key", crypto::key_to_base64(p.public_key.data()))
+      .add("role", kp->is_initiator ? "initiator" : "responder")
+      .add("endpoint", format_endpoint(dp_.peers->at(peer_slot).endpoint.load()))
+      .emit();
 }
 
 void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint) {

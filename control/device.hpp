@@ -78,6 +78,10 @@ class Device : public HandshakeSink {
   bool update_peer(const PeerSpec& spec, std::string& error);
   bool remove_peer(const PublicKey& key);
   Peer* find(const PublicKey& key);
+  const Peer* peer_at(std::uint32_t slot) const {
+    auto it = peers_.find(slot);
+    return it == peers_.end() ? nullptr : &it->second;
+  }
   // Bytes and packets counted for the peer since it was added.
   dp::PeerCounters counters(const Peer& p) const;
   // An authenticated handshake message of `bytes` from the peer.

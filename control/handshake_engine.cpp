@@ -132,7 +132,8 @@ void HandshakeEngine::update_endpoint(std::uint32_t slot, const SourceAddress& e
   if (it != peers_.end()) it->second->endpoint = endpoint;
 }
 
-HandshakeEngine::Result HandshakeEngine::drop(HandshakeDrop why, std::uint32_t slot) {
+HandshakeEngine::Result HandshakeEngine::drop(HandshakeDrop why,
+                                              std::optional<std::uint32_t> slot) {
   ++counters_.drops[static_cast<std::size_t>(why)];
   Result r;
   r.drop = why;
@@ -197,7 +198,8 @@ HandshakeEngine::Result HandshakeEngine::on_initiation(std::span<const std::uint
   if (!consumed.ok()) {
     ++counters_.noise_errors[static_cast<std::size_t>(consumed.error)];
     Result r = drop(HandshakeDrop::kNoise,
-                    consumed.peer ? find_by_key(consumed.peer->remote_static())->slot : 0);
+                    consumed.peer ? std::optional(find_by_key(consumed.peer->remote_static())->slot)
+                                  : std::nullopt);
     r.noise_error = consumed.error;
     return r;
   }

@@ -121,7 +121,7 @@ class HandshakeEngine {
     HandshakeOutcome outcome = HandshakeOutcome::kDropped;
     std::optional<HandshakeDrop> drop;
     std::optional<NoiseError> noise_error;
-    std::uint32_t peer_slot = 0;  // valid when a peer was identified
+    std::optional<std::uint32_t> peer_slot;  // set when a peer was identified
   };
   // One handshake-class message (types 1-3) from `from`. `under_load` is the
   // caller's verdict (handshake queue past 1/8 full, kept for 1 s).
@@ -143,7 +143,7 @@ class HandshakeEngine {
  private:
   struct Peer;
 
-  Result drop(HandshakeDrop why, std::uint32_t slot = 0);
+  Result drop(HandshakeDrop why, std::optional<std::uint32_t> slot = std::nullopt);
   Result on_initiation(std::span<const std::uint8_t> message, const SourceAddress& from,
                        TimePoint now);
   Result on_response(std::span<const std::uint8_t> message, const SourceAddress& from,

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "config/loader.hpp"
+#include "control/audit.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/uapi_backend.hpp"
@@ -213,15 +214,26 @@ bool Hub::reload() {
   const std::string path = state_->source_file;  // state_ is replaced below
   auto loaded = config::load_config_file(path);
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) log_error("reload: %s", e.to_string().c_str());
+    std::vector<std::string> errors;
+    for (const auto& e : loaded.errors) {
+      log_error("reload: %s", e.to_string().c_str());
+      errors.push_back(e.to_string());
+    }
+    AuditEvent("config_refused")
+        .add("file", path)
+        .add("source", "reload")
+        .add("errors", errors)
+        .emit();
     log_error("reload: %zu error(s) in %s; the running configuration is unchanged",
               loaded.errors.size(), path.c_str());
     return false;
   }
   const config::DesiredState& old_state = *state_;
   const config::DesiredState& next = *loaded.state;
-  auto needs_restart = [](const char* what) {
+  std::vector<std::string> restart_needed;
+  auto needs_restart = [&](const char* what) {
     log_warn("reload: %s changed; that takes a restart, the running value stays", what);
+    restart_needed.push_back(what);
   };
   if (!same_key(old_state.interface.private_key, next.interface.private_key))
     needs_restart("interface.private_key_file");
@@ -257,6 +269,16 @@ bool Hub::reload() {
   merged->dataplane = old_state.dataplane;
   merged->metrics = old_state.metrics;
   state_ = merged;
+  AuditEvent("config_applied")
+      .add("file", path)
+      .add("source", "reload")
+      .add("added", std::uint64_t{added})
+      .add("removed", std::uint64_t{removed})
+      .add("changed", std::uint64_t{changed})
+      .add("failed", std::uint64_t{failed})
+      .add("peers", std::uint64_t{device_->peers().size()})
+      .add("restart_needed", restart_needed)
+      .emit();
   log_info("reload of %s applied: %u peer(s) added, %u removed, %u changed, %u failed; %zu peer(s)",
            path.c_str(), added, removed, changed, failed, device_->peers().size());
   return failed == 0;
@@ -305,11 +327,25 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
     log_error("cannot start DPDK: %s", error.c_str());
     return 1;
   }
-  auto hub = Hub::create(state, options, error);
-  if (!hub || !hub->launch_workers(error)) {
+  if (!options.audit_log.empty() && !audit_open_file(options.audit_log, error)) {
     log_error("%s", error.c_str());
     return 1;
   }
+  auto hub = Hub::create(state, options, error);
+  if (!hub || !hub->launch_workers(error)) {
+    log_error("%s", error.c_str());
+    AuditEvent("config_refused")
+        .add("file", s.source_file)
+        .add("source", "startup")
+        .add("errors", std::vector<std::string>{error})
+        .emit();
+    return 1;
+  }
+  AuditEvent("config_applied")
+      .add("file", s.source_file)
+      .add("source", "startup")
+      .add("peers", std::uint64_t{hub->device().peers().size()})
+      .emit();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGUSR1, on_dump_signal);

@@ -29,12 +29,18 @@ void usage(FILE* to) {
                "                        sleeps when idle, which suits shared or small machines)\n"
                "      --status-interval SECONDS\n"
                "                        print a status line every SECONDS (default 10, 0 = off)\n"
+               "      --audit-log FILE  append the audit trail (JSON lines: config applied,\n"
+               "                        peers added/removed/changed, handshakes, under load)\n"
+               "                        to FILE as well as stdout\n"
                "      --eal ARGS        extra DPDK EAL arguments, space separated\n"
                "                        (e.g. \"--log-level=pmd:debug\")\n"
                "  -V, --version         print the version and exit\n"
                "  -h, --help            this text\n"
                "\n"
-               "signals: SIGINT/SIGTERM stop the hub cleanly.\n");
+               "signals: SIGHUP re-reads FILE and applies the peer changes, SIGUSR1 prints a\n"
+               "status dump, SIGINT/SIGTERM stop the hub cleanly.\n"
+               "\n"
+               "The wg(8) tool works against the running hub: wg show <interface.name>.\n");
 }
 
 void print_summary(const wghub::config::DesiredState& s) {
@@ -59,13 +65,14 @@ void print_summary(const wghub::config::DesiredState& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  enum { kCheckConfig = 1000, kPoll, kStatusInterval, kEal };
+  enum { kCheckConfig = 1000, kPoll, kStatusInterval, kEal, kAuditLog };
   static const option long_options[] = {
       {"config", required_argument, nullptr, 'c'},
       {"check-config", no_argument, nullptr, kCheckConfig},
       {"poll", no_argument, nullptr, kPoll},
       {"status-interval", required_argument, nullptr, kStatusInterval},
       {"eal", required_argument, nullptr, kEal},
+      {"audit-log", required_argument, nullptr, kAuditLog},
       {"version", no_argument, nullptr, 'V'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -98,6 +105,9 @@ int main(int argc, char** argv) {
       }
       case kEal:
         options.extra_eal_args = optarg;
+        break;
+      case kAuditLog:
+        options.audit_log = optarg;
         break;
       case 'V':
         std::printf("wghub %s\n", kVersion);

@@ -1,0 +1,141 @@
+#include "control/audit.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+
+namespace wghub::ctl {
+
+namespace {
+
+std::mutex g_mutex;  // lines from the control thread and the start-up path
+int g_fd = -1;
+bool g_stdout = true;
+
+std::string now_rfc3339() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm utc;
+  gmtime_r(&now.tv_sec, &utc);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buf + n, sizeof buf - n, ".%03ldZ", now.tv_nsec / 1000000);
+  return buf;
+}
+
+}  // namespace
+
+bool audit_open_file(const std::string& path, std::string& error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+  if (fd < 0) {
+    error = "audit log " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::lock_guard lock(g_mutex);
+  if (g_fd >= 0) ::close(g_fd);
+  g_fd = fd;
+  return true;
+}
+
+void audit_close_file() {
+  std::lock_guard lock(g_mutex);
+  if (g_fd >= 0) ::close(g_fd);
+  g_fd = -1;
+}
+
+void audit_to_stdout(bool enabled) {
+  std::lock_guard lock(g_mutex);
+  g_stdout = enabled;
+}
+
+std::string json_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out;
+}
+
+AuditEvent::AuditEvent(std::string_view event) {
+  line_ = "{\"ts\":\"" + now_rfc3339() + "\",\"event\":\"" + json_escape(event) + "\"";
+}
+
+void AuditEvent::key(std::string_view k) {
+  line_ += ",\"" + json_escape(k) + "\":";
+}
+
+AuditEvent& AuditEvent::add(std::string_view k, std::string_view value) {
+  key(k);
+  line_ += "\"" + json_escape(value) + "\"";
+  return *this;
+}
+
+AuditEvent& AuditEvent::add(std::string_view k, std::uint64_t value) {
+  key(k);
+  line_ += std::to_string(value);
+  return *this;
+}
+
+AuditEvent& AuditEvent::add(std::string_view k, bool value) {
+  key(k);
+  line_ += value ? "true" : "false";
+  return *this;
+}
+
+AuditEvent& AuditEvent::add(std::string_view k, const std::vector<std::string>& values) {
+  key(k);
+  line_ += "[";
+  for (std::size_t i = 0; i < values.size(); ++i)
+    line_ += (i ? ",\"" : "\"") + json_escape(values[i]) + "\"";
+  line_ += "]";
+  return *this;
+}
+
+void AuditEvent::emit() {
+  if (emitted_) return;
+  emitted_ = true;
+  const std::string text = str() + "\n";
+  std::lock_guard lock(g_mutex);
+  if (g_stdout) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+  if (g_fd >= 0) {
+    // One write per line: O_APPEND keeps concurrent writers' lines whole.
+    const ssize_t n = ::write(g_fd, text.data(), text.size());
+    (void)n;
+  }
+}
+
+}  // namespace wghub::ctl

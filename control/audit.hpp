@@ -1,0 +1,50 @@
+// The audit log: one JSON object per line for every change an operator or a
+// site makes to the hub's state — configuration applied or refused, peers
+// added / removed / changed, handshakes completed or failed (with the
+// endpoint), under-load entered and left. Written to stdout and, when opened,
+// appended to a file (fsync'd per line is not needed: the OS page cache is
+// enough for an audit trail that survives the process). Public keys may
+// appear; private and preshared keys never do — no call takes one.
+//
+//   AuditEvent("peer_added").add("peer", name).add("public_key", b64).emit();
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wghub::ctl {
+
+// Appends audit lines to `path` as well as stdout (mode 0640, created if
+// missing). False with a message when it cannot be opened.
+bool audit_open_file(const std::string& path, std::string& error);
+void audit_close_file();
+// Every line also goes to stdout unless disabled (tests).
+void audit_to_stdout(bool enabled);
+
+class AuditEvent {
+ public:
+  explicit AuditEvent(std::string_view event);
+  AuditEvent& add(std::string_view key, std::string_view value);
+  AuditEvent& add(std::string_view key, const char* value) {
+    return add(key, std::string_view(value));
+  }
+  AuditEvent& add(std::string_view key, std::uint64_t value);
+  AuditEvent& add(std::string_view key, bool value);
+  AuditEvent& add(std::string_view key, const std::vector<std::string>& values);
+  // Writes the line (once).
+  void emit();
+  // The line as it would be written, without the newline (tests).
+  std::string str() const { return line_ + "}"; }
+
+ private:
+  void key(std::string_view k);
+  std::string line_;
+  bool emitted_ = false;
+};
+
+// JSON string escaping (RFC 8259 section 7), exposed for tests.
+std::string json_escape(std::string_view text);
+
+}  // namespace wghub::ctl

@@ -1,0 +1,82 @@
+// The audit trail's line format: one JSON object per line, strings escaped
+// per RFC 8259, appended to the file as well as (optionally) stdout, and a
+// symlink in place of the file refused.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "control/audit.hpp"
+
+namespace wghub::ctl {
+namespace {
+
+TEST(Audit, JsonEscapeTable) {
+  EXPECT_EQ(json_escape("plain"), "plain");
+  EXPECT_EQ(json_escape("a\"b"), "a\\\"b");
+  EXPECT_EQ(json_escape("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(json_escape("line\nbreak\ttab\rcr"), "line\\nbreak\\ttab\\rcr");
+  EXPECT_EQ(json_escape(std::string("nul\0x", 5)), "nul\\u0000x");
+  EXPECT_EQ(json_escape("\x1f"), "\\u001f");
+  EXPECT_EQ(json_escape("ünïcode"), "ünïcode");  // UTF-8 passes through
+}
+
+TEST(Audit, EventIsOneJsonObject) {
+  AuditEvent e("peer_added");
+  e.add("peer", "plant \"7\"")
+      .add("allowed_ips", std::vector<std::string>{"10.1.0.0/24", "10.2.0.0/24"})
+      .add("peers", std::uint64_t{42})
+      .add("preshared_key", true);
+  const std::string line = e.str();
+  EXPECT_EQ(line.rfind("{\"ts\":\"", 0), 0u) << line;
+  EXPECT_NE(line.find("\",\"event\":\"peer_added\",\"peer\":\"plant \\\"7\\\"\","
+                      "\"allowed_ips\":[\"10.1.0.0/24\",\"10.2.0.0/24\"],\"peers\":42,"
+                      "\"preshared_key\":true}"),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(Audit, AppendsLinesToFile) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("wghub-audit-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "audit.jsonl";
+  std::string error;
+  audit_to_stdout(false);
+  ASSERT_TRUE(audit_open_file(file, error)) << error;
+  AuditEvent("config_applied").add("peers", std::uint64_t{3}).emit();
+  AuditEvent e("peer_removed");
+  e.add("peer", "a");
+  e.emit();
+  e.emit();  // once only
+  audit_close_file();
+  ASSERT_TRUE(audit_open_file(file, error)) << error;  // appends, never truncates
+  AuditEvent("under_load").add("state", "entered").emit();
+  audit_close_file();
+
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_NE(lines[0].find("\"event\":\"config_applied\",\"peers\":3}"), std::string::npos);
+  EXPECT_NE(lines[1].find("\"event\":\"peer_removed\",\"peer\":\"a\"}"), std::string::npos);
+  EXPECT_NE(lines[2].find("\"event\":\"under_load\",\"state\":\"entered\"}"), std::string::npos);
+  EXPECT_EQ(std::filesystem::status(file).permissions() & std::filesystem::perms::others_all,
+            std::filesystem::perms::none);
+
+  // A symlink where the log should be is refused (O_NOFOLLOW).
+  const auto link = dir / "link.jsonl";
+  std::filesystem::create_symlink(file, link);
+  EXPECT_FALSE(audit_open_file(link, error));
+  EXPECT_NE(error.find(link.string()), std::string::npos) << error;
+  std::filesystem::remove_all(dir);
+  audit_to_stdout(true);
+}
+
+}  // namespace
+}  // namespace wghub::ctl
