@@ -5,9 +5,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "config/loader.hpp"
+#include "control/cli_convert.hpp"
 #include "control/hub.hpp"
 
 namespace {
@@ -15,32 +17,36 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 void usage(FILE* to) {
-  std::fprintf(to,
-               "usage: wghub --config FILE [options]\n"
-               "\n"
-               "A WireGuard hub with a DPDK data plane. Sites dial in with stock WireGuard;\n"
-               "see docs/config.md for the configuration and README.md for operation.\n"
-               "\n"
-               "options:\n"
-               "  -c, --config FILE     YAML configuration (required)\n"
-               "      --check-config    load and validate FILE, print a summary, exit\n"
-               "                        (0 = valid, 1 = errors, printed as file:line:col)\n"
-               "      --poll            busy-poll always (default: workers back off to short\n"
-               "                        sleeps when idle, which suits shared or small machines)\n"
-               "      --status-interval SECONDS\n"
-               "                        print a status line every SECONDS (default 10, 0 = off)\n"
-               "      --audit-log FILE  append the audit trail (JSON lines: config applied,\n"
-               "                        peers added/removed/changed, handshakes, under load)\n"
-               "                        to FILE as well as stdout\n"
-               "      --eal ARGS        extra DPDK EAL arguments, space separated\n"
-               "                        (e.g. \"--log-level=pmd:debug\")\n"
-               "  -V, --version         print the version and exit\n"
-               "  -h, --help            this text\n"
-               "\n"
-               "signals: SIGHUP re-reads FILE and applies the peer changes, SIGUSR1 prints a\n"
-               "status dump, SIGINT/SIGTERM stop the hub cleanly.\n"
-               "\n"
-               "The wg(8) tool works against the running hub: wg show <interface.name>.\n");
+  std::fprintf(
+      to,
+      "usage: wghub --config FILE [options]\n"
+      "       wghub import WG0.CONF [options]     wg-quick file -> wghub YAML + key files\n"
+      "       wghub export --config FILE [options] wghub YAML -> wg-quick file\n"
+      "       (wghub import --help, wghub export --help)\n"
+      "\n"
+      "A WireGuard hub with a DPDK data plane. Sites dial in with stock WireGuard;\n"
+      "see docs/config.md for the configuration and README.md for operation.\n"
+      "\n"
+      "options:\n"
+      "  -c, --config FILE     YAML configuration (required)\n"
+      "      --check-config    load and validate FILE, print a summary, exit\n"
+      "                        (0 = valid, 1 = errors, printed as file:line:col)\n"
+      "      --poll            busy-poll always (default: workers back off to short\n"
+      "                        sleeps when idle, which suits shared or small machines)\n"
+      "      --status-interval SECONDS\n"
+      "                        print a status line every SECONDS (default 10, 0 = off)\n"
+      "      --audit-log FILE  append the audit trail (JSON lines: config applied,\n"
+      "                        peers added/removed/changed, handshakes, under load)\n"
+      "                        to FILE as well as stdout\n"
+      "      --eal ARGS        extra DPDK EAL arguments, space separated\n"
+      "                        (e.g. \"--log-level=pmd:debug\")\n"
+      "  -V, --version         print the version and exit\n"
+      "  -h, --help            this text\n"
+      "\n"
+      "signals: SIGHUP re-reads FILE and applies the peer changes, SIGUSR1 prints a\n"
+      "status dump, SIGINT/SIGTERM stop the hub cleanly.\n"
+      "\n"
+      "The wg(8) tool works against the running hub: wg show <interface.name>.\n");
 }
 
 void print_summary(const wghub::config::DesiredState& s) {
@@ -65,6 +71,11 @@ void print_summary(const wghub::config::DesiredState& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Subcommands: `wghub import ...` / `wghub export ...` (argv[0] becomes the subcommand).
+  if (argc >= 2 && std::strcmp(argv[1], "import") == 0)
+    return wghub::ctl::run_import(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "export") == 0)
+    return wghub::ctl::run_export(argc - 1, argv + 1);
   enum { kCheckConfig = 1000, kPoll, kStatusInterval, kEal, kAuditLog };
   static const option long_options[] = {
       {"config", required_argument, nullptr, 'c'},
