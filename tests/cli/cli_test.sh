@@ -7,26 +7,7 @@
 set -euo pipefail
 
 WGHUB=${1:?usage: $0 PATH/TO/wghub}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-
-# expect NAME EXIT_CODE PATTERN -- COMMAND...
-expect() {
-  local name=$1 code=$2 pattern=$3
-  shift 4
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    fail "$name: exit $rc, expected $code; output: $out"
-  elif ! grep -qE -- "$pattern" <<<"$out"; then
-    fail "$name: output lacks /$pattern/: $out"
-  else
-    pass "$name"
-  fi
-}
+. "$(dirname "$0")/checks.sh"
 
 key() { # a key file as `wg genkey` writes it (no wg needed: 32 random bytes)
   head -c 32 /dev/urandom | base64 >"$1"
@@ -75,8 +56,4 @@ else
 fi
 expect "missing file" 1 "$tmp/none.yaml" -- "$WGHUB" -c "$tmp/none.yaml" --check-config
 
-if [ "$failures" -ne 0 ]; then
-  echo "cli: $failures failure(s)"
-  exit 1
-fi
-echo "cli: all checks passed"
+finish cli

@@ -11,31 +11,7 @@
 set -euo pipefail
 
 WGHUB=${1:?usage: $0 PATH/TO/wghub}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-
-# expect NAME EXIT_CODE PATTERN -- COMMAND...  (stdout and stderr together)
-expect() {
-  local name=$1 code=$2 pattern=$3
-  shift 4
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    fail "$name: exit $rc, expected $code; output: $out"
-  elif ! grep -qE -- "$pattern" <<<"$out"; then
-    fail "$name: output lacks /$pattern/: $out"
-  else
-    pass "$name"
-  fi
-}
-check() { # check NAME COMMAND...
-  local name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
+. "$(dirname "$0")/checks.sh"
 key() { head -c 32 /dev/urandom | base64; } # as `wg genkey` / `wg genpsk` print it
 mode() { stat -c %a "$1"; }
 
@@ -176,5 +152,4 @@ fi
 out=$("$WGHUB" import "$tmp/out/wg0.conf" --dry-run 2>&1 >/dev/null)
 check "exported file imports without warnings" test -z "$out"
 
-echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish wgquick_roundtrip
