@@ -97,7 +97,8 @@ unsigned ControlThread::poll_once() {
   if (now >= next_tick_) {
     next_tick_ = now + kTickInterval;
     device_.tick(engine_, now, now_tsc);
-    tx_.tick(now_tsc);
+    // Fresh: the device tick may have stamped held frames after now_tsc.
+    tx_.tick(rte_get_tsc_cycles());
   }
   if (metrics_ != nullptr && now >= next_metrics_) {
     next_metrics_ = now + kMetricsInterval;
@@ -157,12 +158,14 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint
                                  std::uint64_t now_tsc) {
   ++counters_.handshake_messages;
   const auto* payload = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, c.payload_offset);
+  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  if (dp_.wan.on_link(c.src_ip_be)) tx_.set_reply_hint(c.src_ip_be, eth->src_addr);
   const HandshakeEngine::Result r =
       engine_.receive({payload, c.payload_len}, source_of(c), now, under_load_);
+  tx_.clear_reply_hint();
   // An authenticated handshake proves the on-link sender: remember its MAC so
   // the reply and the data that follows need no ARP round trip.
   if (r.outcome == HandshakeOutcome::kSessionDerived && dp_.wan.on_link(c.src_ip_be)) {
-    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     if (dp_.wan.neighbours->update(c.src_ip_be, eth->src_addr, now_tsc))
       tx_.neighbour_learned(dp_.wan, c.src_ip_be);
   }

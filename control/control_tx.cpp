@@ -33,6 +33,11 @@ void ControlTx::send_via(dp::PortContext& port, rte_mbuf* m, std::uint32_t next_
     send_frame(port, m);
     return;
   }
+  if (hint_ip_be_ != 0 && next_hop_be == hint_ip_be_ && &port == &dp_.wan) {
+    rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr = hint_mac_;
+    send_frame(port, m);
+    return;
+  }
   ++counters_.held;
   if (held_.size() >= kMaxHeld) {  // the oldest frame makes room
     rte_pktmbuf_free(held_.front().m);
@@ -68,7 +73,7 @@ void ControlTx::neighbour_learned(dp::PortContext& port, std::uint32_t ip_be) {
 
 void ControlTx::tick(std::uint64_t now) {
   const std::uint64_t limit = kHoldSeconds * rte_get_tsc_hz();
-  while (!held_.empty() && now - held_.front().since > limit) {
+  while (!held_.empty() && now > held_.front().since && now - held_.front().since > limit) {
     rte_pktmbuf_free(held_.front().m);
     held_.pop_front();
     ++counters_.held_dropped;

@@ -48,6 +48,15 @@ class ControlTx {
   // A complete frame but for its destination MAC: sent now if the next hop
   // is resolved, else held while we ARP for it.
   void send_via(dp::PortContext& port, rte_mbuf* m, std::uint32_t next_hop_be, std::uint64_t now);
+  // While answering one received frame: its sender's IP and MAC, used only
+  // for a frame sent back to that IP (a handshake response or cookie reply),
+  // never stored. The neighbour table learns a sender only once a handshake
+  // authenticated it; this spares the reply an ARP round trip.
+  void set_reply_hint(std::uint32_t ip_be, const rte_ether_addr& mac) {
+    hint_ip_be_ = ip_be;
+    hint_mac_ = mac;
+  }
+  void clear_reply_hint() { hint_ip_be_ = 0; }
   // A neighbour was learned on `port`: sends the frames that waited for it.
   void neighbour_learned(dp::PortContext& port, std::uint32_t ip_be);
   // Re-asks for next hops whose entries expired, drops held frames that
@@ -74,6 +83,8 @@ class ControlTx {
   std::deque<Held> held_;
   ControlTxCounters counters_;
   std::uint16_t ip_id_ = 0x8000;
+  std::uint32_t hint_ip_be_ = 0;
+  rte_ether_addr hint_mac_{};
 };
 
 }  // namespace wghub::ctl

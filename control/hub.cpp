@@ -293,6 +293,9 @@ unsigned Hub::poll_workers_once() {
 Hub::~Hub() {
   if (!dp_) return;
   stop_workers();
+  // Workers stepped by hand, or never launched, are still online in RCU; a
+  // grace period (device teardown) would wait for them for ever.
+  for (unsigned i = 0; i < workers_.size(); ++i) dp_->rcu->offline(i);
   workers_.clear();
   control_.reset();
   engine_.reset();

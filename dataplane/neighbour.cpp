@@ -119,7 +119,9 @@ bool NeighbourTable::needs_request(std::uint32_t ip_be, std::uint64_t now) {
   }
   NeighbourEntry& e = meta_[*found];
   if (e.state != NeighbourState::kIncomplete) return false;
-  if (e.tries >= timing_.max_tries || now - e.asked_at < timing_.retry_interval) return false;
+  // now < asked_at (a caller with an older clock reading) counts as "just asked".
+  if (e.tries >= timing_.max_tries || now < e.asked_at || now - e.asked_at < timing_.retry_interval)
+    return false;
   ++e.tries;
   e.asked_at = now;
   return true;

@@ -111,10 +111,16 @@ unsigned Worker::poll_once() {
       }
       const Classified c = classify_lan(m, dp_.lan.local);
       switch (c.kind) {
-        case Classify::kForward:
+        case Classify::kForward: {
           rte_pktmbuf_adj(m, c.l3_offset);
+          // Ethernet pads short frames to 60 bytes: tunnel only the packet.
+          const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
+          const std::uint16_t total = rte_be_to_cpu_16(ip->total_length);
+          if (m->pkt_len > total)
+            rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
           route_inner(m, c.dst_ip_be, kNoPeer);
           break;
+        }
         case Classify::kArp:
         case Classify::kIcmpEchoToUs:
           to_control(m, dp_.lan);

@@ -1,0 +1,351 @@
+// See harness.hpp.
+#include "tests/pipeline/harness.hpp"
+
+#include <rte_bus_vdev.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "config/loader.hpp"
+#include "crypto/base64.hpp"
+#include "dataplane/messages.hpp"
+
+namespace wghub::pipeline {
+
+namespace {
+
+// Rings hold a whole test step: the cookie test queues > 512 handshakes
+// and their replies before anything is drained.
+constexpr unsigned kRingSize = 4096;
+constexpr unsigned kInjectPoolSize = 8191;
+
+std::atomic<unsigned> g_instance{0};
+
+std::string ip_text(std::uint32_t ip) {
+  return format_ip(ip);
+}
+
+std::string make_temp_dir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/wghub-pipeline-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) return {};
+  return tmpl;
+}
+
+// The hub's private key: a file only its owner can read (the loader refuses
+// anything else).
+bool write_key_file(const std::string& path, std::uint8_t seed) {
+  std::uint8_t key[32];
+  std::memset(key, seed, sizeof key);
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << crypto::key_to_base64(key) << "\n";
+    if (!out) return false;
+  }
+  return ::chmod(path.c_str(), 0600) == 0;
+}
+
+ctl::PublicKey hub_public_key() {
+  std::array<std::uint8_t, 32> key;
+  key.fill(kHubKeySeed);
+  return ctl::LocalIdentity::from_private_key(key).public_key;
+}
+
+}  // namespace
+
+PeerSpec site_a() {
+  return {"site-a", 0xa1, Outer{test_mac(0x0b0b), kSiteAOuterIp, 40001}, {"10.1.0.0/24"}, false};
+}
+PeerSpec site_b() {
+  return {"site-b", 0xb2, Outer{test_mac(0x0c0c), kSiteBOuterIp, 40002}, {"10.2.0.0/24"}, false};
+}
+PeerSpec site_c() {
+  return {"site-c", 0xc3, Outer{test_mac(0x0d0d), kSiteCOuterIp, 51820}, {"10.3.0.0/24"}, true};
+}
+
+rte_mempool* inject_pool() {
+  static rte_mempool* pool = rte_pktmbuf_pool_create("pipeline_inject", kInjectPoolSize, 256, 0,
+                                                     2048 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
+  return pool;
+}
+
+Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
+  const unsigned n = g_instance.fetch_add(1);
+  if (inject_pool() == nullptr) {
+    error_ = std::string("cannot create the inject pool: ") + rte_strerror(rte_errno);
+    return;
+  }
+  if (!make_port(wan_, "pwan" + std::to_string(n)) || !make_port(lan_, "plan" + std::to_string(n)))
+    return;
+  dir_ = make_temp_dir();
+  if (dir_.empty() || !write_key_file(dir_ + "/hub.key", kHubKeySeed)) {
+    error_ = "cannot write the hub's key file under " + dir_;
+    return;
+  }
+
+  const ctl::PublicKey hub_public = hub_public_key();
+  std::ostringstream yaml;
+  yaml << "interface:\n"
+       << "  name: wgpipe" << n % 1000 << "\n"
+       << "  private_key_file: hub.key\n"
+       << "  listen_port: " << kListenPort << "\n"
+       << "ports:\n"
+       << "  wan:\n"
+       << "    devargs: \"" << wan_.device << "\"\n"
+       << "    address: " << ip_text(kHubWanIp) << "/24\n"
+       << "    gateway: " << ip_text(kWanGatewayIp) << "\n"
+       << "  lan:\n"
+       << "    devargs: \"" << lan_.device << "\"\n"
+       << "    address: " << ip_text(kHubLanIp) << "/24\n"
+       << "dataplane:\n"
+       << "  lcores: [1]\n"
+       << "  burst_size: " << options_.burst << "\n"
+       << "metrics:\n"
+       << "  enabled: false\n"
+       << "peers:\n";
+  for (const PeerSpec& spec : options_.peers) {
+    auto peer = std::make_unique<SimPeer>(spec.name, spec.key_seed, spec.outer, hub_public);
+    yaml << "  - name: " << spec.name << "\n"
+         << "    public_key: \"" << peer->public_key_base64() << "\"\n"
+         << "    allowed_ips: [";
+    for (std::size_t i = 0; i < spec.allowed_ips.size(); ++i)
+      yaml << (i ? ", " : "") << spec.allowed_ips[i];
+    yaml << "]\n";
+    if (spec.configured_endpoint)
+      yaml << "    endpoint: \"" << ip_text(spec.outer.ip) << ":" << spec.outer.port << "\"\n";
+    neighbours_[0][spec.outer.ip] = spec.outer.mac;
+    peers_[spec.name] = std::move(peer);
+  }
+  neighbours_[0][kWanGatewayIp] = kWanGatewayMac;
+  neighbours_[1][kHqHostIp] = kHqHostMac;
+
+  const config::LoadResult loaded = config::load_config_string(yaml.str(), dir_ + "/wghub.yaml");
+  if (!loaded.ok()) {
+    error_ = "config: " + loaded.error_text() + "\n" + yaml.str();
+    return;
+  }
+  ctl::HubOptions hub_options;
+  hub_options.status_interval_s = 0;
+  hub_ = ctl::Hub::create(loaded.state, hub_options, error_);
+  if (hub_ && hub_->public_key() != hub_public) {
+    error_ = "the hub's public key is not the one derived from its key file";
+    hub_.reset();
+  }
+}
+
+Harness::~Harness() {
+  destroy_hub();
+  for (RingPort* p : {&wan_, &lan_}) {
+    void* m;
+    for (rte_ring* r : {p->rx, p->tx})
+      if (r != nullptr)
+        while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    // The ethdev port went with the hub; this removes the vdev itself.
+    if (!p->device.empty()) (void)rte_vdev_uninit(p->device.c_str());
+    rte_ring_free(p->rx);
+    rte_ring_free(p->tx);
+  }
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+void Harness::destroy_hub() {
+  if (!hub_) return;
+  // Frames in the tx rings come from the hub's pool: free them before the
+  // hub frees the pool.
+  collect();
+  captured_[0].clear();
+  captured_[1].clear();
+  hub_.reset();  // closes (and releases) both ethdev ports
+}
+
+bool Harness::make_port(RingPort& port, const std::string& name) {
+  // Single consumer on rx (one worker) but several producers on tx (the
+  // worker's queue and the control thread's share the ring).
+  port.rx = rte_ring_create((name + "_rx").c_str(), kRingSize, SOCKET_ID_ANY, RING_F_SC_DEQ);
+  port.tx = rte_ring_create((name + "_tx").c_str(), kRingSize, SOCKET_ID_ANY, 0);
+  if (port.rx == nullptr || port.tx == nullptr) {
+    error_ = "cannot create rings for " + name + ": " + rte_strerror(rte_errno);
+    return false;
+  }
+  rte_ring* const rx[] = {port.rx};
+  rte_ring* const tx[] = {port.tx, port.tx};  // worker queue 0, control queue 1
+  if (rte_eth_from_rings(name.c_str(), rx, 1, tx, 2, SOCKET_ID_ANY) < 0) {
+    error_ = "rte_eth_from_rings(" + name + ") failed: " + rte_strerror(rte_errno);
+    return false;
+  }
+  port.device = "net_ring_" + name;
+  return true;
+}
+
+SimPeer& Harness::peer(const std::string& name) {
+  return *peers_.at(name);
+}
+
+HubWan Harness::hub_wan() const {
+  HubWan w;
+  std::memcpy(w.mac.data(), hub_->dataplane().wan.local.mac.addr_bytes, 6);
+  w.ip = kHubWanIp;
+  w.port = kListenPort;
+  return w;
+}
+
+Mac Harness::hub_lan_mac() const {
+  Mac m;
+  std::memcpy(m.data(), hub_->dataplane().lan.local.mac.addr_bytes, 6);
+  return m;
+}
+
+void Harness::inject(RingPort& port, const Bytes& frame) {
+  rte_mbuf* m = rte_pktmbuf_alloc(inject_pool());
+  if (m == nullptr) throw std::runtime_error("inject pool exhausted");
+  auto* data = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
+  if (data == nullptr) {
+    rte_pktmbuf_free(m);
+    throw std::runtime_error("frame too large for one mbuf");
+  }
+  std::memcpy(data, frame.data(), frame.size());
+  if (rte_ring_enqueue(port.rx, m) != 0) {
+    rte_pktmbuf_free(m);
+    throw std::runtime_error("rx ring full: run() more often");
+  }
+}
+
+void Harness::inject_wan(const Bytes& frame) {
+  inject(wan_, frame);
+}
+void Harness::inject_lan(const Bytes& frame) {
+  inject(lan_, frame);
+}
+
+void Harness::send_from_hq(const Bytes& ip_packet) {
+  inject_lan(ethernet_frame(hub_lan_mac(), kHqHostMac, kEtherTypeIpv4, ip_packet));
+}
+
+void Harness::collect_port(unsigned index, RingPort& port) {
+  void* objs[256];
+  unsigned n;
+  while ((n = rte_ring_dequeue_burst(port.tx, objs, 256, nullptr)) > 0) {
+    for (unsigned i = 0; i < n; ++i) {
+      auto* m = static_cast<rte_mbuf*>(objs[i]);
+      Bytes frame(m->pkt_len);
+      const void* p = rte_pktmbuf_read(m, 0, m->pkt_len, frame.data());
+      if (p != frame.data()) std::memcpy(frame.data(), p, m->pkt_len);
+      rte_pktmbuf_free(m);
+      const auto parsed = parse_frame(frame);
+      if (parsed && parsed->ether_type == kEtherTypeArp && parsed->arp_op == 1) {
+        arp_requests_[index].push_back(parsed->arp_target_ip);
+        auto who = neighbours_[index].find(parsed->arp_target_ip);
+        if (who != neighbours_[index].end())
+          inject(port, arp_frame(2, parsed->src, who->second, who->first, parsed->arp_sender_mac,
+                                 parsed->arp_sender_ip));
+        continue;
+      }
+      captured_[index].push_back(std::move(frame));
+    }
+  }
+}
+
+std::size_t Harness::collect() {
+  const std::size_t before =
+      captured_[0].size() + captured_[1].size() + arp_requests_[0].size() + arp_requests_[1].size();
+  if (wan_.tx != nullptr) collect_port(0, wan_);
+  if (lan_.tx != nullptr) collect_port(1, lan_);
+  return captured_[0].size() + captured_[1].size() + arp_requests_[0].size() +
+         arp_requests_[1].size() - before;
+}
+
+void Harness::run_workers() {
+  while (rte_ring_count(wan_.rx) + rte_ring_count(lan_.rx) > 0) {
+    hub_->poll_workers_once();
+    collect();
+  }
+  hub_->poll_workers_once();
+  collect();
+}
+
+void Harness::run() {
+  // Bounded: a hub that keeps talking to itself fails the test instead of
+  // hanging it.
+  for (int round = 0; round < 10000; ++round) {
+    bool moved = rte_ring_count(wan_.rx) + rte_ring_count(lan_.rx) > 0;
+    run_workers();
+    while (hub_->poll_control_once() > 0) moved = true;
+    if (collect() > 0) moved = true;
+    if (!moved) return;
+  }
+  throw std::runtime_error("the hub did not settle");
+}
+
+std::vector<Bytes> Harness::take_wan() {
+  collect();
+  std::vector<Bytes> out(captured_[0].begin(), captured_[0].end());
+  captured_[0].clear();
+  return out;
+}
+
+std::vector<Bytes> Harness::take_lan() {
+  collect();
+  std::vector<Bytes> out(captured_[1].begin(), captured_[1].end());
+  captured_[1].clear();
+  return out;
+}
+
+dp::LcoreStats Harness::stats() const {
+  return dp::snapshot(*hub_->dataplane().worker_stats.at(0));
+}
+
+std::uint64_t Harness::drops(dp::DropReason reason) const {
+  return stats().drops[static_cast<std::size_t>(reason)];
+}
+
+const ctl::Device::Peer& Harness::device_peer(const std::string& name) const {
+  for (const auto& [slot, p] : hub_->device().peers())
+    if (p.name == name) return p;
+  throw std::runtime_error("no peer " + name);
+}
+
+std::uint64_t Harness::endpoint(const std::string& name) {
+  return hub_->dataplane().peers->at(slot(name)).endpoint.load();
+}
+
+bool Harness::handshake(SimPeer& peer) {
+  send(peer, peer.create_initiation());
+  run();
+  bool done = false;
+  for (const Bytes& f : take_wan()) {
+    const auto pf = parse_frame(f);
+    if (!pf || pf->proto != kProtoUdp || pf->udp_payload.size() != dp::kMessageResponseSize)
+      continue;
+    if (pf->dst != peer.outer().mac || pf->dst_ip != peer.outer().ip ||
+        pf->dst_port != peer.outer().port || pf->src_ip != kHubWanIp || pf->src_port != kListenPort)
+      continue;
+    done = done || peer.consume_response(pf->udp_payload);
+  }
+  return done;
+}
+
+bool Harness::establish(SimPeer& peer) {
+  if (!handshake(peer)) return false;
+  send(peer, peer.seal({}));  // keepalive: confirms the hub's responder keypair
+  run();
+  take_wan();
+  take_lan();
+  return device_peer(peer.name()).current != nullptr;
+}
+
+}  // namespace wghub::pipeline

@@ -1,0 +1,155 @@
+// The pipeline test bench: a real wghub::ctl::Hub on two net_ring ports whose
+// rings the test holds, stepped on the test's thread.
+//
+//   test ──inject──► WAN rx ring ─► hub worker ─► WAN tx ring ──capture──► test
+//   test ──inject──► LAN rx ring ─►     │      ─► LAN tx ring ──capture──► test
+//                                control thread (its own tx queue, same rings)
+//
+// Each port is made with rte_eth_from_rings (device "net_ring_<name>") from
+// one rx ring the test fills and one tx ring, shared by the worker's tx queue
+// and the control thread's, that the test drains; the config's devargs name
+// that device and open_port reuses it. Every Harness gets fresh ports, rings
+// and a fresh Hub, so counters start at zero in every test.
+//
+// The bench plays the neighbours too: it answers the hub's ARP requests for
+// the sites' outer addresses and the WAN gateway (WAN) and for the HQ host
+// (LAN), so frames the hub holds for a neighbour get out. run() steps workers
+// and control until nothing moves; no test depends on elapsed time.
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/hub.hpp"
+#include "dataplane/lcore_stats.hpp"
+#include "tests/pipeline/frames.hpp"
+#include "tests/pipeline/sim_peer.hpp"
+
+namespace wghub::pipeline {
+
+// The lab's addresses (host order).
+inline constexpr std::uint32_t kHubWanIp = ip4(100, 64, 0, 1);
+inline constexpr std::uint32_t kWanGatewayIp = ip4(100, 64, 0, 254);
+inline constexpr Mac kWanGatewayMac = test_mac(0x00fe);
+inline constexpr std::uint16_t kListenPort = 51820;
+inline constexpr std::uint32_t kHubLanIp = ip4(10, 0, 0, 1);
+inline constexpr std::uint32_t kHqHostIp = ip4(10, 0, 0, 10);
+inline constexpr Mac kHqHostMac = test_mac(0x0a0a);
+inline constexpr std::uint8_t kHubKeySeed = 0x42;
+
+// Sites: A and B dial in from the WAN link (NAT-less), C has a configured
+// endpoint so the hub dials it.
+inline constexpr std::uint32_t kSiteAOuterIp = ip4(100, 64, 0, 11);
+inline constexpr std::uint32_t kSiteBOuterIp = ip4(100, 64, 0, 12);
+inline constexpr std::uint32_t kSiteCOuterIp = ip4(100, 64, 0, 13);
+inline constexpr std::uint32_t kSiteANet = ip4(10, 1, 0, 0);  // /24
+inline constexpr std::uint32_t kSiteBNet = ip4(10, 2, 0, 0);
+inline constexpr std::uint32_t kSiteCNet = ip4(10, 3, 0, 0);
+
+struct PeerSpec {
+  std::string name;
+  std::uint8_t key_seed = 0;
+  Outer outer;
+  std::vector<std::string> allowed_ips;
+  bool configured_endpoint = false;  // config `endpoint:` = outer ip:port
+};
+
+// Site A, B, C as above.
+PeerSpec site_a();
+PeerSpec site_b();
+PeerSpec site_c();
+
+struct HarnessOptions {
+  std::vector<PeerSpec> peers{site_a(), site_b()};
+  unsigned burst = 32;
+};
+
+// The global mbuf pool for frames the test injects (made once per process).
+rte_mempool* inject_pool();
+
+class Harness {
+ public:
+  explicit Harness(HarnessOptions options = {});
+  ~Harness();
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  // False (with error()) when the hub could not be built.
+  bool ok() const { return hub_ != nullptr; }
+  // Destroys the hub now (the rings and ports stay until ~Harness).
+  void destroy_hub();
+  const std::string& error() const { return error_; }
+
+  ctl::Hub& hub() { return *hub_; }
+  SimPeer& peer(const std::string& name);
+  HubWan hub_wan() const;
+  Mac hub_lan_mac() const;
+
+  // ---- wire
+  void inject_wan(const Bytes& frame);
+  void inject_lan(const Bytes& frame);
+  // A WireGuard message from the peer's current outer address.
+  void send(SimPeer& peer, const Bytes& message) { inject_wan(peer.frame_to(hub_wan(), message)); }
+  // An IPv4 packet from the HQ host (Ethernet to the hub's LAN MAC).
+  void send_from_hq(const Bytes& ip_packet);
+
+  // ---- stepping
+  // Workers, then the control thread, then capture, until nothing moves.
+  void run();
+  // Workers only (the control thread is not stepped): until the rx rings are
+  // empty.
+  void run_workers();
+
+  // Frames the hub transmitted since the last take, ARP requests excepted
+  // (the bench answers those).
+  std::vector<Bytes> take_wan();
+  std::vector<Bytes> take_lan();
+  // Targets of the ARP requests the hub sent, in order.
+  const std::vector<std::uint32_t>& wan_arp_requests() const { return arp_requests_[0]; }
+  const std::vector<std::uint32_t>& lan_arp_requests() const { return arp_requests_[1]; }
+
+  // ---- observations
+  dp::LcoreStats stats() const;
+  std::uint64_t drops(dp::DropReason reason) const;
+  const ctl::Device::Peer& device_peer(const std::string& name) const;
+  std::uint32_t slot(const std::string& name) const { return device_peer(name).slot; }
+  // The peer's endpoint as the data plane holds it (0 = none).
+  std::uint64_t endpoint(const std::string& name);
+
+  // ---- composite steps
+  // Peer initiates, hub answers: true when the response came back from the
+  // hub's listen port to the peer's outer address and authenticated.
+  bool handshake(SimPeer& peer);
+  // handshake() + a keepalive, so the hub's responder keypair is confirmed
+  // and the hub can send to the peer. Captured frames are discarded.
+  bool establish(SimPeer& peer);
+
+ private:
+  struct RingPort {
+    std::string device;  // net_ring_<name>
+    rte_ring* rx = nullptr;
+    rte_ring* tx = nullptr;
+  };
+  bool make_port(RingPort& port, const std::string& name);
+  std::size_t collect();
+  void collect_port(unsigned index, RingPort& port);
+  void inject(RingPort& port, const Bytes& frame);
+
+  HarnessOptions options_;
+  std::string error_;
+  std::string dir_;
+  RingPort wan_, lan_;
+  std::unique_ptr<ctl::Hub> hub_;
+  std::map<std::string, std::unique_ptr<SimPeer>> peers_;
+  std::map<std::uint32_t, Mac> neighbours_[2];  // who answers ARP on WAN / LAN
+  std::deque<Bytes> captured_[2];
+  std::vector<std::uint32_t> arp_requests_[2];
+};
+
+}  // namespace wghub::pipeline
