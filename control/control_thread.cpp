@@ -1,6 +1,7 @@
 #include "control/control_thread.hpp"
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_ring.h>
 #include <unistd.h>
 
@@ -203,6 +204,14 @@ void ControlThread::print_status(bool full) const {
     if (sum.drops[r] == 0) continue;
     dropped += sum.drops[r];
     drops += " " + std::string(dp::kDropReasonNames[r]) + "=" + std::to_string(sum.drops[r]);
+  }
+  // Frames the drivers dropped before a worker saw them (rx ring full).
+  for (const dp::PortContext* port : {&dp_.wan, &dp_.lan}) {
+    rte_eth_stats st{};
+    if (port->port.started && rte_eth_stats_get(port->port.id, &st) == 0 && st.imissed != 0) {
+      dropped += st.imissed;
+      drops += " " + port->port.role + "_rx_missed=" + std::to_string(st.imissed);
+    }
   }
   const HandshakeCounters& hs = engine_.counters();
   log_info("status: peers %u/%zu live | wan rx %" PRIu64 " tx %" PRIu64 " | lan rx %" PRIu64

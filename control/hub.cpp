@@ -357,7 +357,10 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
            s.source_file.c_str());
   // wg(8) talks to the hub through /var/run/wireguard/<interface>.sock.
   DeviceUapiBackend uapi_backend(hub->device(), s.interface.private_key, s.interface.listen_port,
-                                 hub->public_key());
+                                 hub->public_key(), [&hub](const PublicKey& key) {
+                                   const config::Peer* p = hub->state().find_peer(key);
+                                   return p != nullptr ? p->name : std::string();
+                                 });
   uapi::Server::Options uapi_options;
   uapi_options.interface_name = s.interface.name;
   auto uapi_server = uapi::Server::start(uapi_options, uapi_backend, error);

@@ -4,6 +4,8 @@
 // who reads what, and docs/metrics.md for the names.
 #include "control/metrics.hpp"
 
+#include <rte_ethdev.h>
+
 #include <prometheus/client_metric.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
@@ -210,6 +212,27 @@ void collect_lcores(std::span<const MetricsLcore> lcores, const MetricsSnapshot*
 }
 
 void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
+  {
+    MetricFamily missed = family("wghub_port_rx_missed_packets_total",
+                                 "Frames the port's driver dropped on receive because the rx "
+                                 "ring was full (no worker saw them)",
+                                 MetricType::Counter);
+    MetricFamily nombuf = family("wghub_port_rx_nombuf_total",
+                                 "Receive failures for want of an mbuf", MetricType::Counter);
+    MetricFamily errors =
+        family("wghub_port_rx_errors_total",
+               "Erroneous frames the port's driver dropped on receive", MetricType::Counter);
+    for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
+      const Labels labels = {{"port", kPortNames[p]}};
+      add_counter(missed, labels, s != nullptr ? s->port_rx_missed[p] : 0);
+      add_counter(nombuf, labels, s != nullptr ? s->port_rx_nombuf[p] : 0);
+      add_counter(errors, labels, s != nullptr ? s->port_rx_errors[p] : 0);
+    }
+    out.push_back(std::move(missed));
+    out.push_back(std::move(nombuf));
+    out.push_back(std::move(errors));
+  }
+
   static const HandshakeCounters kZero{};
   const HandshakeCounters& hs = s != nullptr ? s->handshakes : kZero;
 
@@ -346,6 +369,15 @@ std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
   }
   s->control_tx_failed = tc.tx_failed;
   s->control_held_dropped = tc.held_dropped;
+  const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
+  for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
+    rte_eth_stats st{};
+    if (ports[p]->port.started && rte_eth_stats_get(ports[p]->port.id, &st) == 0) {
+      s->port_rx_missed[p] = st.imissed;
+      s->port_rx_nombuf[p] = st.rx_nombuf;
+      s->port_rx_errors[p] = st.ierrors;
+    }
+  }
   return s;
 }
 

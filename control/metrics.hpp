@@ -92,6 +92,11 @@ struct MetricsSnapshot {
   std::uint64_t control_tx_bytes[dp::kStatsPortCount] = {};
   std::uint64_t control_tx_failed = 0;     // control tx queue full -> reason tx_full
   std::uint64_t control_held_dropped = 0;  // no neighbour answered -> reason no_neighbour
+  // What the ports' drivers dropped before any worker saw it (rte_eth_stats):
+  // rx rings full (imissed), no mbuf (rx_nombuf), bad frames (ierrors).
+  std::uint64_t port_rx_missed[dp::kStatsPortCount] = {};
+  std::uint64_t port_rx_nombuf[dp::kStatsPortCount] = {};
+  std::uint64_t port_rx_errors[dp::kStatsPortCount] = {};
 };
 
 // Every metric family of one scrape, from the live counters and a snapshot

@@ -29,11 +29,13 @@ std::optional<config::Endpoint> endpoint_of(std::uint64_t packed) {
 }  // namespace
 
 DeviceUapiBackend::DeviceUapiBackend(Device& device, std::shared_ptr<const crypto::Key> private_key,
-                                     std::uint16_t listen_port, PublicKey own_public_key)
+                                     std::uint16_t listen_port, PublicKey own_public_key,
+                                     NameLookup config_name)
     : device_(device),
       private_key_(std::move(private_key)),
       listen_port_(listen_port),
-      own_public_key_(own_public_key) {}
+      own_public_key_(own_public_key),
+      config_name_(std::move(config_name)) {}
 
 uapi::DeviceStatus DeviceUapiBackend::get() {
   uapi::DeviceStatus status;
@@ -61,14 +63,16 @@ uapi::DeviceStatus DeviceUapiBackend::get() {
 }
 
 int DeviceUapiBackend::set(const uapi::SetRequest& request) {
-  // Refuse what cannot change while running before changing anything.
-  if (request.private_key &&
-      (all_zero(*request.private_key) ||
-       !crypto::equal_ct(request.private_key->data(), private_key_->data(), 32))) {
+  // Refuse what cannot change while running before changing anything. wg(8)
+  // sends an all-zero key and port 0 for a file without PrivateKey or
+  // ListenPort (wg syncconf of an edited `wg showconf`): "keep" here, since
+  // the hub cannot run without its key.
+  if (request.private_key && !all_zero(*request.private_key) &&
+      !crypto::equal_ct(request.private_key->data(), private_key_->data(), 32)) {
     log_warn("wg(8): a different private key needs a restart with a new private_key_file; refused");
     return EPERM;
   }
-  if (request.listen_port && *request.listen_port != listen_port_) {
+  if (request.listen_port && *request.listen_port != 0 && *request.listen_port != listen_port_) {
     log_warn("wg(8): listen port %u requested; changing it needs a restart (running: %u); refused",
              *request.listen_port, listen_port_);
     return EADDRINUSE;
@@ -107,7 +111,9 @@ int DeviceUapiBackend::apply(const uapi::PeerChange& change) {
     spec.allowed_ips = existing->allowed_ips;
     spec.persistent_keepalive = existing->persistent_keepalive;
   } else {
-    spec.name = "wg-" + who;  // a peer added by wg(8) has no name of its own
+    // A peer the YAML knows keeps its name; one only wg(8) knows gets one.
+    spec.name = config_name_ ? config_name_(change.public_key) : "";
+    if (spec.name.empty()) spec.name = "wg-" + who;
   }
   if (change.preshared_key) {
     spec.preshared_key = all_zero(*change.preshared_key)

@@ -7,7 +7,9 @@
 // only (the UAPI server is polled there).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "config/model.hpp"
 #include "control/device.hpp"
@@ -17,8 +19,11 @@ namespace wghub::ctl {
 
 class DeviceUapiBackend : public uapi::Backend {
  public:
+  // `config_name` gives the YAML name of a key (empty if none), so a peer
+  // that wg(8) adds back keeps its name in logs and metrics.
+  using NameLookup = std::function<std::string(const PublicKey&)>;
   DeviceUapiBackend(Device& device, std::shared_ptr<const crypto::Key> private_key,
-                    std::uint16_t listen_port, PublicKey own_public_key);
+                    std::uint16_t listen_port, PublicKey own_public_key, NameLookup config_name);
 
   uapi::DeviceStatus get() override;
   int set(const uapi::SetRequest& request) override;
@@ -30,6 +35,7 @@ class DeviceUapiBackend : public uapi::Backend {
   std::shared_ptr<const crypto::Key> private_key_;
   std::uint16_t listen_port_;
   PublicKey own_public_key_;
+  NameLookup config_name_;
   std::uint32_t fwmark_ = 0;  // remembered for wg(8); DPDK ports have no fwmark
 };
 

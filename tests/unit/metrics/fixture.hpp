@@ -122,6 +122,10 @@ struct MetricsFixture {
     s.control_tx_bytes[dp::kStatsPortLan] = 180;
     s.control_tx_failed = 1;
     s.control_held_dropped = 2;
+    s.port_rx_missed[0] = 31;
+    s.port_rx_missed[1] = 0;
+    s.port_rx_nombuf[0] = 1;
+    s.port_rx_errors[1] = 4;
   }
 };
 

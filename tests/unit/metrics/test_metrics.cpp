@@ -82,7 +82,7 @@ double sum(const std::vector<MetricFamily>& fs, const std::string& name, const L
 TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   MetricsFixture fx;
   const auto fs = collect(fx.lcores, fx.snapshot.get());
-  EXPECT_EQ(fs.size(), 28u);
+  EXPECT_EQ(fs.size(), 31u);
   std::set<std::string> names;
   for (const MetricFamily& f : fs) {
     EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
@@ -368,6 +368,22 @@ TEST(MetricsExporter, AnAddressInUseIsAnErrorNotACrash) {
   auto second = MetricsExporter::start(taken, fx.lcores, error);
   EXPECT_EQ(second, nullptr);
   EXPECT_NE(error.find(taken), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace wghub::ctl
+
+namespace wghub::ctl {
+namespace {
+
+// Frames the drivers dropped before any worker saw them are visible per port.
+TEST(MetricsCollect, PortReceiveLossesPerPort) {
+  MetricsFixture fx;
+  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  EXPECT_EQ(sum(fs, "wghub_port_rx_missed_packets_total", {{"port", "wan"}}), 31);
+  EXPECT_EQ(sum(fs, "wghub_port_rx_missed_packets_total", {{"port", "lan"}}), 0);
+  EXPECT_EQ(sum(fs, "wghub_port_rx_nombuf_total", {{"port", "wan"}}), 1);
+  EXPECT_EQ(sum(fs, "wghub_port_rx_errors_total", {{"port", "lan"}}), 4);
 }
 
 }  // namespace
