@@ -132,7 +132,9 @@ int open_socket(const sockaddr_in& target) {
   return fd;
 }
 
-std::span<std::uint8_t> bytes(Msg& m) { return {m.data(), m.size()}; }
+std::span<std::uint8_t> bytes(Msg& m) {
+  return {m.data(), m.size()};
+}
 
 // Drains a socket; counts cookie replies, and hands each to `on_reply`.
 template <typename F>
@@ -310,13 +312,14 @@ int main(int argc, char** argv) {
   std::printf(
       "flood: sent %llu (mac1-only %llu, with mac2 %llu) in %.1f s = %.0f/s; cookie replies %llu "
       "(flood %llu, proven %llu); proven cookie %s\n",
-      static_cast<unsigned long long>(total),
-      static_cast<unsigned long long>(sent + probes_sent),
+      static_cast<unsigned long long>(total), static_cast<unsigned long long>(sent + probes_sent),
       static_cast<unsigned long long>(proven_sent), secs, static_cast<double>(total) / secs,
       static_cast<unsigned long long>(flood_cookie_replies + proven_cookie_replies),
       static_cast<unsigned long long>(flood_cookie_replies),
       static_cast<unsigned long long>(proven_cookie_replies),
-      !with_proven ? "n/a" : have_cookie ? "yes" : "no");
+      !with_proven  ? "n/a"
+      : have_cookie ? "yes"
+                    : "no");
   for (int fd : fds) close(fd);
   if (proven_fd >= 0) close(proven_fd);
   return 0;
