@@ -56,14 +56,9 @@ readonly SITE3_EXTRA=10.3.2.0/24 # the prefix the reload adds to site3
 # message, handshakes included); 1% for what crosses during the reading.
 readonly TRANSFER_SLACK_BYTES=300
 
-skip() {
-  if [ "${WGHUB_REQUIRE_INTEROP:-0}" = 1 ]; then
-    echo "wghub_operate: FAIL (WGHUB_REQUIRE_INTEROP=1): $*" >&2
-    exit 1
-  fi
-  echo "wghub_operate: skipped: $*"
-  exit 77 # meson: skipped
-}
+export TEST_NAME=wghub_operate
+# shellcheck source=tests/interop/lab_test_lib.sh
+. "$(dirname "$0")/lab_test_lib.sh"
 
 check_prerequisites() {
   local tool
@@ -92,33 +87,7 @@ bg_pids=() # pings and iperf3 clients running in the background
 
 # ---------------------------------------------------------------- helpers
 
-lab() { "$LAB" "$1" --prefix "$prefix" "${@:2}"; }
-in_ns() { ip netns exec "$prefix-$1" "${@:2}"; } # in_ns site1 CMD...
 step() { printf '\n== step %s\n' "$*"; }
-ok() { echo "ok: $*"; }
-
-# To stderr: fail also runs inside $(...).
-fail() {
-  {
-    echo "wghub_operate: FAIL: $*"
-    if [ -s "$hub_log" ]; then
-      echo "--- last lines of the hub log ($hub_log)"
-      tail -n 40 "$hub_log"
-    fi
-  } >&2
-  exit 1
-}
-
-stop_pid() { # stop_pid PID: TERM, then KILL after 5 s
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$? pid
@@ -134,17 +103,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM # meson's timeout
 
-# Wait up to SECONDS for an extended regex to appear in the hub log.
-wait_for_log() { # wait_for_log SECONDS REGEX
-  local deadline=$((SECONDS + $1))
-  while [ $SECONDS -le $deadline ]; do
-    grep -Eq -- "$2" "$hub_log" && return 0
-    kill -0 "$hub_pid" 2>/dev/null || return 1
-    sleep 0.2
-  done
-  return 1
-}
-
 # Lines the hub logged after line N (N = `wc -l` taken before an action).
 log_since() { tail -n +"$(($1 + 1))" "$hub_log"; }
 log_lines() { wc -l <"$hub_log"; }
@@ -158,22 +116,6 @@ wait_for_log_since() { # wait_for_log_since N SECONDS REGEX
     sleep 0.2
   done
   return 1
-}
-
-# Packets received by a ping run: ping_received NS DST COUNT [ping args...]
-ping_received() {
-  local ns=$1 dst=$2 count=$3 out
-  out=$(in_ns "$ns" ping -n -q -c "$count" -i 0.2 -W 2 "${@:4}" "$dst" 2>&1 || true)
-  printf '%s\n' "$out" | sed -nE 's/.* ([0-9]+) (packets )?received.*/\1/p' | head -n1
-}
-
-# Warm up (loss allowed: ARP, handshakes), then require COUNT of COUNT.
-ping_clean() { # ping_clean NS DST LABEL
-  local got
-  ping_received "$1" "$2" 2 >/dev/null
-  got=$(ping_received "$1" "$2" 5)
-  [ "${got:-0}" = 5 ] || fail "ping $3: ${got:-0}/5 replies"
-  ok "ping $3: 5/5"
 }
 
 # No reply at all: ping_fails NS DST LABEL

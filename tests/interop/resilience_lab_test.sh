@@ -55,14 +55,9 @@ readonly FLOOD_ADDR=100.64.0.200 # on the lab's internet bridge, like the NAT up
 readonly FLOOD_MAX_LOSS_PCT=5
 
 name=resilience
-skip() {
-  if [ "${WGHUB_REQUIRE_INTEROP:-0}" = 1 ]; then
-    echo "$name: FAIL (WGHUB_REQUIRE_INTEROP=1): $*" >&2
-    exit 1
-  fi
-  echo "$name: skipped: $*"
-  exit 77 # meson: skipped
-}
+export TEST_NAME=$name
+# shellcheck source=tests/interop/lab_test_lib.sh
+. "$(dirname "$0")/lab_test_lib.sh"
 
 has_phase() { [[ ",$PHASES," == *",$1,"* ]]; }
 
@@ -98,33 +93,7 @@ flood_ns="$prefix-flood"
 
 # ---------------------------------------------------------------- helpers
 
-lab() { "$LAB" "$1" --prefix "$prefix" "${@:2}"; }
-in_ns() { ip netns exec "$prefix-$1" "${@:2}"; } # in_ns site1 CMD...
 phase() { printf '\n== phase %s\n' "$*"; }
-ok() { echo "ok: $*"; }
-
-# To stderr: fail also runs inside $(...).
-fail() {
-  {
-    echo "$name: FAIL: $*"
-    if [ -s "$hub_log" ]; then
-      echo "--- last lines of the hub log ($hub_log)"
-      tail -n 40 "$hub_log"
-    fi
-  } >&2
-  exit 1
-}
-
-stop_pid() { # stop_pid PID: TERM, then KILL after 5 s
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$? pid
@@ -144,37 +113,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM # meson's timeout
 
-# Wait up to SECONDS for an extended regex to appear in the hub log.
-wait_for_log() { # wait_for_log SECONDS REGEX
-  local deadline=$((SECONDS + $1))
-  while [ $SECONDS -le $deadline ]; do
-    grep -Eq -- "$2" "$hub_log" && return 0
-    kill -0 "$hub_pid" 2>/dev/null || return 1
-    sleep 0.2
-  done
-  return 1
-}
-
 # Starts wghub in the hub namespace, logging to $hub_log; waits for "wghub running".
 start_hub() {
   ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$LAB_HUB_CONFIG" --status-interval 0 \
     >"$hub_log" 2>&1 &
   hub_pid=$!
   wait_for_log 30 'wghub running' || fail "wghub did not log 'wghub running' within 30 s"
-}
-
-# SIGUSR1 the hub, wait for its full dump, print the dump's lines.
-status_dump() {
-  local before deadline
-  before=$(grep -c '  control: ' "$hub_log" || true)
-  kill -USR1 "$hub_pid"
-  deadline=$((SECONDS + 5))
-  while [ "$(grep -c '  control: ' "$hub_log" || true)" -le "$before" ]; do
-    [ $SECONDS -le $deadline ] || fail "no status dump within 5 s of SIGUSR1"
-    sleep 0.1
-  done
-  awk '/ status: /{block=$0; next} block!="" && /  (peer [^ ]+ key|control:) /{block=block "\n" $0}
-       /  control: /{last=block; block=""} END{print last}' "$hub_log"
 }
 
 # "cookies N" from a status dump's status line.
