@@ -1,0 +1,166 @@
+// See frames.hpp: the simulator's own view of the wire formats.
+#include "perf/sim/frames.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+namespace wghub::perfsim {
+
+namespace {
+
+void put16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+void put32(std::uint8_t* p, std::uint32_t v) {
+  put16(p, static_cast<std::uint16_t>(v >> 16));
+  put16(p + 2, static_cast<std::uint16_t>(v));
+}
+std::uint16_t get16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
+}
+std::uint32_t get32(const std::uint8_t* p) {
+  return std::uint32_t{get16(p)} << 16 | get16(p + 2);
+}
+
+}  // namespace
+
+std::string format_ip(std::uint32_t ip) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+                ip & 0xff);
+  return buf;
+}
+
+std::string format_mac(const Mac& m) {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+                m[5]);
+  return buf;
+}
+
+std::uint16_t inet_checksum(const std::uint8_t* p, std::size_t len) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i + 1 < len; i += 2) sum += get16(p + i);
+  if (len & 1) sum += std::uint32_t{p[len - 1]} << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+Bytes ipv4_packet(std::uint32_t src, std::uint32_t dst, std::uint8_t proto, const Bytes& payload,
+                  std::uint8_t ttl, std::uint16_t id) {
+  Bytes p(20 + payload.size(), 0);
+  p[0] = 0x45;
+  put16(&p[2], static_cast<std::uint16_t>(p.size()));
+  put16(&p[4], id);
+  p[8] = ttl;
+  p[9] = proto;
+  put32(&p[12], src);
+  put32(&p[16], dst);
+  put16(&p[10], inet_checksum(p.data(), 20));
+  if (!payload.empty()) std::memcpy(&p[20], payload.data(), payload.size());
+  return p;
+}
+
+Bytes udp_packet(std::uint32_t src, std::uint32_t dst, std::uint16_t sport, std::uint16_t dport,
+                 const Bytes& payload, std::uint8_t ttl) {
+  Bytes udp(8 + payload.size(), 0);
+  put16(&udp[0], sport);
+  put16(&udp[2], dport);
+  put16(&udp[4], static_cast<std::uint16_t>(udp.size()));
+  if (!payload.empty()) std::memcpy(&udp[8], payload.data(), payload.size());
+  return ipv4_packet(src, dst, kProtoUdp, udp, ttl);
+}
+
+Bytes ethernet_frame(const Mac& dst, const Mac& src, std::uint16_t ether_type,
+                     const Bytes& payload) {
+  Bytes f(14 + payload.size(), 0);
+  std::memcpy(&f[0], dst.data(), 6);
+  std::memcpy(&f[6], src.data(), 6);
+  put16(&f[12], ether_type);
+  if (!payload.empty()) std::memcpy(&f[14], payload.data(), payload.size());
+  if (f.size() < 60) f.resize(60, 0);
+  return f;
+}
+
+Bytes arp_frame(std::uint16_t op, const Mac& eth_dst, const Mac& sender_mac,
+                std::uint32_t sender_ip, const Mac& target_mac, std::uint32_t target_ip) {
+  Bytes a(28, 0);
+  put16(&a[0], 1);       // Ethernet
+  put16(&a[2], 0x0800);  // IPv4
+  a[4] = 6;
+  a[5] = 4;
+  put16(&a[6], op);
+  std::memcpy(&a[8], sender_mac.data(), 6);
+  put32(&a[14], sender_ip);
+  std::memcpy(&a[18], target_mac.data(), 6);
+  put32(&a[24], target_ip);
+  return ethernet_frame(eth_dst, sender_mac, kEtherTypeArp, a);
+}
+
+Bytes pattern_payload(std::uint32_t seq, std::size_t len) {
+  Bytes p(len);
+  std::uint32_t x = seq * 2654435761u + 12345;
+  for (std::size_t i = 0; i < len; ++i) {
+    x = x * 1103515245u + 12345;
+    p[i] = static_cast<std::uint8_t>(x >> 16);
+  }
+  if (len >= 4) put32(p.data(), seq);
+  return p;
+}
+
+std::optional<ParsedIpv4> parse_ipv4(const Bytes& packet) {
+  if (packet.size() < 20 || (packet[0] >> 4) != 4) return std::nullopt;
+  const std::size_t ihl = (packet[0] & 0xf) * 4u;
+  ParsedIpv4 out;
+  out.total_length = get16(&packet[2]);
+  if (ihl < 20 || out.total_length < ihl || out.total_length > packet.size()) return std::nullopt;
+  out.ttl = packet[8];
+  out.proto = packet[9];
+  out.src = get32(&packet[12]);
+  out.dst = get32(&packet[16]);
+  out.checksum_ok = inet_checksum(packet.data(), ihl) == 0;
+  out.payload.assign(packet.begin() + static_cast<std::ptrdiff_t>(ihl),
+                     packet.begin() + out.total_length);
+  return out;
+}
+
+std::optional<ParsedFrame> parse_frame(const Bytes& f) {
+  if (f.size() < 14) return std::nullopt;
+  ParsedFrame out;
+  std::memcpy(out.dst.data(), &f[0], 6);
+  std::memcpy(out.src.data(), &f[6], 6);
+  out.ether_type = get16(&f[12]);
+  if (out.ether_type == kEtherTypeArp) {
+    if (f.size() < 14 + 28) return std::nullopt;
+    const std::uint8_t* a = &f[14];
+    out.arp_op = get16(a + 6);
+    std::memcpy(out.arp_sender_mac.data(), a + 8, 6);
+    out.arp_sender_ip = get32(a + 14);
+    std::memcpy(out.arp_target_mac.data(), a + 18, 6);
+    out.arp_target_ip = get32(a + 24);
+    return out;
+  }
+  if (out.ether_type != kEtherTypeIpv4) return std::nullopt;
+  const Bytes l3(f.begin() + 14, f.end());
+  const auto ip = parse_ipv4(l3);
+  if (!ip) return std::nullopt;
+  out.src_ip = ip->src;
+  out.dst_ip = ip->dst;
+  out.ttl = ip->ttl;
+  out.proto = ip->proto;
+  out.ip_total_length = ip->total_length;
+  out.ip_checksum_ok = ip->checksum_ok;
+  out.ip_packet.assign(l3.begin(), l3.begin() + ip->total_length);
+  if (ip->proto == kProtoUdp) {
+    if (ip->payload.size() < 8) return std::nullopt;
+    out.src_port = get16(&ip->payload[0]);
+    out.dst_port = get16(&ip->payload[2]);
+    const std::uint16_t udp_len = get16(&ip->payload[4]);
+    if (udp_len < 8 || udp_len > ip->payload.size()) return std::nullopt;
+    out.udp_payload.assign(ip->payload.begin() + 8, ip->payload.begin() + udp_len);
+  }
+  return out;
+}
+
+}  // namespace wghub::perfsim

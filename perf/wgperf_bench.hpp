@@ -1,0 +1,120 @@
+// wgperf's test bed: a real wghub::ctl::Hub on two net_ring ports whose rings
+// wgperf holds, M simulated sites with real sessions, the traffic streams of
+// each engine, and the measurement of one point (engine x size).
+//
+//   generator ──fill──► WAN rx ring(s) ─► hub worker(s) ─► WAN tx ring ──drain──► free
+//   generator ──fill──► LAN rx ring(s) ─►                ─► LAN tx ring ──drain──► free
+//
+// Sites sit behind the WAN gateway (198.18.0.0/15 outer addresses, one
+// ARP entry for all); site i owns 10.(1+i/256).(i%256).0/24; the HQ host is
+// 10.0.0.10 on the LAN, a second LAN host 10.0.0.20 (the io engine).
+//
+// Streams are built once per point: every frame is written into a store
+// (pre-encrypted for decap/hubfwd with increasing counters per site), then
+// copied into fresh mbufs at fill time. When a stream has used every frame,
+// the sites re-encrypt the whole store with the next counters (each counter
+// passes the replay window once).
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/hub.hpp"
+#include "dataplane/lcore_stats.hpp"
+#include "perf/sim/sim_peer.hpp"
+#include "perf/wgperf_options.hpp"
+
+namespace wghub::perf {
+
+struct LcoreFigures {
+  unsigned lcore = 0;
+  dp::LcoreStats delta;  // counters over the measured window
+  double seconds = 0;    // worker time (step) or wall time (lcore)
+  std::uint64_t cycles = 0;
+  double mpps = 0, gbps_inner = 0, gbps_wire = 0, cycles_per_packet = 0;
+  std::uint64_t received = 0, forwarded = 0, dropped = 0;
+  double raw_mpps = 0;  // IPsec-MB alone on this lcore (0: not applicable)
+};
+
+struct PointResult {
+  Engine engine = Engine::kDecap;
+  unsigned size = 0;
+  LcoreFigures total;                   // summed over lcores (raw: their mean)
+  std::vector<LcoreFigures> per_lcore;  // lcore mode only
+  double mpps_min = 0, mpps_max = 0;    // over the repetitions
+  double gen_limited = 0;               // lcore mode: share of fills that found an rx ring empty
+  std::string drops_text;               // "none" or "reason=n ..."
+  std::string check_error;              // empty when the counters add up
+  // handshake engine
+  std::uint64_t handshakes = 0, cookies = 0;
+  double handshakes_per_s = 0, cycles_per_handshake = 0;
+  double cookies_per_s = 0, cycles_per_cookie = 0;
+};
+
+class Testbed {
+ public:
+  // EAL must be started (with lcores 1..N for lcore mode). Builds the hub,
+  // the sites and their sessions; nullptr with `error` on failure.
+  static std::unique_ptr<Testbed> create(const Options& options, std::string& error);
+  ~Testbed();
+  Testbed(const Testbed&) = delete;
+  Testbed& operator=(const Testbed&) = delete;
+
+  // One measurement of one point.
+  PointResult run(Engine engine, unsigned size);
+  std::string aead_name() const;
+  double setup_seconds() const { return setup_seconds_; }
+
+ private:
+  struct RingPort {
+    std::string device;
+    std::vector<rte_ring*> rx;  // one per worker
+    rte_ring* tx = nullptr;     // shared by every tx queue
+  };
+  struct Stream;
+
+  explicit Testbed(const Options& options) : options_(options) {}
+  bool build(std::string& error);
+  bool make_port(RingPort& port, const std::string& name, std::string& error);
+  bool establish(std::string& error);
+
+  // Stepping with the control thread, ARP answered, until nothing moves;
+  // WAN frames that are not ARP are kept in `captured` when given.
+  void settle(std::vector<perfsim::Bytes>* captured = nullptr);
+  void inject(unsigned port, const perfsim::Bytes& frame);
+  // Frees what the hub transmitted, answering ARP requests. Returns frames freed.
+  unsigned drain(std::vector<perfsim::Bytes>* captured = nullptr);
+  unsigned drain_port(unsigned port, std::vector<perfsim::Bytes>* captured);
+
+  std::unique_ptr<Stream> make_stream(Engine engine, unsigned size);
+  void reseal(Stream& s);
+  unsigned fill(Stream& s, unsigned n);
+
+  PointResult measure_step(Engine engine, Stream& s);
+  PointResult measure_lcores(Engine engine, Stream& s);
+  PointResult measure_handshake();
+  void finish(PointResult& r, Engine engine, const Stream& s);
+
+  Options options_;
+  rte_mempool* pool_ = nullptr;
+  std::string dir_;
+  RingPort ports_[2];  // WAN, LAN
+  std::unique_ptr<ctl::Hub> hub_;
+  std::vector<std::unique_ptr<perfsim::SimPeer>> sites_;
+  std::unique_ptr<crypto::AeadBackend> site_aead_;  // the sites' sealing (generator)
+  std::vector<std::uint64_t> site_counters_;        // each site's next data counter
+  std::uint64_t arp_injected_ = 0;
+  double setup_seconds_ = 0;
+};
+
+// Raw IPsec-MB ChaCha20-Poly1305 on the calling core: bursts of `burst`
+// packets with the padded lengths of `size`, one key per packet; open,
+// seal, or both per packet (hubfwd). Mpps.
+double raw_aead_mpps(Engine engine, unsigned size, unsigned burst, double seconds);
+
+}  // namespace wghub::perf
