@@ -66,6 +66,14 @@ class KeypairTable {
   // --- any thread ---
 
   // The published keypair whose local_index is exactly `index`, else nullptr.
+  // Worker, prefetch only: starts loading the slot of `index` and, where the
+  // slot already holds a keypair, the keypair's hot lines. Never validates
+  // (that needs the keypair's line; lookup() does it when the line is there).
+  void prefetch_slot(uint32_t index) const { __builtin_prefetch(&slots_[index & mask_]); }
+  Keypair* peek(uint32_t index) const {
+    return slots_[index & mask_].load(std::memory_order_relaxed);
+  }
+
   Keypair* lookup(uint32_t index) const {
     Keypair* kp = slots_[index & mask_].load(std::memory_order_acquire);
     return kp != nullptr && kp->local_index == index ? kp : nullptr;

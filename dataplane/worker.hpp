@@ -61,6 +61,7 @@ class Worker {
     std::uint32_t plain_len;       // encrypt: the inner packet's length (for counters)
   };
 
+  void prefetch_sessions(rte_mbuf* const* pkts, std::uint16_t n);
   void rx_wan(std::uint16_t queue);
   void rx_lan(std::uint16_t queue);
   void to_control(rte_mbuf* m, const PortContext& port);
