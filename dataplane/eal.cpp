@@ -64,7 +64,10 @@ std::vector<std::string> eal_arguments(const EalOptions& o, bool hugepages) {
   std::set<unsigned> lcores(o.worker_lcores.begin(), o.worker_lcores.end());
   lcores.insert(o.main_lcore);
   std::string list;
-  for (unsigned l : lcores) list += (list.empty() ? "" : ",") + std::to_string(l);
+  for (unsigned l : lcores) {
+    if (!list.empty()) list += ',';
+    list += std::to_string(l);
+  }
 
   std::vector<std::string> args{"-l", list, "--main-lcore", std::to_string(o.main_lcore)};
   const bool huge = o.memory == MemoryMode::kHuge || (o.memory == MemoryMode::kAuto && hugepages);
