@@ -1,0 +1,202 @@
+// fuzz_seeds DIR: writes the binary seed files of the fuzz targets into
+// DIR/<target>/ (the repository keeps them in fuzz/corpus/): real Ethernet
+// frames for fuzz_packet, sealed data messages for fuzz_data, genuine
+// handshake messages made with the fixed keys of fuzz_common.hpp for
+// fuzz_noise, and record scripts for fuzz_handshake. Deterministic except
+// where noted (a cookie's content depends on a random secret).
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "control/cookie.hpp"
+#include "crypto/aead.hpp"
+#include "dataplane/arp.hpp"
+#include "dataplane/packet.hpp"
+#include "fuzz/fuzz_common.hpp"
+
+namespace {
+
+using namespace wghub;
+using Bytes = std::vector<std::uint8_t>;
+
+std::string g_dir;
+
+void put(const std::string& target, const std::string& name, const Bytes& b) {
+  const std::string d = g_dir + "/" + target;
+  ::mkdir(d.c_str(), 0755);
+  std::ofstream(d + "/" + name, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+template <typename T>
+Bytes raw(const T& m) {
+  const auto s = fuzz::bytes_of(m);
+  return {s.begin(), s.end()};
+}
+
+Bytes operator+(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+const rte_ether_addr kOurMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+const rte_ether_addr kPeerMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x99}};
+const std::uint32_t kOurIp = dp::ipv4_be(198, 51, 100, 10);
+const std::uint32_t kPeerIp = dp::ipv4_be(203, 0, 113, 7);
+
+// Ethernet + IPv4 + `proto` payload (UDP header included by the caller).
+Bytes ipv4_frame(std::uint32_t src, std::uint32_t dst, std::uint8_t proto, const Bytes& l4) {
+  Bytes f(dp::kEthernetHeaderLen + dp::kIpv4MinHeaderLen);
+  dp::write_ethernet(f.data(), kPeerMac, kOurMac, dp::kEtherTypeIpv4Be);
+  dp::write_ipv4(f.data() + dp::kEthernetHeaderLen, src, dst, proto,
+                 static_cast<std::uint16_t>(l4.size()), {});
+  return f + l4;
+}
+
+Bytes udp(std::uint16_t sport, std::uint16_t dport, const Bytes& payload) {
+  Bytes h(8);
+  const auto len = static_cast<std::uint16_t>(8 + payload.size());
+  h[0] = static_cast<std::uint8_t>(sport >> 8);
+  h[1] = static_cast<std::uint8_t>(sport);
+  h[2] = static_cast<std::uint8_t>(dport >> 8);
+  h[3] = static_cast<std::uint8_t>(dport);
+  h[4] = static_cast<std::uint8_t>(len >> 8);
+  h[5] = static_cast<std::uint8_t>(len);
+  return h + payload;
+}
+
+Bytes inner_ipv4(std::uint8_t last_octet) {
+  Bytes p(dp::kIpv4MinHeaderLen + 8, 0);
+  dp::write_ipv4(p.data(), dp::ipv4_be(10, 1, 0, last_octet), dp::ipv4_be(10, 0, 0, 5), 17, 8, {});
+  return p;
+}
+
+void packet_seeds(const dp::MessageInitiation& init) {
+  put("fuzz_packet", "wg_initiation",
+      Bytes{0, 0} + ipv4_frame(kPeerIp, kOurIp, 17, udp(40001, 51820, raw(init))));
+  put("fuzz_packet", "udp_other_port",
+      Bytes{0, 0} + ipv4_frame(kPeerIp, kOurIp, 17, udp(1, 53, Bytes(12, 7))));
+  put("fuzz_packet", "udp_split_segment",
+      Bytes{0x40, 42} + ipv4_frame(kPeerIp, kOurIp, 17, udp(40001, 51820, Bytes(48, 4))));
+  Bytes echo{8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'};
+  put("fuzz_packet", "icmp_echo", Bytes{0x08, 0} + ipv4_frame(kPeerIp, kOurIp, 1, echo));
+  put("fuzz_packet", "lan_forward",
+      Bytes{0, 0} +
+          ipv4_frame(dp::ipv4_be(10, 0, 0, 5), dp::ipv4_be(10, 1, 0, 9), 6, Bytes(20, 0)));
+  Bytes arp(dp::kEthernetMinFrameLen);
+  dp::write_arp_request(arp.data(), kPeerMac, kPeerIp, kOurIp);
+  put("fuzz_packet", "arp_request", Bytes{0, 0} + arp);
+  // An inner packet as the decrypted plaintext would hold it (padded).
+  Bytes in = inner_ipv4(9);
+  in.resize(32);
+  put("fuzz_packet", "inner_in_udp",
+      Bytes{0x84, 0} + ipv4_frame(kPeerIp, kOurIp, 17, udp(40001, 51820, in)));
+}
+
+// A data message sealed with fuzz_data's keypair 0 (index 0x1000).
+Bytes sealed_data(std::uint64_t counter, const Bytes& plain) {
+  Bytes m(dp::kMessageDataHeaderSize + plain.size() + crypto::kAeadTagLen);
+  dp::MessageDataHeader h{};
+  h.header.set_type(dp::MessageType::kData);
+  h.receiver_index.set(0x1000);
+  h.counter.set(counter);
+  std::memcpy(m.data(), &h, sizeof h);
+  const auto key = fuzz::key_bytes(0x10);
+  crypto::aead_seal(m.data() + sizeof h, plain.data(), plain.size(), nullptr, 0, counter,
+                    key.data());
+  return m;
+}
+
+Bytes raw_record(const Bytes& msg) {
+  return Bytes{0, static_cast<std::uint8_t>(msg.size()),
+               static_cast<std::uint8_t>(msg.size() >> 8)} +
+         msg;
+}
+
+Bytes seal_record(std::uint8_t op, std::uint8_t kp, std::uint64_t counter, const Bytes& plain) {
+  Bytes r{op, kp};
+  for (int i = 0; i < 8; ++i) r.push_back(static_cast<std::uint8_t>(counter >> (8 * i)));
+  r.push_back(static_cast<std::uint8_t>(plain.size()));
+  return r + plain;
+}
+
+void data_seeds() {
+  Bytes in = inner_ipv4(9);
+  in.resize(32);
+  put("fuzz_data", "raw_sealed_then_replayed",
+      raw_record(sealed_data(5, in)) + raw_record(sealed_data(5, in)));
+  put("fuzz_data", "raw_keepalive", raw_record(sealed_data(0, {})));
+  put("fuzz_data", "seal_window_edges",
+      seal_record(1, 0, 0, in) + seal_record(1, 0, 9000, in) + seal_record(1, 0, 1, {}) +
+          seal_record(1, 0, 8999, in) + seal_record(1, 0, 871, in) + seal_record(1, 0, 872, in));
+  put("fuzz_data", "seal_small_limit",
+      seal_record(5, 1, 8190, in) + seal_record(5, 1, 8191, in) + seal_record(5, 1, 8192, {}));
+  put("fuzz_data", "seal_forged", seal_record(3, 0, 7, in) + Bytes{200});
+  Bytes junk(40, 0xaa);
+  junk[0] = 4;
+  put("fuzz_data", "raw_unsealed", raw_record(junk));
+}
+
+void noise_seeds(const dp::MessageInitiation& init, const dp::MessageResponse& resp,
+                 const dp::MessageCookieReply& reply) {
+  put("fuzz_noise", "initiation", Bytes{0} + raw(init));
+  put("fuzz_noise", "response", Bytes{1} + raw(resp));
+  put("fuzz_noise", "cookie_reply", Bytes{2} + raw(reply));
+  put("fuzz_noise", "macs_initiation", Bytes{3} + raw(init));
+  put("fuzz_noise", "macs_response_mac2", Bytes{0x0f} + raw(resp));
+}
+
+// Records: [mode][sel][dt][n][payload].
+Bytes rec(std::uint8_t mode, std::uint8_t sel, std::uint8_t dt, const Bytes& payload = {}) {
+  return Bytes{mode, sel, dt, static_cast<std::uint8_t>(payload.size())} + payload;
+}
+
+void handshake_seeds(const dp::MessageInitiation& init) {
+  put("fuzz_handshake", "site_initiates", rec(2, 0, 0, {0x21}) + rec(2, 1, 5, {0x22}));
+  put("fuzz_handshake", "hub_initiates", rec(5, 0, 0) + rec(3, 0, 1) + rec(5, 1, 0) + rec(3, 1, 1));
+  put("fuzz_handshake", "cookie_from_site",
+      rec(5, 1, 0) + rec(4, 1, 1) + rec(5, 1, 255, {}) + rec(0x10 | 5, 1, 0));
+  put("fuzz_handshake", "under_load",
+      rec(0x0a, 0, 0, {0x31}) + rec(0x0a, 0, 3, {0x32}) + rec(0x0a, 0, 1, {0x33}));
+  put("fuzz_handshake", "tampered",
+      rec(0x12, 0, 0, {0x41, 40, 1}) + rec(5, 0, 0) + rec(0x13, 0, 1, {12, 0x80}));
+  put("fuzz_handshake", "raw_genuine_initiation",
+      rec(0, 0, 0, raw(init)) + rec(1, 0, 1, raw(init)));
+  put("fuzz_handshake", "macs_fixed",
+      rec(7, 0, 0, Bytes(40, 1)) + rec(7, 1, 0, Bytes{2} + Bytes(60, 9)) +
+          rec(7, 2, 0, Bytes{0} + Bytes(60, 9)));
+  put("fuzz_handshake", "remove_readd",
+      rec(5, 0, 0) + rec(6, 0, 0, {0}) + rec(6, 0, 0, {1}) + rec(3, 0, 1) + rec(5, 2, 0) +
+          rec(2, 2, 0));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fuzz_seeds DIR\n");
+    return 2;
+  }
+  g_dir = argv[1];
+  ::mkdir(g_dir.c_str(), 0755);
+  const auto hub = fuzz::hub_identity();
+  const auto site = fuzz::site_identity(0);
+  ctl::PeerHandshake hs(site, hub.public_key);
+  const auto init = fuzz::site_initiation(hs, site, hub.public_key);
+  const auto resp = fuzz::hub_response(init, hub, site.public_key);
+  ctl::CookieChecker checker(hub.public_key);
+  dp::MessageCookieReply reply{};
+  const std::array<std::uint8_t, dp::kCookieNonceLen> nonce{1, 2, 3};
+  checker.create_cookie_reply(reply, fuzz::bytes_of(init), fuzz::site_source(), fuzz::at(0),
+                              &nonce);
+  packet_seeds(init);
+  data_seeds();
+  noise_seeds(init, resp, reply);
+  handshake_seeds(init);
+  return 0;
+}
