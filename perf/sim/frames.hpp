@@ -1,8 +1,7 @@
 // Byte-level frames for simulated traffic (wgperf, and any test that wants
 // them): what the simulated sites and the HQ host put on the wire (Ethernet,
-// ARP, IPv4, UDP) and a parser for what the hub transmits. Adapted from
-// tests/pipeline/frames.hpp; written independently of dataplane/packet.hpp on
-// purpose: the hub's builders and classifier are what is measured and
+// ARP, IPv4, UDP) and a parser for what the hub transmits. Written independently of
+// dataplane/packet.hpp on purpose: the hub's builders and classifier are what is measured and
 // tested, so the simulator's view of the wire must not share their code. Addresses are host order
 // here (ip4(10, 0, 0, 1) == 0x0a000001) and converted when written.
 #pragma once

@@ -1,4 +1,4 @@
-// A simulated WireGuard site (wgperf; adapted from tests/pipeline/sim_peer),
+// A simulated WireGuard site (wgperf and the pipeline tests),
 // built on wghub's own protocol core (control/noise, control/cookie,
 // crypto/aead), without a socket: it turns handshake
 // and data messages into Ethernet/IPv4/UDP frames from its outer address to

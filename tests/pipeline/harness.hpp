@@ -28,10 +28,13 @@
 
 #include "control/hub.hpp"
 #include "dataplane/lcore_stats.hpp"
-#include "tests/pipeline/frames.hpp"
-#include "tests/pipeline/sim_peer.hpp"
+#include "perf/sim/frames.hpp"
+#include "perf/sim/sim_peer.hpp"
 
 namespace wghub::pipeline {
+
+// The simulated sites and frame builders are shared with wgperf (perf/sim).
+using namespace ::wghub::perfsim;  // NOLINT(google-build-using-namespace)
 
 // The lab's addresses (host order).
 inline constexpr std::uint32_t kHubWanIp = ip4(100, 64, 0, 1);
