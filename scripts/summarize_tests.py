@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Reads meson's testlog.json and prints what ran: per test its result and
-number of GoogleTest cases, then the closing line "N passed, N failed"."""
+number of GoogleTest cases, then the closing line "N passed, N failed".
+Further arguments NAME=OK|FAIL add results of runs outside meson (fuzz,
+sanitizers)."""
 import json
 import re
 import sys
@@ -9,7 +11,7 @@ CASES = re.compile(r"\[  PASSED  \] (\d+) tests?")
 FAILED = re.compile(r"\[  FAILED  \] (\d+) tests?, listed below")
 
 
-def main(path):
+def main(path, extra):
     passed = failed = skipped = 0
     cases_ok = cases_bad = 0
     with open(path, encoding="utf-8") as log:
@@ -29,6 +31,13 @@ def main(path):
                 skipped += 1
             else:
                 failed += 1
+    for item in extra:
+        name, _, result = item.partition("=")
+        print(f"  {result:<8} {name}")
+        if result == "OK":
+            passed += 1
+        else:
+            failed += 1
     print(f"GoogleTest cases: {cases_ok} passed, {cases_bad} failed")
     tail = f", {skipped} skipped" if skipped else ""
     print(f"{passed} passed, {failed} failed{tail}")
@@ -36,4 +45,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
