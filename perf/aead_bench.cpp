@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "crypto/aead.hpp"
+#include "perf/cpu_model.hpp"
 
 namespace {
 
@@ -96,18 +97,6 @@ bool parse_args(int argc, char** argv, Options& opt) {
     }
   }
   return true;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
-  }
-  return "unknown CPU";
 }
 
 // A burst of packets of one size, each with its own key (many peers), AD-less
@@ -225,8 +214,8 @@ int main(int argc, char** argv) {
 
   std::printf("wghub-aead-bench: ChaCha20-Poly1305, one core, burst %zu, ~%.2f s per point\n",
               opt.burst, opt.seconds);
-  std::printf("CPU: %s; libsodium %s; IPsec-MB %s\n", cpu_model().c_str(), sodium_version_string(),
-              imb_get_version_str());
+  std::printf("CPU: %s; libsodium %s; IPsec-MB %s\n", wghub::perf::cpu_model().c_str(),
+              sodium_version_string(), imb_get_version_str());
   std::printf("Gbit/s = payload bits; xR = Mpps relative to libsodium in this run\n");
 
   for (int open = 0; open < 2; ++open) {

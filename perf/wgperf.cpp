@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dataplane/eal.hpp"
+#include "perf/cpu_model.hpp"
 #include "perf/wgperf_bench.hpp"
 #include "perf/wgperf_options.hpp"
 
@@ -32,18 +33,6 @@ std::FILE* keep_and_silence(std::FILE* stream, int fd) {
   std::FILE* mine = copy >= 0 ? ::fdopen(copy, "w") : nullptr;
   if (mine == nullptr || std::freopen("/dev/null", "w", stream) == nullptr) return stream;
   return mine;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
-  }
-  return "unknown CPU";
 }
 
 double raw_gbps(const PointResult& r) {
@@ -138,7 +127,7 @@ int main(int argc, char** argv) {
       rte_eal_cleanup();
       return 1;
     }
-    std::fprintf(g_out, "wgperf: %s; %s; TSC %.2f GHz\n", cpu_model().c_str(),
+    std::fprintf(g_out, "wgperf: %s; %s; TSC %.2f GHz\n", wghub::perf::cpu_model().c_str(),
                  bed->aead_name().c_str(), static_cast<double>(rte_get_tsc_hz()) / 1e9);
     std::fprintf(
         g_out,
