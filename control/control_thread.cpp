@@ -93,6 +93,11 @@ unsigned ControlThread::poll_once() {
     dp::decode_event(objs[i], event, slot);
     device_.on_event(engine_, event, slot, now, now_tsc);
   }
+  const unsigned staged = rte_ring_dequeue_burst(dp_.staged, objs, kRingBurst, nullptr);
+  for (unsigned i = 0; i < staged; ++i) {
+    auto* m = static_cast<rte_mbuf*>(objs[i]);
+    device_.stage(m, dp::control_meta(m).peer_slot, now, now_tsc);
+  }
 
   if (uapi_ != nullptr) uapi_->poll();
   if (now >= next_tick_) {
@@ -110,7 +115,7 @@ unsigned ControlThread::poll_once() {
     next_status_ = now + std::chrono::seconds(status_interval_s_);
     print_status(false);
   }
-  return n + events;
+  return n + events + staged;
 }
 
 void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
@@ -172,7 +177,8 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint
   }
   if (r.outcome == HandshakeOutcome::kSessionDerived ||
       r.outcome == HandshakeOutcome::kCookieConsumed)
-    device_.count_received(*r.peer_slot, c.payload_len);
+    device_.handshake_received(*r.peer_slot, c.payload_len,
+                               r.outcome == HandshakeOutcome::kSessionDerived, now);
   const std::string endpoint =
       dp::format_ipv4(c.src_ip_be) + ":" + std::to_string(rte_be_to_cpu_16(c.src_port_be));
   // Failures of a known peer are logged and audited; anonymous garbage is

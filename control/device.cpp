@@ -29,13 +29,6 @@ std::uint64_t pack(const SourceAddress& s) {
   return dp::pack_endpoint(addr_be, rte_cpu_to_be_16(s.port));
 }
 
-SourceAddress unpack(std::uint64_t packed) {
-  std::array<std::uint8_t, 4> a;
-  const std::uint32_t addr_be = dp::endpoint_addr_be(packed);
-  std::memcpy(a.data(), &addr_be, 4);
-  return SourceAddress::ipv4(a, rte_be_to_cpu_16(dp::endpoint_port_be(packed)));
-}
-
 // Public keys in logs: the first 8 base64 characters, as wg(8) users know them.
 std::vector<std::string> prefix_strings(const std::vector<config::Prefix>& prefixes) {
   std::vector<std::string> out;
@@ -49,6 +42,13 @@ std::string short_key(const PublicKey& key) {
 
 }  // namespace
 
+SourceAddress unpack_endpoint(std::uint64_t packed) {
+  std::array<std::uint8_t, 4> a;
+  const std::uint32_t addr_be = dp::endpoint_addr_be(packed);
+  std::memcpy(a.data(), &addr_be, 4);
+  return SourceAddress::ipv4(a, rte_be_to_cpu_16(dp::endpoint_port_be(packed)));
+}
+
 std::string format_endpoint(std::uint64_t packed) {
   if (packed == 0) return "(none)";
   return dp::format_ipv4(dp::endpoint_addr_be(packed)) + ":" +
@@ -60,6 +60,7 @@ Device::Device(dp::Dataplane& dp, ControlTx& tx) : dp_(dp), tx_(tx), deferred_(*
 Device::~Device() {
   // Called after the workers stopped; the stores keep the order rule anyway.
   for (auto& [slot, p] : peers_) {
+    purge_staged(p);
     dp_.peers->at(slot).current.store(nullptr, std::memory_order_release);
     retire(p.previous);
     retire(p.current);
@@ -205,6 +206,14 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
   }
   slot_of_[spec.public_key] = *slot;
   set_configured_endpoint(p, spec.endpoint);
+  {
+    PeerTimers::Actions first;  // the first keepalive: at the first tick, below
+    p.timers.set_persistent_keepalive(std::chrono::seconds(p.persistent_keepalive), first);
+  }
+  // A peer the hub can reach on its own is dialled at once (the kernel
+  // does so for a persistent keepalive; a hub also for a configured endpoint,
+  // so the session is up before the first packet for it).
+  p.dial_pending = p.configured_endpoint || p.persistent_keepalive != 0;
   if (!set_allowed_ips(p, spec.allowed_ips, error)) {
     remove_peer(spec.public_key);
     return false;
@@ -216,7 +225,7 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
     hs.public_key = p.public_key;
     hs.preshared_key = p.preshared_key.get();
     const std::uint64_t ep = dp_.peers->at(*slot).endpoint.load(std::memory_order_relaxed);
-    if (ep != 0) hs.endpoint = unpack(ep);
+    if (ep != 0) hs.endpoint = unpack_endpoint(ep);
     engine_->add_peer(hs);
   }
   dp_.peers->at(*slot).active.store(true, std::memory_order_release);
@@ -247,6 +256,11 @@ bool Device::update_peer(const PeerSpec& spec, std::string& error) {
         .add("allowed_ips", prefix_strings(spec.allowed_ips))
         .emit();
   p->name = spec.name;
+  if (p->persistent_keepalive != spec.persistent_keepalive) {
+    PeerTimers::Actions first;
+    p->timers.set_persistent_keepalive(std::chrono::seconds(spec.persistent_keepalive), first);
+    if (!first.empty()) p->dial_pending = true;  // turned on: one keepalive at once
+  }
   p->persistent_keepalive = spec.persistent_keepalive;
   if (p->preshared_key != spec.preshared_key) {
     p->preshared_key = spec.preshared_key;
@@ -255,7 +269,7 @@ bool Device::update_peer(const PeerSpec& spec, std::string& error) {
   if (spec.endpoint) {
     set_configured_endpoint(*p, spec.endpoint);
     const std::uint64_t ep = dp_.peers->at(p->slot).endpoint.load(std::memory_order_relaxed);
-    if (engine_ != nullptr && ep != 0) engine_->update_endpoint(p->slot, unpack(ep));
+    if (engine_ != nullptr && ep != 0) engine_->update_endpoint(p->slot, unpack_endpoint(ep));
   }
   return set_allowed_ips(*p, spec.allowed_ips, error);
 }
@@ -272,6 +286,8 @@ bool Device::remove_peer(const PublicKey& key) {
   std::string ignored;
   set_allowed_ips(p, {}, ignored);
   if (engine_ != nullptr) engine_->remove_peer(slot);
+  p.timers.stop();
+  purge_staged(p);
   retire(p.previous);
   retire(p.current);
   retire(p.next);
@@ -317,6 +333,7 @@ void Device::install_keypair(std::uint32_t peer_slot, Keypair&& keys) {
     return;
   }
   Peer& p = it->second;
+  const TimePoint now = Clock::now();
   std::memcpy(kp->send_key, keys.sending_key.data(), sizeof kp->send_key);
   std::memcpy(kp->recv_key, keys.receiving_key.data(), sizeof kp->recv_key);
   kp->local_index = keys.local_index;
@@ -343,11 +360,15 @@ void Device::install_keypair(std::uint32_t peer_slot, Keypair&& keys) {
     publish_current(p);
     retire(old_previous);
     retire(old_current);
+    p.timers.session_derived(now);
+    p.timers.handshake_complete(now);
+    send_staged(p, rte_get_tsc_cycles());
   } else {
     // The responder waits for the initiator's first data packet.
     retire(p.next);
     p.next = kp;
     retire(p.previous);
+    p.timers.session_derived(now);
   }
   p.last_handshake = std::chrono::system_clock::now();
   ++p.handshakes;
@@ -376,10 +397,15 @@ void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint
   it->second.logged_endpoint = packed;
 }
 
-void Device::count_received(std::uint32_t slot, std::size_t bytes) {
-  if (auto it = peers_.find(slot); it != peers_.end()) {
-    ++it->second.control_counters.rx_packets;
-    it->second.control_counters.rx_bytes += bytes;
+void Device::handshake_received(std::uint32_t slot, std::size_t bytes, bool authenticated,
+                                TimePoint now) {
+  auto it = peers_.find(slot);
+  if (it == peers_.end()) return;
+  ++it->second.control_counters.rx_packets;
+  it->second.control_counters.rx_bytes += bytes;
+  if (authenticated) {  // receive.c: initiations and responses, not cookie replies
+    it->second.timers.any_authenticated_packet_received(now);
+    it->second.timers.any_authenticated_packet_traversal(now);
   }
 }
 
@@ -393,6 +419,13 @@ void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_
     if (auto it = peers_.find(*peer_slot); it != peers_.end()) {
       ++it->second.control_counters.tx_packets;
       it->second.control_counters.tx_bytes += message.size();
+      const TimePoint now = Clock::now();  // send.c: handshake messages count as traffic
+      if (!message.empty() && message[0] == static_cast<std::uint8_t>(dp::MessageType::kResponse)) {
+        it->second.timers.handshake_response_sent(now);
+      } else {
+        it->second.timers.any_authenticated_packet_traversal(now);
+        it->second.timers.any_authenticated_packet_sent(now);
+      }
     }
   }
 }
@@ -401,97 +434,14 @@ void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_
 void Device::send_keepalive(std::uint32_t peer_slot) {
   auto it = peers_.find(peer_slot);
   if (it == peers_.end() || it->second.current == nullptr) return;
-  dp::Keypair* kp = it->second.current;
-  dp::PeerState& st = dp_.peers->at(peer_slot);
-  const std::uint64_t endpoint = st.endpoint.load(std::memory_order_relaxed);
-  std::uint64_t counter = 0;
-  if (endpoint == 0 || !kp->take_send_counter(counter)) return;
   rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool);
   if (m == nullptr) return;
-  auto* msg = reinterpret_cast<std::uint8_t*>(
-      rte_pktmbuf_append(m, static_cast<std::uint16_t>(dp::kMessageDataMinSize)));
-  if (msg == nullptr) {
-    rte_pktmbuf_free(m);
-    return;
+  const std::uint64_t now_tsc = rte_get_tsc_cycles();
+  if (send_data(it->second, m, now_tsc)) {
+    const TimePoint now = Clock::now();
+    it->second.timers.any_authenticated_packet_traversal(now);
+    it->second.timers.any_authenticated_packet_sent(now);
   }
-  auto* hdr = reinterpret_cast<dp::MessageDataHeader*>(msg);
-  *hdr = dp::MessageDataHeader{};
-  hdr->header.set_type(dp::MessageType::kData);
-  hdr->receiver_index.set(kp->remote_index);
-  hdr->counter.set(counter);
-  std::uint8_t* body = msg + dp::kMessageDataHeaderSize;
-  crypto::aead_seal(body, body, 0, nullptr, 0, counter, kp->send_key);
-  const std::uint64_t now = rte_get_tsc_cycles();
-  tx_.send_outer(m, dp::endpoint_addr_be(endpoint), dp::endpoint_port_be(endpoint), now);
-  dp::touch(st.last_tx_tsc, now);
-  ++it->second.control_counters.tx_packets;
-  it->second.control_counters.tx_bytes += dp::kMessageDataMinSize;
-}
-
-bool Device::has_session(const Peer& p, std::uint64_t now_tsc) const {
-  return p.current != nullptr && !p.current->expired(now_tsc, dp_.reject_after_cycles);
-}
-
-void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint64_t now_tsc) {
-  const std::uint64_t hz = rte_get_tsc_hz();
-  dp::PeerState& st = dp_.peers->at(p.slot);
-  // A responder keypair becomes current with its first data packet.
-  if (p.next != nullptr && p.next->received_data.load(std::memory_order_relaxed)) {
-    dp::Keypair* old_previous = p.previous;
-    p.previous = p.current;
-    p.current = p.next;
-    p.next = nullptr;
-    publish_current(p);
-    retire(old_previous);
-  }
-  // Keypairs past REJECT_AFTER_TIME carry nothing any more.
-  if (p.previous != nullptr && p.previous->expired(now_tsc, dp_.reject_after_cycles))
-    retire(p.previous);
-
-  const std::uint64_t ep = st.endpoint.load(std::memory_order_relaxed);
-  if (ep != 0) engine.update_endpoint(p.slot, unpack(ep));
-  if (ep != p.logged_endpoint) {  // roamed: a worker saw authenticated data from elsewhere
-    log_info("peer %s endpoint %s -> %s", p.name.c_str(),
-             format_endpoint(p.logged_endpoint).c_str(), format_endpoint(ep).c_str());
-    p.logged_endpoint = ep;
-  }
-
-  const bool session = has_session(p, now_tsc);
-  // A fresh responder keypair means the peer is completing a handshake of
-  // its own: let it, rather than start a competing one.
-  const bool peer_handshaking =
-      p.next != nullptr &&
-      now_tsc - p.next->birth_tsc < static_cast<std::uint64_t>(dp::kRekeyTimeout.count()) * hz;
-  const bool wanted = st.handshake_wanted.load(std::memory_order_relaxed);
-  // Whitepaper 6.2: the initiator of the current session renews it after
-  // REKEY_AFTER_TIME, so it never reaches REJECT_AFTER_TIME in use.
-  const bool rekey_due = session && p.current->is_initiator &&
-                         now_tsc - p.current->birth_tsc >=
-                             static_cast<std::uint64_t>(dp::kRekeyAfterTime.count()) * hz;
-  if (ep != 0 && !peer_handshaking &&
-      (rekey_due ||
-       (!session && (wanted || p.configured_endpoint || p.persistent_keepalive != 0)))) {
-    if (engine.initiate(p.slot, now)) {
-      st.handshake_wanted.store(false, std::memory_order_relaxed);
-      log_info("handshake initiation sent to peer %s at %s", p.name.c_str(),
-               format_endpoint(ep).c_str());
-    }
-  } else if (session && wanted) {
-    st.handshake_wanted.store(false, std::memory_order_relaxed);
-  }
-  if (session && p.persistent_keepalive != 0 &&
-      now_tsc - st.last_tx_tsc.load(std::memory_order_relaxed) >= p.persistent_keepalive * hz)
-    send_keepalive(p.slot);
-}
-
-void Device::tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc) {
-  for (auto& [slot, p] : peers_) service(engine, p, now, now_tsc);
-  deferred_.reclaim();
-}
-
-void Device::on_event(HandshakeEngine& engine, dp::WorkerEvent, std::uint32_t slot, TimePoint now,
-                      std::uint64_t now_tsc) {
-  if (auto it = peers_.find(slot); it != peers_.end()) service(engine, it->second, now, now_tsc);
 }
 
 }  // namespace wghub::ctl

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "config/model.hpp"
 #include "control/control_tx.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/timers.hpp"
 #include "dataplane/context.hpp"
 
 namespace wghub::ctl {
@@ -57,6 +59,26 @@ class Device : public HandshakeSink {
     std::optional<std::chrono::system_clock::time_point> last_handshake;
     std::uint64_t handshakes = 0;
     std::uint64_t logged_endpoint = 0;  // the endpoint last reported in the log
+
+    // The kernel's timers, driven from the workers' stamps (device_timers.cpp).
+    PeerTimers timers;
+    struct Stamps {  // the PeerState stamps as last turned into timer events
+      std::uint64_t rx = 0, data_rx = 0, tx = 0, data_tx = 0;
+    } seen;
+    // A configured endpoint or persistent keepalive: dial at the next tick.
+    bool dial_pending = false;
+    // Inner packets waiting for a session (kernel: staged packets), oldest
+    // first, at most kMaxStagedPackets.
+    std::deque<rte_mbuf*> staged;
+  };
+
+  // The kernel's MAX_STAGED_PACKETS: beyond it the oldest waiting packet goes.
+  static constexpr std::size_t kMaxStagedPackets = 128;
+  struct StagedCounters {
+    std::uint64_t queued = 0;    // packets that waited for a handshake
+    std::uint64_t sent = 0;      // ... and went out once it completed
+    std::uint64_t overflow = 0;  // dropped: more than kMaxStagedPackets waiting
+    std::uint64_t purged = 0;    // dropped: the handshake gave up, or the peer went
   };
 
   Device(dp::Dataplane& dp, ControlTx& tx);
@@ -84,8 +106,10 @@ class Device : public HandshakeSink {
   }
   // Bytes and packets counted for the peer since it was added.
   dp::PeerCounters counters(const Peer& p) const;
-  // An authenticated handshake message of `bytes` from the peer.
-  void count_received(std::uint32_t slot, std::size_t bytes);
+  // A handshake message of `bytes` from the peer that authenticated
+  // (initiation or response) or that only carried a cookie.
+  void handshake_received(std::uint32_t slot, std::size_t bytes, bool authenticated,
+                          TimePoint now);
   // The peer's current endpoint, packed (0 = none yet).
   std::uint64_t endpoint(const Peer& p) const {
     return dp_.peers->at(p.slot).endpoint.load(std::memory_order_relaxed);
@@ -97,6 +121,10 @@ class Device : public HandshakeSink {
   // A worker's notice about one peer: the same work for that peer, at once.
   void on_event(HandshakeEngine& engine, dp::WorkerEvent event, std::uint32_t slot, TimePoint now,
                 std::uint64_t now_tsc);
+  // A packet a worker could not send for want of a session (ring `staged`):
+  // it waits in the peer's queue and a handshake starts.
+  void stage(rte_mbuf* m, std::uint32_t slot, TimePoint now, std::uint64_t now_tsc);
+  const StagedCounters& staged_counters() const { return staged_counters_; }
 
   const std::map<std::uint32_t, Peer>& peers() const { return peers_; }
   bool has_session(const Peer& p, std::uint64_t now_tsc) const;
@@ -111,7 +139,17 @@ class Device : public HandshakeSink {
   void send_keepalive(std::uint32_t peer_slot) override;
 
  private:
+  // device_timers.cpp
   void service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint64_t now_tsc);
+  void observe_stamps(Peer& p, TimePoint now, std::uint64_t now_tsc);
+  void run_actions(HandshakeEngine& engine, Peer& p, PeerTimers::Actions& actions, TimePoint now,
+                   std::uint64_t now_tsc);
+  SendingKey sending_key(const Peer& p, TimePoint now, std::uint64_t now_tsc) const;
+  void send_staged(Peer& p, std::uint64_t now_tsc);
+  void purge_staged(Peer& p);
+  void zero_key_material(Peer& p);
+  void promote_next(Peer& p, TimePoint now);
+  bool send_data(Peer& p, rte_mbuf* m, std::uint64_t now_tsc);
   void retire(dp::Keypair*& kp);
   void publish_current(Peer& p);
   bool add_route(const config::Prefix& prefix, dp::NextHop nh, const std::string& what,
@@ -126,9 +164,12 @@ class Device : public HandshakeSink {
   std::map<std::uint32_t, Peer> peers_;               // by slot
   std::map<PublicKey, std::uint32_t> slot_of_;        // by public key
   std::map<config::Prefix, std::uint32_t> owner_of_;  // allowed IP -> slot
+  StagedCounters staged_counters_;
 };
 
 // "a.b.c.d:port" of a packed endpoint, for logs and status.
 std::string format_endpoint(std::uint64_t packed);
+// A packed endpoint (dp::pack_endpoint, not 0) as the handshake stage's address.
+SourceAddress unpack_endpoint(std::uint64_t packed);
 
 }  // namespace wghub::ctl

@@ -284,6 +284,13 @@ HandshakeEngine::Result HandshakeEngine::on_cookie_reply(std::span<const std::ui
   return r;
 }
 
+void HandshakeEngine::clear_handshake(std::uint32_t slot) {
+  auto it = peers_.find(slot);
+  if (it == peers_.end()) return;
+  set_pending_index(*it->second, 0);
+  it->second->handshake.clear();
+}
+
 bool HandshakeEngine::initiate(std::uint32_t slot, TimePoint now, bool force) {
   auto it = peers_.find(slot);
   if (it == peers_.end() || !it->second->endpoint) return false;

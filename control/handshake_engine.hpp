@@ -133,6 +133,10 @@ class HandshakeEngine {
   // `force`).
   bool initiate(std::uint32_t slot, TimePoint now, bool force = false);
 
+  // Abandons the peer's handshake in progress and wipes its transient
+  // secrets (timers: key material erased); a response to it is refused.
+  void clear_handshake(std::uint32_t slot);
+
   // The peer's last known endpoint (configured or learned).
   std::optional<SourceAddress> endpoint(std::uint32_t slot) const;
   // Records an endpoint learned by the data plane (authenticated data).

@@ -148,7 +148,9 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
       rte_ring_create("wghub_control", 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
   d.events =
       rte_ring_create("wghub_events", 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
-  if (d.to_control == nullptr || d.events == nullptr) {
+  d.staged =
+      rte_ring_create("wghub_staged", 2048, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+  if (d.to_control == nullptr || d.events == nullptr || d.staged == nullptr) {
     error = std::string("cannot create the control rings (") + rte_strerror(rte_errno) + ")";
     return nullptr;
   }
@@ -308,6 +310,10 @@ Hub::~Hub() {
     rte_ring_free(dp_->to_control);
   }
   if (dp_->events != nullptr) rte_ring_free(dp_->events);
+  if (dp_->staged != nullptr) {
+    while (rte_ring_dequeue(dp_->staged, &left) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(left));
+    rte_ring_free(dp_->staged);
+  }
   if (dp_->wan.port.started) dp::close_port(dp_->wan.port);
   if (dp_->lan.port.started) dp::close_port(dp_->lan.port);
   dp_->fib.reset();

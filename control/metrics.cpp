@@ -291,8 +291,23 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
                                       "Capacity of the workers-to-control ring", MetricType::Gauge);
   add_gauge(ring_capacity, {}, s != nullptr ? static_cast<double>(s->control_ring_capacity) : 0);
 
+  MetricFamily staged = family(
+      "wghub_staged_packets_total",
+      "Packets for a peer without a session that waited for the handshake: queued, then sent, "
+      "or dropped (overflow: over 128 waiting for the peer; purged: the handshake gave up or "
+      "the peer was removed)",
+      MetricType::Counter);
+  add_counter(staged, {{"result", "queued"}}, s != nullptr ? s->staged_queued : 0);
+  add_counter(staged, {{"result", "sent"}}, s != nullptr ? s->staged_sent : 0);
+  add_counter(staged, {{"result", "overflow"}}, s != nullptr ? s->staged_overflow : 0);
+  add_counter(staged, {{"result", "purged"}}, s != nullptr ? s->staged_purged : 0);
+  MetricFamily waiting = family("wghub_staged_packets",
+                                "Packets waiting for a handshake now, all peers together",
+                                MetricType::Gauge);
+  add_gauge(waiting, {}, s != nullptr ? static_cast<double>(s->staged_waiting) : 0);
+
   for (MetricFamily* f : {&handshakes, &failures, &received, &sent, &cookies, &under_load, &entered,
-                          &ring, &ring_capacity})
+                          &ring, &ring_capacity, &staged, &waiting})
     out.push_back(std::move(*f));
 }
 
@@ -354,8 +369,14 @@ std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
     mp.counter_base = p.counters_baseline;
     mp.control = p.control_counters;
     s->peers.push_back(std::move(mp));
+    s->staged_waiting += p.staged.size();
   }
   s->handshakes = engine.counters();
+  const Device::StagedCounters& staged = device.staged_counters();
+  s->staged_queued = staged.queued;
+  s->staged_sent = staged.sent;
+  s->staged_overflow = staged.overflow;
+  s->staged_purged = staged.purged;
   s->under_load = control.under_load();
   s->under_load_entered = control.counters().under_load_entered;
   if (dp.to_control != nullptr) {

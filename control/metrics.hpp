@@ -86,6 +86,10 @@ struct MetricsSnapshot {
   std::uint64_t under_load_entered = 0;
   std::uint64_t control_ring_count = 0;     // messages waiting for the control thread
   std::uint64_t control_ring_capacity = 0;  // the ring's usable size
+  // Packets that waited for a handshake (Device::StagedCounters) and those
+  // waiting now.
+  std::uint64_t staged_queued = 0, staged_sent = 0, staged_overflow = 0, staged_purged = 0;
+  std::uint64_t staged_waiting = 0;
   // The control thread's own tx queue on each port (handshakes, keepalives,
   // ARP, ICMP): exported with lcore="control".
   std::uint64_t control_tx_packets[dp::kStatsPortCount] = {};

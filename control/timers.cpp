@@ -79,6 +79,12 @@ void PeerTimers::handshake_complete(TimePoint) {
   sent_lastminute_handshake_ = false;
 }
 
+void PeerTimers::handshake_response_sent(TimePoint now) {
+  last_sent_handshake_ = now;
+  any_authenticated_packet_traversal(now);
+  any_authenticated_packet_sent(now);
+}
+
 void PeerTimers::session_derived(TimePoint now) {
   zero_key_material_ = now + kZeroKeyMaterialAfter;
 }

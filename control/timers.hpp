@@ -83,6 +83,10 @@ class PeerTimers {
   void any_authenticated_packet_received(TimePoint now);
   void any_authenticated_packet_traversal(TimePoint now);  // either direction
   void handshake_complete(TimePoint now);  // initiator: response; responder: first data
+  // We answered an initiation: also counts against the initiation rate
+  // limit, so a responder does not start a competing handshake while the
+  // initiator's first data is on its way (send.c sets last_sent_handshake).
+  void handshake_response_sent(TimePoint now);
   void session_derived(TimePoint now);     // a keypair was derived (either role)
 
   // --- send-side policy ---

@@ -54,10 +54,12 @@ struct PortContext {
 enum class ControlReason : std::uint8_t {
   kReceived = 0,       // a frame for the appliance (handshake, ARP, ICMP): re-classify
   kAwaitingNeighbour,  // a finished frame whose destination MAC is unknown
+  kStaged,             // an inner packet for a peer without a session (ring `staged`)
 };
 
 struct ControlMeta {
   std::uint32_t next_hop_be = 0;  // kAwaitingNeighbour: the address to resolve
+  std::uint32_t peer_slot = 0;    // kStaged: the peer it waits for
   ControlReason reason = ControlReason::kReceived;
   std::uint8_t port_stats_index = 0;  // which port it arrived on / must leave from
 };
@@ -97,6 +99,10 @@ struct Dataplane {
   std::unique_ptr<PeerTable> peers;
   rte_ring* to_control = nullptr;  // multi-producer (workers), single consumer (control)
   rte_ring* events = nullptr;      // WorkerEvent notices, same producers and consumer
+  // Inner packets waiting for a handshake (ControlReason::kStaged), same
+  // producers and consumer. Apart from to_control so that they never count
+  // towards "under load", which is about handshake messages.
+  rte_ring* staged = nullptr;
   unsigned burst = 32;
   bool busy_poll = false;
   std::uint64_t reject_after_cycles = 0;  // REJECT_AFTER_TIME in TSC cycles

@@ -40,6 +40,7 @@ namespace wghub::dp {
   X(kReplay, "replay")                                           \
   X(kKeypairExpired, "keypair_expired")                          \
   X(kNoSession, "no_session")                                    \
+  X(kStagedRingFull, "staged_ring_full")                         \
   X(kHandshakeRingFull, "handshake_ring_full")                   \
   /* Inner packets and forwarding */                             \
   X(kSpoofedInnerSource, "spoofed_inner_source")                 \

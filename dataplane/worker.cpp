@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/data_message.hpp"
 #include "dataplane/messages.hpp"
 
 namespace wghub::dp {
@@ -367,38 +368,33 @@ void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
   if (kp == nullptr || endpoint == 0 || kp->expired(now, dp_.reject_after_cycles) ||
       !kp->take_send_counter(counter)) {
     if (peer.request_handshake()) post_event(dp_.events, WorkerEvent::kHandshakeWanted, slot);
-    drop(m, DropReason::kNoSession);
-    return;
-  }
-  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
-    drop(m, DropReason::kNoMbuf);
+    if (endpoint != 0) {
+      stage(m, slot);  // waits for the handshake in the control thread
+      return;
+    }
+    drop(m, DropReason::kNoSession);  // nowhere to send a handshake
     return;
   }
   const std::uint32_t plain = m->pkt_len;
-  const auto padded =
-      static_cast<std::uint32_t>(padded_length(plain, std::max<std::uint32_t>(plain, kTunnelMtu)));
-  auto* tail = reinterpret_cast<std::uint8_t*>(
-      rte_pktmbuf_append(m, static_cast<std::uint16_t>(padded - plain + crypto::kAeadTagLen)));
-  auto* hdr =
-      tail ? reinterpret_cast<MessageDataHeader*>(rte_pktmbuf_prepend(m, kMessageDataHeaderSize))
-           : nullptr;
-  if (hdr == nullptr) {
-    drop(m, DropReason::kNoHeadroom);
+  crypto::AeadOp op;
+  if (const DropReason why = frame_data_message(m, *kp, counter, kTunnelMtu, op);
+      why != DropReason::kNone) {
+    drop(m, why);
     return;
   }
-  std::memset(tail, 0, padded - plain);
-  hdr->header.set_type(MessageType::kData);
-  hdr->receiver_index.set(kp->remote_index);
-  hdr->counter.set(counter);
-  crypto::AeadOp op;
-  op.key = kp->send_key;
-  op.counter = counter;
-  op.data = reinterpret_cast<std::uint8_t*>(hdr + 1);
-  op.len = padded;
-  op.tag = op.data + padded;
   encrypt_ops_.push_back(op);
   encrypt_pending_.push_back(Pending{m, kp, 0, 0, 0, endpoint, slot, plain});
   if (encrypt_ops_.size() >= kMaxBurst) finish_encrypt(now);
+}
+
+// A packet for a peer without a usable session: handed to the control thread,
+// which keeps it in the peer's bounded queue until the handshake completes
+// (kernel send.c: staged packets).
+void Worker::stage(rte_mbuf* m, std::uint32_t slot) {
+  ControlMeta& meta = control_meta(m);
+  meta.reason = ControlReason::kStaged;
+  meta.peer_slot = slot;
+  if (rte_ring_enqueue(dp_.staged, m) != 0) drop(m, DropReason::kStagedRingFull);
 }
 
 void Worker::finish_encrypt(std::uint64_t now) {

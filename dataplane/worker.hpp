@@ -69,6 +69,7 @@ class Worker {
   void finish_decrypt(std::uint64_t now);
   void route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer);
   void queue_encrypt(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
+  void stage(rte_mbuf* m, std::uint32_t peer_slot);
   void finish_encrypt(std::uint64_t now);
   void send_outer(rte_mbuf* m, std::uint64_t endpoint);
   void tx_lan(rte_mbuf* m, std::uint32_t next_hop_be);

@@ -42,11 +42,14 @@ TEST_F(PipelineTest, SiteInitiatesAndFirstDataPromotesKeypair) {
   EXPECT_EQ(dev.next->local_index, a.keys().remote_index);
   EXPECT_EQ(dev.next->remote_index, a.keys().local_index);
 
-  // Until then the hub cannot send to the site.
+  // Until then the hub cannot send to the site: the packet waits, and the
+  // hub does not start a competing handshake (it just responded).
   h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 1, 32));
   h().run();
-  EXPECT_EQ(h().drops(DropReason::kNoSession), 1u);
+  EXPECT_EQ(total_drops(h().stats()), 0u);
   EXPECT_TRUE(h().take_wan().empty());
+  EXPECT_EQ(dev.staged.size(), 1u);
+  EXPECT_EQ(hs.initiations_sent, 0u);
 
   h().send(a, a.seal(inner_udp(ip4(10, 1, 0, 5), kHqHostIp, 2, 32)));
   h().run();
@@ -55,15 +58,27 @@ TEST_F(PipelineTest, SiteInitiatesAndFirstDataPromotesKeypair) {
   ASSERT_NE(dev.current, nullptr);
   EXPECT_EQ(h().hub().dataplane().peers->at(dev.slot).current.load(), dev.current);
   EXPECT_EQ(h().take_lan().size(), 1u);
-
-  // And now it can.
-  h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 3, 32));
-  h().run();
-  const std::vector<Bytes> out = h().take_wan();
+  // The confirmed keypair carries the waiting packet at once.
+  std::vector<Bytes> out = h().take_wan();
   ASSERT_EQ(out.size(), 1u);
-  const auto opened = a.open(wireguard_payload_to(out[0], h().hub_wan(), a.outer()));
+  auto opened = a.open(wireguard_payload_to(out[0], h().hub_wan(), a.outer()));
   ASSERT_TRUE(opened.has_value());
   EXPECT_EQ(opened->counter, 0u);
+  const auto inner = parse_ipv4(opened->plaintext);
+  ASSERT_TRUE(inner.has_value());
+  EXPECT_EQ(Bytes(inner->payload.begin() + 8, inner->payload.end()), pattern_payload(1, 32));
+  EXPECT_TRUE(dev.staged.empty());
+
+  // And what follows goes straight from the worker.
+  h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 3, 32));
+  h().run();
+  out = h().take_wan();
+  ASSERT_EQ(out.size(), 1u);
+  opened = a.open(wireguard_payload_to(out[0], h().hub_wan(), a.outer()));
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_EQ(opened->counter, 1u);
+  EXPECT_EQ(h().hub().device().staged_counters().sent, 1u);
+  EXPECT_EQ(hs.initiations_sent, 0u);
 }
 
 // ControlThread::on_wireguard learns an on-link initiator's MAC from its
@@ -153,6 +168,58 @@ TEST_F(PipelineTest, HubInitiatesToConfiguredEndpoint) {
   EXPECT_EQ(h().take_lan().size(), 1u);
   EXPECT_EQ(h().stats().decrypted_packets, 1u);
   EXPECT_EQ(total_drops(h().stats()), 0u);
+}
+
+// Hub-initiated session (issue 4): packets for a site with a known endpoint
+// and no session wait in the peer's queue (at most 128, oldest dropped first,
+// as the kernel's MAX_STAGED_PACKETS) and go out, in order, on the keypair
+// the handshake brings.
+TEST_F(PipelineTest, PacketsWaitForTheHandshakeTheyStarted) {
+  rebuild({.peers = {site_a(), site_c()}});
+  SimPeer& c = h().peer("site-c");
+  h().inject_wan(arp_frame(1, kBroadcastMac, c.outer().mac, c.outer().ip, Mac{}, kHubWanIp));
+  h().run();
+  std::vector<Bytes> wan = h().take_wan();
+  ASSERT_EQ(wan.size(), 2u) << "our ARP reply and the initiation (configured endpoint)";
+  const Bytes initiation = wireguard_payload_to(wan[1], h().hub_wan(), c.outer());
+
+  constexpr std::uint32_t kSent = ctl::Device::kMaxStagedPackets + 2;
+  for (std::uint32_t seq = 0; seq < kSent; ++seq)
+    h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 3, 0, 9), seq, 64));
+  h().run();
+  EXPECT_TRUE(h().take_wan().empty()) << "no session yet, and no second initiation within REKEY_TIMEOUT";
+  EXPECT_EQ(total_drops(h().stats()), 0u);
+  const ctl::Device::StagedCounters& staged = h().hub().device().staged_counters();
+  EXPECT_EQ(staged.queued, kSent);
+  EXPECT_EQ(staged.overflow, 2u);
+  EXPECT_EQ(h().device_peer("site-c").staged.size(), ctl::Device::kMaxStagedPackets);
+  EXPECT_EQ(h().hub().engine().counters().initiations_sent, 1u);
+
+  const auto response = c.consume_initiation(initiation);
+  ASSERT_TRUE(response.has_value());
+  h().send(c, *response);
+  h().run();
+  wan = h().take_wan();
+  ASSERT_EQ(wan.size(), ctl::Device::kMaxStagedPackets + 1) << "the waiting packets and a keepalive";
+  for (std::size_t i = 0; i < wan.size(); ++i) {
+    const auto opened = c.open(wireguard_payload_to(wan[i], h().hub_wan(), c.outer()));
+    ASSERT_TRUE(opened.has_value()) << i;
+    EXPECT_EQ(opened->counter, i);
+    if (i == ctl::Device::kMaxStagedPackets) {
+      EXPECT_TRUE(opened->plaintext.empty()) << "the keepalive confirming the session";
+      continue;
+    }
+    const auto inner = parse_ipv4(opened->plaintext);
+    ASSERT_TRUE(inner.has_value());
+    // The two oldest were dropped: sequence numbers 2.. in order.
+    EXPECT_EQ(Bytes(inner->payload.begin() + 8, inner->payload.end()),
+              pattern_payload(static_cast<std::uint32_t>(i + 2), 64))
+        << i;
+  }
+  EXPECT_EQ(staged.sent, ctl::Device::kMaxStagedPackets);
+  EXPECT_TRUE(h().device_peer("site-c").staged.empty());
+  EXPECT_EQ(h().device_peer("site-c").timers.handshake_attempts(), 0u);
+  EXPECT_FALSE(h().device_peer("site-c").timers.retransmit_armed());
 }
 
 // Regression (found by this tier, fixed): a handshake message the control thread sends from its

@@ -54,6 +54,8 @@ EXPECTED = {
     "wghub_under_load_entered_total": ("counter", set()),
     "wghub_control_ring_occupancy": ("gauge", set()),
     "wghub_control_ring_capacity": ("gauge", set()),
+    "wghub_staged_packets_total": ("counter", {"result"}),
+    "wghub_staged_packets": ("gauge", set()),
     "wghub_port_rx_missed_packets_total": ("counter", {"port"}),
     "wghub_port_rx_nombuf_total": ("counter", {"port"}),
     "wghub_port_rx_errors_total": ("counter", {"port"}),

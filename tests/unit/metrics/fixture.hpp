@@ -114,6 +114,11 @@ struct MetricsFixture {
     s.handshakes.drops[static_cast<std::size_t>(HandshakeDrop::kNoise)] = 2;
     s.under_load = true;
     s.under_load_entered = 1;
+    s.staged_queued = 40;
+    s.staged_sent = 30;
+    s.staged_overflow = 2;
+    s.staged_purged = 5;
+    s.staged_waiting = 3;
     s.control_ring_count = 700;
     s.control_ring_capacity = 4095;
     s.control_tx_packets[dp::kStatsPortWan] = 17;

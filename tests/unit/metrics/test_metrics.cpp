@@ -82,7 +82,7 @@ double sum(const std::vector<MetricFamily>& fs, const std::string& name, const L
 TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   MetricsFixture fx;
   const auto fs = collect(fx.lcores, fx.snapshot.get());
-  EXPECT_EQ(fs.size(), 31u);
+  EXPECT_EQ(fs.size(), 33u);
   std::set<std::string> names;
   for (const MetricFamily& f : fs) {
     EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
@@ -221,6 +221,11 @@ TEST(MetricsCollect, ControlThreadState) {
   EXPECT_EQ(sample(fs, "wghub_under_load_entered_total", {}), 1);
   EXPECT_EQ(sample(fs, "wghub_control_ring_occupancy", {}), 700);
   EXPECT_EQ(sample(fs, "wghub_control_ring_capacity", {}), 4095);
+  EXPECT_EQ(sample(fs, "wghub_staged_packets_total", {{"result", "queued"}}), 40);
+  EXPECT_EQ(sample(fs, "wghub_staged_packets_total", {{"result", "sent"}}), 30);
+  EXPECT_EQ(sample(fs, "wghub_staged_packets_total", {{"result", "overflow"}}), 2);
+  EXPECT_EQ(sample(fs, "wghub_staged_packets_total", {{"result", "purged"}}), 5);
+  EXPECT_EQ(sample(fs, "wghub_staged_packets", {}), 3);
 }
 
 TEST(MetricsCollect, BeforeTheFirstSnapshotEveryFamilyIsStillThere) {

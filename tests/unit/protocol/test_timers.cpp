@@ -25,6 +25,7 @@ enum class Ev {
   kHandshakeComplete,
   kSessionDerived,
   kNeedHandshake,
+  kResponseSent,
   kFreshSent,      // keep_key_fresh_sent with the row's key
   kFreshReceived,  // keep_key_fresh_received with the row's key
   kSetKeepalive,   // set_persistent_keepalive(row.keepalive)
@@ -79,6 +80,7 @@ void run(const Case& c, PeerTimers& timers) {
       case Ev::kHandshakeComplete: timers.handshake_complete(now); break;
       case Ev::kSessionDerived: timers.session_derived(now); break;
       case Ev::kNeedHandshake: timers.need_handshake(now, out); break;
+      case Ev::kResponseSent: timers.handshake_response_sent(now); break;
       case Ev::kFreshSent: timers.keep_key_fresh_sent(key, now, out); break;
       case Ev::kFreshReceived: timers.keep_key_fresh_received(key, now, out); break;
       case Ev::kSetKeepalive:
@@ -148,6 +150,14 @@ std::vector<Case> cases() {
         {5, Ev::kNeedHandshake, {A::kSendInitiation}},
         {9.99, Ev::kExpire, {}},
         {10, Ev::kExpire, {A::kSendInitiation}}}},
+      {"a response sent holds off our own initiation for REKEY_TIMEOUT",
+       0,
+       {{0, Ev::kDataReceived, {}},
+        {0, Ev::kResponseSent, {}},  // also settles the owed keepalive
+        {1, Ev::kNeedHandshake, {}},
+        {4.99, Ev::kNeedHandshake, {}},
+        {5, Ev::kNeedHandshake, {A::kSendInitiation}},
+        {5, Ev::kExpire, {}}}},
       {"a completed handshake stops retransmission",
        0,
        {{0, Ev::kNeedHandshake, {A::kSendInitiation}},
