@@ -70,6 +70,15 @@ std::vector<std::string> eal_arguments(const EalOptions& o, bool hugepages) {
   }
 
   std::vector<std::string> args{"-l", list, "--main-lcore", std::to_string(o.main_lcore)};
+  if (o.wrap_lcores) {
+    const std::vector<unsigned> cpus = allowed_cpus();
+    std::string map;
+    for (unsigned l : lcores) {
+      if (!map.empty()) map += ',';
+      map += std::to_string(l) + "@" + std::to_string(cpus.empty() ? 0 : cpus[l % cpus.size()]);
+    }
+    args = {"--lcores", map, "--main-lcore", std::to_string(o.main_lcore)};
+  }
   const bool huge = o.memory == MemoryMode::kHuge || (o.memory == MemoryMode::kAuto && hugepages);
   if (huge) {
     // No runtime files in /var/run, hugepage files unlinked once mapped.
@@ -119,7 +128,7 @@ std::string check_eal_options(const EalOptions& o, bool hugepages) {
     if (l >= RTE_MAX_LCORE)
       return "lcore " + std::to_string(l) + " is beyond DPDK's limit (lcores 0-" +
              std::to_string(RTE_MAX_LCORE - 1) + ")";
-    if (std::find(cpus.begin(), cpus.end(), l) == cpus.end()) {
+    if (!o.wrap_lcores && std::find(cpus.begin(), cpus.end(), l) == cpus.end()) {
       if (online > 0 && l >= static_cast<unsigned long>(online))
         return "lcore " + std::to_string(l) + " does not exist on this machine (" +
                std::to_string(online) + " cores: " + format_ranges(cpus) + ")";

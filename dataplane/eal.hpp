@@ -30,6 +30,10 @@ struct EalOptions {
   bool no_pci = false;             // tests and labs with only vdevs
   bool telemetry = false;          // DPDK's telemetry socket: off unless asked for
   std::vector<std::string> extra;  // passed through last (--vdev, --log-level, -d ...)
+  // Benchmarks only (wgperf --mode drain): lcore l runs on CPU l % (CPUs
+  // allowed), so a tool can have more lcores than CPUs (--lcores l@cpu); the
+  // check that every lcore is a CPU of its own is skipped.
+  bool wrap_lcores = false;
 };
 
 // The EAL arguments without argv[0]. Pure: `hugepages` says whether hugepages

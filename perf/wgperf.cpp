@@ -74,7 +74,7 @@ void write_csv(const Options& o, const PointResult& r) {
   auto row = [&](const std::string& engine, double mpps, double cpp, double mn, double mx) {
     const LcoreFigures& f = r.total;
     out << engine << "," << size_name(r.size) << "," << o.peers << "," << o.lcores << ","
-        << (o.mode == Mode::kStep ? "step" : "lcore") << "," << o.burst << "," << o.duration << ","
+        << (o.mode == Mode::kStep ? "step" : o.mode == Mode::kDrain ? "drain" : "lcore") << "," << o.burst << "," << o.duration << ","
         << o.repeat << "," << mpps << "," << mn << "," << mx << "," << f.gbps_inner << ","
         << f.gbps_wire << "," << cpp << "," << f.raw_mpps << "," << raw_gbps(r) << ","
         << (f.raw_mpps > 0 ? f.mpps / f.raw_mpps : 0) << "," << f.received << "," << f.forwarded
@@ -111,8 +111,9 @@ int main(int argc, char** argv) {
   wghub::dp::EalOptions eal;
   eal.no_pci = true;
   eal.memory_mb = 2048;
-  if (o.mode == Mode::kLcore)
+  if (o.mode != Mode::kStep)
     for (unsigned i = 1; i <= o.lcores; ++i) eal.worker_lcores.push_back(i);
+  eal.wrap_lcores = o.mode == Mode::kDrain;
   eal.extra = {"--log-level=lib.eal:error", "--log-level=pmd.net.ring:error"};
   std::string error;
   if (!wghub::dp::eal_start(eal, error)) {
@@ -133,7 +134,9 @@ int main(int argc, char** argv) {
         g_out,
         "mode %s, %u peer(s) with sessions (set up in %.1f s), %u lcore(s), burst %u, %.2f s x "
         "%u per point (median shown)\n",
-        o.mode == Mode::kStep ? "step (worker cycles only)" : "lcore (wall clock)", o.peers,
+        o.mode == Mode::kStep    ? "step (worker cycles only)"
+        : o.mode == Mode::kDrain ? "drain (wall clock, rings filled first)"
+                                 : "lcore (wall clock)", o.peers,
         bed->setup_seconds(), o.lcores, o.burst, o.duration, o.repeat);
     bool header = false;
     for (Engine engine : o.engines) {

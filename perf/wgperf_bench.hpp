@@ -20,6 +20,7 @@
 #include <rte_ring.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,6 +98,12 @@ class Testbed {
 
   PointResult measure_step(Engine engine, Stream& s);
   PointResult measure_lcores(Engine engine, Stream& s);
+  PointResult measure_drain(Engine engine, Stream& s);
+  // wgperf_drain.cpp: rounds of refill() then N workers emptying `rx`.
+  PointResult drain_rounds(Engine engine, unsigned size, unsigned stats_port,
+                           const std::vector<rte_ring*>& rx, const std::function<void()>& refill);
+  unsigned rx_ring_size() const;
+  unsigned tx_ring_size() const;
   PointResult measure_handshake();
   void finish(PointResult& r, Engine engine, const Stream& s);
 

@@ -99,7 +99,7 @@ void print_help(std::FILE* out) {
       "                   runs workers on lcores 1..N (the main lcore 0 generates)\n"
       "  --duration S     seconds measured per point and repetition (default 1)\n"
       "  --burst N        worker rx burst (dataplane.burst_size), 1..512 (default 32)\n"
-      "  --mode step|lcore\n"
+      "  --mode step|lcore|drain\n"
       "                   step (default): the worker is stepped on the main lcore\n"
       "                   between generator fills; only rte_rdtsc around its\n"
       "                   poll_once counts, so generation and encryption by the\n"
@@ -107,6 +107,14 @@ void print_help(std::FILE* out) {
       "                   (launch_workers, busy polling) while the main lcore feeds\n"
       "                   and drains the rings; figures are wall-clock and can be\n"
       "                   generator-bound (reported as gen-limited).\n"
+      "                   drain: every worker's rx ring is filled first (32768\n"
+      "                   frames each), then the N workers are launched and empty\n"
+      "                   them while the main lcore sleeps; wall time from launch to\n"
+      "                   the last empty ring. Measures N workers side by side with no\n"
+      "                   generator competing for a core, so --lcores 2 runs on a\n"
+      "                   2-core machine: lcore l is placed on CPU l mod CPUs (worker 2\n"
+      "                   shares CPU 0 with the sleeping main lcore). For scaling,\n"
+      "                   compare --lcores 1 and 2 in the same mode.\n"
       "  --repeat N       runs per point; the median (by Mpps) is printed (default 1)\n"
       "  --fill N         step mode: frames the generator writes into the rx ring\n"
       "                   before the worker is stepped until it is empty (default 256,\n"
@@ -203,8 +211,10 @@ bool parse_options(int argc, char** argv, Options& o, bool& exit_now) {
         o.mode = Mode::kStep;
       } else if (v == "lcore") {
         o.mode = Mode::kLcore;
+      } else if (v == "drain") {
+        o.mode = Mode::kDrain;
       } else {
-        return fail("--mode wants step or lcore");
+        return fail("--mode wants step, lcore or drain");
       }
     } else if (arg == "--repeat") {
       if (!parse_unsigned(v, 1, 100, o.repeat)) return fail("--repeat wants 1..100");
@@ -219,7 +229,8 @@ bool parse_options(int argc, char** argv, Options& o, bool& exit_now) {
     }
   }
   if (o.mode == Mode::kStep && o.lcores != 1)
-    return fail("step mode measures one worker: use --lcores 1 or --mode lcore");
+    return fail("step mode measures one worker: use --lcores 1 or --mode lcore|drain");
+  if (o.mode == Mode::kDrain && o.lcores > 8) return fail("drain mode: --lcores 1..8");
   for (Engine e : o.engines)
     if (e == Engine::kHubFwd && o.peers < 2) return fail("hubfwd needs --peers >= 2");
   return true;

@@ -19,6 +19,7 @@ std::string_view to_string(Engine e);
 enum class Mode {
   kStep,   // one worker stepped on the main lcore; only its own cycles count
   kLcore,  // workers launched on lcores 1..N, the main lcore generates and drains
+  kDrain,  // rx rings filled first, then N workers empty them; the main lcore sleeps
 };
 
 // An inner packet size in bytes, or IMIX (0).

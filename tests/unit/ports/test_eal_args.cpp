@@ -48,6 +48,29 @@ TEST(EalArguments, HugeAndNoHugeIgnoreDetection) {
   EXPECT_EQ(std::count(with_telemetry.begin(), with_telemetry.end(), "--no-telemetry"), 0);
 }
 
+// wgperf --mode drain: more lcores than CPUs, lcore l on CPU l % n.
+TEST(EalArguments, WrappedLcoresMapOntoTheAllowedCpus) {
+  EalOptions o = options({1, 2, 3}, MemoryMode::kHuge);
+  o.wrap_lcores = true;
+  const Args args = eal_arguments(o, true);
+  ASSERT_GE(args.size(), 4u);
+  EXPECT_EQ(args[0], "--lcores");
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  ASSERT_GT(n, 0);
+  // Each lcore once, on a CPU that exists (the allowed set is a subset of online).
+  for (unsigned l = 0; l <= 3; ++l) {
+    const std::string item = std::to_string(l) + "@";
+    const auto at = args[1].find(l == 0 ? item : "," + item);
+    ASSERT_NE(at, std::string::npos) << args[1];
+  }
+  EXPECT_EQ(std::count(args[1].begin(), args[1].end(), '@'), 4);
+  EXPECT_EQ(args[2], "--main-lcore");
+  EXPECT_TRUE(check_eal_options(o, true).empty()) << check_eal_options(o, true);
+  o.wrap_lcores = false;
+  o.worker_lcores = {static_cast<unsigned>(n) + 5};
+  EXPECT_FALSE(check_eal_options(o, true).empty());
+}
+
 TEST(EalArguments, MemoryModeNames) {
   EXPECT_EQ(parse_memory_mode("auto"), MemoryMode::kAuto);
   EXPECT_EQ(parse_memory_mode("huge"), MemoryMode::kHuge);
