@@ -108,8 +108,7 @@ class Device : public HandshakeSink {
   dp::PeerCounters counters(const Peer& p) const;
   // A handshake message of `bytes` from the peer that authenticated
   // (initiation or response) or that only carried a cookie.
-  void handshake_received(std::uint32_t slot, std::size_t bytes, bool authenticated,
-                          TimePoint now);
+  void handshake_received(std::uint32_t slot, std::size_t bytes, bool authenticated, TimePoint now);
   // The peer's current endpoint, packed (0 = none yet).
   std::uint64_t endpoint(const Peer& p) const {
     return dp_.peers->at(p.slot).endpoint.load(std::memory_order_relaxed);

@@ -31,7 +31,8 @@ Clock::duration random_jitter() {
 
 }  // namespace
 
-PeerTimers::PeerTimers(Jitter jitter) : jitter_(jitter ? std::move(jitter) : Jitter(random_jitter)) {}
+PeerTimers::PeerTimers(Jitter jitter)
+    : jitter_(jitter ? std::move(jitter) : Jitter(random_jitter)) {}
 
 Clock::duration PeerTimers::rekey_timeout_with_jitter() {
   return std::chrono::duration_cast<Clock::duration>(dp::kRekeyTimeout) + jitter_();
@@ -59,15 +60,18 @@ void PeerTimers::data_received(TimePoint now) {
 // Data out with no answer within KEEPALIVE_TIMEOUT + REKEY_TIMEOUT means the
 // session may be dead on the other side: start a new handshake then.
 void PeerTimers::data_sent(TimePoint now) {
-  if (!new_handshake_)
-    new_handshake_ = now + dp::kKeepaliveTimeout + rekey_timeout_with_jitter();
+  if (!new_handshake_) new_handshake_ = now + dp::kKeepaliveTimeout + rekey_timeout_with_jitter();
 }
 
 // Anything we send carries the acknowledgement a keepalive would.
-void PeerTimers::any_authenticated_packet_sent(TimePoint) { send_keepalive_.reset(); }
+void PeerTimers::any_authenticated_packet_sent(TimePoint) {
+  send_keepalive_.reset();
+}
 
 // The peer is alive: no need to re-handshake for lack of an answer.
-void PeerTimers::any_authenticated_packet_received(TimePoint) { new_handshake_.reset(); }
+void PeerTimers::any_authenticated_packet_received(TimePoint) {
+  new_handshake_.reset();
+}
 
 void PeerTimers::any_authenticated_packet_traversal(TimePoint now) {
   if (persistent_interval_.count() != 0) persistent_keepalive_ = now + persistent_interval_;
@@ -101,7 +105,9 @@ void PeerTimers::send_initiation(TimePoint now, bool is_retry, Actions& out) {
   retransmit_handshake_ = now + rekey_timeout_with_jitter();  // timers_handshake_initiated
 }
 
-void PeerTimers::need_handshake(TimePoint now, Actions& out) { send_initiation(now, false, out); }
+void PeerTimers::need_handshake(TimePoint now, Actions& out) {
+  send_initiation(now, false, out);
+}
 
 void PeerTimers::keep_key_fresh_sent(const SendingKey& key, TimePoint now, Actions& out) {
   if (!key.valid) return;
@@ -140,8 +146,8 @@ void PeerTimers::expire(TimePoint now, Actions& out) {
   // a zero persistent interval, which cannot be set; the bound is a guard.
   for (int guard = 0; guard < 16; ++guard) {
     std::optional<TimePoint>* due = nullptr;
-    for (auto* t : {&retransmit_handshake_, &send_keepalive_, &new_handshake_,
-                    &zero_key_material_, &persistent_keepalive_})
+    for (auto* t : {&retransmit_handshake_, &send_keepalive_, &new_handshake_, &zero_key_material_,
+                    &persistent_keepalive_})
       if (*t && **t <= now && (due == nullptr || **t < **due)) due = t;
     if (due == nullptr) return;
     due->reset();

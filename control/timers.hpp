@@ -87,7 +87,7 @@ class PeerTimers {
   // limit, so a responder does not start a competing handshake while the
   // initiator's first data is on its way (send.c sets last_sent_handshake).
   void handshake_response_sent(TimePoint now);
-  void session_derived(TimePoint now);     // a keypair was derived (either role)
+  void session_derived(TimePoint now);  // a keypair was derived (either role)
 
   // --- send-side policy ---
   // Packets wait and there is no valid keypair (send.c

@@ -18,7 +18,8 @@ class TimersTest : public PipelineTest {
   // One device tick `offset` after the start of the simulated time.
   void tick_at(ctl::Clock::duration offset) {
     const auto seconds = std::chrono::duration<double>(offset).count();
-    const auto tsc = base_tsc_ + static_cast<std::uint64_t>(seconds * static_cast<double>(rte_get_tsc_hz()));
+    const auto tsc =
+        base_tsc_ + static_cast<std::uint64_t>(seconds * static_cast<double>(rte_get_tsc_hz()));
     h().hub().device().tick(h().hub().engine(), base_ + offset, tsc);
   }
   void start_clock() {

@@ -71,6 +71,8 @@ void run(const Case& c, PeerTimers& timers) {
     const TimePoint now = at(st.at);
     SendingKey key{st.key.valid, st.key.initiator, at(st.key.birth), st.key.counter};
     std::vector<A> out;
+    // One event per line reads as the table it drives.
+    // clang-format off
     switch (st.ev) {
       case Ev::kDataSent: timers.data_sent(now); break;
       case Ev::kDataReceived: timers.data_received(now); break;
@@ -88,13 +90,15 @@ void run(const Case& c, PeerTimers& timers) {
         break;
       case Ev::kExpire: timers.expire(now, out); break;
     }
+    // clang-format on
     EXPECT_EQ(describe(out), describe(st.expect))
         << c.name << ", step " << i << " at t=" << st.at << " s";
   }
 }
 
 PeerTimers::Jitter fixed(double seconds) {
-  return [seconds] { return duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)); };
+  return
+      [seconds] { return duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)); };
 }
 
 // Every initiation of a handshake that never completes: at 0, then one
@@ -113,7 +117,9 @@ std::vector<Case> cases() {
   std::vector<Case> all = {
       {"passive keepalive KEEPALIVE_TIMEOUT after data received",
        0,
-       {{0, Ev::kDataReceived, {}}, {9.9, Ev::kExpire, {}}, {10, Ev::kExpire, {A::kSendKeepalive}},
+       {{0, Ev::kDataReceived, {}},
+        {9.9, Ev::kExpire, {}},
+        {10, Ev::kExpire, {A::kSendKeepalive}},
         {60, Ev::kExpire, {}}}},
       {"anything sent cancels the passive keepalive",
        0,
@@ -206,7 +212,10 @@ std::vector<Case> cases() {
        0,
        {{170, Ev::kFreshSent, {}, {true, false, 0, 5}},
         {171, Ev::kFreshSent, {}, {true, false, 0, dp::kRekeyAfterMessages}},
-        {172, Ev::kFreshSent, {A::kSendInitiation}, {true, false, 0, dp::kRekeyAfterMessages + 1}}}},
+        {172,
+         Ev::kFreshSent,
+         {A::kSendInitiation},
+         {true, false, 0, dp::kRekeyAfterMessages + 1}}}},
       {"no keep-key-fresh on an invalid keypair",
        0,
        {{500, Ev::kFreshSent, {}, {false, true, 0, 5}},
@@ -230,8 +239,7 @@ std::vector<Case> cases() {
   give_up.steps.push_back({100 + 540, Ev::kExpire, {A::kZeroKeyMaterial}});
   all.push_back(give_up);
 
-  Case pending_erasure{"giving up keeps an erasure already due", 0,
-                       {{0, Ev::kSessionDerived, {}}}};
+  Case pending_erasure{"giving up keeps an erasure already due", 0, {{0, Ev::kSessionDerived, {}}}};
   for (Step s : unanswered_handshake_from(300)) pending_erasure.steps.push_back(s);
   // Due at 540 (from the session), not at 400 + 540.
   pending_erasure.steps.push_back({539.9, Ev::kExpire, {}});
@@ -241,11 +249,13 @@ std::vector<Case> cases() {
 
   Case restart{"a fresh request restarts the attempt count", 0, {}};
   restart.steps = {{0, Ev::kNeedHandshake, {A::kSendInitiation}}};
-  for (int k = 1; k <= 10; ++k) restart.steps.push_back({5.0 * k, Ev::kExpire, {A::kSendInitiation}});
+  for (int k = 1; k <= 10; ++k)
+    restart.steps.push_back({5.0 * k, Ev::kExpire, {A::kSendInitiation}});
   // New traffic at 52 s: rate limited, but the count starts over, so 19 more
   // retransmissions follow before the purge.
   restart.steps.push_back({52, Ev::kNeedHandshake, {}});
-  for (int k = 11; k <= 29; ++k) restart.steps.push_back({5.0 * k, Ev::kExpire, {A::kSendInitiation}});
+  for (int k = 11; k <= 29; ++k)
+    restart.steps.push_back({5.0 * k, Ev::kExpire, {A::kSendInitiation}});
   restart.steps.push_back({150, Ev::kExpire, {A::kPurgeStaged}});
   all.push_back(restart);
 
