@@ -623,22 +623,11 @@ PointResult Testbed::measure_drain(Engine engine, Stream& s) {
                       [&] { fill(s, (rx_ring_size() - 1) * options_.lcores); });
 }
 
-namespace {
-
-struct RawArgs {
-  Engine engine;
-  unsigned size;
-  double seconds;
-  double mpps = 0;
-};
-
 int raw_on_lcore(void* arg) {
   auto* a = static_cast<RawArgs*>(arg);
   a->mpps = raw_aead_mpps(a->engine, a->size, 32, a->seconds);
   return 0;
 }
-
-}  // namespace
 
 PointResult Testbed::measure_lcores(Engine engine, Stream& s) {
   const unsigned n = options_.lcores;

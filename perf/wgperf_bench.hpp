@@ -124,4 +124,13 @@ class Testbed {
 // seal, or both per packet (hubfwd). Mpps.
 double raw_aead_mpps(Engine engine, unsigned size, unsigned burst, double seconds);
 
+// raw_aead_mpps on a worker lcore (rte_eal_remote_launch(raw_on_lcore, &args, lcore)).
+struct RawArgs {
+  Engine engine;
+  unsigned size;
+  double seconds;
+  double mpps = 0;
+};
+int raw_on_lcore(void* arg);
+
 }  // namespace wghub::perf

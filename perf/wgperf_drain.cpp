@@ -26,19 +26,6 @@ void wait_sleeping(unsigned lcore) {
   rte_eal_wait_lcore(lcore);
 }
 
-struct RawRun {
-  Engine engine;
-  unsigned size;
-  double seconds;
-  double mpps = 0;
-};
-
-int raw_run(void* arg) {
-  auto* r = static_cast<RawRun*>(arg);
-  r->mpps = raw_aead_mpps(r->engine, r->size, 32, r->seconds);
-  return 0;
-}
-
 }  // namespace
 
 PointResult Testbed::drain_rounds(Engine engine, unsigned size, unsigned stats_port,
@@ -52,9 +39,9 @@ PointResult Testbed::drain_rounds(Engine engine, unsigned size, unsigned stats_p
   r.size = size;
 
   // Raw AEAD on each worker lcore, one at a time (same cores, same run).
-  std::vector<RawRun> raw(n, RawRun{engine, size, std::min(0.2, options_.duration)});
+  std::vector<RawArgs> raw(n, RawArgs{engine, size, std::min(0.2, options_.duration)});
   for (unsigned i = 0; i < n; ++i) {
-    rte_eal_remote_launch(raw_run, &raw[i], lcores[i]);
+    rte_eal_remote_launch(raw_on_lcore, &raw[i], lcores[i]);
     wait_sleeping(lcores[i]);
   }
 

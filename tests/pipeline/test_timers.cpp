@@ -36,6 +36,21 @@ class TimersTest : public PipelineTest {
     return n;
   }
 
+  // Sites A and C; site C (configured endpoint) announces itself on the link
+  // and the hub dials it at once. Returns the hub's first initiation; the
+  // simulated clock starts then.
+  Bytes dial_site_c() {
+    rebuild({.peers = {site_a(), site_c()}});
+    SimPeer& c = h().peer("site-c");
+    h().inject_wan(arp_frame(1, kBroadcastMac, c.outer().mac, c.outer().ip, Mac{}, kHubWanIp));
+    h().run();
+    start_clock();
+    const std::vector<Bytes> wan = h().take_wan();
+    EXPECT_EQ(wan.size(), 2u) << "ARP reply and the first initiation";
+    if (wan.size() != 2) return {};
+    return wireguard_payload_to(wan[1], h().hub_wan(), c.outer());
+  }
+
   ctl::TimePoint base_;
   std::uint64_t base_tsc_ = 0;
 };
@@ -44,13 +59,8 @@ class TimersTest : public PipelineTest {
 // REKEY_TIMEOUT (+ jitter < 1/3 s), then the hub gives up and drops what
 // waited for it.
 TEST_F(TimersTest, UnansweredHandshakeIsRetriedThenAbandoned) {
-  rebuild({.peers = {site_a(), site_c()}});
+  ASSERT_FALSE(dial_site_c().empty());
   SimPeer& c = h().peer("site-c");
-  h().inject_wan(arp_frame(1, kBroadcastMac, c.outer().mac, c.outer().ip, Mac{}, kHubWanIp));
-  h().run();
-  start_clock();
-  std::vector<Bytes> wan = h().take_wan();
-  ASSERT_EQ(wan.size(), 2u) << "ARP reply and the first initiation";
 
   for (std::uint32_t seq = 0; seq < 5; ++seq)
     h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 3, 0, 9), seq, 64));
@@ -110,15 +120,10 @@ class InitiatorTimersTest : public TimersTest {
  protected:
   void SetUp() override {
     TimersTest::SetUp();
-    rebuild({.peers = {site_a(), site_c()}});
+    const Bytes initiation = dial_site_c();
+    ASSERT_FALSE(initiation.empty());
     SimPeer& c = h().peer("site-c");
-    h().inject_wan(arp_frame(1, kBroadcastMac, c.outer().mac, c.outer().ip, Mac{}, kHubWanIp));
-    h().run();
-    start_clock();
-    std::vector<Bytes> wan = h().take_wan();
-    ASSERT_EQ(wan.size(), 2u);
-    const auto response =
-        c.consume_initiation(wireguard_payload_to(wan[1], h().hub_wan(), c.outer()));
+    const auto response = c.consume_initiation(initiation);
     ASSERT_TRUE(response.has_value());
     h().send(c, *response);
     h().run();
