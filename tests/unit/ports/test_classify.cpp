@@ -300,8 +300,7 @@ TEST(Inner, Ipv4LengthAndAddressesWithPadding) {
   EXPECT_EQ(parse_inner(v5.data(), v5.size(), in), DropReason::kBadInnerPacket);
   Bytes bad_checksum = plain;
   bad_checksum[10] ^= 0x01;
-  EXPECT_EQ(parse_inner(bad_checksum.data(), bad_checksum.size(), in),
-            DropReason::kBadInnerPacket);
+  EXPECT_EQ(parse_inner(bad_checksum.data(), bad_checksum.size(), in), DropReason::kBadInnerPacket);
 }
 
 TEST(Inner, Ipv6Length) {
