@@ -16,7 +16,9 @@
 #      WAN_LOSS_S (longer than REKEY_TIMEOUT + the keepalive timeout, so the
 #      sessions go quiet and wireguard-go starts retrying handshakes); then
 #      site -> HQ and site -> site must recover, for both sites
-#   5. nothing left behind: namespaces, processes, sockets
+#   5. no private key (the hub's or a site's) in the hub's log, its metrics
+#      scrapes, `wg showconf` or `wg show dump`; nothing left behind:
+#      namespaces, processes, sockets
 #
 # Recovery is judged by tries, not by speed: after each fault, single pings
 # (1 s timeout each) until the first reply, at most MAX_TRIES of them; then 5/5.
@@ -143,6 +145,7 @@ expect_hub_answers() { # expect_hub_answers LABEL
     fail "$1: wg show lists $(awk '$2 != 0' "$tmp/wg-show.txt" | wc -l) peers with a handshake, want 2"
   scrape=$(in_ns hub curl -fsS --max-time 5 "http://$LAB_HUB_METRICS/metrics") ||
     fail "$1: the metrics endpoint $LAB_HUB_METRICS did not answer"
+  printf '%s\n' "$scrape" >>"$tmp/scrapes.txt"
   printf '%s\n' "$scrape" | grep -q '^wghub_rx_packets_total' || fail "$1: no wghub_rx_packets_total in the scrape"
   live=$(printf '%s\n' "$scrape" | awk '$1 == "wghub_peers_live" {print $2}')
   ok "$1: wghub alive (pid $hub_pid), status dump, wg show (2 handshakes) and metrics answer" \
@@ -263,7 +266,19 @@ expect_hub_answers "after the WAN loss"
 
 # ---------------------------------------------------------------- 5. stop and tear down
 
-step "5: SIGTERM wghub, lab down, nothing left"
+step "5: no private key in the hub's log, metrics or wg(8) output; SIGTERM wghub; lab down"
+in_ns hub wg showconf "$LAB_HUB_NAME" >"$tmp/showconf.txt" 2>&1 || fail "wg showconf failed"
+in_ns hub wg show "$LAB_HUB_NAME" dump >"$tmp/dump.txt" 2>&1 || fail "wg show dump failed"
+for key_file in "$LAB_STATE_DIR"/*.key; do
+  key=$(tr -d ' \n' <"$key_file")
+  [ ${#key} = 44 ] || fail "unexpected key file $key_file"
+  for out in "$hub_log" "$tmp/scrapes.txt" "$tmp/showconf.txt" "$tmp/dump.txt"; do
+    ! grep -qF -- "$key" "$out" || fail "the private key of $(basename "$key_file") appears in $out"
+    ! grep -qF -- "${key:0:16}" "$out" || fail "a prefix of $(basename "$key_file") appears in $out"
+  done
+done
+ok "no private key (hub, sites), whole or its first 16 characters, in the hub log ($(wc -l <"$hub_log") lines)," \
+  "$(wc -l <"$tmp/scrapes.txt") lines of metrics, wg showconf or wg show dump"
 kill -TERM "$hub_pid"
 for _ in $(seq 150); do
   kill -0 "$hub_pid" 2>/dev/null || break
