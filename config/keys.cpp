@@ -2,6 +2,7 @@
 #include "config/keys.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,27 +95,90 @@ Parsed<PublicKey> parse_public_key(std::string_view text) {
                                  "; expected the 44-character base64 key printed by 'wg pubkey'");
 }
 
-KeyFileResult read_key_file(const std::string& path, KeyKind kind) {
-  const std::string what = std::string(kind == KeyKind::private_key ? "private" : "preshared") +
-                           " key file '" + path + "'";
-  const char* generator = kind == KeyKind::private_key ? "wg genkey" : "wg genpsk";
+namespace {
 
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+struct KeyFileNames {
+  std::string what;       // "private key file '/etc/wghub/hub.key'"
+  std::string field;      // "private_key_file"
+  const char* generator;  // "wg genkey"
+
+  // "...; point private_key_file at the file 'wg genkey' wrote"
+  std::string point_at_key_file() const {
+    return "; point " + field + " at the file '" + generator + "' wrote";
+  }
+};
+
+std::string user_name(uid_t uid) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::array<char, 1024> buf{};
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr)
+    return std::string(" (") + found->pw_name + ")";
+  return {};
+}
+
+const char* file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
+// Why the opened file may not hold a key: type, owner, mode. Empty when fine.
+std::string check_key_file_stat(const struct stat& st, const std::string& path,
+                                const KeyFileNames& n) {
+  if (!S_ISREG(st.st_mode))
+    return n.what + " is " + file_type_name(st.st_mode) + ", not a key file" +
+           n.point_at_key_file();
+  // Root's file, or (wghub running unprivileged) the file of the user it
+  // runs as: nobody else may have planted or be able to swap the key.
+  const uid_t euid = ::geteuid();
+  if (st.st_uid != 0 && st.st_uid != euid) {
+    std::string m = n.what + " is owned by uid " + std::to_string(st.st_uid) +
+                    user_name(st.st_uid) + ", not root";
+    if (euid != 0) m += " or uid " + std::to_string(euid) + user_name(euid) + " (wghub's user)";
+    m += "; refusing to use it. Fix it with: chown " +
+         (euid == 0 ? std::string("root:root") : std::to_string(euid)) + " " + path;
+    return m;
+  }
+  if ((st.st_mode & 077) != 0)
+    return n.what + " is accessible by group or others (mode " + octal_mode(st.st_mode) +
+           "); refusing to use it. Fix it with: chmod 600 " + path;
+  return {};
+}
+
+}  // namespace
+
+KeyFileResult read_key_file(const std::string& path, KeyKind kind) {
+  const bool is_private = kind == KeyKind::private_key;
+  const KeyFileNames names{
+      std::string(is_private ? "private" : "preshared") + " key file '" + path + "'",
+      is_private ? "private_key_file" : "preshared_key_file",
+      is_private ? "wg genkey" : "wg genpsk"};
+  const std::string& what = names.what;
+
+  // O_NOFOLLOW: a link could be re-pointed after the check; O_NONBLOCK: a
+  // FIFO must not hang the loader (it is refused below; reads of a regular
+  // file ignore the flag).
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) {
-    return {nullptr, "cannot read " + what + ": " + std::strerror(errno)};
+    const int err = errno;
+    struct stat lst {};
+    if (err == ELOOP && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode))
+      return {nullptr, what + " is a symbolic link; point " + names.field + " at the file itself"};
+    return {nullptr, "cannot read " + what + ": " + std::strerror(err) + names.point_at_key_file()};
   }
   // fstat on the open descriptor: the file checked is the file read.
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
     return {nullptr, "cannot read " + what + ": " + std::strerror(errno)};
   }
-  if (!S_ISREG(st.st_mode)) return {nullptr, what + " is not a regular file"};
-  if ((st.st_mode & 077) != 0) {
-    return {nullptr, what + " is accessible by group or others (mode " + octal_mode(st.st_mode) +
-                         "); refusing to use it. Fix it with: chmod 600 " + path};
-  }
+  if (std::string why = check_key_file_stat(st, path, names); !why.empty()) return {nullptr, why};
 
-  // A key is 44 characters; allow generous whitespace but not arbitrary files.
+  // A key is 44 characters; allow generous whitespace but not arbitrary
+  // files. The buffer is wiped on every way out.
   WipedBuffer<256> buf;
   std::size_t len = 0;
   for (;;) {
@@ -127,14 +191,14 @@ KeyFileResult read_key_file(const std::string& path, KeyKind kind) {
     len += static_cast<std::size_t>(n);
     if (len == buf.bytes.size()) {
       return {nullptr,
-              what + " is too large to be a key; expected the output of '" + generator + "'"};
+              what + " is too large to be a key; expected the output of '" + names.generator + "'"};
     }
   }
   const std::string_view text = trim(std::string_view(buf.bytes.data(), len));
   auto decoded = crypto::key_from_base64(text);
   if (!decoded) {
     return {nullptr, what + " does not hold a valid key: " + describe_key_text(text) +
-                         "; expected the output of '" + generator + "'"};
+                         "; expected the output of '" + names.generator + "'"};
   }
   auto key = std::make_shared<crypto::Key>(std::span<const std::uint8_t, 32>(*decoded));
   crypto::wipe(decoded->data(), decoded->size());

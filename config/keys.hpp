@@ -26,8 +26,14 @@ struct KeyFileResult {
 enum class KeyKind { private_key, preshared_key };
 
 // Reads a key file: base64 with optional surrounding whitespace (a trailing
-// newline as `wg genkey > file` leaves it). Like wg-quick, but strict: a file
-// that group or others may access is refused, with the chmod that fixes it.
+// newline as `wg genkey > file` leaves it). Stricter than wg-quick, which only
+// warns: the file must be a regular file (not a symbolic link: it is opened
+// with O_NOFOLLOW, and checked with fstat on the opened descriptor, so the
+// file checked is the file read), owned by root (or by the effective user
+// when wghub runs unprivileged), and accessible by its owner only (0600 or
+// 0400). Each refusal names the file and the config field and says how to
+// fix it (chown, chmod, or where to point the field). The read buffer is
+// wiped on every way out.
 KeyFileResult read_key_file(const std::string& path, KeyKind kind);
 
 }  // namespace wghub::config

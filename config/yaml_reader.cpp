@@ -2,6 +2,7 @@
 #include "config/yaml_reader.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -60,20 +61,33 @@ std::string describe_kind(const YAML::Node& node) {
   }
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
+std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t limit) {
+  if (a.size() < b.size()) std::swap(a, b);  // the row follows the shorter string
+  if (a.size() - b.size() >= limit) return limit;
+  // Known keys are short: their row fits on the stack.
+  std::array<std::size_t, 64> small;
+  std::vector<std::size_t> large;
+  std::size_t* row = small.data();
+  if (b.size() + 1 > small.size()) {
+    large.resize(b.size() + 1);
+    row = large.data();
+  }
   for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     std::size_t diag = row[0];
     row[0] = i;
+    std::size_t row_min = row[0];
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t up = row[j];
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + cost});
+      row_min = std::min(row_min, row[j]);
       diag = up;
     }
+    // Every path to the last cell crosses this row: no smaller result follows.
+    if (row_min >= limit) return limit;
   }
-  return row[b.size()];
+  return std::min(row[b.size()], limit);
 }
 
 MapReader::MapReader(const Doc& doc, const YAML::Node& node, std::string path,
@@ -100,7 +114,7 @@ MapReader::MapReader(const Doc& doc, const YAML::Node& node, std::string path,
       std::string best;
       std::size_t best_distance = 3;  // suggest only near misses
       for (const char* k : known_keys) {
-        const std::size_t d = edit_distance(key, k);
+        const std::size_t d = edit_distance(key, k, best_distance);
         if (d < best_distance) {
           best_distance = d;
           best = k;

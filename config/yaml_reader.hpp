@@ -49,8 +49,13 @@ std::string element(const std::string& path, std::size_t index);
 // "a string", "a list", "a mapping", "nothing".
 std::string describe_kind(const YAML::Node& node);
 
-// Levenshtein distance; used to suggest the key an operator meant.
-std::size_t edit_distance(std::string_view a, std::string_view b);
+// Levenshtein distance; used to suggest the key an operator meant. With a
+// `limit`, returns `limit` as soon as the distance is known to be at least
+// that (the length difference, or a row minimum of the table, reached it):
+// the answer is min(distance, limit), in time that does not grow with an
+// absurdly long key.
+std::size_t edit_distance(std::string_view a, std::string_view b,
+                          std::size_t limit = static_cast<std::size_t>(-1));
 
 // A mapping with a known set of keys. Construction reports a non-mapping,
 // unknown keys (suggesting the nearest known one) and duplicate keys.

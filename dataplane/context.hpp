@@ -44,6 +44,10 @@ struct PortContext {
   std::uint16_t control_txq = 0;  // the control thread's own tx queue
   unsigned stats_index = 0;       // kStatsPortWan / kStatsPortLan
 
+  // The longest frame the port carries: its MTU plus the Ethernet header. A
+  // NIC drops longer frames in hardware; a software port may pass them on.
+  std::uint32_t max_frame_len() const { return std::uint32_t{port.mtu} + kEthernetHeaderLen; }
+
   bool on_link(std::uint32_t ip_be) const { return (ip_be & mask_be) == (local.ip_be & mask_be); }
   // The next hop for an outer destination: itself on the subnet, else the
   // gateway (0 when there is none).

@@ -19,6 +19,7 @@ namespace wghub::dp {
   X(kNone, "none")                                               \
   /* Ethernet and IPv4 header checks (classifier, packet.hpp) */ \
   X(kBadEthernet, "bad_ethernet")                                \
+  X(kFrameTooLong, "frame_too_long")                             \
   X(kNotOurMac, "not_our_mac")                                   \
   X(kUnsupportedEthertype, "unsupported_ethertype")              \
   X(kBadArp, "bad_arp")                                          \

@@ -131,6 +131,20 @@ inline constexpr std::size_t kMessageInitiationSize = sizeof(MessageInitiation);
 inline constexpr std::size_t kMessageResponseSize = sizeof(MessageResponse);
 inline constexpr std::size_t kMessageCookieReplySize = sizeof(MessageCookieReply);
 inline constexpr std::size_t kMessageDataHeaderSize = sizeof(MessageDataHeader);
+// The exact size of a handshake-class message (kernel prepare_skb_header);
+// 0 for other types (data messages have a minimum, not a size).
+constexpr std::size_t handshake_message_size(MessageType type) {
+  switch (type) {
+    case MessageType::kInitiation:
+      return kMessageInitiationSize;
+    case MessageType::kResponse:
+      return kMessageResponseSize;
+    case MessageType::kCookieReply:
+      return kMessageCookieReplySize;
+    default:
+      return 0;
+  }
+}
 // The smallest data message is a keepalive: header plus the tag of nothing.
 inline constexpr std::size_t kMessageDataMinSize = kMessageDataHeaderSize + kAuthTagLen;
 static_assert(kMessageDataMinSize == 32);

@@ -371,8 +371,9 @@ struct InnerPacket {
   std::uint32_t dst_be = 0;  // IPv4 only
 };
 
-// Returns kNone and fills `out`, or kBadInnerPacket. A zero-length plaintext
-// is a keepalive and must be handled before calling this.
+// Returns kNone and fills `out`, or kBadInnerPacket (bad version, a length
+// that disagrees with the plaintext, a bad IPv4 header checksum). A
+// zero-length plaintext is a keepalive and must be handled before calling this.
 inline DropReason parse_inner(const std::uint8_t* p, std::uint32_t plain_len,
                               InnerPacket& out) noexcept {
   if (plain_len < 1) return DropReason::kBadInnerPacket;
@@ -384,6 +385,9 @@ inline DropReason parse_inner(const std::uint8_t* p, std::uint32_t plain_len,
     const std::uint32_t total = rte_be_to_cpu_16(ip->total_length);
     if (ihl_bytes < kIpv4MinHeaderLen || total < ihl_bytes || total > plain_len)
       return DropReason::kBadInnerPacket;
+    // RFC 1812 5.2.2: a router verifies the header checksum before it
+    // forwards, as the stack behind a kernel or wireguard-go peer would.
+    if (rte_raw_cksum(ip, ihl_bytes) != 0xffff) return DropReason::kBadInnerPacket;
     out.version = 4;
     out.length = static_cast<std::uint16_t>(total);
     out.src_be = ip->src_addr;

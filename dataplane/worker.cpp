@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/arp.hpp"
 #include "dataplane/data_message.hpp"
 #include "dataplane/messages.hpp"
 
@@ -77,6 +78,10 @@ unsigned Worker::poll_once() {
       rte_mbuf* m = burst[i];
       counter_add(stats_.rx_packets[kStatsPortWan]);
       counter_add(stats_.rx_bytes[kStatsPortWan], m->pkt_len);
+      if (m->pkt_len > dp_.wan.max_frame_len()) {
+        drop(m, DropReason::kFrameTooLong);
+        continue;
+      }
       if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
         drop(m, DropReason::kNoMbuf);
         continue;
@@ -87,6 +92,8 @@ unsigned Worker::poll_once() {
           queue_data_message(m, c, now);
           break;
         case Classify::kArp:
+          arp_to_control(m, dp_.wan);
+          break;
         case Classify::kIcmpEchoToUs:
           to_control(m, dp_.wan);
           break;
@@ -107,6 +114,10 @@ unsigned Worker::poll_once() {
       rte_mbuf* m = burst[i];
       counter_add(stats_.rx_packets[kStatsPortLan]);
       counter_add(stats_.rx_bytes[kStatsPortLan], m->pkt_len);
+      if (m->pkt_len > dp_.lan.max_frame_len()) {
+        drop(m, DropReason::kFrameTooLong);
+        continue;
+      }
       if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
         drop(m, DropReason::kNoMbuf);
         continue;
@@ -124,6 +135,8 @@ unsigned Worker::poll_once() {
           break;
         }
         case Classify::kArp:
+          arp_to_control(m, dp_.lan);
+          break;
         case Classify::kIcmpEchoToUs:
           to_control(m, dp_.lan);
           break;
@@ -188,6 +201,17 @@ void Worker::to_control(rte_mbuf* m, const PortContext& port) {
   control_batch_.push_back(m);
 }
 
+// Only well-formed Ethernet/IPv4 ARP requests and replies go up; the rest is
+// counted here rather than vanishing on the control thread.
+void Worker::arp_to_control(rte_mbuf* m, const PortContext& port) {
+  ArpMessage msg;
+  if (!parse_arp(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, msg)) {
+    drop(m, DropReason::kBadArp);
+    return;
+  }
+  to_control(m, port);
+}
+
 // A WireGuard message on the WAN port. Data messages join the decrypt batch;
 // handshake messages go up to the control thread (never X25519 here).
 void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t now) {
@@ -203,6 +227,12 @@ void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t 
     case MessageType::kInitiation:
     case MessageType::kResponse:
     case MessageType::kCookieReply:
+      // Exact sizes, as the kernel checks before queueing: a wrong-sized
+      // message never takes a slot on the control ring.
+      if (c.payload_len != handshake_message_size(type)) {
+        drop(m, DropReason::kBadMessageLength);
+        return;
+      }
       counter_add(stats_.handshakes_to_control);
       to_control(m, dp_.wan);
       return;
@@ -257,6 +287,13 @@ void Worker::finish_decrypt(std::uint64_t now) {
     Keypair* kp = p.keypair;
     if (!op.ok) {
       drop(m, DropReason::kAuthFailed);
+      continue;
+    }
+    // Whitepaper 6.1 Reject-After-Messages: a counter at or past the limit
+    // means the keypair is spent. Checked only once the message
+    // authenticated, so only the genuine peer's counter lands here.
+    if (op.counter >= kRejectAfterMessages) {
+      drop(m, DropReason::kKeypairExpired);
       continue;
     }
     // The counter is trusted only now that the message authenticated.

@@ -65,6 +65,7 @@ class Worker {
   void rx_wan(std::uint16_t queue);
   void rx_lan(std::uint16_t queue);
   void to_control(rte_mbuf* m, const PortContext& port);
+  void arp_to_control(rte_mbuf* m, const PortContext& port);
   void queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t now);
   void finish_decrypt(std::uint64_t now);
   void route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer);

@@ -2,6 +2,7 @@
 // write, and the exact lines the loader must print for it. "$D" stands for the
 // scratch directory the row runs in (the config is $D/hub.yaml).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <ostream>
 #include <string>
@@ -240,11 +241,21 @@ std::vector<Row> rows() {
       {"PrivateKeyFileMissing",
        with_interface("  private_key_file: nope.key\n"),
        {"$D/hub.yaml:2:21: interface.private_key_file: cannot read private key file "
-        "'$D/nope.key': No such file or directory"}},
+        "'$D/nope.key': No such file or directory; point private_key_file at the file 'wg genkey' "
+        "wrote"}},
       {"PrivateKeyFileIsADirectory",
        with_interface("  private_key_file: keydir\n"),
-       {"$D/hub.yaml:2:21: interface.private_key_file: private key file '$D/keydir' is not a "
-        "regular file"}},
+       {"$D/hub.yaml:2:21: interface.private_key_file: private key file '$D/keydir' is a "
+        "directory, not a key file; point private_key_file at the file 'wg genkey' wrote"}},
+      {"PrivateKeyFileIsASymbolicLink",
+       with_interface("  private_key_file: link.key\n"),
+       {"$D/hub.yaml:2:21: interface.private_key_file: private key file '$D/link.key' is a "
+        "symbolic link; point private_key_file at the file itself"}},
+      {"PresharedKeyFileIsASymbolicLink",
+       kBase + "peers:\n  - name: a\n    public_key: " + K1 +
+           "\n    preshared_key_file: link.key\n",
+       {"$D/hub.yaml:9:25: peers[0].preshared_key_file: preshared key file '$D/link.key' is a "
+        "symbolic link; point preshared_key_file at the file itself"}},
       {"PrivateKeyFileWorldReadable",
        with_interface("  private_key_file: open.key\n"),
        {"$D/hub.yaml:2:21: interface.private_key_file: private key file '$D/open.key' is "
@@ -393,6 +404,7 @@ TEST_P(BadConfig, ReportsExactly) {
   dir.write("empty.key", "", 0600);
   dir.write("psk/group.key", key_text(0x13) + "\n", 0640);
   dir.mkdir("keydir");
+  ASSERT_EQ(::symlink((dir / "hub.key").c_str(), (dir / "link.key").c_str()), 0);
   for (const auto& [rel, content] : row.files) dir.write(rel, substitute(content, dir.path()));
   const std::string path = dir.write("hub.yaml", row.yaml);
 

@@ -298,6 +298,9 @@ TEST(Inner, Ipv4LengthAndAddressesWithPadding) {
   Bytes v5 = plain;
   v5[0] = 0x55;
   EXPECT_EQ(parse_inner(v5.data(), v5.size(), in), DropReason::kBadInnerPacket);
+  Bytes bad_checksum = plain;
+  bad_checksum[10] ^= 0x01;
+  EXPECT_EQ(parse_inner(bad_checksum.data(), bad_checksum.size(), in), DropReason::kBadInnerPacket);
 }
 
 TEST(Inner, Ipv6Length) {
