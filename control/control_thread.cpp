@@ -16,6 +16,7 @@
 #include "crypto/base64.hpp"
 #include "dataplane/arp.hpp"
 #include "dataplane/icmp.hpp"
+#include "dataplane/ndp.hpp"
 
 namespace wghub::ctl {
 
@@ -117,7 +118,13 @@ void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
   const dp::ControlMeta meta = dp::control_meta(m);
   dp::PortContext& port = tx_.port(meta.port_stats_index);
   if (meta.reason == dp::ControlReason::kAwaitingNeighbour) {
-    tx_.send_via(port, m, meta.next_hop_be, now_tsc);
+    if (meta.next_hop_family == 6) {
+      dp::Ipv6Address next_hop;
+      std::memcpy(next_hop.data(), meta.next_hop6, 16);
+      tx_.send_via6(port, m, next_hop, now_tsc);
+    } else {
+      tx_.send_via(port, m, meta.next_hop_be, now_tsc);
+    }
     return;
   }
   const bool wan = meta.port_stats_index == dp::kStatsPortWan;
@@ -138,6 +145,9 @@ void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
       }
       return;
     }
+    case dp::Classify::kNdp:
+      on_ndp(m, port, c, now_tsc);
+      return;
     case dp::Classify::kIcmpEchoToUs:
       dp::icmp_echo_reply_in_place(m, c, port.local.mac);
       ++counters_.icmp_answered;
@@ -153,6 +163,27 @@ void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
       break;
   }
   rte_pktmbuf_free(m);
+}
+
+// RFC 4861: learn the sender (NS) or the target (NA), release frames that
+// waited for it, and answer a solicitation for our address.
+void ControlThread::on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classified& c,
+                           std::uint64_t now_tsc) {
+  dp::NdpMessage msg;
+  if (!dp::parse_ndp(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, c, msg)) {
+    ++counters_.ndp_bad;
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const dp::Ipv6Interface iface{port.local.ip6, port.prefix6};
+  if (dp::ndp_merge(msg, iface, *port.neighbours6, now_tsc) != dp::NdpLearn::kIgnored)
+    tx_.neighbour_learned6(port, msg.type == dp::kNdpNeighborSolicit ? msg.src : msg.target);
+  if (dp::answer_ns(m, msg, port.local.ip6, port.local.mac)) {
+    ++counters_.ndp_answered;
+    tx_.send_frame(port, m);
+  } else {
+    rte_pktmbuf_free(m);
+  }
 }
 
 void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint now,
@@ -241,10 +272,12 @@ void ControlThread::print_status(bool full) const {
              device_.has_session(p, now_tsc) ? "yes" : "no", pc.rx_bytes, pc.tx_bytes);
   }
   const ControlTxCounters& tc = tx_.counters();
-  log_info("  control: arp requests %" PRIu64 ", frames held %zu (sent %" PRIu64
-           ", dropped %" PRIu64 "), arp answered %" PRIu64 ", icmp answered %" PRIu64,
-           tc.arp_requests, tx_.held_frames(), tc.held_sent, tc.held_dropped,
-           counters_.arp_answered, counters_.icmp_answered);
+  log_info("  control: arp requests %" PRIu64 ", neighbor solicitations %" PRIu64
+           ", frames held %zu (sent %" PRIu64 ", dropped %" PRIu64 "), arp answered %" PRIu64
+           ", ndp answered %" PRIu64 " (bad %" PRIu64 "), icmp answered %" PRIu64,
+           tc.arp_requests, tc.neighbor_solicits, tx_.held_frames(), tc.held_sent, tc.held_dropped,
+           counters_.arp_answered, counters_.ndp_answered, counters_.ndp_bad,
+           counters_.icmp_answered);
 }
 
 }  // namespace wghub::ctl

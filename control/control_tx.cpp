@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "dataplane/arp.hpp"
+#include "dataplane/ndp.hpp"
 
 namespace wghub::ctl {
 
@@ -38,14 +39,55 @@ void ControlTx::send_via(dp::PortContext& port, rte_mbuf* m, std::uint32_t next_
     send_frame(port, m);
     return;
   }
+  hold(Held{m, port.stats_index, next_hop_be, now});
+  ask(port, next_hop_be, now);
+}
+
+void ControlTx::hold(Held h) {
   ++counters_.held;
   if (held_.size() >= kMaxHeld) {  // the oldest frame makes room
     rte_pktmbuf_free(held_.front().m);
     held_.pop_front();
     ++counters_.held_dropped;
   }
-  held_.push_back(Held{m, port.stats_index, next_hop_be, now});
-  ask(port, next_hop_be, now);
+  held_.push_back(h);
+}
+
+void ControlTx::send_via6(dp::PortContext& port, rte_mbuf* m, const dp::Ipv6Address& next_hop,
+                          std::uint64_t now) {
+  if (const auto mac = port.neighbours6->lookup(next_hop)) {
+    rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr = *mac;
+    send_frame(port, m);
+    return;
+  }
+  Held h{m, port.stats_index, 0, now};
+  h.v6 = true;
+  h.next_hop6 = next_hop;
+  hold(h);
+  ask6(port, next_hop, now);
+}
+
+void ControlTx::ask6(dp::PortContext& port, const dp::Ipv6Address& ip, std::uint64_t now) {
+  if (!port.local.has_ip6 || !port.neighbours6->needs_request(ip, now)) return;
+  rte_mbuf* req = dp::build_ns(dp_.pool, port.local.mac, port.local.ip6, ip);
+  if (req == nullptr) return;
+  ++counters_.neighbor_solicits;
+  send_frame(port, req);
+}
+
+void ControlTx::neighbour_learned6(dp::PortContext& port, const dp::Ipv6Address& ip) {
+  const auto mac = port.neighbours6->lookup(ip);
+  if (!mac) return;
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (it->v6 && it->port == port.stats_index && it->next_hop6 == ip) {
+      rte_pktmbuf_mtod(it->m, rte_ether_hdr*)->dst_addr = *mac;
+      send_frame(port, it->m);
+      ++counters_.held_sent;
+      it = held_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void ControlTx::ask(dp::PortContext& port, std::uint32_t ip_be, std::uint64_t now) {
@@ -60,7 +102,7 @@ void ControlTx::neighbour_learned(dp::PortContext& port, std::uint32_t ip_be) {
   const auto mac = port.neighbours->lookup(ip_be);
   if (!mac) return;
   for (auto it = held_.begin(); it != held_.end();) {
-    if (it->port == port.stats_index && it->next_hop_be == ip_be) {
+    if (!it->v6 && it->port == port.stats_index && it->next_hop_be == ip_be) {
       rte_pktmbuf_mtod(it->m, rte_ether_hdr*)->dst_addr = *mac;
       send_frame(port, it->m);
       ++counters_.held_sent;
@@ -78,9 +120,17 @@ void ControlTx::tick(std::uint64_t now) {
     held_.pop_front();
     ++counters_.held_dropped;
   }
-  for (const Held& h : held_) ask(port(h.port), h.next_hop_be, now);
-  for (dp::PortContext* p : {&dp_.wan, &dp_.lan})
+  for (const Held& h : held_) {
+    if (h.v6) {
+      ask6(port(h.port), h.next_hop6, now);
+    } else {
+      ask(port(h.port), h.next_hop_be, now);
+    }
+  }
+  for (dp::PortContext* p : {&dp_.wan, &dp_.lan}) {
     for (std::uint32_t ip_be : p->neighbours->expire(now)) ask(*p, ip_be, now);
+    for (const dp::Ipv6Address& ip : p->neighbours6->expire(now)) ask6(*p, ip, now);
+  }
 }
 
 void ControlTx::send_outer(rte_mbuf* m, std::uint32_t dst_be, std::uint16_t dst_port_be,

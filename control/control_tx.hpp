@@ -1,9 +1,10 @@
 // The control thread's own transmit path. Each port has one tx queue that
 // only the control thread uses (workers own the others), so nothing here is
 // shared. It builds and sends handshake messages, keepalives, ARP requests
-// and replies and ICMP echo replies, and it holds, in one bounded queue,
-// frames whose next hop's MAC is not known yet: the worker hands those up,
-// the control thread ARPs, and sends them once the neighbour answers.
+// and replies, Neighbor Solicitations and Advertisements and ICMP echo
+// replies, and it holds, in one bounded queue, frames whose next hop's MAC is
+// not known yet: the worker hands those up, the control thread ARPs (IPv4)
+// or solicits (IPv6, NDP), and sends them once the neighbour answers.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -21,7 +22,8 @@ struct ControlTxCounters {
   std::uint64_t tx_bytes[dp::kStatsPortCount] = {};
   std::uint64_t tx_failed = 0;  // the control tx queue was full
   std::uint64_t arp_requests = 0;
-  std::uint64_t held = 0;  // frames that waited for a neighbour
+  std::uint64_t neighbor_solicits = 0;  // NDP: Neighbor Solicitations sent
+  std::uint64_t held = 0;               // frames that waited for a neighbour
   std::uint64_t held_sent = 0;
   std::uint64_t held_dropped = 0;  // queue full, or no answer in time
 };
@@ -48,6 +50,9 @@ class ControlTx {
   // A complete frame but for its destination MAC: sent now if the next hop
   // is resolved, else held while we ARP for it.
   void send_via(dp::PortContext& port, rte_mbuf* m, std::uint32_t next_hop_be, std::uint64_t now);
+  // The same for an IPv6 next hop (resolved with NDP).
+  void send_via6(dp::PortContext& port, rte_mbuf* m, const dp::Ipv6Address& next_hop,
+                 std::uint64_t now);
   // While answering one received frame: its sender's IP and MAC, used only
   // for a frame sent back to that IP (a handshake response or cookie reply),
   // never stored. The neighbour table learns a sender only once a handshake
@@ -59,6 +64,7 @@ class ControlTx {
   void clear_reply_hint() { hint_ip_be_ = 0; }
   // A neighbour was learned on `port`: sends the frames that waited for it.
   void neighbour_learned(dp::PortContext& port, std::uint32_t ip_be);
+  void neighbour_learned6(dp::PortContext& port, const dp::Ipv6Address& ip);
   // Re-asks for next hops whose entries expired, drops held frames that
   // waited too long. `now` in TSC cycles.
   void tick(std::uint64_t now);
@@ -72,10 +78,14 @@ class ControlTx {
     unsigned port;  // stats index
     std::uint32_t next_hop_be;
     std::uint64_t since;
+    bool v6 = false;  // waits for next_hop6 instead of next_hop_be
+    dp::Ipv6Address next_hop6{};
   };
+  void hold(Held h);
   void ask(dp::PortContext& port, std::uint32_t ip_be, std::uint64_t now);
+  void ask6(dp::PortContext& port, const dp::Ipv6Address& ip, std::uint64_t now);
 
-  // At most this many frames wait for ARP, and for at most kHoldSeconds.
+  // At most this many frames wait for ARP / NDP, and for at most kHoldSeconds.
   static constexpr std::size_t kMaxHeld = 512;
   static constexpr std::uint64_t kHoldSeconds = 3;
 

@@ -6,6 +6,7 @@
 #include <rte_cycles.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstring>
 
 #include "control/audit.hpp"
@@ -21,6 +22,12 @@ namespace {
 std::uint32_t ipv4_host(const config::IpAddress& a) {
   return std::uint32_t{a.bytes[0]} << 24 | std::uint32_t{a.bytes[1]} << 16 |
          std::uint32_t{a.bytes[2]} << 8 | a.bytes[3];
+}
+
+dp::Ipv6Address ipv6_bytes(const config::IpAddress& a) {
+  dp::Ipv6Address out;
+  std::memcpy(out.data(), a.bytes.data(), 16);
+  return out;
 }
 
 std::uint64_t pack(const SourceAddress& s) {
@@ -70,9 +77,13 @@ Device::~Device() {
 
 bool Device::add_route(const config::Prefix& prefix, dp::NextHop nh, const std::string& what,
                        std::string& error) {
-  if (prefix.family() != config::Family::v4) {
-    log_warn("%s: %s is IPv6; the IPv6 table comes with inner IPv6 support, not routed",
-             what.c_str(), prefix.to_string().c_str());
+  if (prefix.family() == config::Family::v6) {
+    if (!dp_.fib6->add(ipv6_bytes(prefix.address()), static_cast<std::uint8_t>(prefix.length()),
+                       nh)) {
+      error =
+          what + ": cannot add " + prefix.to_string() + " to the IPv6 FIB: " + dp_.fib6->error();
+      return false;
+    }
     return true;
   }
   if (!dp_.fib->add(ipv4_host(prefix.address()), static_cast<std::uint8_t>(prefix.length()), nh)) {
@@ -102,9 +113,13 @@ bool Device::apply(const config::DesiredState& state, std::string& error) {
   if (!add_route(lan.address.subnet(), {dp::NextHopKind::kLanConnected, 0}, "ports.lan.address",
                  error))
     return false;
+  if (lan.address6 && !add_route(lan.address6->subnet(), {dp::NextHopKind::kLanConnected, 0},
+                                 "ports.lan.address6", error))
+    return false;
   auto via_route = [&](const config::Prefix& prefix, const config::IpAddress& via,
                        const std::string& what) {
-    const auto id = dp_.lan_gateways->acquire(ipv4_host(via));
+    const auto id = via.family == config::Family::v6 ? dp_.lan_gateways6->acquire(ipv6_bytes(via))
+                                                     : dp_.lan_gateways->acquire(ipv4_host(via));
     if (!id) {
       error = what + ": too many distinct next hops";
       return false;
@@ -118,10 +133,15 @@ bool Device::apply(const config::DesiredState& state, std::string& error) {
   if (lan.gateway && lan.gateway->family == config::Family::v4 &&
       !via_route(Prefix::from(*lan.gateway, 0), *lan.gateway, "ports.lan.gateway"))
     return false;
+  if (lan.gateway6 &&
+      !via_route(Prefix::from(*lan.gateway6, 0), *lan.gateway6, "ports.lan.gateway6"))
+    return false;
 
   // The appliance's own addresses answer for themselves.
   std::vector<config::IpAddress> own{state.ports.wan.address.address,
                                      state.ports.lan.address.address};
+  for (const config::Port* port : {&state.ports.wan, &state.ports.lan})
+    if (port->address6) own.push_back(port->address6->address);
   if (state.interface.address) own.push_back(state.interface.address->address);
   for (const auto& a : own)
     if (!add_route(Prefix::from(a, a.family == config::Family::v4 ? 32 : 128),
@@ -165,8 +185,11 @@ bool Device::set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixe
     auto owner = owner_of_.find(old);
     if (owner == owner_of_.end() || owner->second != p.slot) continue;
     owner_of_.erase(owner);
-    if (old.family() == config::Family::v4)
+    if (old.family() == config::Family::v4) {
       dp_.fib->remove(ipv4_host(old.address()), static_cast<std::uint8_t>(old.length()));
+    } else {
+      dp_.fib6->remove(ipv6_bytes(old.address()), static_cast<std::uint8_t>(old.length()));
+    }
   }
   for (const config::Prefix& prefix : prefixes) {
     auto owner = owner_of_.find(prefix);
@@ -282,8 +305,11 @@ bool Device::remove_peer(const PublicKey& key) {
       .emit();
   slot_of_.erase(it);
   peers_.erase(slot);
-  // The slot is reused only once no worker can still hold it.
-  deferred_.retire([this, slot] { dp_.peers->free(slot); });
+  // The slot is reused only once no worker can still hold it: once the IPv6
+  // table no longer leads to it (its removals may wait for a table swap),
+  // then after a grace period.
+  dp_.fib6->when_published(
+      [this, slot] { deferred_.retire([this, slot] { dp_.peers->free(slot); }); });
   return true;
 }
 
@@ -486,7 +512,19 @@ void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint6
 
 void Device::tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc) {
   for (auto& [slot, p] : peers_) service(engine, p, now, now_tsc);
+  publish_ipv6_routes();
   deferred_.reclaim();
+}
+
+// IPv6 route changes made while the standby table still had readers go out
+// with the first publish that finds it free (fib6.hpp).
+void Device::publish_ipv6_routes() {
+  dp_.fib6->publish();
+  if (dp_.fib6->failed_ops() != fib6_failures_logged_) {
+    log_error("IPv6 FIB: %" PRIu64 " route change(s) did not fit and were dropped; last: %s",
+              dp_.fib6->failed_ops() - fib6_failures_logged_, dp_.fib6->error().c_str());
+    fib6_failures_logged_ = dp_.fib6->failed_ops();
+  }
 }
 
 void Device::on_event(HandshakeEngine& engine, dp::WorkerEvent, std::uint32_t slot, TimePoint now,

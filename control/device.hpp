@@ -1,7 +1,7 @@
 // The hub's WireGuard device as the control thread manages it (kernel
 // device.c + peer.c + the keypair half of noise.c): applies the desired state
 // to the data plane's tables (peer slots, AllowedIPs and LAN routes in the
-// FIB, the appliance's own addresses), keeps each peer's keypairs as
+// IPv4 and IPv6 FIBs, the appliance's own addresses), keeps each peer's keypairs as
 // previous/current/next the way the kernel does, and is the HandshakeSink
 // through which the handshake engine reaches the data plane. Control thread
 // only; what workers may still hold is freed after an RCU grace period.
@@ -118,6 +118,7 @@ class Device : public HandshakeSink {
                  std::string& error);
   bool set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixes, std::string& error);
   void set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint);
+  void publish_ipv6_routes();
 
   dp::Dataplane& dp_;
   ControlTx& tx_;
@@ -126,6 +127,7 @@ class Device : public HandshakeSink {
   std::map<std::uint32_t, Peer> peers_;               // by slot
   std::map<PublicKey, std::uint32_t> slot_of_;        // by public key
   std::map<config::Prefix, std::uint32_t> owner_of_;  // allowed IP -> slot
+  std::uint64_t fib6_failures_logged_ = 0;
 };
 
 // "a.b.c.d:port" of a packed endpoint, for logs and status.

@@ -86,6 +86,7 @@ unsigned Worker::poll_once() {
           queue_data_message(m, c, now);
           break;
         case Classify::kArp:
+        case Classify::kNdp:
         case Classify::kIcmpEchoToUs:
           to_control(m, dp_.wan);
           break;
@@ -115,14 +116,23 @@ unsigned Worker::poll_once() {
         case Classify::kForward: {
           rte_pktmbuf_adj(m, c.l3_offset);
           // Ethernet pads short frames to 60 bytes: tunnel only the packet.
-          const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
-          const std::uint16_t total = rte_be_to_cpu_16(ip->total_length);
+          const auto* ip = rte_pktmbuf_mtod(m, const std::uint8_t*);
+          const std::uint32_t total =
+              c.ip_version == 6
+                  ? kIpv6HeaderLen +
+                        rte_be_to_cpu_16(reinterpret_cast<const rte_ipv6_hdr*>(ip)->payload_len)
+                  : rte_be_to_cpu_16(reinterpret_cast<const rte_ipv4_hdr*>(ip)->total_length);
           if (m->pkt_len > total)
             rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
-          route_inner(m, c.dst_ip_be, kNoPeer);
+          if (c.ip_version == 6) {
+            route_inner6(m, kNoPeer);
+          } else {
+            route_inner(m, c.dst_ip_be, kNoPeer);
+          }
           break;
         }
         case Classify::kArp:
+        case Classify::kNdp:
         case Classify::kIcmpEchoToUs:
           to_control(m, dp_.lan);
           break;
@@ -280,12 +290,14 @@ void Worker::finish_decrypt(std::uint64_t now) {
       continue;
     }
     InnerPacket inner;
-    if (parse_inner(op.data, op.len, inner) != DropReason::kNone || inner.version != 4) {
-      drop(m, DropReason::kBadInnerPacket);
+    if (const DropReason why = parse_inner(op.data, op.len, inner); why != DropReason::kNone) {
+      drop(m, why);
       continue;
     }
-    // The inner source must be one of the sender's AllowedIPs (whitepaper 2.2).
-    const NextHop owner = dp_.fib->lookup(rte_be_to_cpu_32(inner.src_be));
+    // The inner source must be one of the sender's AllowedIPs (whitepaper 2.2),
+    // looked up in the table of its family (the IPv6 source is at byte 8).
+    const NextHop owner = inner.version == 4 ? dp_.fib->lookup(rte_be_to_cpu_32(inner.src_be))
+                                             : dp_.fib6->lookup(op.data + 8);
     if (owner.kind != NextHopKind::kPeer || owner.id != kp->peer) {
       drop(m, DropReason::kSpoofedInnerSource);
       continue;
@@ -293,7 +305,11 @@ void Worker::finish_decrypt(std::uint64_t now) {
     touch(peer.last_data_rx_tsc, now, stamp_granularity);
     rte_pktmbuf_adj(m, static_cast<std::uint16_t>(p.payload_offset + kMessageDataHeaderSize));
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - inner.length));
-    route_inner(m, inner.dst_be, kp->peer);
+    if (inner.version == 6) {
+      route_inner6(m, kp->peer);
+    } else {
+      route_inner(m, inner.dst_be, kp->peer);
+    }
   }
   decrypt_ops_.clear();
   decrypt_pending_.clear();
@@ -344,9 +360,70 @@ void Worker::tx_lan(rte_mbuf* m, std::uint32_t next_hop_be) {
   if (!mac) {
     // The control thread resolves the MAC (ARP) and sends the frame then.
     ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
     meta.reason = ControlReason::kAwaitingNeighbour;
     meta.next_hop_be = next_hop_be;
     meta.port_stats_index = kStatsPortLan;
+    control_batch_.push_back(m);
+    return;
+  }
+  tx(dp_.lan, m);
+}
+
+// m starts at an IPv6 header (decrypted from a peer, or received on the
+// LAN): the IPv6 table decides, as route_inner does for IPv4.
+void Worker::route_inner6(rte_mbuf* m, std::uint32_t from_peer) {
+  auto* ip = rte_pktmbuf_mtod(m, std::uint8_t*);
+  const std::uint8_t* dst = ip + 24;
+  const NextHop nh = dp_.fib6->lookup(dst);
+  switch (nh.kind) {
+    case NextHopKind::kPeer:
+      if (nh.id == from_peer) break;  // never reflect a packet to its sender
+      if (!ipv6_decrement_hop_limit(ip)) {
+        drop(m, DropReason::kHopLimitExceeded);
+        return;
+      }
+      queue_encrypt(m, nh.id, now_);
+      return;
+    case NextHopKind::kLanConnected:
+    case NextHopKind::kLanRoute: {
+      if (!ipv6_decrement_hop_limit(ip)) {
+        drop(m, DropReason::kHopLimitExceeded);
+        return;
+      }
+      Ipv6Address next_hop;
+      if (nh.kind == NextHopKind::kLanRoute) {
+        next_hop = dp_.lan_gateways6->address(nh.id);
+      } else {
+        std::memcpy(next_hop.data(), dst, 16);
+      }
+      tx_lan6(m, next_hop);
+      return;
+    }
+    case NextHopKind::kLocal:
+      drop(m, DropReason::kNotForUs);
+      return;
+    default:
+      break;
+  }
+  drop(m, DropReason::kNoRoute);
+}
+
+void Worker::tx_lan6(rte_mbuf* m, const Ipv6Address& next_hop) {
+  const auto mac = dp_.lan.neighbours6->lookup(next_hop);
+  if (prepend_ethernet(m, dp_.lan.local.mac, mac ? *mac : rte_ether_addr{}, kEtherTypeIpv6Be) !=
+      DropReason::kNone) {
+    drop(m, DropReason::kNoHeadroom);
+    return;
+  }
+  if (!mac) {
+    // The control thread resolves the MAC (NDP) and sends the frame then.
+    ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
+    meta.reason = ControlReason::kAwaitingNeighbour;
+    meta.port_stats_index = kStatsPortLan;
+    meta.next_hop_family = 6;
+    std::memcpy(meta.next_hop6, next_hop.data(), 16);
     control_batch_.push_back(m);
     return;
   }
@@ -442,6 +519,7 @@ void Worker::send_outer(rte_mbuf* m, std::uint64_t endpoint) {
   }
   if (!mac) {
     ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
     meta.reason = ControlReason::kAwaitingNeighbour;
     meta.next_hop_be = next_hop;
     meta.port_stats_index = kStatsPortWan;

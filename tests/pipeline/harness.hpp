@@ -13,7 +13,8 @@
 //
 // The bench plays the neighbours too: it answers the hub's ARP requests for
 // the sites' outer addresses and the WAN gateway (WAN) and for the HQ host
-// (LAN), so frames the hub holds for a neighbour get out. run() steps workers
+// (LAN), and with `ipv6` its Neighbor Solicitations for the HQ host's IPv6
+// address (LAN), so frames the hub holds for a neighbour get out. run() steps workers
 // and control until nothing moves; no test depends on elapsed time.
 #pragma once
 
@@ -45,6 +46,9 @@ inline constexpr std::uint32_t kHubLanIp = ip4(10, 0, 0, 1);
 inline constexpr std::uint32_t kHqHostIp = ip4(10, 0, 0, 10);
 inline constexpr Mac kHqHostMac = test_mac(0x0a0a);
 inline constexpr std::uint8_t kHubKeySeed = 0x42;
+// IPv6 (HarnessOptions::ipv6): the LAN port's address6 and the HQ host.
+inline const Ip6 kHubLanIp6 = ip6("fd00::1");
+inline const Ip6 kHqHostIp6 = ip6("fd00::10");
 
 // Sites: A and B dial in from the WAN link (NAT-less), C has a configured
 // endpoint so the hub dials it.
@@ -71,6 +75,7 @@ PeerSpec site_c();
 struct HarnessOptions {
   std::vector<PeerSpec> peers{site_a(), site_b()};
   unsigned burst = 32;
+  bool ipv6 = false;  // the LAN port gets address6 fd00::1/64 (HQ host fd00::10)
 };
 
 // The global mbuf pool for frames the test injects (made once per process).
@@ -101,6 +106,8 @@ class Harness {
   void send(SimPeer& peer, const Bytes& message) { inject_wan(peer.frame_to(hub_wan(), message)); }
   // An IPv4 packet from the HQ host (Ethernet to the hub's LAN MAC).
   void send_from_hq(const Bytes& ip_packet);
+  // An IPv6 packet from the HQ host.
+  void send_from_hq6(const Bytes& ip6_packet);
 
   // ---- stepping
   // Workers, then the control thread, then capture, until nothing moves.
@@ -116,6 +123,8 @@ class Harness {
   // Targets of the ARP requests the hub sent, in order.
   const std::vector<std::uint32_t>& wan_arp_requests() const { return arp_requests_[0]; }
   const std::vector<std::uint32_t>& lan_arp_requests() const { return arp_requests_[1]; }
+  // Targets of the Neighbor Solicitations the hub sent on the LAN, in order.
+  const std::vector<Ip6>& lan_ndp_requests() const { return ndp_requests_[1]; }
 
   // ---- observations
   dp::LcoreStats stats() const;
@@ -151,6 +160,8 @@ class Harness {
   std::unique_ptr<ctl::Hub> hub_;
   std::map<std::string, std::unique_ptr<SimPeer>> peers_;
   std::map<std::uint32_t, Mac> neighbours_[2];  // who answers ARP on WAN / LAN
+  std::map<Ip6, Mac> neighbours6_[2];           // who answers NDP on WAN / LAN
+  std::vector<Ip6> ndp_requests_[2];
   std::deque<Bytes> captured_[2];
   std::vector<std::uint32_t> arp_requests_[2];
 };
