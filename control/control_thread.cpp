@@ -29,7 +29,12 @@ constexpr auto kUnderLoadHold = std::chrono::seconds(1);
 // Peer metadata for the metrics exporter: O(peers) work, so once a second.
 constexpr auto kMetricsInterval = std::chrono::seconds(1);
 
-SourceAddress source_of(const dp::Classified& c) {
+SourceAddress source_of(const std::uint8_t* frame, const dp::Classified& c) {
+  if (c.ip_version == 6) {
+    std::array<std::uint8_t, 16> a;
+    std::memcpy(a.data(), dp::ipv6_src(frame, c), 16);
+    return SourceAddress::ipv6(a, rte_be_to_cpu_16(c.src_port_be));
+  }
   std::array<std::uint8_t, 4> a;
   std::memcpy(a.data(), &c.src_ip_be, 4);
   return SourceAddress::ipv4(a, rte_be_to_cpu_16(c.src_port_be));
@@ -190,22 +195,37 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint
                                  std::uint64_t now_tsc) {
   ++counters_.handshake_messages;
   const auto* payload = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, c.payload_offset);
-  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  if (dp_.wan.on_link(c.src_ip_be)) tx_.set_reply_hint(c.src_ip_be, eth->src_addr);
+  const auto* frame = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  const auto* eth = reinterpret_cast<const rte_ether_hdr*>(frame);
+  const bool v6 = c.ip_version == 6;
+  dp::Ipv6Address src6{};
+  if (v6) std::memcpy(src6.data(), dp::ipv6_src(frame, c), 16);
+  const bool on_link = v6 ? dp_.wan.on_link6(src6.data()) : dp_.wan.on_link(c.src_ip_be);
+  if (on_link) {
+    if (v6) {
+      tx_.set_reply_hint6(src6, eth->src_addr);
+    } else {
+      tx_.set_reply_hint(c.src_ip_be, eth->src_addr);
+    }
+  }
+  const SourceAddress source = source_of(frame, c);
   const HandshakeEngine::Result r =
-      engine_.receive({payload, c.payload_len}, source_of(c), now, under_load_);
+      engine_.receive({payload, c.payload_len}, source, now, under_load_);
   tx_.clear_reply_hint();
   // An authenticated handshake proves the on-link sender: remember its MAC so
-  // the reply and the data that follows need no ARP round trip.
-  if (r.outcome == HandshakeOutcome::kSessionDerived && dp_.wan.on_link(c.src_ip_be)) {
-    if (dp_.wan.neighbours->update(c.src_ip_be, eth->src_addr, now_tsc))
+  // the reply and the data that follows need no ARP / NDP round trip.
+  if (r.outcome == HandshakeOutcome::kSessionDerived && on_link) {
+    if (v6) {
+      if (dp_.wan.neighbours6->update(src6, eth->src_addr, now_tsc))
+        tx_.neighbour_learned6(dp_.wan, src6);
+    } else if (dp_.wan.neighbours->update(c.src_ip_be, eth->src_addr, now_tsc)) {
       tx_.neighbour_learned(dp_.wan, c.src_ip_be);
+    }
   }
   if (r.outcome == HandshakeOutcome::kSessionDerived ||
       r.outcome == HandshakeOutcome::kCookieConsumed)
     device_.count_received(*r.peer_slot, c.payload_len);
-  const std::string endpoint =
-      dp::format_ipv4(c.src_ip_be) + ":" + std::to_string(rte_be_to_cpu_16(c.src_port_be));
+  const std::string endpoint = format_endpoint(endpoint_of(source));
   // Failures of a known peer are logged and audited; anonymous garbage is
   // only counted (metrics), so a flood can fill neither log nor audit trail.
   const Device::Peer* p = r.peer_slot ? device_.peer_at(*r.peer_slot) : nullptr;

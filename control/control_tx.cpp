@@ -60,6 +60,11 @@ void ControlTx::send_via6(dp::PortContext& port, rte_mbuf* m, const dp::Ipv6Addr
     send_frame(port, m);
     return;
   }
+  if (hint6_valid_ && next_hop == hint_ip6_ && &port == &dp_.wan) {
+    rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr = hint_mac_;
+    send_frame(port, m);
+    return;
+  }
   Held h{m, port.stats_index, 0, now};
   h.v6 = true;
   h.next_hop6 = next_hop;
@@ -133,16 +138,33 @@ void ControlTx::tick(std::uint64_t now) {
   }
 }
 
-void ControlTx::send_outer(rte_mbuf* m, std::uint32_t dst_be, std::uint16_t dst_port_be,
-                           std::uint64_t now) {
+void ControlTx::send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t now) {
   dp::PortContext& wan = dp_.wan;
+  if (to.is_v6()) {
+    dp::Ipv6Address next_hop;
+    dp::UdpFlow6 flow;
+    flow.src_mac = wan.local.mac;
+    flow.src_ip = wan.local.ip6;
+    flow.dst_ip = to.addr;
+    flow.src_port_be = wan.local.udp_port_be;
+    flow.dst_port_be = to.port_be;
+    if (!wan.local.has_ip6 || !wan.next_hop6(to.addr.data(), next_hop) ||
+        dp::prepend_udp6_headers(m, flow) != dp::DropReason::kNone) {
+      ++counters_.tx_failed;
+      rte_pktmbuf_free(m);
+      return;
+    }
+    send_via6(wan, m, next_hop, now);
+    return;
+  }
+  const std::uint32_t dst_be = to.v4_be();
   const std::uint32_t next_hop = wan.next_hop(dst_be);
   dp::UdpFlow flow;
   flow.src_mac = wan.local.mac;
   flow.src_ip_be = wan.local.ip_be;
   flow.dst_ip_be = dst_be;
   flow.src_port_be = wan.local.udp_port_be;
-  flow.dst_port_be = dst_port_be;
+  flow.dst_port_be = to.port_be;
   dp::Ipv4Options options;
   options.packet_id = ip_id_++;
   if (next_hop == 0 || dp::prepend_udp_headers(m, flow, options) != dp::DropReason::kNone) {
@@ -153,8 +175,8 @@ void ControlTx::send_outer(rte_mbuf* m, std::uint32_t dst_be, std::uint16_t dst_
   send_via(wan, m, next_hop, now);
 }
 
-void ControlTx::send_udp(std::uint32_t dst_be, std::uint16_t dst_port_be,
-                         std::span<const std::uint8_t> payload, std::uint64_t now) {
+void ControlTx::send_udp(const dp::Endpoint& to, std::span<const std::uint8_t> payload,
+                         std::uint64_t now) {
   rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool);
   if (m == nullptr) {
     ++counters_.tx_failed;
@@ -167,7 +189,7 @@ void ControlTx::send_udp(std::uint32_t dst_be, std::uint16_t dst_port_be,
     return;
   }
   std::memcpy(body, payload.data(), payload.size());
-  send_outer(m, dst_be, dst_port_be, now);
+  send_outer(m, to, now);
 }
 
 }  // namespace wghub::ctl

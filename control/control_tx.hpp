@@ -39,12 +39,12 @@ class ControlTx {
     return stats_index == dp::kStatsPortWan ? dp_.wan : dp_.lan;
   }
 
-  // Sends `payload` in a UDP datagram from our WAN address and listen port.
-  void send_udp(std::uint32_t dst_be, std::uint16_t dst_port_be,
-                std::span<const std::uint8_t> payload, std::uint64_t now);
+  // Sends `payload` in a UDP datagram from our WAN address (IPv4 or, to an
+  // IPv6 endpoint, address6) and listen port.
+  void send_udp(const dp::Endpoint& to, std::span<const std::uint8_t> payload, std::uint64_t now);
   // m holds a UDP payload (from data_off); adds the outer headers and sends
-  // it to the packed endpoint (the worker's path, for control-built data).
-  void send_outer(rte_mbuf* m, std::uint32_t dst_be, std::uint16_t dst_port_be, std::uint64_t now);
+  // it to the endpoint (the worker's path, for control-built data).
+  void send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t now);
   // A complete frame; sent as it is on the port's control queue.
   void send_frame(dp::PortContext& port, rte_mbuf* m);
   // A complete frame but for its destination MAC: sent now if the next hop
@@ -61,7 +61,16 @@ class ControlTx {
     hint_ip_be_ = ip_be;
     hint_mac_ = mac;
   }
-  void clear_reply_hint() { hint_ip_be_ = 0; }
+  // The same for a sender on the WAN's IPv6 link.
+  void set_reply_hint6(const dp::Ipv6Address& ip, const rte_ether_addr& mac) {
+    hint6_valid_ = true;
+    hint_ip6_ = ip;
+    hint_mac_ = mac;
+  }
+  void clear_reply_hint() {
+    hint_ip_be_ = 0;
+    hint6_valid_ = false;
+  }
   // A neighbour was learned on `port`: sends the frames that waited for it.
   void neighbour_learned(dp::PortContext& port, std::uint32_t ip_be);
   void neighbour_learned6(dp::PortContext& port, const dp::Ipv6Address& ip);
@@ -94,6 +103,8 @@ class ControlTx {
   ControlTxCounters counters_;
   std::uint16_t ip_id_ = 0x8000;
   std::uint32_t hint_ip_be_ = 0;
+  bool hint6_valid_ = false;
+  dp::Ipv6Address hint_ip6_{};
   rte_ether_addr hint_mac_{};
 };
 

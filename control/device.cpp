@@ -30,17 +30,12 @@ dp::Ipv6Address ipv6_bytes(const config::IpAddress& a) {
   return out;
 }
 
-std::uint64_t pack(const SourceAddress& s) {
-  std::uint32_t addr_be;
-  std::memcpy(&addr_be, s.addr.data(), 4);
-  return dp::pack_endpoint(addr_be, rte_cpu_to_be_16(s.port));
-}
-
-SourceAddress unpack(std::uint64_t packed) {
+// The handshake engine's view of a data-plane endpoint (not empty).
+SourceAddress unpack(const dp::Endpoint& e) {
+  if (e.is_v6()) return SourceAddress::ipv6(e.addr, rte_be_to_cpu_16(e.port_be));
   std::array<std::uint8_t, 4> a;
-  const std::uint32_t addr_be = dp::endpoint_addr_be(packed);
-  std::memcpy(a.data(), &addr_be, 4);
-  return SourceAddress::ipv4(a, rte_be_to_cpu_16(dp::endpoint_port_be(packed)));
+  std::memcpy(a.data(), e.addr.data(), 4);
+  return SourceAddress::ipv4(a, rte_be_to_cpu_16(e.port_be));
 }
 
 // Public keys in logs: the first 8 base64 characters, as wg(8) users know them.
@@ -56,10 +51,25 @@ std::string short_key(const PublicKey& key) {
 
 }  // namespace
 
-std::string format_endpoint(std::uint64_t packed) {
-  if (packed == 0) return "(none)";
-  return dp::format_ipv4(dp::endpoint_addr_be(packed)) + ":" +
-         std::to_string(rte_be_to_cpu_16(dp::endpoint_port_be(packed)));
+std::string format_endpoint(const dp::Endpoint& e) {
+  if (e.empty()) return "(none)";
+  const std::string port = std::to_string(rte_be_to_cpu_16(e.port_be));
+  if (e.is_v6()) return "[" + dp::format_ipv6(e.addr.data()) + "]:" + port;
+  return dp::format_ipv4(e.v4_be()) + ":" + port;
+}
+
+dp::Endpoint endpoint_of(const SourceAddress& s) {
+  if (s.family == SourceAddress::Family::kIpv6)
+    return dp::Endpoint::v6(s.addr.data(), rte_cpu_to_be_16(s.port));
+  std::uint32_t addr_be;
+  std::memcpy(&addr_be, s.addr.data(), 4);
+  return dp::Endpoint::v4(addr_be, rte_cpu_to_be_16(s.port));
+}
+
+dp::Endpoint endpoint_of(const config::Endpoint& e) {
+  if (e.family() == config::Family::v6)
+    return dp::Endpoint::v6(e.address.bytes.data(), rte_cpu_to_be_16(e.port));
+  return dp::Endpoint::v4(rte_cpu_to_be_32(ipv4_host(e.address)), rte_cpu_to_be_16(e.port));
 }
 
 Device::Device(dp::Dataplane& dp, ControlTx& tx) : dp_(dp), tx_(tx), deferred_(*dp.rcu) {}
@@ -165,15 +175,12 @@ dp::PeerCounters Device::counters(const Peer& p) const {
 
 void Device::set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint) {
   if (!endpoint) return;
-  if (endpoint->family() != config::Family::v4) {
-    log_warn("peer %s: IPv6 endpoint %s is not reachable yet (outer IPv4 only); ignored",
+  if (endpoint->family() == config::Family::v6 && !dp_.wan.local.has_ip6)
+    log_warn("peer %s: IPv6 endpoint %s, but ports.wan has no address6: not reachable",
              p.name.c_str(), endpoint->to_string().c_str());
-    return;
-  }
   p.configured_endpoint = true;
-  p.logged_endpoint = dp::pack_endpoint(rte_cpu_to_be_32(ipv4_host(endpoint->address)),
-                                        rte_cpu_to_be_16(endpoint->port));
-  dp_.peers->at(p.slot).endpoint.store(p.logged_endpoint, std::memory_order_relaxed);
+  p.logged_endpoint = endpoint_of(*endpoint);
+  dp_.peers->at(p.slot).endpoint.store(p.logged_endpoint);
 }
 
 // Installs `prefixes` as the peer's AllowedIPs: routes it no longer has go,
@@ -238,7 +245,7 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
     hs.name = p.name;
     hs.public_key = p.public_key;
     hs.preshared_key = p.preshared_key.get();
-    const std::uint64_t ep = dp_.peers->at(*slot).endpoint.load(std::memory_order_relaxed);
+    const dp::Endpoint ep = dp_.peers->at(*slot).endpoint.load();
     if (ep != 0) hs.endpoint = unpack(ep);
     engine_->add_peer(hs);
   }
@@ -277,7 +284,7 @@ bool Device::update_peer(const PeerSpec& spec, std::string& error) {
   }
   if (spec.endpoint) {
     set_configured_endpoint(*p, spec.endpoint);
-    const std::uint64_t ep = dp_.peers->at(p->slot).endpoint.load(std::memory_order_relaxed);
+    const dp::Endpoint ep = dp_.peers->at(p->slot).endpoint.load();
     if (engine_ != nullptr && ep != 0) engine_->update_endpoint(p->slot, unpack(ep));
   }
   return set_allowed_ips(*p, spec.allowed_ips, error);
@@ -389,12 +396,11 @@ void Device::install_keypair(std::uint32_t peer_slot, Keypair&& keys) {
 }
 
 void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint) {
-  if (endpoint.family != SourceAddress::Family::kIpv4) return;
   dp::PeerState& st = dp_.peers->at(peer_slot);
-  const std::uint64_t packed = pack(endpoint);
-  const std::uint64_t old = st.endpoint.load(std::memory_order_relaxed);
+  const dp::Endpoint packed = endpoint_of(endpoint);
+  const dp::Endpoint old = st.endpoint.load();
   if (old == packed) return;
-  st.endpoint.store(packed, std::memory_order_relaxed);
+  st.endpoint.store(packed);
   auto it = peers_.find(peer_slot);
   if (it == peers_.end()) return;
   log_info("peer %s endpoint %s -> %s", it->second.name.c_str(), format_endpoint(old).c_str(),
@@ -411,10 +417,7 @@ void Device::count_received(std::uint32_t slot, std::size_t bytes) {
 
 void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message,
                             std::optional<std::uint32_t> peer_slot) {
-  if (to.family != SourceAddress::Family::kIpv4) return;
-  std::uint32_t dst_be;
-  std::memcpy(&dst_be, to.addr.data(), 4);
-  tx_.send_udp(dst_be, rte_cpu_to_be_16(to.port), message, rte_get_tsc_cycles());
+  tx_.send_udp(endpoint_of(to), message, rte_get_tsc_cycles());
   if (peer_slot) {
     if (auto it = peers_.find(*peer_slot); it != peers_.end()) {
       ++it->second.control_counters.tx_packets;
@@ -429,7 +432,7 @@ void Device::send_keepalive(std::uint32_t peer_slot) {
   if (it == peers_.end() || it->second.current == nullptr) return;
   dp::Keypair* kp = it->second.current;
   dp::PeerState& st = dp_.peers->at(peer_slot);
-  const std::uint64_t endpoint = st.endpoint.load(std::memory_order_relaxed);
+  const dp::Endpoint endpoint = st.endpoint.load();
   std::uint64_t counter = 0;
   if (endpoint == 0 || !kp->take_send_counter(counter)) return;
   rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool);
@@ -448,7 +451,7 @@ void Device::send_keepalive(std::uint32_t peer_slot) {
   std::uint8_t* body = msg + dp::kMessageDataHeaderSize;
   crypto::aead_seal(body, body, 0, nullptr, 0, counter, kp->send_key);
   const std::uint64_t now = rte_get_tsc_cycles();
-  tx_.send_outer(m, dp::endpoint_addr_be(endpoint), dp::endpoint_port_be(endpoint), now);
+  tx_.send_outer(m, endpoint, now);
   dp::touch(st.last_tx_tsc, now);
   ++it->second.control_counters.tx_packets;
   it->second.control_counters.tx_bytes += dp::kMessageDataMinSize;
@@ -474,7 +477,7 @@ void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint6
   if (p.previous != nullptr && p.previous->expired(now_tsc, dp_.reject_after_cycles))
     retire(p.previous);
 
-  const std::uint64_t ep = st.endpoint.load(std::memory_order_relaxed);
+  const dp::Endpoint ep = st.endpoint.load(std::memory_order_relaxed);
   if (ep != 0) engine.update_endpoint(p.slot, unpack(ep));
   if (ep != p.logged_endpoint) {  // roamed: a worker saw authenticated data from elsewhere
     log_info("peer %s endpoint %s -> %s", p.name.c_str(),

@@ -56,7 +56,7 @@ class Device : public HandshakeSink {
     dp::Keypair* next = nullptr;
     std::optional<std::chrono::system_clock::time_point> last_handshake;
     std::uint64_t handshakes = 0;
-    std::uint64_t logged_endpoint = 0;  // the endpoint last reported in the log
+    dp::Endpoint logged_endpoint;  // the endpoint last reported in the log
   };
 
   Device(dp::Dataplane& dp, ControlTx& tx);
@@ -86,10 +86,8 @@ class Device : public HandshakeSink {
   dp::PeerCounters counters(const Peer& p) const;
   // An authenticated handshake message of `bytes` from the peer.
   void count_received(std::uint32_t slot, std::size_t bytes);
-  // The peer's current endpoint, packed (0 = none yet).
-  std::uint64_t endpoint(const Peer& p) const {
-    return dp_.peers->at(p.slot).endpoint.load(std::memory_order_relaxed);
-  }
+  // The peer's current endpoint (empty = none yet).
+  dp::Endpoint endpoint(const Peer& p) const { return dp_.peers->at(p.slot).endpoint.load(); }
   // Periodic work: confirms responder keypairs, hands endpoints learned by
   // the workers to the engine, starts handshakes that are wanted, sends
   // persistent keepalives, frees retired keypairs.
@@ -130,7 +128,11 @@ class Device : public HandshakeSink {
   std::uint64_t fib6_failures_logged_ = 0;
 };
 
-// "a.b.c.d:port" of a packed endpoint, for logs and status.
-std::string format_endpoint(std::uint64_t packed);
+// "a.b.c.d:port" or "[v6]:port" of an endpoint ("(none)" when empty), for
+// logs and status.
+std::string format_endpoint(const dp::Endpoint& endpoint);
+// The data plane's endpoint for a handshake's source or a configured endpoint.
+dp::Endpoint endpoint_of(const SourceAddress& source);
+dp::Endpoint endpoint_of(const config::Endpoint& endpoint);
 
 }  // namespace wghub::ctl

@@ -348,7 +348,7 @@ std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
       if (!mp.allowed_ips.empty()) mp.allowed_ips += ',';
       mp.allowed_ips += prefix.to_string();
     }
-    const std::uint64_t endpoint = dp.peers->at(slot).endpoint.load(std::memory_order_relaxed);
+    const dp::Endpoint endpoint = dp.peers->at(slot).endpoint.load();
     if (endpoint != 0) mp.endpoint = format_endpoint(endpoint);
     if (p.last_handshake)
       mp.latest_handshake_unix =

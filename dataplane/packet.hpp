@@ -5,10 +5,10 @@
 // forward) or why it is dropped. IPv6 is classified only on a port that has an
 // IPv6 address (LocalAddress::has_ip6); elsewhere it stays an unsupported
 // ethertype. On transmit, the builders prepend Ethernet + IPv4 + UDP in front of
-// a WireGuard message already in an mbuf, or Ethernet in front of a decrypted
-// inner packet. Helpers for inner packets read the IPv4 header of a decrypted
-// plaintext (its true length: the rest is padding, whitepaper 5.4.6) and
-// decrement TTL with an incremental checksum update (RFC 1624).
+// a WireGuard message already in an mbuf (Ethernet + IPv6 + UDP for a site
+// reached over IPv6), or Ethernet in front of a decrypted inner packet. Helpers for inner packets
+// read the IPv4 header of a decrypted plaintext (its true length: the rest is padding,
+// whitepaper 5.4.6) and decrement TTL with an incremental checksum update (RFC 1624).
 //
 // Everything here is inline, allocation-free and branch-light: it runs per
 // packet. The classifiers work on plain bytes (testable without EAL); the mbuf
@@ -521,6 +521,60 @@ inline DropReason prepend_udp_headers(rte_mbuf* m, const UdpFlow& f,
   }
   m->l2_len = kEthernetHeaderLen;
   m->l3_len = kIpv4MinHeaderLen;
+  m->l4_len = kUdpHeaderLen;
+  return DropReason::kNone;
+}
+
+// The outer addresses of a WireGuard datagram to a site over IPv6.
+struct UdpFlow6 {
+  rte_ether_addr src_mac{};
+  rte_ether_addr dst_mac{};
+  std::array<std::uint8_t, 16> src_ip{};
+  std::array<std::uint8_t, 16> dst_ip{};
+  std::uint16_t src_port_be = 0;
+  std::uint16_t dst_port_be = 0;
+};
+
+// Ethernet + IPv6 + UDP: what the WAN builder prepends for an IPv6 endpoint.
+inline constexpr std::uint16_t kOuterHeadersLen6 =
+    kEthernetHeaderLen + kIpv6HeaderLen + kUdpHeaderLen;
+// The hop limit of packets the appliance originates (Linux's default).
+inline constexpr std::uint8_t kDefaultHopLimit = 64;
+
+// Prepends Ethernet + IPv6 + UDP in front of the payload that is the whole
+// mbuf (possibly several segments). The UDP checksum is computed: IPv6 has
+// no header checksum, so RFC 8200 8.1 makes it mandatory (a zero one is
+// discarded by the receiver). Returns kNone, kNoHeadroom or kBadMessageLength.
+inline DropReason prepend_udp6_headers(rte_mbuf* m, const UdpFlow6& f) noexcept {
+  const std::uint32_t payload_len = m->pkt_len;
+  if (payload_len > 65535 - kUdpHeaderLen) return DropReason::kBadMessageLength;
+  auto* at = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kOuterHeadersLen6));
+  if (at == nullptr) return DropReason::kNoHeadroom;
+  const auto udp_len = static_cast<std::uint16_t>(kUdpHeaderLen + payload_len);
+  write_ethernet(at, f.src_mac, f.dst_mac, kEtherTypeIpv6Be);
+  auto* ip = reinterpret_cast<rte_ipv6_hdr*>(at + kEthernetHeaderLen);
+  ip->vtc_flow = RTE_BE32(0x60000000u);  // version 6, traffic class and flow label 0
+  ip->payload_len = rte_cpu_to_be_16(udp_len);
+  ip->proto = kIpProtoUdp;
+  ip->hop_limits = kDefaultHopLimit;
+  std::memcpy(ip->src_addr, f.src_ip.data(), 16);
+  std::memcpy(ip->dst_addr, f.dst_ip.data(), 16);
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(at + kEthernetHeaderLen + kIpv6HeaderLen);
+  udp->src_port = f.src_port_be;
+  udp->dst_port = f.dst_port_be;
+  udp->dgram_len = rte_cpu_to_be_16(udp_len);
+  udp->dgram_cksum = 0;
+  // The pseudo-header sum (addresses, length, next header) plus the UDP
+  // header and data over every segment, complemented; 0 is sent as 0xFFFF.
+  std::uint16_t raw = 0;
+  rte_raw_cksum_mbuf(m, kEthernetHeaderLen + kIpv6HeaderLen, udp_len, &raw);
+  std::uint32_t sum = std::uint32_t{raw} + rte_ipv6_phdr_cksum(ip, 0);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  const auto cksum = static_cast<std::uint16_t>(~sum);
+  udp->dgram_cksum = cksum == 0 ? 0xffff : cksum;
+  m->l2_len = kEthernetHeaderLen;
+  m->l3_len = kIpv6HeaderLen;
   m->l4_len = kUdpHeaderLen;
   return DropReason::kNone;
 }

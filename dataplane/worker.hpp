@@ -55,10 +55,8 @@ class Worker {
   struct Pending {
     rte_mbuf* m;
     Keypair* keypair;
-    std::uint32_t src_ip_be;  // decrypt: the outer source (roaming)
-    std::uint16_t src_port_be;
+    Endpoint endpoint;             // decrypt: the outer source (roaming); encrypt: the destination
     std::uint16_t payload_offset;  // decrypt: where the WireGuard message starts
-    std::uint64_t endpoint;        // encrypt: the packed outer destination
     std::uint32_t peer;            // encrypt: destination peer slot
     std::uint32_t plain_len;       // encrypt: the inner packet's length (for counters)
   };
@@ -73,7 +71,8 @@ class Worker {
   void route_inner6(rte_mbuf* m, std::uint32_t from_peer);
   void queue_encrypt(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
   void finish_encrypt(std::uint64_t now);
-  void send_outer(rte_mbuf* m, std::uint64_t endpoint);
+  void send_outer(rte_mbuf* m, const Endpoint& endpoint);
+  void send_outer6(rte_mbuf* m, const Endpoint& endpoint);
   void tx_lan(rte_mbuf* m, std::uint32_t next_hop_be);
   void tx_lan6(rte_mbuf* m, const Ipv6Address& next_hop);
   void tx(PortContext& port, rte_mbuf* m);

@@ -335,7 +335,7 @@ const ctl::Device::Peer& Harness::device_peer(const std::string& name) const {
   throw std::runtime_error("no peer " + name);
 }
 
-std::uint64_t Harness::endpoint(const std::string& name) {
+dp::Endpoint Harness::endpoint(const std::string& name) {
   return hub_->dataplane().peers->at(slot(name)).endpoint.load();
 }
 

@@ -131,8 +131,8 @@ class Harness {
   std::uint64_t drops(dp::DropReason reason) const;
   const ctl::Device::Peer& device_peer(const std::string& name) const;
   std::uint32_t slot(const std::string& name) const { return device_peer(name).slot; }
-  // The peer's endpoint as the data plane holds it (0 = none).
-  std::uint64_t endpoint(const std::string& name);
+  // The peer's endpoint as the data plane holds it (empty = none).
+  dp::Endpoint endpoint(const std::string& name);
 
   // ---- composite steps
   // Peer initiates, hub answers: true when the response came back from the

@@ -35,8 +35,11 @@ inline Bytes inner_udp(std::uint32_t src, std::uint32_t dst, std::uint32_t seq, 
   return udp_packet(src, dst, 1000, 2000, pattern_payload(seq, len), ttl);
 }
 
-inline std::uint64_t packed_endpoint(std::uint32_t ip, std::uint16_t port) {
-  return dp::pack_endpoint(rte_cpu_to_be_32(ip), rte_cpu_to_be_16(port));
+inline dp::Endpoint packed_endpoint(std::uint32_t ip, std::uint16_t port) {
+  return dp::Endpoint::v4(rte_cpu_to_be_32(ip), rte_cpu_to_be_16(port));
+}
+inline dp::Endpoint packed_endpoint6(const Ip6& ip, std::uint16_t port) {
+  return dp::Endpoint::v6(ip.data(), rte_cpu_to_be_16(port));
 }
 
 inline std::uint32_t message_type(const Bytes& msg) {
