@@ -106,6 +106,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
        << "    devargs: \"" << wan_.device << "\"\n"
        << "    address: " << ip_text(kHubWanIp) << "/24\n"
        << "    gateway: " << ip_text(kWanGatewayIp) << "\n"
+       << (options_.ipv6 ? "    address6: \"" + format_ip6(kHubWanIp6) + "/64\"\n" : "")
        << "  lan:\n"
        << "    devargs: \"" << lan_.device << "\"\n"
        << "    address: " << ip_text(kHubLanIp) << "/24\n"
@@ -125,8 +126,14 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
       yaml << (i ? ", " : "") << "\"" << spec.allowed_ips[i] << "\"";
     yaml << "]\n";
     if (spec.configured_endpoint)
-      yaml << "    endpoint: \"" << ip_text(spec.outer.ip) << ":" << spec.outer.port << "\"\n";
-    neighbours_[0][spec.outer.ip] = spec.outer.mac;
+      yaml << "    endpoint: \""
+           << (spec.outer.v6 ? "[" + format_ip6(spec.outer.ip6) + "]" : ip_text(spec.outer.ip))
+           << ":" << spec.outer.port << "\"\n";
+    if (spec.outer.v6) {
+      neighbours6_[0][spec.outer.ip6] = spec.outer.mac;
+    } else {
+      neighbours_[0][spec.outer.ip] = spec.outer.mac;
+    }
     peers_[spec.name] = std::move(peer);
   }
   neighbours_[0][kWanGatewayIp] = kWanGatewayMac;
@@ -203,6 +210,7 @@ HubWan Harness::hub_wan() const {
   std::memcpy(w.mac.data(), hub_->dataplane().wan.local.mac.addr_bytes, 6);
   w.ip = kHubWanIp;
   w.port = kListenPort;
+  w.ip6 = kHubWanIp6;
   return w;
 }
 
@@ -347,8 +355,13 @@ bool Harness::handshake(SimPeer& peer) {
     const auto pf = parse_frame(f);
     if (!pf || pf->proto != kProtoUdp || pf->udp_payload.size() != dp::kMessageResponseSize)
       continue;
-    if (pf->dst != peer.outer().mac || pf->dst_ip != peer.outer().ip ||
-        pf->dst_port != peer.outer().port || pf->src_ip != kHubWanIp || pf->src_port != kListenPort)
+    const bool addresses_ok = peer.outer().v6
+                                  ? pf->ether_type == kEtherTypeIpv6 &&
+                                        pf->dst_ip6 == peer.outer().ip6 && pf->src_ip6 == kHubWanIp6
+                                  : pf->ether_type == kEtherTypeIpv4 &&
+                                        pf->dst_ip == peer.outer().ip && pf->src_ip == kHubWanIp;
+    if (pf->dst != peer.outer().mac || !addresses_ok || pf->dst_port != peer.outer().port ||
+        pf->src_port != kListenPort)
       continue;
     done = done || peer.consume_response(pf->udp_payload);
   }

@@ -46,9 +46,10 @@ inline constexpr std::uint32_t kHubLanIp = ip4(10, 0, 0, 1);
 inline constexpr std::uint32_t kHqHostIp = ip4(10, 0, 0, 10);
 inline constexpr Mac kHqHostMac = test_mac(0x0a0a);
 inline constexpr std::uint8_t kHubKeySeed = 0x42;
-// IPv6 (HarnessOptions::ipv6): the LAN port's address6 and the HQ host.
+// IPv6 (HarnessOptions::ipv6): the ports' address6 and the HQ host.
 inline const Ip6 kHubLanIp6 = ip6("fd00::1");
 inline const Ip6 kHqHostIp6 = ip6("fd00::10");
+inline const Ip6 kHubWanIp6 = ip6("fd00:64::1");
 
 // Sites: A and B dial in from the WAN link (NAT-less), C has a configured
 // endpoint so the hub dials it.
@@ -75,7 +76,9 @@ PeerSpec site_c();
 struct HarnessOptions {
   std::vector<PeerSpec> peers{site_a(), site_b()};
   unsigned burst = 32;
-  bool ipv6 = false;  // the LAN port gets address6 fd00::1/64 (HQ host fd00::10)
+  // Both ports get an address6: LAN fd00::1/64 (HQ host fd00::10), WAN
+  // fd00:64::1/64 (sites with an IPv6 Outer are on that link).
+  bool ipv6 = false;
 };
 
 // The global mbuf pool for frames the test injects (made once per process).
@@ -123,7 +126,11 @@ class Harness {
   // Targets of the ARP requests the hub sent, in order.
   const std::vector<std::uint32_t>& wan_arp_requests() const { return arp_requests_[0]; }
   const std::vector<std::uint32_t>& lan_arp_requests() const { return arp_requests_[1]; }
-  // Targets of the Neighbor Solicitations the hub sent on the LAN, in order.
+  // The bench answers the hub's Neighbor Solicitations for `ip` on the WAN
+  // (a site that moved to a new IPv6 address).
+  void add_wan_neighbour6(const Ip6& ip, const Mac& mac) { neighbours6_[0][ip] = mac; }
+  // Targets of the Neighbor Solicitations the hub sent, in order.
+  const std::vector<Ip6>& wan_ndp_requests() const { return ndp_requests_[0]; }
   const std::vector<Ip6>& lan_ndp_requests() const { return ndp_requests_[1]; }
 
   // ---- observations

@@ -1,9 +1,12 @@
-// Inner IPv6 through the real data plane: site -> HQ (decrypt, IPv6
+// IPv6 through the real data plane. Inner: site -> HQ (decrypt, IPv6
 // inner-source check, IPv6 table, hop limit, NDP for the HQ host, Ethernet),
 // HQ -> site (IPv6 table, encrypt with padding), site -> site through the
 // hub, spoofed IPv6 sources, hop limit 1, an inner IPv6 packet longer than
 // its plaintext, the hub's own NDP and ping on the LAN, and IPv6 route
-// changes made while the standby table still has readers.
+// changes made while the standby table still has readers. Outer: a site
+// that reaches the hub over IPv6 (handshake, data both ways, IPv6/UDP with
+// its checksum), the hub initiating to a configured IPv6 endpoint (NDP on
+// the WAN first), and a site roaming from IPv4 to IPv6 and back.
 #include <rte_cycles.h>
 
 #include "tests/pipeline/pipeline_test.hpp"
@@ -271,6 +274,148 @@ TEST_F(Ipv6Test, RouteChangesInABurstReachTheWorkers) {
     ASSERT_EQ(wan.size(), 1u) << dst;
     EXPECT_TRUE(a.open(wireguard_payload_to(wan[0], h().hub_wan(), a.outer())).has_value());
   }
+  EXPECT_EQ(total_drops(h().stats()), 0u);
+}
+
+// ---------------------------------------------------------------- outer IPv6
+
+const Ip6 kSiteC6Outer = ip6("fd00:64::21");
+const Ip6 kSiteD6Outer = ip6("fd00:64::22");
+
+PeerSpec site_c6() {  // dials in over IPv6
+  return {"site-c6",
+          0xc6,
+          Outer{test_mac(0x0e0e), 0, 40006, true, kSiteC6Outer},
+          {"10.3.0.0/24", "fd00:3::/64"},
+          false};
+}
+PeerSpec site_d6() {  // configured endpoint [fd00:64::22]:51820: the hub dials
+  return {"site-d6",
+          0xd6,
+          Outer{test_mac(0x0f0f), 0, 51820, true, kSiteD6Outer},
+          {"10.4.0.0/24"},
+          true};
+}
+
+class Ipv6OuterTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    HarnessOptions o = ipv6_options();
+    o.peers.push_back(site_c6());
+    rebuild(o);
+  }
+};
+
+TEST_F(Ipv6OuterTest, SiteReachesTheHubOverIpv6) {
+  SimPeer& c = h().peer("site-c6");
+  ASSERT_TRUE(h().establish(c)) << "handshake over IPv6";
+  EXPECT_EQ(h().endpoint("site-c6"), packed_endpoint6(kSiteC6Outer, 40006));
+  EXPECT_TRUE(h().wan_ndp_requests().empty()) << "the site's MAC came with its handshake";
+  constexpr unsigned kEach = 200;
+  std::vector<Bytes> sent4, sent6;
+  for (unsigned i = 0; i < kEach; ++i) {
+    sent4.push_back(inner_udp(ip4(10, 3, 0, 5), kHqHostIp, i, payload_len(i)));
+    sent6.push_back(inner_udp6(ip6("fd00:3::5"), kHqHostIp6, i, payload_len(i + 7)));
+    h().send(c, c.seal(sent4.back()));
+    h().send(c, c.seal(sent6.back()));
+  }
+  h().run();
+  std::vector<Bytes> lan = h().take_lan();
+  ASSERT_EQ(lan.size(), 2 * kEach);
+  unsigned v4 = 0, v6 = 0;
+  for (const Bytes& f : lan) {
+    const auto pf = parse_frame(f);
+    ASSERT_TRUE(pf.has_value());
+    if (pf->ether_type == kEtherTypeIpv6) {
+      expect_forwarded(pf->ip_packet, sent6[v6], v6);
+      ++v6;
+    } else {
+      ASSERT_EQ(pf->ip_packet.size(), sent4[v4].size());
+      ++v4;
+    }
+  }
+  EXPECT_EQ(v4, kEach);
+  EXPECT_EQ(v6, kEach);
+
+  // HQ -> site: both inner families leave as IPv6/UDP to the site.
+  for (unsigned i = 0; i < kEach; ++i) {
+    h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 3, 0, 5), i, payload_len(i)));
+    h().send_from_hq6(inner_udp6(kHqHostIp6, ip6("fd00:3::5"), i, payload_len(i)));
+  }
+  h().run();
+  const std::vector<Bytes> wan = h().take_wan();
+  ASSERT_EQ(wan.size(), 2 * kEach);
+  for (const Bytes& f : wan) {
+    const auto pf = parse_frame(f);
+    ASSERT_TRUE(pf.has_value());
+    EXPECT_EQ(pf->ttl, 64) << "hop limit of what the hub originates";
+    EXPECT_EQ(pf->src_port, kListenPort);
+    ASSERT_TRUE(c.open(wireguard_payload_to(f, h().hub_wan(), c.outer())).has_value());
+  }
+  EXPECT_TRUE(h().wan_ndp_requests().empty());
+  EXPECT_EQ(total_drops(h().stats()), 0u);
+}
+
+TEST_F(Ipv6OuterTest, HubInitiatesToAConfiguredIpv6Endpoint) {
+  HarnessOptions o = ipv6_options();
+  o.peers = {site_a(), site_d6()};
+  rebuild(o);
+  SimPeer& d = h().peer("site-d6");
+  h().run();  // first tick: the initiation waits for NDP; the bench answers
+  EXPECT_EQ(h().wan_ndp_requests(), std::vector<Ip6>{kSiteD6Outer});
+  std::vector<Bytes> wan = h().take_wan();
+  ASSERT_EQ(wan.size(), 1u);
+  const Bytes initiation = wireguard_payload_to(wan[0], h().hub_wan(), d.outer());
+  ASSERT_EQ(initiation.size(), dp::kMessageInitiationSize);
+  const auto response = d.consume_initiation(initiation);
+  ASSERT_TRUE(response.has_value());
+  h().send(d, *response);
+  h().run();
+  wan = h().take_wan();
+  ASSERT_EQ(wan.size(), 1u) << "the initiator's first keepalive";
+  ASSERT_TRUE(d.open(wireguard_payload_to(wan[0], h().hub_wan(), d.outer())).has_value());
+  h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 4, 0, 9), 7, 100));
+  h().run();
+  wan = h().take_wan();
+  ASSERT_EQ(wan.size(), 1u);
+  EXPECT_TRUE(d.open(wireguard_payload_to(wan[0], h().hub_wan(), d.outer())).has_value());
+  EXPECT_EQ(total_drops(h().stats()), 0u);
+}
+
+// Roaming across families: the latest authenticated outer source wins,
+// whichever family it is (whitepaper 2.1).
+TEST_F(Ipv6OuterTest, SiteRoamsFromIpv4ToIpv6AndBack) {
+  SimPeer& a = h().peer("site-a");
+  ASSERT_TRUE(h().establish(a));
+  const Outer home = a.outer();
+  EXPECT_EQ(h().endpoint("site-a"), packed_endpoint(home.ip, home.port));
+
+  const Ip6 moved = ip6("fd00:64::31");
+  h().add_wan_neighbour6(moved, home.mac);
+  a.outer().v6 = true;
+  a.outer().ip6 = moved;
+  a.outer().port = 40100;
+  h().send(a, a.seal(inner_udp(ip4(10, 1, 0, 5), kHqHostIp, 1, 64)));
+  h().run();
+  EXPECT_EQ(h().take_lan().size(), 1u);
+  EXPECT_EQ(h().endpoint("site-a"), packed_endpoint6(moved, 40100));
+  h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 2, 64));
+  h().run();
+  std::vector<Bytes> wan = h().take_wan();
+  ASSERT_EQ(wan.size(), 1u);
+  EXPECT_TRUE(a.open(wireguard_payload_to(wan[0], h().hub_wan(), a.outer())).has_value());
+  EXPECT_EQ(h().wan_ndp_requests(), std::vector<Ip6>{moved}) << "resolved with NDP";
+
+  a.outer() = home;
+  h().send(a, a.seal(inner_udp(ip4(10, 1, 0, 5), kHqHostIp, 3, 64)));
+  h().run();
+  EXPECT_EQ(h().take_lan().size(), 1u);
+  EXPECT_EQ(h().endpoint("site-a"), packed_endpoint(home.ip, home.port));
+  h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 4, 64));
+  h().run();
+  wan = h().take_wan();
+  ASSERT_EQ(wan.size(), 1u);
+  EXPECT_TRUE(a.open(wireguard_payload_to(wan[0], h().hub_wan(), a.outer())).has_value());
   EXPECT_EQ(total_drops(h().stats()), 0u);
 }
 
