@@ -47,7 +47,18 @@ struct Port {
   std::string devargs;               // DPDK devargs: "0000:3b:00.0", "net_af_packet0,iface=veth0"
   InterfaceAddress address;          // the appliance's own address and the connected subnet
   std::optional<IpAddress> gateway;  // default next hop; inside address.subnet()
-  std::vector<Route> routes;         // every via inside address.subnet()
+  // Dual stack: the port's IPv6 address and subnet next to an IPv4 `address`
+  // (only when `address` is IPv4), and the IPv6 default next hop inside it.
+  std::optional<InterfaceAddress> address6;
+  std::optional<IpAddress> gateway6;
+  std::vector<Route> routes;  // every via inside the subnet of its family's address
+
+  // The port's address of one family, if it has one.
+  std::optional<InterfaceAddress> address_of(Family family) const {
+    if (address.address.family == family) return address;
+    if (address6 && address6->address.family == family) return address6;
+    return std::nullopt;
+  }
 };
 
 struct Ports {

@@ -26,6 +26,7 @@ struct PortDraft {
   std::string name;  // "wan", "lan"
   std::string path;  // "ports.wan"
   Source address_src;
+  std::optional<Source> address6_src;
   std::vector<Source> route_src;  // parallel to port.routes (their prefix)
 };
 

@@ -19,10 +19,15 @@ bool valid_ifname(const std::string& name) {
   return true;
 }
 
-// A next hop (gateway or route via) must be a neighbour on the port's subnet.
+// A next hop (gateway or route via) must be a neighbour on the port's subnet
+// of its own family: `primary` (the port's `address`) or, for a dual-stack
+// port, `secondary` (its `address6`). `missing_hint` is appended when the
+// port has no address of the next hop's family.
 std::optional<IpAddress> read_next_hop(const Doc& doc, const YAML::Node& node,
                                        const std::string& path, const char* what,
-                                       const std::optional<InterfaceAddress>& port_address) {
+                                       const std::optional<InterfaceAddress>& primary,
+                                       const std::optional<InterfaceAddress>& secondary = {},
+                                       const std::string& missing_hint = {}) {
   const auto text = read_string(doc, node, path);
   if (!text) return std::nullopt;
   const auto ip = IpAddress::parse(*text);
@@ -30,15 +35,19 @@ std::optional<IpAddress> read_next_hop(const Doc& doc, const YAML::Node& node,
     doc.error(node, path, "'" + *text + "' is not a valid IPv4 or IPv6 address");
     return std::nullopt;
   }
-  if (!port_address) return ip;  // the address error is reported already
-  const Prefix subnet = port_address->subnet();
-  if (ip->family != port_address->address.family) {
+  if (!primary) return ip;  // the address error is reported already
+  const std::optional<InterfaceAddress> port_address =
+      ip->family == primary->address.family                  ? primary
+      : secondary && ip->family == secondary->address.family ? secondary
+                                                             : std::nullopt;
+  if (!port_address) {
     doc.error(node, path,
               std::string(what) + " " + *text + " is " +
                   (ip->family == Family::v4 ? "IPv4" : "IPv6") + " but the port address " +
-                  port_address->to_string() + " is not");
+                  primary->to_string() + " is not" + missing_hint);
     return std::nullopt;
   }
+  const Prefix subnet = port_address->subnet();
   if (!subnet.contains(*ip)) {
     doc.error(node, path,
               std::string(what) + " " + *text + " is outside the port's subnet " +
@@ -108,7 +117,8 @@ void parse_interface(const Doc& doc, const YAML::Node& node, const std::string& 
 
 std::optional<PortDraft> parse_port(const Doc& doc, const YAML::Node& node, const std::string& path,
                                     const std::string& name) {
-  MapReader map(doc, node, path, {"devargs", "address", "gateway", "routes"});
+  MapReader map(doc, node, path,
+                {"devargs", "address", "gateway", "address6", "gateway6", "routes"});
   if (!map.ok()) return std::nullopt;
   const std::size_t errors_before = doc.error_count();
   PortDraft draft;
@@ -159,7 +169,53 @@ std::optional<PortDraft> parse_port(const Doc& doc, const YAML::Node& node, cons
   }
 
   if (auto n = map.get("gateway"); n.IsDefined()) {
-    draft.port.gateway = read_next_hop(doc, n, map.path("gateway"), "gateway", address);
+    draft.port.gateway =
+        read_next_hop(doc, n, map.path("gateway"), "gateway", address, std::nullopt,
+                      address && address->address.family == Family::v4 ? "; an IPv6 default "
+                                                                         "next hop is gateway6"
+                                                                       : "");
+  }
+
+  // Dual stack: an IPv6 address next to the IPv4 `address`.
+  std::optional<InterfaceAddress> address6;
+  if (auto n = map.get("address6"); n.IsDefined()) {
+    draft.address6_src = Source{doc.at(n), map.path("address6")};
+    if (auto text = read_string(doc, n, map.path("address6"))) {
+      auto parsed = InterfaceAddress::parse(*text);
+      if (!parsed) {
+        doc.error(n, map.path("address6"), parsed.error);
+      } else if (parsed.value->address.family != Family::v6) {
+        doc.error(n, map.path("address6"),
+                  *text +
+                      " is IPv4; address6 takes the port's IPv6 address, e.g. "
+                      "\"fd00::1/64\" (the IPv4 address goes in address)");
+      } else if (address && address->address.family == Family::v6) {
+        doc.error(n, map.path("address6"),
+                  "address " + address->to_string() +
+                      " is IPv6 already; address6 is for an IPv6 address next to an IPv4 "
+                      "address");
+      } else if (parsed.value->length < 128 &&
+                 parsed.value->address == parsed.value->subnet().address()) {
+        // RFC 4291 2.6.1: the all-zero host is every router's anycast address.
+        doc.error(n, map.path("address6"),
+                  *text + " is the Subnet-Router anycast address of " +
+                      parsed.value->subnet().to_string() +
+                      "; give the appliance's own host address in that subnet");
+      } else {
+        address6 = *parsed.value;
+        draft.port.address6 = address6;
+      }
+    }
+  }
+
+  if (auto n = map.get("gateway6"); n.IsDefined()) {
+    if (!address6) {
+      if (!draft.address6_src)
+        doc.error(n, map.path("gateway6"),
+                  "gateway6 needs the port's IPv6 address: add " + map.path("address6"));
+    } else {
+      draft.port.gateway6 = read_next_hop(doc, n, map.path("gateway6"), "gateway6", address6);
+    }
   }
 
   if (auto n = map.get("routes"); n.IsDefined()) {
@@ -184,7 +240,10 @@ std::optional<PortDraft> parse_port(const Doc& doc, const YAML::Node& node, cons
         }
         std::optional<IpAddress> via;
         if (auto v = route.require("via"); v.IsDefined()) {
-          via = read_next_hop(doc, v, route.path("via"), "via", address);
+          via = read_next_hop(doc, v, route.path("via"), "via", address, address6,
+                              address && address->address.family == Family::v4 && !address6
+                                  ? "; add the port's IPv6 address as address6"
+                                  : "");
         }
         if (prefix && via) {
           if (prefix->family() != via->family) {

@@ -50,6 +50,10 @@ void validate(const Doc& doc, const std::vector<PortDraft>& ports,
   for (const auto& port : ports) {
     owners.claim(port.port.address.subnet(),
                  Owner{"the subnet of port " + port.name, port.address_src.at}, port.address_src);
+    if (port.port.address6 && port.address6_src)
+      owners.claim(port.port.address6->subnet(),
+                   Owner{"the IPv6 subnet of port " + port.name, port.address6_src->at},
+                   *port.address6_src);
   }
   for (const auto& port : ports) {
     for (std::size_t i = 0; i < port.port.routes.size(); ++i) {

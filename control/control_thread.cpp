@@ -16,6 +16,7 @@
 #include "crypto/base64.hpp"
 #include "dataplane/arp.hpp"
 #include "dataplane/icmp.hpp"
+#include "dataplane/ndp.hpp"
 
 namespace wghub::ctl {
 
@@ -28,7 +29,12 @@ constexpr auto kUnderLoadHold = std::chrono::seconds(1);
 // Peer metadata for the metrics exporter: O(peers) work, so once a second.
 constexpr auto kMetricsInterval = std::chrono::seconds(1);
 
-SourceAddress source_of(const dp::Classified& c) {
+SourceAddress source_of(const std::uint8_t* frame, const dp::Classified& c) {
+  if (c.ip_version == 6) {
+    std::array<std::uint8_t, 16> a;
+    std::memcpy(a.data(), dp::ipv6_src(frame, c), 16);
+    return SourceAddress::ipv6(a, rte_be_to_cpu_16(c.src_port_be));
+  }
   std::array<std::uint8_t, 4> a;
   std::memcpy(a.data(), &c.src_ip_be, 4);
   return SourceAddress::ipv4(a, rte_be_to_cpu_16(c.src_port_be));
@@ -122,7 +128,13 @@ void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
   const dp::ControlMeta meta = dp::control_meta(m);
   dp::PortContext& port = tx_.port(meta.port_stats_index);
   if (meta.reason == dp::ControlReason::kAwaitingNeighbour) {
-    tx_.send_via(port, m, meta.next_hop_be, now_tsc);
+    if (meta.next_hop_family == 6) {
+      dp::Ipv6Address next_hop;
+      std::memcpy(next_hop.data(), meta.next_hop6, 16);
+      tx_.send_via6(port, m, next_hop, now_tsc);
+    } else {
+      tx_.send_via(port, m, meta.next_hop_be, now_tsc);
+    }
     return;
   }
   const bool wan = meta.port_stats_index == dp::kStatsPortWan;
@@ -143,6 +155,9 @@ void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
       }
       return;
     }
+    case dp::Classify::kNdp:
+      on_ndp(m, port, c, now_tsc);
+      return;
     case dp::Classify::kIcmpEchoToUs:
       dp::icmp_echo_reply_in_place(m, c, port.local.mac);
       ++counters_.icmp_answered;
@@ -160,27 +175,63 @@ void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
   rte_pktmbuf_free(m);
 }
 
+// RFC 4861: learn the sender (NS) or the target (NA), release frames that
+// waited for it, and answer a solicitation for our address.
+void ControlThread::on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classified& c,
+                           std::uint64_t now_tsc) {
+  dp::NdpMessage msg;
+  if (!dp::parse_ndp(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, c, msg)) {
+    ++counters_.ndp_bad;
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const dp::Ipv6Interface iface{port.local.ip6, port.prefix6};
+  if (dp::ndp_merge(msg, iface, *port.neighbours6, now_tsc) != dp::NdpLearn::kIgnored)
+    tx_.neighbour_learned6(port, msg.type == dp::kNdpNeighborSolicit ? msg.src : msg.target);
+  if (dp::answer_ns(m, msg, port.local.ip6, port.local.mac)) {
+    ++counters_.ndp_answered;
+    tx_.send_frame(port, m);
+  } else {
+    rte_pktmbuf_free(m);
+  }
+}
+
 void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint now,
                                  std::uint64_t now_tsc) {
   ++counters_.handshake_messages;
   const auto* payload = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, c.payload_offset);
-  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  if (dp_.wan.on_link(c.src_ip_be)) tx_.set_reply_hint(c.src_ip_be, eth->src_addr);
+  const auto* frame = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  const auto* eth = reinterpret_cast<const rte_ether_hdr*>(frame);
+  const bool v6 = c.ip_version == 6;
+  dp::Ipv6Address src6{};
+  if (v6) std::memcpy(src6.data(), dp::ipv6_src(frame, c), 16);
+  const bool on_link = v6 ? dp_.wan.on_link6(src6.data()) : dp_.wan.on_link(c.src_ip_be);
+  if (on_link) {
+    if (v6) {
+      tx_.set_reply_hint6(src6, eth->src_addr);
+    } else {
+      tx_.set_reply_hint(c.src_ip_be, eth->src_addr);
+    }
+  }
+  const SourceAddress source = source_of(frame, c);
   const HandshakeEngine::Result r =
-      engine_.receive({payload, c.payload_len}, source_of(c), now, under_load_);
+      engine_.receive({payload, c.payload_len}, source, now, under_load_);
   tx_.clear_reply_hint();
   // An authenticated handshake proves the on-link sender: remember its MAC so
-  // the reply and the data that follows need no ARP round trip.
-  if (r.outcome == HandshakeOutcome::kSessionDerived && dp_.wan.on_link(c.src_ip_be)) {
-    if (dp_.wan.neighbours->update(c.src_ip_be, eth->src_addr, now_tsc))
+  // the reply and the data that follows need no ARP / NDP round trip.
+  if (r.outcome == HandshakeOutcome::kSessionDerived && on_link) {
+    if (v6) {
+      if (dp_.wan.neighbours6->update(src6, eth->src_addr, now_tsc))
+        tx_.neighbour_learned6(dp_.wan, src6);
+    } else if (dp_.wan.neighbours->update(c.src_ip_be, eth->src_addr, now_tsc)) {
       tx_.neighbour_learned(dp_.wan, c.src_ip_be);
+    }
   }
   if (r.outcome == HandshakeOutcome::kSessionDerived ||
       r.outcome == HandshakeOutcome::kCookieConsumed)
     device_.handshake_received(*r.peer_slot, c.payload_len,
                                r.outcome == HandshakeOutcome::kSessionDerived, now);
-  const std::string endpoint =
-      dp::format_ipv4(c.src_ip_be) + ":" + std::to_string(rte_be_to_cpu_16(c.src_port_be));
+  const std::string endpoint = format_endpoint(endpoint_of(source));
   // Failures of a known peer are logged and audited; anonymous garbage is
   // only counted (metrics), so a flood can fill neither log nor audit trail.
   const Device::Peer* p = r.peer_slot ? device_.peer_at(*r.peer_slot) : nullptr;
@@ -247,10 +298,12 @@ void ControlThread::print_status(bool full) const {
              device_.has_session(p, now_tsc) ? "yes" : "no", pc.rx_bytes, pc.tx_bytes);
   }
   const ControlTxCounters& tc = tx_.counters();
-  log_info("  control: arp requests %" PRIu64 ", frames held %zu (sent %" PRIu64
-           ", dropped %" PRIu64 "), arp answered %" PRIu64 ", icmp answered %" PRIu64,
-           tc.arp_requests, tx_.held_frames(), tc.held_sent, tc.held_dropped,
-           counters_.arp_answered, counters_.icmp_answered);
+  log_info("  control: arp requests %" PRIu64 ", neighbor solicitations %" PRIu64
+           ", frames held %zu (sent %" PRIu64 ", dropped %" PRIu64 "), arp answered %" PRIu64
+           ", ndp answered %" PRIu64 " (bad %" PRIu64 "), icmp answered %" PRIu64,
+           tc.arp_requests, tc.neighbor_solicits, tx_.held_frames(), tc.held_sent, tc.held_dropped,
+           counters_.arp_answered, counters_.ndp_answered, counters_.ndp_bad,
+           counters_.icmp_answered);
 }
 
 }  // namespace wghub::ctl

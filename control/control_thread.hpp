@@ -1,6 +1,6 @@
 // The control thread's loop (main lcore): drains the ring the workers fill
-// (handshake messages, ARP, ICMP echo to the appliance, frames waiting for a
-// neighbour), decides "under load" from the ring's depth (past 1/8 full, held
+// (handshake messages, ARP, NDP, ICMP echo to the appliance, frames waiting
+// for a neighbour), decides "under load" from the ring's depth (past 1/8 full, held
 // for at least a second, as the kernel does), runs the periodic work of the
 // device and the control tx path, and prints status lines.
 #pragma once
@@ -34,6 +34,8 @@ struct ControlSignals {
 
 struct ControlCounters {
   std::uint64_t arp_answered = 0;
+  std::uint64_t ndp_answered = 0;  // Neighbor Advertisements sent for our addresses
+  std::uint64_t ndp_bad = 0;       // NS/NA refused by RFC 4861 7.1 (bad_ndp)
   std::uint64_t icmp_answered = 0;
   std::uint64_t handshake_messages = 0;
   std::uint64_t under_load_entered = 0;
@@ -65,6 +67,7 @@ class ControlThread {
  private:
   void process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc);
   void on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint now, std::uint64_t now_tsc);
+  void on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classified& c, std::uint64_t now_tsc);
 
   dp::Dataplane& dp_;
   Device& device_;

@@ -1,9 +1,10 @@
 // The control thread's own transmit path. Each port has one tx queue that
 // only the control thread uses (workers own the others), so nothing here is
 // shared. It builds and sends handshake messages, keepalives, ARP requests
-// and replies and ICMP echo replies, and it holds, in one bounded queue,
-// frames whose next hop's MAC is not known yet: the worker hands those up,
-// the control thread ARPs, and sends them once the neighbour answers.
+// and replies, Neighbor Solicitations and Advertisements and ICMP echo
+// replies, and it holds, in one bounded queue, frames whose next hop's MAC is
+// not known yet: the worker hands those up, the control thread ARPs (IPv4)
+// or solicits (IPv6, NDP), and sends them once the neighbour answers.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -21,7 +22,8 @@ struct ControlTxCounters {
   std::uint64_t tx_bytes[dp::kStatsPortCount] = {};
   std::uint64_t tx_failed = 0;  // the control tx queue was full
   std::uint64_t arp_requests = 0;
-  std::uint64_t held = 0;  // frames that waited for a neighbour
+  std::uint64_t neighbor_solicits = 0;  // NDP: Neighbor Solicitations sent
+  std::uint64_t held = 0;               // frames that waited for a neighbour
   std::uint64_t held_sent = 0;
   std::uint64_t held_dropped = 0;  // queue full, or no answer in time
 };
@@ -37,17 +39,20 @@ class ControlTx {
     return stats_index == dp::kStatsPortWan ? dp_.wan : dp_.lan;
   }
 
-  // Sends `payload` in a UDP datagram from our WAN address and listen port.
-  void send_udp(std::uint32_t dst_be, std::uint16_t dst_port_be,
-                std::span<const std::uint8_t> payload, std::uint64_t now);
+  // Sends `payload` in a UDP datagram from our WAN address (IPv4 or, to an
+  // IPv6 endpoint, address6) and listen port.
+  void send_udp(const dp::Endpoint& to, std::span<const std::uint8_t> payload, std::uint64_t now);
   // m holds a UDP payload (from data_off); adds the outer headers and sends
-  // it to the packed endpoint (the worker's path, for control-built data).
-  void send_outer(rte_mbuf* m, std::uint32_t dst_be, std::uint16_t dst_port_be, std::uint64_t now);
+  // it to the endpoint (the worker's path, for control-built data).
+  void send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t now);
   // A complete frame; sent as it is on the port's control queue.
   void send_frame(dp::PortContext& port, rte_mbuf* m);
   // A complete frame but for its destination MAC: sent now if the next hop
   // is resolved, else held while we ARP for it.
   void send_via(dp::PortContext& port, rte_mbuf* m, std::uint32_t next_hop_be, std::uint64_t now);
+  // The same for an IPv6 next hop (resolved with NDP).
+  void send_via6(dp::PortContext& port, rte_mbuf* m, const dp::Ipv6Address& next_hop,
+                 std::uint64_t now);
   // While answering one received frame: its sender's IP and MAC, used only
   // for a frame sent back to that IP (a handshake response or cookie reply),
   // never stored. The neighbour table learns a sender only once a handshake
@@ -56,9 +61,19 @@ class ControlTx {
     hint_ip_be_ = ip_be;
     hint_mac_ = mac;
   }
-  void clear_reply_hint() { hint_ip_be_ = 0; }
+  // The same for a sender on the WAN's IPv6 link.
+  void set_reply_hint6(const dp::Ipv6Address& ip, const rte_ether_addr& mac) {
+    hint6_valid_ = true;
+    hint_ip6_ = ip;
+    hint_mac_ = mac;
+  }
+  void clear_reply_hint() {
+    hint_ip_be_ = 0;
+    hint6_valid_ = false;
+  }
   // A neighbour was learned on `port`: sends the frames that waited for it.
   void neighbour_learned(dp::PortContext& port, std::uint32_t ip_be);
+  void neighbour_learned6(dp::PortContext& port, const dp::Ipv6Address& ip);
   // Re-asks for next hops whose entries expired, drops held frames that
   // waited too long. `now` in TSC cycles.
   void tick(std::uint64_t now);
@@ -72,10 +87,14 @@ class ControlTx {
     unsigned port;  // stats index
     std::uint32_t next_hop_be;
     std::uint64_t since;
+    bool v6 = false;  // waits for next_hop6 instead of next_hop_be
+    dp::Ipv6Address next_hop6{};
   };
+  void hold(Held h);
   void ask(dp::PortContext& port, std::uint32_t ip_be, std::uint64_t now);
+  void ask6(dp::PortContext& port, const dp::Ipv6Address& ip, std::uint64_t now);
 
-  // At most this many frames wait for ARP, and for at most kHoldSeconds.
+  // At most this many frames wait for ARP / NDP, and for at most kHoldSeconds.
   static constexpr std::size_t kMaxHeld = 512;
   static constexpr std::uint64_t kHoldSeconds = 3;
 
@@ -84,6 +103,8 @@ class ControlTx {
   ControlTxCounters counters_;
   std::uint16_t ip_id_ = 0x8000;
   std::uint32_t hint_ip_be_ = 0;
+  bool hint6_valid_ = false;
+  dp::Ipv6Address hint_ip6_{};
   rte_ether_addr hint_mac_{};
 };
 

@@ -6,6 +6,7 @@
 #include <rte_cycles.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstring>
 
 #include "control/audit.hpp"
@@ -23,10 +24,10 @@ std::uint32_t ipv4_host(const config::IpAddress& a) {
          std::uint32_t{a.bytes[2]} << 8 | a.bytes[3];
 }
 
-std::uint64_t pack(const SourceAddress& s) {
-  std::uint32_t addr_be;
-  std::memcpy(&addr_be, s.addr.data(), 4);
-  return dp::pack_endpoint(addr_be, rte_cpu_to_be_16(s.port));
+dp::Ipv6Address ipv6_bytes(const config::IpAddress& a) {
+  dp::Ipv6Address out;
+  std::memcpy(out.data(), a.bytes.data(), 16);
+  return out;
 }
 
 // Public keys in logs: the first 8 base64 characters, as wg(8) users know them.
@@ -42,17 +43,33 @@ std::string short_key(const PublicKey& key) {
 
 }  // namespace
 
-SourceAddress unpack_endpoint(std::uint64_t packed) {
-  std::array<std::uint8_t, 4> a;
-  const std::uint32_t addr_be = dp::endpoint_addr_be(packed);
-  std::memcpy(a.data(), &addr_be, 4);
-  return SourceAddress::ipv4(a, rte_be_to_cpu_16(dp::endpoint_port_be(packed)));
+std::string format_endpoint(const dp::Endpoint& e) {
+  if (e.empty()) return "(none)";
+  const std::string port = std::to_string(rte_be_to_cpu_16(e.port_be));
+  if (e.is_v6()) return "[" + dp::format_ipv6(e.addr.data()) + "]:" + port;
+  return dp::format_ipv4(e.v4_be()) + ":" + port;
 }
 
-std::string format_endpoint(std::uint64_t packed) {
-  if (packed == 0) return "(none)";
-  return dp::format_ipv4(dp::endpoint_addr_be(packed)) + ":" +
-         std::to_string(rte_be_to_cpu_16(dp::endpoint_port_be(packed)));
+dp::Endpoint endpoint_of(const SourceAddress& s) {
+  if (s.family == SourceAddress::Family::kIpv6)
+    return dp::Endpoint::v6(s.addr.data(), rte_cpu_to_be_16(s.port));
+  std::uint32_t addr_be;
+  std::memcpy(&addr_be, s.addr.data(), 4);
+  return dp::Endpoint::v4(addr_be, rte_cpu_to_be_16(s.port));
+}
+
+dp::Endpoint endpoint_of(const config::Endpoint& e) {
+  if (e.family() == config::Family::v6)
+    return dp::Endpoint::v6(e.address.bytes.data(), rte_cpu_to_be_16(e.port));
+  return dp::Endpoint::v4(rte_cpu_to_be_32(ipv4_host(e.address)), rte_cpu_to_be_16(e.port));
+}
+
+// The handshake engine's view of a data-plane endpoint (not empty).
+SourceAddress unpack_endpoint(const dp::Endpoint& e) {
+  if (e.is_v6()) return SourceAddress::ipv6(e.addr, rte_be_to_cpu_16(e.port_be));
+  std::array<std::uint8_t, 4> a;
+  std::memcpy(a.data(), e.addr.data(), 4);
+  return SourceAddress::ipv4(a, rte_be_to_cpu_16(e.port_be));
 }
 
 Device::Device(dp::Dataplane& dp, ControlTx& tx) : dp_(dp), tx_(tx), deferred_(*dp.rcu) {}
@@ -71,9 +88,13 @@ Device::~Device() {
 
 bool Device::add_route(const config::Prefix& prefix, dp::NextHop nh, const std::string& what,
                        std::string& error) {
-  if (prefix.family() != config::Family::v4) {
-    log_warn("%s: %s is IPv6; the IPv6 table comes with inner IPv6 support, not routed",
-             what.c_str(), prefix.to_string().c_str());
+  if (prefix.family() == config::Family::v6) {
+    if (!dp_.fib6->add(ipv6_bytes(prefix.address()), static_cast<std::uint8_t>(prefix.length()),
+                       nh)) {
+      error =
+          what + ": cannot add " + prefix.to_string() + " to the IPv6 FIB: " + dp_.fib6->error();
+      return false;
+    }
     return true;
   }
   if (!dp_.fib->add(ipv4_host(prefix.address()), static_cast<std::uint8_t>(prefix.length()), nh)) {
@@ -103,9 +124,13 @@ bool Device::apply(const config::DesiredState& state, std::string& error) {
   if (!add_route(lan.address.subnet(), {dp::NextHopKind::kLanConnected, 0}, "ports.lan.address",
                  error))
     return false;
+  if (lan.address6 && !add_route(lan.address6->subnet(), {dp::NextHopKind::kLanConnected, 0},
+                                 "ports.lan.address6", error))
+    return false;
   auto via_route = [&](const config::Prefix& prefix, const config::IpAddress& via,
                        const std::string& what) {
-    const auto id = dp_.lan_gateways->acquire(ipv4_host(via));
+    const auto id = via.family == config::Family::v6 ? dp_.lan_gateways6->acquire(ipv6_bytes(via))
+                                                     : dp_.lan_gateways->acquire(ipv4_host(via));
     if (!id) {
       error = what + ": too many distinct next hops";
       return false;
@@ -119,10 +144,15 @@ bool Device::apply(const config::DesiredState& state, std::string& error) {
   if (lan.gateway && lan.gateway->family == config::Family::v4 &&
       !via_route(Prefix::from(*lan.gateway, 0), *lan.gateway, "ports.lan.gateway"))
     return false;
+  if (lan.gateway6 &&
+      !via_route(Prefix::from(*lan.gateway6, 0), *lan.gateway6, "ports.lan.gateway6"))
+    return false;
 
   // The appliance's own addresses answer for themselves.
   std::vector<config::IpAddress> own{state.ports.wan.address.address,
                                      state.ports.lan.address.address};
+  for (const config::Port* port : {&state.ports.wan, &state.ports.lan})
+    if (port->address6) own.push_back(port->address6->address);
   if (state.interface.address) own.push_back(state.interface.address->address);
   for (const auto& a : own)
     if (!add_route(Prefix::from(a, a.family == config::Family::v4 ? 32 : 128),
@@ -146,15 +176,12 @@ dp::PeerCounters Device::counters(const Peer& p) const {
 
 void Device::set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint) {
   if (!endpoint) return;
-  if (endpoint->family() != config::Family::v4) {
-    log_warn("peer %s: IPv6 endpoint %s is not reachable yet (outer IPv4 only); ignored",
+  if (endpoint->family() == config::Family::v6 && !dp_.wan.local.has_ip6)
+    log_warn("peer %s: IPv6 endpoint %s, but ports.wan has no address6: not reachable",
              p.name.c_str(), endpoint->to_string().c_str());
-    return;
-  }
   p.configured_endpoint = true;
-  p.logged_endpoint = dp::pack_endpoint(rte_cpu_to_be_32(ipv4_host(endpoint->address)),
-                                        rte_cpu_to_be_16(endpoint->port));
-  dp_.peers->at(p.slot).endpoint.store(p.logged_endpoint, std::memory_order_relaxed);
+  p.logged_endpoint = endpoint_of(*endpoint);
+  dp_.peers->at(p.slot).endpoint.store(p.logged_endpoint);
 }
 
 // Installs `prefixes` as the peer's AllowedIPs: routes it no longer has go,
@@ -166,8 +193,11 @@ bool Device::set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixe
     auto owner = owner_of_.find(old);
     if (owner == owner_of_.end() || owner->second != p.slot) continue;
     owner_of_.erase(owner);
-    if (old.family() == config::Family::v4)
+    if (old.family() == config::Family::v4) {
       dp_.fib->remove(ipv4_host(old.address()), static_cast<std::uint8_t>(old.length()));
+    } else {
+      dp_.fib6->remove(ipv6_bytes(old.address()), static_cast<std::uint8_t>(old.length()));
+    }
   }
   for (const config::Prefix& prefix : prefixes) {
     auto owner = owner_of_.find(prefix);
@@ -224,7 +254,7 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
     hs.name = p.name;
     hs.public_key = p.public_key;
     hs.preshared_key = p.preshared_key.get();
-    const std::uint64_t ep = dp_.peers->at(*slot).endpoint.load(std::memory_order_relaxed);
+    const dp::Endpoint ep = dp_.peers->at(*slot).endpoint.load();
     if (ep != 0) hs.endpoint = unpack_endpoint(ep);
     engine_->add_peer(hs);
   }
@@ -268,7 +298,7 @@ bool Device::update_peer(const PeerSpec& spec, std::string& error) {
   }
   if (spec.endpoint) {
     set_configured_endpoint(*p, spec.endpoint);
-    const std::uint64_t ep = dp_.peers->at(p->slot).endpoint.load(std::memory_order_relaxed);
+    const dp::Endpoint ep = dp_.peers->at(p->slot).endpoint.load();
     if (engine_ != nullptr && ep != 0) engine_->update_endpoint(p->slot, unpack_endpoint(ep));
   }
   return set_allowed_ips(*p, spec.allowed_ips, error);
@@ -298,8 +328,11 @@ bool Device::remove_peer(const PublicKey& key) {
       .emit();
   slot_of_.erase(it);
   peers_.erase(slot);
-  // The slot is reused only once no worker can still hold it.
-  deferred_.retire([this, slot] { dp_.peers->free(slot); });
+  // The slot is reused only once no worker can still hold it: once the IPv6
+  // table no longer leads to it (its removals may wait for a table swap),
+  // then after a grace period.
+  dp_.fib6->when_published(
+      [this, slot] { deferred_.retire([this, slot] { dp_.peers->free(slot); }); });
   return true;
 }
 
@@ -384,12 +417,11 @@ void Device::install_keypair(std::uint32_t peer_slot, Keypair&& keys) {
 }
 
 void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint) {
-  if (endpoint.family != SourceAddress::Family::kIpv4) return;
   dp::PeerState& st = dp_.peers->at(peer_slot);
-  const std::uint64_t packed = pack(endpoint);
-  const std::uint64_t old = st.endpoint.load(std::memory_order_relaxed);
+  const dp::Endpoint packed = endpoint_of(endpoint);
+  const dp::Endpoint old = st.endpoint.load();
   if (old == packed) return;
-  st.endpoint.store(packed, std::memory_order_relaxed);
+  st.endpoint.store(packed);
   auto it = peers_.find(peer_slot);
   if (it == peers_.end()) return;
   log_info("peer %s endpoint %s -> %s", it->second.name.c_str(), format_endpoint(old).c_str(),
@@ -411,10 +443,7 @@ void Device::handshake_received(std::uint32_t slot, std::size_t bytes, bool auth
 
 void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_t> message,
                             std::optional<std::uint32_t> peer_slot) {
-  if (to.family != SourceAddress::Family::kIpv4) return;
-  std::uint32_t dst_be;
-  std::memcpy(&dst_be, to.addr.data(), 4);
-  tx_.send_udp(dst_be, rte_cpu_to_be_16(to.port), message, rte_get_tsc_cycles());
+  tx_.send_udp(endpoint_of(to), message, rte_get_tsc_cycles());
   if (peer_slot) {
     if (auto it = peers_.find(*peer_slot); it != peers_.end()) {
       ++it->second.control_counters.tx_packets;
@@ -441,6 +470,17 @@ void Device::send_keepalive(std::uint32_t peer_slot) {
     const TimePoint now = Clock::now();
     it->second.timers.any_authenticated_packet_traversal(now);
     it->second.timers.any_authenticated_packet_sent(now);
+  }
+}
+
+// IPv6 route changes made while the standby table still had readers go out
+// with the first publish that finds it free (fib6.hpp).
+void Device::publish_ipv6_routes() {
+  dp_.fib6->publish();
+  if (dp_.fib6->failed_ops() != fib6_failures_logged_) {
+    log_error("IPv6 FIB: %" PRIu64 " route change(s) did not fit and were dropped; last: %s",
+              dp_.fib6->failed_ops() - fib6_failures_logged_, dp_.fib6->error().c_str());
+    fib6_failures_logged_ = dp_.fib6->failed_ops();
   }
 }
 

@@ -1,7 +1,7 @@
 // The hub's WireGuard device as the control thread manages it (kernel
 // device.c + peer.c + the keypair half of noise.c): applies the desired state
 // to the data plane's tables (peer slots, AllowedIPs and LAN routes in the
-// FIB, the appliance's own addresses), keeps each peer's keypairs as
+// IPv4 and IPv6 FIBs, the appliance's own addresses), keeps each peer's keypairs as
 // previous/current/next the way the kernel does, and is the HandshakeSink
 // through which the handshake engine reaches the data plane. Control thread
 // only; what workers may still hold is freed after an RCU grace period.
@@ -58,7 +58,7 @@ class Device : public HandshakeSink {
     dp::Keypair* next = nullptr;
     std::optional<std::chrono::system_clock::time_point> last_handshake;
     std::uint64_t handshakes = 0;
-    std::uint64_t logged_endpoint = 0;  // the endpoint last reported in the log
+    dp::Endpoint logged_endpoint;  // the endpoint last reported in the log
 
     // The kernel's timers, driven from the workers' stamps (device_timers.cpp).
     PeerTimers timers;
@@ -109,10 +109,8 @@ class Device : public HandshakeSink {
   // A handshake message of `bytes` from the peer that authenticated
   // (initiation or response) or that only carried a cookie.
   void handshake_received(std::uint32_t slot, std::size_t bytes, bool authenticated, TimePoint now);
-  // The peer's current endpoint, packed (0 = none yet).
-  std::uint64_t endpoint(const Peer& p) const {
-    return dp_.peers->at(p.slot).endpoint.load(std::memory_order_relaxed);
-  }
+  // The peer's current endpoint (empty = none yet).
+  dp::Endpoint endpoint(const Peer& p) const { return dp_.peers->at(p.slot).endpoint.load(); }
   // Periodic work: confirms responder keypairs, hands endpoints learned by
   // the workers to the engine, starts handshakes that are wanted, sends
   // persistent keepalives, frees retired keypairs.
@@ -155,6 +153,7 @@ class Device : public HandshakeSink {
                  std::string& error);
   bool set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixes, std::string& error);
   void set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint);
+  void publish_ipv6_routes();
 
   dp::Dataplane& dp_;
   ControlTx& tx_;
@@ -164,11 +163,16 @@ class Device : public HandshakeSink {
   std::map<PublicKey, std::uint32_t> slot_of_;        // by public key
   std::map<config::Prefix, std::uint32_t> owner_of_;  // allowed IP -> slot
   StagedCounters staged_counters_;
+  std::uint64_t fib6_failures_logged_ = 0;
 };
 
-// "a.b.c.d:port" of a packed endpoint, for logs and status.
-std::string format_endpoint(std::uint64_t packed);
-// A packed endpoint (dp::pack_endpoint, not 0) as the handshake stage's address.
-SourceAddress unpack_endpoint(std::uint64_t packed);
+// "a.b.c.d:port" or "[v6]:port" of an endpoint ("(none)" when empty), for
+// logs and status.
+std::string format_endpoint(const dp::Endpoint& endpoint);
+// The data plane's endpoint for a handshake's source or a configured endpoint.
+dp::Endpoint endpoint_of(const SourceAddress& source);
+dp::Endpoint endpoint_of(const config::Endpoint& endpoint);
+// The handshake stage's address for a data-plane endpoint (not empty).
+SourceAddress unpack_endpoint(const dp::Endpoint& endpoint);
 
 }  // namespace wghub::ctl

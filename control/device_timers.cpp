@@ -105,7 +105,7 @@ void Device::run_actions(HandshakeEngine& engine, Peer& p, PeerTimers::Actions& 
   for (std::size_t i = 0; i < actions.size(); ++i) {
     switch (actions[i]) {
       case TimerAction::kSendInitiation: {
-        const std::uint64_t ep = endpoint(p);
+        const dp::Endpoint ep = endpoint(p);
         if (engine.initiate(p.slot, now, /*force=*/true))
           log_info("handshake initiation sent to peer %s at %s%s", p.name.c_str(),
                    format_endpoint(ep).c_str(),
@@ -166,7 +166,7 @@ void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint6
   if (p.previous != nullptr && p.previous->expired(now_tsc, dp_.reject_after_cycles))
     retire(p.previous);
 
-  const std::uint64_t ep = st.endpoint.load(std::memory_order_relaxed);
+  const dp::Endpoint ep = st.endpoint.load();
   if (ep != 0) engine.update_endpoint(p.slot, unpack_endpoint(ep));
   if (ep != p.logged_endpoint) {  // roamed: a worker saw authenticated data from elsewhere
     log_info("peer %s endpoint %s -> %s", p.name.c_str(),
@@ -195,6 +195,7 @@ void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint6
 
 void Device::tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc) {
   for (auto& [slot, p] : peers_) service(engine, p, now, now_tsc);
+  publish_ipv6_routes();
   deferred_.reclaim();
 }
 
@@ -245,7 +246,7 @@ void Device::purge_staged(Peer& p) {
 bool Device::send_data(Peer& p, rte_mbuf* m, std::uint64_t now_tsc) {
   dp::PeerState& st = dp_.peers->at(p.slot);
   dp::Keypair* kp = p.current;
-  const std::uint64_t ep = st.endpoint.load(std::memory_order_relaxed);
+  const dp::Endpoint ep = st.endpoint.load();
   std::uint64_t counter = 0;
   crypto::AeadOp op;
   if (kp == nullptr || ep == 0 || !kp->take_send_counter(counter) ||
@@ -256,7 +257,7 @@ bool Device::send_data(Peer& p, rte_mbuf* m, std::uint64_t now_tsc) {
   const bool keepalive = op.len == 0;
   crypto::aead_seal(op.data, op.data, op.len, nullptr, 0, counter, kp->send_key);
   const std::uint32_t bytes = m->pkt_len;
-  tx_.send_outer(m, dp::endpoint_addr_be(ep), dp::endpoint_port_be(ep), now_tsc);
+  tx_.send_outer(m, ep, now_tsc);
   dp::touch(st.last_tx_tsc, now_tsc);
   if (!keepalive) dp::touch(st.last_data_tx_tsc, now_tsc);
   ++p.control_counters.tx_packets;

@@ -94,13 +94,25 @@ bool setup_port(dp::PortContext& ctx, const config::Port& cfg, const std::string
   ctx.mask_be = mask_be(cfg.address.length);
   if (cfg.gateway && cfg.gateway->family == config::Family::v4)
     ctx.gateway_be = ipv4_be(*cfg.gateway);
+  if (cfg.address6) {
+    ctx.local.has_ip6 = true;
+    std::memcpy(ctx.local.ip6.data(), cfg.address6->address.bytes.data(), 16);
+    ctx.prefix6 = cfg.address6->length;
+  }
+  if (cfg.gateway6) {
+    ctx.has_gateway6 = true;
+    std::memcpy(ctx.gateway6.data(), cfg.gateway6->bytes.data(), 16);
+  }
   ctx.neighbours =
       std::make_unique<dp::NeighbourTable>(dp::NeighbourTiming::from_hz(rte_get_tsc_hz()));
+  ctx.neighbours6 =
+      std::make_unique<dp::Neighbour6Table>(dp::NeighbourTiming::from_hz(rte_get_tsc_hz()));
   ctx.control_txq = static_cast<std::uint16_t>(workers);
   ctx.stats_index = stats_index;
-  log_info("port %s: %s (%s) mac %s address %s, %u rx / %u tx queues", role.c_str(),
+  log_info("port %s: %s (%s) mac %s address %s%s%s, %u rx / %u tx queues", role.c_str(),
            port->name.c_str(), port->devargs.c_str(), dp::format_mac(port->mac).c_str(),
-           cfg.address.to_string().c_str(), port->rx_queues, port->tx_queues);
+           cfg.address.to_string().c_str(), cfg.address6 ? " " : "",
+           cfg.address6 ? cfg.address6->to_string().c_str() : "", port->rx_queues, port->tx_queues);
   return true;
 }
 
@@ -142,6 +154,9 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
   d.fib = dp::Fib::create(dp::FibConfig{}, d.rcu.get(), error);
   if (!d.fib) return nullptr;
   d.lan_gateways = std::make_unique<dp::LanGateways>();
+  d.fib6 = dp::Fib6::create(dp::Fib6Config{}, d.rcu.get(), error);
+  if (!d.fib6) return nullptr;
+  d.lan_gateways6 = std::make_unique<dp::LanGateways6>();
   d.keypairs = std::make_unique<dp::KeypairTable>();
   d.peers = std::make_unique<dp::PeerTable>();
   d.to_control =
@@ -241,10 +256,12 @@ bool Hub::reload() {
     needs_restart("interface.private_key_file");
   if (old_state.interface.listen_port != next.interface.listen_port)
     needs_restart("interface.listen_port");
-  if (old_state.ports.wan.devargs != next.ports.wan.devargs ||
-      old_state.ports.wan.address != next.ports.wan.address ||
-      old_state.ports.lan.devargs != next.ports.lan.devargs ||
-      old_state.ports.lan.address != next.ports.lan.address)
+  auto port_changed = [](const config::Port& a, const config::Port& b) {
+    return a.devargs != b.devargs || a.address != b.address || a.address6 != b.address6 ||
+           a.gateway6 != b.gateway6;
+  };
+  if (port_changed(old_state.ports.wan, next.ports.wan) ||
+      port_changed(old_state.ports.lan, next.ports.lan))
     needs_restart("ports");
   if (old_state.dataplane.lcores != next.dataplane.lcores) needs_restart("dataplane.lcores");
 
@@ -317,6 +334,7 @@ Hub::~Hub() {
   if (dp_->wan.port.started) dp::close_port(dp_->wan.port);
   if (dp_->lan.port.started) dp::close_port(dp_->lan.port);
   dp_->fib.reset();
+  dp_->fib6.reset();
   if (dp_->pool != nullptr) rte_mempool_free(dp_->pool);
 }
 

@@ -204,6 +204,10 @@ void collect_lcores(std::span<const MetricsLcore> lcores, const MetricsSnapshot*
               {{"lcore", kControlLcore},
                {"reason", std::string(dp::drop_reason_name(dp::DropReason::kNoNeighbour))}},
               s != nullptr ? s->control_held_dropped : 0);
+  add_counter(drops,
+              {{"lcore", kControlLcore},
+               {"reason", std::string(dp::drop_reason_name(dp::DropReason::kBadNdp))}},
+              s != nullptr ? s->control_bad_ndp : 0);
 
   for (MetricFamily* f :
        {&rx_packets, &rx_bytes, &tx_packets, &tx_bytes, &decrypted_packets, &decrypted_bytes,
@@ -359,7 +363,7 @@ std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
       if (!mp.allowed_ips.empty()) mp.allowed_ips += ',';
       mp.allowed_ips += prefix.to_string();
     }
-    const std::uint64_t endpoint = dp.peers->at(slot).endpoint.load(std::memory_order_relaxed);
+    const dp::Endpoint endpoint = dp.peers->at(slot).endpoint.load();
     if (endpoint != 0) mp.endpoint = format_endpoint(endpoint);
     if (p.last_handshake)
       mp.latest_handshake_unix =
@@ -390,6 +394,7 @@ std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
   }
   s->control_tx_failed = tc.tx_failed;
   s->control_held_dropped = tc.held_dropped;
+  s->control_bad_ndp = control.counters().ndp_bad;
   const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
     rte_eth_stats st{};

@@ -17,13 +17,12 @@ bool all_zero(const crypto::Key& key) {
   return key.is_zero();
 }
 
-std::optional<config::Endpoint> endpoint_of(std::uint64_t packed) {
-  if (packed == 0) return std::nullopt;
-  const std::uint32_t addr_be = dp::endpoint_addr_be(packed);
-  std::uint8_t b[4];
-  std::memcpy(b, &addr_be, 4);
-  return config::Endpoint{config::IpAddress::v4(b[0], b[1], b[2], b[3]),
-                          rte_be_to_cpu_16(dp::endpoint_port_be(packed))};
+std::optional<config::Endpoint> config_endpoint(const dp::Endpoint& e) {
+  if (e.empty()) return std::nullopt;
+  config::IpAddress a;
+  a.family = e.is_v6() ? config::Family::v6 : config::Family::v4;
+  std::memcpy(a.bytes.data(), e.addr.data(), e.is_v6() ? 16 : 4);
+  return config::Endpoint{a, rte_be_to_cpu_16(e.port_be)};
 }
 
 }  // namespace
@@ -44,7 +43,7 @@ uapi::DeviceStatus DeviceUapiBackend::get() {
   for (const auto& [slot, p] : device_.peers()) {
     uapi::PeerStatus ps;
     ps.public_key = p.public_key;
-    ps.endpoint = endpoint_of(device_.endpoint(p));
+    ps.endpoint = config_endpoint(device_.endpoint(p));
     if (p.last_handshake) {
       const auto ns =
           std::chrono::duration_cast<std::chrono::nanoseconds>(p.last_handshake->time_since_epoch())

@@ -5,7 +5,8 @@
 // (control/hub.cpp); workers only read the pointers.
 //
 // Ownership of writes, as the rest of the data plane documents in place:
-//   FIB, keypair table, peer table, neighbour tables: control thread only;
+//   FIBs (IPv4, IPv6), keypair table, peer table, neighbour tables: control
+//   thread only;
 //   PeerState timestamps and endpoint, Keypair counters/window: workers;
 //   LcoreStats / PeerCounterBlock: their own lcore only.
 #pragma once
@@ -16,13 +17,16 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "dataplane/fib.hpp"
+#include "dataplane/fib6.hpp"
 #include "dataplane/keypair_table.hpp"
 #include "dataplane/lcore_stats.hpp"
 #include "dataplane/neighbour.hpp"
+#include "dataplane/neighbour6.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/peer_state.hpp"
 #include "dataplane/port.hpp"
@@ -37,10 +41,16 @@ inline constexpr unsigned kMaxBurst = 512;
 
 struct PortContext {
   Port port;
-  LocalAddress local;            // our MAC, our IPv4 address, the listen port (WAN)
+  LocalAddress local;            // our MAC, our IPv4 (and IPv6) address, the listen port (WAN)
   std::uint32_t mask_be = 0;     // the connected subnet's mask
   std::uint32_t gateway_be = 0;  // default next hop for off-link destinations; 0 = none
   std::unique_ptr<NeighbourTable> neighbours;
+  // IPv6 (config address6; local.has_ip6): the subnet's length, the default
+  // next hop, and the NDP neighbour cache (always there, empty without IPv6).
+  unsigned prefix6 = 0;
+  bool has_gateway6 = false;
+  Ipv6Address gateway6{};
+  std::unique_ptr<Neighbour6Table> neighbours6;
   std::uint16_t control_txq = 0;  // the control thread's own tx queue
   unsigned stats_index = 0;       // kStatsPortWan / kStatsPortLan
 
@@ -52,6 +62,27 @@ struct PortContext {
   // The next hop for an outer destination: itself on the subnet, else the
   // gateway (0 when there is none).
   std::uint32_t next_hop(std::uint32_t ip_be) const { return on_link(ip_be) ? ip_be : gateway_be; }
+
+  bool on_link6(const std::uint8_t* ip16) const {
+    if (!local.has_ip6) return false;
+    for (unsigned bit = 0; bit < prefix6; bit += 8) {
+      const unsigned n = prefix6 - bit >= 8 ? 8 : prefix6 - bit;
+      const auto mask = static_cast<std::uint8_t>(0xff << (8 - n));
+      if (((ip16[bit / 8] ^ local.ip6[bit / 8]) & mask) != 0) return false;
+    }
+    return true;
+  }
+  // The IPv6 next hop for an outer destination, as next_hop(); false when
+  // there is none.
+  bool next_hop6(const std::uint8_t* ip16, Ipv6Address& out) const {
+    if (on_link6(ip16)) {
+      std::memcpy(out.data(), ip16, 16);
+      return true;
+    }
+    if (!has_gateway6) return false;
+    out = gateway6;
+    return true;
+  }
 };
 
 // Why an mbuf travels on the control ring (stored in its dynamic field).
@@ -62,10 +93,12 @@ enum class ControlReason : std::uint8_t {
 };
 
 struct ControlMeta {
-  std::uint32_t next_hop_be = 0;  // kAwaitingNeighbour: the address to resolve
+  std::uint32_t next_hop_be = 0;  // kAwaitingNeighbour: the IPv4 address to resolve
   std::uint32_t peer_slot = 0;    // kStaged: the peer it waits for
   ControlReason reason = ControlReason::kReceived;
   std::uint8_t port_stats_index = 0;  // which port it arrived on / must leave from
+  std::uint8_t next_hop_family = 4;   // kAwaitingNeighbour: 6 = resolve next_hop6 (NDP)
+  std::uint8_t next_hop6[16] = {};
 };
 
 // Small notices from workers to the control thread, on their own ring (no
@@ -99,6 +132,8 @@ struct Dataplane {
   std::unique_ptr<Rcu> rcu;
   std::unique_ptr<Fib> fib;
   std::unique_ptr<LanGateways> lan_gateways;
+  std::unique_ptr<Fib6> fib6;  // IPv6 AllowedIPs, LAN subnet and routes, own addresses
+  std::unique_ptr<LanGateways6> lan_gateways6;
   std::unique_ptr<KeypairTable> keypairs;
   std::unique_ptr<PeerTable> peers;
   rte_ring* to_control = nullptr;  // multi-producer (workers), single consumer (control)

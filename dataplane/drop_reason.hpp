@@ -33,6 +33,12 @@ namespace wghub::dp {
   X(kUnsupportedProtocol, "unsupported_protocol")                \
   X(kBadIcmp, "bad_icmp")                                        \
   X(kBadIcmpChecksum, "bad_icmp_checksum")                       \
+  /* IPv6 (RFC 8200, RFC 4291) and NDP (RFC 4861) */             \
+  X(kBadIpv6Header, "bad_ipv6_header")                           \
+  X(kBadIpv6Length, "bad_ipv6_length")                           \
+  X(kIpv6LinkLocal, "ipv6_link_local")                           \
+  X(kBadUdpChecksum, "bad_udp_checksum")                         \
+  X(kBadNdp, "bad_ndp")                                          \
   /* WireGuard messages */                                       \
   X(kUnknownMessageType, "unknown_message_type")                 \
   X(kBadMessageLength, "bad_message_length")                     \
@@ -46,9 +52,11 @@ namespace wghub::dp {
   /* Inner packets and forwarding */                             \
   X(kSpoofedInnerSource, "spoofed_inner_source")                 \
   X(kBadInnerPacket, "bad_inner_packet")                         \
+  X(kBadInnerIpv6, "bad_inner_ipv6")                             \
   X(kNoRoute, "no_route")                                        \
   X(kNoNeighbour, "no_neighbour")                                \
   X(kTtlExceeded, "ttl_exceeded")                                \
+  X(kHopLimitExceeded, "hop_limit_exceeded")                     \
   X(kNoHeadroom, "no_headroom")                                  \
   X(kNoMbuf, "no_mbuf")                                          \
   X(kTxFull, "tx_full")

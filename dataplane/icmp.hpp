@@ -1,8 +1,9 @@
-// ICMP echo (RFC 792) for the appliance's own addresses: after the classifier
-// says kIcmpEchoToUs, the request is turned into its reply in place and sent
-// back out of the port it came in on. No allocation, no copy: addresses are
-// swapped (which leaves the IPv4 checksum as it was) and the two changed words
-// (TTL, ICMP type) patch their checksums incrementally (RFC 1624).
+// ICMP echo (RFC 792) and ICMPv6 echo (RFC 4443 4.1) for the appliance's own
+// addresses: after the classifier says kIcmpEchoToUs, the request is turned
+// into its reply in place and sent back out of the port it came in on. No
+// allocation, no copy: addresses are swapped (which leaves the IPv4 header
+// checksum and the ICMPv6 pseudo-header sum as they were) and the changed
+// words (TTL, ICMP type) patch their checksums incrementally (RFC 1624).
 #pragma once
 
 #include <rte_ether.h>
@@ -28,6 +29,25 @@ inline std::uint32_t icmp_echo_reply_in_place(std::uint8_t* frame, const Classif
   auto* eth = reinterpret_cast<rte_ether_hdr*>(frame);
   eth->dst_addr = eth->src_addr;
   eth->src_addr = our_mac;
+
+  if (c.ip_version == 6) {
+    auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(frame + c.l3_offset);
+    std::uint8_t requester[16];
+    std::memcpy(requester, ip6->src_addr, 16);
+    std::memcpy(ip6->src_addr, ip6->dst_addr, 16);
+    std::memcpy(ip6->dst_addr, requester, 16);
+    ip6->hop_limits = kDefaultTtl;  // not covered by any checksum
+    std::uint8_t* icmp6 = frame + c.l4_offset;
+    std::uint16_t old_word, new_word;
+    std::memcpy(&old_word, icmp6, 2);  // type + code
+    icmp6[0] = kIcmp6EchoReply;
+    std::memcpy(&new_word, icmp6, 2);
+    std::uint16_t cksum;
+    std::memcpy(&cksum, icmp6 + 2, 2);
+    cksum = checksum_adjust(cksum, old_word, new_word);
+    std::memcpy(icmp6 + 2, &cksum, 2);
+    return c.l3_offset + kIpv6HeaderLen + rte_be_to_cpu_16(ip6->payload_len);
+  }
 
   std::uint8_t* ip_bytes = frame + c.l3_offset;
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(ip_bytes);

@@ -22,6 +22,8 @@ std::string_view classify_name(Classify c) noexcept {
       return "not_for_us";
     case Classify::kMalformed:
       return "malformed";
+    case Classify::kNdp:
+      return "ndp";
   }
   return "invalid";
 }

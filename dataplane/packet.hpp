@@ -1,12 +1,14 @@
 // Packet headers: the first and last stage of every packet's trip through a
-// worker. On receive, classify_wan / classify_lan look at Ethernet + IPv4 (+
-// UDP / ICMP) and say what the frame is (a WireGuard datagram for us, ARP, an
-// echo request to one of our addresses, an IPv4 packet to forward) or why it is
-// dropped. On transmit, the builders prepend Ethernet + IPv4 + UDP in front of
-// a WireGuard message already in an mbuf, or Ethernet in front of a decrypted
-// inner packet. Helpers for inner packets read the IPv4 header of a decrypted
-// plaintext (its true length: the rest is padding, whitepaper 5.4.6) and
-// decrement TTL with an incremental checksum update (RFC 1624).
+// worker. On receive, classify_wan / classify_lan look at Ethernet + IPv4 or
+// IPv6 (+ UDP / ICMP / ICMPv6) and say what the frame is (a WireGuard datagram
+// for us, ARP, NDP, an echo request to one of our addresses, an IP packet to
+// forward) or why it is dropped. IPv6 is classified only on a port that has an
+// IPv6 address (LocalAddress::has_ip6); elsewhere it stays an unsupported
+// ethertype. On transmit, the builders prepend Ethernet + IPv4 + UDP in front of
+// a WireGuard message already in an mbuf (Ethernet + IPv6 + UDP for a site
+// reached over IPv6), or Ethernet in front of a decrypted inner packet. Helpers for inner packets
+// read the IPv4 header of a decrypted plaintext (its true length: the rest is padding,
+// whitepaper 5.4.6) and decrement TTL with an incremental checksum update (RFC 1624).
 //
 // Everything here is inline, allocation-free and branch-light: it runs per
 // packet. The classifiers work on plain bytes (testable without EAL); the mbuf
@@ -21,6 +23,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -42,6 +45,15 @@ static_assert(kEthernetHeaderLen == 14 && kIpv4MinHeaderLen == 20 && kUdpHeaderL
 
 inline constexpr std::uint8_t kIpProtoIcmp = 1;
 inline constexpr std::uint8_t kIpProtoUdp = 17;
+inline constexpr std::uint8_t kIpProtoFragment6 = 44;  // IPv6 Fragment header (RFC 8200 4.5)
+inline constexpr std::uint8_t kIpProtoIcmp6 = 58;
+inline constexpr std::uint16_t kIpv6HeaderLen = 40;  // RFC 8200, no extension headers
+// ICMPv6 (RFC 4443) and NDP (RFC 4861) message types.
+inline constexpr std::uint8_t kIcmp6EchoRequest = 128;
+inline constexpr std::uint8_t kIcmp6EchoReply = 129;
+inline constexpr std::uint8_t kNdpNeighborSolicit = 135;
+inline constexpr std::uint8_t kNdpNeighborAdvert = 136;
+static_assert(sizeof(rte_ipv6_hdr) == kIpv6HeaderLen);
 inline constexpr std::uint16_t kEtherTypeIpv4Be = RTE_BE16(RTE_ETHER_TYPE_IPV4);
 inline constexpr std::uint16_t kEtherTypeIpv6Be = RTE_BE16(RTE_ETHER_TYPE_IPV6);
 inline constexpr std::uint16_t kEtherTypeArpBe = RTE_BE16(RTE_ETHER_TYPE_ARP);
@@ -58,9 +70,10 @@ constexpr std::uint32_t ipv4_be(std::uint8_t a, std::uint8_t b, std::uint8_t c, 
 enum class Classify : std::uint8_t {
   kWireGuard,     // UDP to our address and listen port: payload is a WireGuard message
   kArp,           // an Ethernet/IPv4 ARP message (arp.hpp decides what to do)
-  kIcmpEchoToUs,  // ICMP echo request to our address (icmp.hpp answers it)
-  kForward,       // LAN only: an IPv4 packet to somebody else, to be routed
-  kIpv4Other,     // IPv4 to our address that we do not serve (other port or protocol)
+  kIcmpEchoToUs,  // ICMP / ICMPv6 echo request to our address (icmp.hpp answers it)
+  kForward,       // LAN only: an IPv4 or IPv6 packet to somebody else, to be routed
+  kIpv4Other,     // IPv4 or IPv6 to our address that we do not serve (port, protocol)
+  kNdp,           // ICMPv6 Neighbor Solicitation / Advertisement for us (ndp.hpp)
   kNotForUs,      // not addressed to us (other MAC, other IP, other ethertype)
   kMalformed,     // a header is truncated or inconsistent
 };
@@ -75,6 +88,8 @@ struct LocalAddress {
   rte_ether_addr mac{};
   std::uint32_t ip_be = 0;
   std::uint16_t udp_port_be = 0;  // the WireGuard listen port (WAN only)
+  bool has_ip6 = false;           // the port speaks IPv6 (config address6)
+  std::array<std::uint8_t, 16> ip6{};
 };
 
 struct Classified {
@@ -84,10 +99,20 @@ struct Classified {
   std::uint16_t l4_offset = 0;            // UDP / ICMP header
   std::uint16_t payload_offset = 0;       // kWireGuard: the WireGuard message
   std::uint16_t payload_len = 0;          // kWireGuard: UDP length - 8
-  std::uint32_t src_ip_be = 0;            // outer source: the peer's endpoint
+  std::uint32_t src_ip_be = 0;            // outer source: the peer's endpoint (IPv4)
   std::uint16_t src_port_be = 0;
   std::uint32_t dst_ip_be = 0;
+  // 6 for IPv6: the addresses are then read from the header at l3_offset
+  // (ipv6_src / ipv6_dst), src_ip_be and dst_ip_be stay 0.
+  std::uint8_t ip_version = 4;
 };
+
+inline const std::uint8_t* ipv6_src(const std::uint8_t* frame, const Classified& c) noexcept {
+  return frame + c.l3_offset + 8;
+}
+inline const std::uint8_t* ipv6_dst(const std::uint8_t* frame, const Classified& c) noexcept {
+  return frame + c.l3_offset + 24;
+}
 
 // Whether the IPv4 header checksum was already checked by the NIC.
 enum class IpChecksum : std::uint8_t { kVerify, kKnownGood, kKnownBad };
@@ -214,14 +239,162 @@ inline Classified classify_to_us(const std::uint8_t* frame, std::uint32_t contig
   return c;
 }
 
+// ---- IPv6 (RFC 8200; addressing RFC 4291)
+
+inline bool ipv6_is_multicast(const std::uint8_t* a) noexcept {
+  return a[0] == 0xff;
+}
+inline bool ipv6_is_link_local(const std::uint8_t* a) noexcept {  // fe80::/10
+  return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+inline bool ipv6_is_unspecified(const std::uint8_t* a) noexcept {
+  for (int i = 0; i < 16; ++i)
+    if (a[i] != 0) return false;
+  return true;
+}
+// ff02::1:ffXX:XXXX for the low 24 bits of `unicast` (RFC 4291 2.7.1).
+inline bool ipv6_is_solicited_node_of(const std::uint8_t* a, const std::uint8_t* unicast) noexcept {
+  static constexpr std::uint8_t kPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
+  return std::memcmp(a, kPrefix, 13) == 0 && std::memcmp(a + 13, unicast + 13, 3) == 0;
+}
+inline bool ipv6_is_all_nodes(const std::uint8_t* a) noexcept {  // ff02::1
+  static constexpr std::uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                                 0,    0,    0, 0, 0, 0, 0, 0x01};
+  return std::memcmp(a, kAllNodes, 16) == 0;
+}
+
+// RFC 4443 2.3 / RFC 8200 8.1: the upper-layer checksum over the pseudo-header
+// (addresses, upper-layer length, next header) and `len` bytes at `l4`.
+// True when it verifies. The header's payload_len must equal `len` (no
+// extension headers).
+inline bool ipv6_l4_checksum_ok(const rte_ipv6_hdr* ip, const void* l4,
+                                std::uint32_t len) noexcept {
+  std::uint32_t sum = std::uint32_t{rte_ipv6_phdr_cksum(ip, 0)} + rte_raw_cksum(l4, len);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
+// An Ethernet frame with ethertype IPv6 on a port that has an IPv6 address.
+// `forward`: the LAN port routes IPv6 to others; `serve_wireguard`: the WAN
+// port takes UDP to its listen port.
+inline Classified classify_ipv6(const std::uint8_t* frame, std::uint32_t contiguous,
+                                std::uint32_t len, const LocalAddress& us, bool forward,
+                                bool serve_wireguard) noexcept {
+  const auto* eth = reinterpret_cast<const rte_ether_hdr*>(frame);
+  const bool unicast_to_us = mac_equal(eth->dst_addr, us.mac);
+  // IPv6 multicast rides 33:33:xx:xx:xx:xx frames (RFC 2464 7).
+  const bool multicast_frame = rte_is_multicast_ether_addr(&eth->dst_addr);
+  if (!unicast_to_us && !multicast_frame) return drop(Classify::kNotForUs, DropReason::kNotOurMac);
+  if (contiguous < kEthernetHeaderLen + kIpv6HeaderLen)
+    return drop(Classify::kMalformed, DropReason::kBadIpv6Header);
+  const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(frame + kEthernetHeaderLen);
+  const std::uint8_t* raw = frame + kEthernetHeaderLen;
+  if ((raw[0] >> 4) != 6) return drop(Classify::kMalformed, DropReason::kBadIpv6Header);
+  // A zero payload length means a jumbogram (RFC 2675): never on Ethernet.
+  const std::uint32_t payload = rte_be_to_cpu_16(ip->payload_len);
+  if (payload == 0 || kIpv6HeaderLen + payload > len - kEthernetHeaderLen)
+    return drop(Classify::kMalformed, DropReason::kBadIpv6Length);
+  const std::uint8_t* src = ip->src_addr;
+  const std::uint8_t* dst = ip->dst_addr;
+  // RFC 4291 2.7: a multicast source is never valid.
+  if (ipv6_is_multicast(src)) return drop(Classify::kMalformed, DropReason::kBadIpv6Header);
+
+  Classified c;
+  c.ip_version = 6;
+  c.l3_offset = kEthernetHeaderLen;
+  c.l4_offset = static_cast<std::uint16_t>(kEthernetHeaderLen + kIpv6HeaderLen);
+  const std::uint8_t proto = ip->proto;
+
+  bool to_us = false;
+  bool ndp_only = false;
+  if (ipv6_is_multicast(dst)) {
+    // Only what NDP sends to us: a Neighbor Solicitation to our
+    // solicited-node group, an unsolicited Advertisement to all nodes.
+    if (!multicast_frame ||
+        !(ipv6_is_solicited_node_of(dst, us.ip6.data()) || ipv6_is_all_nodes(dst)))
+      return drop(Classify::kNotForUs, DropReason::kNotForUs);
+    to_us = true;
+    ndp_only = true;
+  } else {
+    if (!unicast_to_us) return drop(Classify::kNotForUs, DropReason::kNotOurMac);
+    to_us = std::memcmp(dst, us.ip6.data(), 16) == 0;
+  }
+  if (!to_us) {
+    if (!forward) return drop(Classify::kNotForUs, DropReason::kNotForUs);
+    // RFC 4291 2.5.6: link-local packets never leave their link.
+    if (ipv6_is_link_local(src) || ipv6_is_link_local(dst))
+      return drop(Classify::kNotForUs, DropReason::kIpv6LinkLocal);
+    c.kind = Classify::kForward;
+    return c;
+  }
+
+  if (proto == kIpProtoIcmp6) {
+    if (payload < 8 || contiguous < c.l4_offset + payload)
+      return drop(Classify::kMalformed, DropReason::kBadIcmp);
+    const std::uint8_t type = frame[c.l4_offset];
+    const bool ndp = type == kNdpNeighborSolicit || type == kNdpNeighborAdvert;
+    const bool echo = type == kIcmp6EchoRequest && frame[c.l4_offset + 1] == 0 && !ndp_only;
+    if (!ndp && !echo) {
+      c.kind = Classify::kIpv4Other;
+      c.reason = ndp_only ? DropReason::kNotForUs : DropReason::kUnsupportedProtocol;
+      return c;
+    }
+    // RFC 4443 2.4: silently discard messages with a bad checksum.
+    if (!ipv6_l4_checksum_ok(ip, frame + c.l4_offset, payload))
+      return drop(Classify::kMalformed, DropReason::kBadIcmpChecksum);
+    c.kind = ndp ? Classify::kNdp : Classify::kIcmpEchoToUs;
+    c.payload_offset = static_cast<std::uint16_t>(c.l4_offset + 8);
+    c.payload_len = static_cast<std::uint16_t>(payload - 8);
+    return c;
+  }
+  if (ndp_only) return drop(Classify::kNotForUs, DropReason::kNotForUs);
+  if (proto == kIpProtoUdp && serve_wireguard) {
+    if (payload < kUdpHeaderLen || contiguous < c.l4_offset + std::uint32_t{kUdpHeaderLen})
+      return drop(Classify::kMalformed, DropReason::kBadUdpLength);
+    const auto* udp = reinterpret_cast<const rte_udp_hdr*>(frame + c.l4_offset);
+    const std::uint32_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
+    if (udp_len < kUdpHeaderLen || udp_len > payload)
+      return drop(Classify::kMalformed, DropReason::kBadUdpLength);
+    if (udp->dst_port != us.udp_port_be) {
+      c.kind = Classify::kIpv4Other;
+      c.reason = DropReason::kUdpPortClosed;
+      return c;
+    }
+    // RFC 8200 8.1: a zero UDP checksum over IPv6 is discarded. A non-zero
+    // one is not verified, as over IPv4: Poly1305 and mac1 protect the
+    // message itself.
+    if (udp->dgram_cksum == 0) return drop(Classify::kMalformed, DropReason::kBadUdpChecksum);
+    c.kind = Classify::kWireGuard;
+    c.src_port_be = udp->src_port;
+    c.payload_offset = static_cast<std::uint16_t>(c.l4_offset + kUdpHeaderLen);
+    c.payload_len = static_cast<std::uint16_t>(udp_len - kUdpHeaderLen);
+    return c;
+  }
+  // We do not reassemble (WireGuard keeps its datagrams under the path MTU).
+  if (proto == kIpProtoFragment6) return drop(Classify::kMalformed, DropReason::kIpFragment);
+  c.kind = Classify::kIpv4Other;
+  c.reason = proto == kIpProtoUdp ? DropReason::kUdpPortClosed : DropReason::kUnsupportedProtocol;
+  return c;
+}
+
+inline bool is_ipv6_frame(const std::uint8_t* frame, std::uint32_t contiguous,
+                          const LocalAddress& us) noexcept {
+  return us.has_ip6 && contiguous >= kEthernetHeaderLen &&
+         reinterpret_cast<const rte_ether_hdr*>(frame)->ether_type == kEtherTypeIpv6Be;
+}
+
 }  // namespace detail
 
-// WAN receive: WireGuard to our address and port, ARP, echo to us; anything
-// else is dropped with a reason. `contiguous` bytes are readable at `frame`,
+// WAN receive: WireGuard to our address and port (IPv4 or IPv6), ARP, NDP,
+// echo to us; anything else is dropped with a reason. `contiguous` bytes are readable at `frame`,
 // `len` is the whole frame (pkt_len); headers must lie in the first segment.
 inline Classified classify_wan(const std::uint8_t* frame, std::uint32_t contiguous,
                                std::uint32_t len, const LocalAddress& us,
                                IpChecksum checksum = IpChecksum::kVerify) noexcept {
+  if (detail::is_ipv6_frame(frame, contiguous, us))
+    return detail::classify_ipv6(frame, contiguous, len, us, /*forward=*/false,
+                                 /*serve_wireguard=*/true);
   bool is_arp;
   Classified c = detail::classify_ipv4_common(frame, contiguous, len, us, checksum, &is_arp);
   if (is_arp || c.kind != Classify::kForward) return c;
@@ -229,11 +402,15 @@ inline Classified classify_wan(const std::uint8_t* frame, std::uint32_t contiguo
   return detail::classify_to_us(frame, contiguous, c, us, /*serve_wireguard=*/true);
 }
 
-// LAN receive: ARP, echo to us, and IPv4 to anybody else (kForward: fragments
-// included, they are tunnelled as they are). The LAN address serves no UDP.
+// LAN receive: ARP, NDP, echo to us, and IPv4 / IPv6 to anybody else
+// (kForward: fragments included, they are tunnelled as they are). The LAN
+// address serves no UDP.
 inline Classified classify_lan(const std::uint8_t* frame, std::uint32_t contiguous,
                                std::uint32_t len, const LocalAddress& us,
                                IpChecksum checksum = IpChecksum::kVerify) noexcept {
+  if (detail::is_ipv6_frame(frame, contiguous, us))
+    return detail::classify_ipv6(frame, contiguous, len, us, /*forward=*/true,
+                                 /*serve_wireguard=*/false);
   bool is_arp;
   Classified c = detail::classify_ipv4_common(frame, contiguous, len, us, checksum, &is_arp);
   if (is_arp || c.kind != Classify::kForward) return c;
@@ -348,6 +525,60 @@ inline DropReason prepend_udp_headers(rte_mbuf* m, const UdpFlow& f,
   return DropReason::kNone;
 }
 
+// The outer addresses of a WireGuard datagram to a site over IPv6.
+struct UdpFlow6 {
+  rte_ether_addr src_mac{};
+  rte_ether_addr dst_mac{};
+  std::array<std::uint8_t, 16> src_ip{};
+  std::array<std::uint8_t, 16> dst_ip{};
+  std::uint16_t src_port_be = 0;
+  std::uint16_t dst_port_be = 0;
+};
+
+// Ethernet + IPv6 + UDP: what the WAN builder prepends for an IPv6 endpoint.
+inline constexpr std::uint16_t kOuterHeadersLen6 =
+    kEthernetHeaderLen + kIpv6HeaderLen + kUdpHeaderLen;
+// The hop limit of packets the appliance originates (Linux's default).
+inline constexpr std::uint8_t kDefaultHopLimit = 64;
+
+// Prepends Ethernet + IPv6 + UDP in front of the payload that is the whole
+// mbuf (possibly several segments). The UDP checksum is computed: IPv6 has
+// no header checksum, so RFC 8200 8.1 makes it mandatory (a zero one is
+// discarded by the receiver). Returns kNone, kNoHeadroom or kBadMessageLength.
+inline DropReason prepend_udp6_headers(rte_mbuf* m, const UdpFlow6& f) noexcept {
+  const std::uint32_t payload_len = m->pkt_len;
+  if (payload_len > 65535 - kUdpHeaderLen) return DropReason::kBadMessageLength;
+  auto* at = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kOuterHeadersLen6));
+  if (at == nullptr) return DropReason::kNoHeadroom;
+  const auto udp_len = static_cast<std::uint16_t>(kUdpHeaderLen + payload_len);
+  write_ethernet(at, f.src_mac, f.dst_mac, kEtherTypeIpv6Be);
+  auto* ip = reinterpret_cast<rte_ipv6_hdr*>(at + kEthernetHeaderLen);
+  ip->vtc_flow = RTE_BE32(0x60000000u);  // version 6, traffic class and flow label 0
+  ip->payload_len = rte_cpu_to_be_16(udp_len);
+  ip->proto = kIpProtoUdp;
+  ip->hop_limits = kDefaultHopLimit;
+  std::memcpy(ip->src_addr, f.src_ip.data(), 16);
+  std::memcpy(ip->dst_addr, f.dst_ip.data(), 16);
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(at + kEthernetHeaderLen + kIpv6HeaderLen);
+  udp->src_port = f.src_port_be;
+  udp->dst_port = f.dst_port_be;
+  udp->dgram_len = rte_cpu_to_be_16(udp_len);
+  udp->dgram_cksum = 0;
+  // The pseudo-header sum (addresses, length, next header) plus the UDP
+  // header and data over every segment, complemented; 0 is sent as 0xFFFF.
+  std::uint16_t raw = 0;
+  rte_raw_cksum_mbuf(m, kEthernetHeaderLen + kIpv6HeaderLen, udp_len, &raw);
+  std::uint32_t sum = std::uint32_t{raw} + rte_ipv6_phdr_cksum(ip, 0);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  const auto cksum = static_cast<std::uint16_t>(~sum);
+  udp->dgram_cksum = cksum == 0 ? 0xffff : cksum;
+  m->l2_len = kEthernetHeaderLen;
+  m->l3_len = kIpv6HeaderLen;
+  m->l4_len = kUdpHeaderLen;
+  return DropReason::kNone;
+}
+
 // Prepends an Ethernet header (LAN transmit of a decrypted inner packet).
 inline DropReason prepend_ethernet(rte_mbuf* m, const rte_ether_addr& src,
                                    const rte_ether_addr& dst,
@@ -368,12 +599,13 @@ struct InnerPacket {
   std::uint8_t version = 0;  // 4 or 6
   std::uint16_t length = 0;  // the packet without padding; trim the mbuf to it
   std::uint32_t src_be = 0;  // IPv4 only
-  std::uint32_t dst_be = 0;  // IPv4 only
+  std::uint32_t dst_be = 0;  // IPv4 only; IPv6 addresses: bytes 8 and 24 of the packet
 };
 
-// Returns kNone and fills `out`, or kBadInnerPacket (bad version, a length
-// that disagrees with the plaintext, a bad IPv4 header checksum). A
-// zero-length plaintext is a keepalive and must be handled before calling this.
+// Returns kNone and fills `out`, or kBadInnerPacket (IPv4: a length that
+// disagrees with the plaintext, a bad header checksum; or an unknown version)
+// / kBadInnerIpv6. A zero-length plaintext is a keepalive and must be handled
+// before calling this.
 inline DropReason parse_inner(const std::uint8_t* p, std::uint32_t plain_len,
                               InnerPacket& out) noexcept {
   if (plain_len < 1) return DropReason::kBadInnerPacket;
@@ -395,10 +627,12 @@ inline DropReason parse_inner(const std::uint8_t* p, std::uint32_t plain_len,
     return DropReason::kNone;
   }
   if (version == 6) {
-    constexpr std::uint32_t kIpv6HeaderLen = 40;  // RFC 8200
-    if (plain_len < kIpv6HeaderLen) return DropReason::kBadInnerPacket;
-    const std::uint32_t total = kIpv6HeaderLen + (std::uint32_t{p[4]} << 8 | p[5]);
-    if (total > plain_len) return DropReason::kBadInnerPacket;
+    // RFC 8200: the payload length must fit the plaintext (the rest is
+    // padding, whitepaper 5.4.6); zero would be a jumbogram, never tunnelled.
+    if (plain_len < kIpv6HeaderLen) return DropReason::kBadInnerIpv6;
+    const std::uint32_t payload = std::uint32_t{p[4]} << 8 | p[5];
+    const std::uint32_t total = kIpv6HeaderLen + payload;
+    if (payload == 0 || total > plain_len) return DropReason::kBadInnerIpv6;
     out.version = 6;
     out.length = static_cast<std::uint16_t>(total);
     out.src_be = 0;
@@ -433,6 +667,15 @@ inline bool ipv4_decrement_ttl(std::uint8_t* ip_header) noexcept {
   std::uint16_t new_word;
   std::memcpy(&new_word, ip_header + 8, 2);
   ip->hdr_checksum = checksum_adjust(ip->hdr_checksum, old_word, new_word);
+  return true;
+}
+
+// Router forwarding (RFC 8200 3): decrement the hop limit; no checksum in
+// the IPv6 header. False, leaving it as it was, when it would reach zero
+// (drop with kHopLimitExceeded).
+inline bool ipv6_decrement_hop_limit(std::uint8_t* ip_header) noexcept {
+  if (ip_header[7] <= 1) return false;
+  --ip_header[7];
   return true;
 }
 

@@ -12,9 +12,12 @@
 //   current, active   control writes (release), workers read (acquire) on
 //                     every packet sent. Setting active=false cuts a removed
 //                     peer off at once, before its routes and keypairs go.
-//   endpoint          workers store it on every authenticated packet whose
+//   endpoint          an EndpointCell (below): IPv4 or IPv6 address and port.
+//                     Workers store it on every authenticated packet whose
 //                     outer source differs (roaming, whitepaper 6.5; last
-//                     writer wins), control reads it and sets it from config.
+//                     writer wins) with a try-lock they never wait on, and
+//                     read it on every packet sent; control reads it and sets
+//                     it from config and handshakes.
 //   *_tsc             timestamps stored by workers (touch(): only when they
 //                     moved, to keep the line shared); the control thread's
 //                     timers re-check them (DESIGN.md: timers on the fast path
@@ -29,27 +32,139 @@
 // slot number writes into the next peer that gets it.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "dataplane/keypair.hpp"
 
 namespace wghub::dp {
 
-// Outer endpoint packed into one atomic word: IPv4 address (network order) in
-// bits 16..47, UDP port (network order) in bits 0..15. 0 = no endpoint.
-constexpr uint64_t pack_endpoint(uint32_t addr_be, uint16_t port_be) {
-  return (uint64_t{addr_be} << 16) | port_be;
-}
-constexpr uint32_t endpoint_addr_be(uint64_t packed) {
-  return static_cast<uint32_t>(packed >> 16);
-}
-constexpr uint16_t endpoint_port_be(uint64_t packed) {
-  return static_cast<uint16_t>(packed);
-}
+// An outer endpoint: the peer's IPv4 or IPv6 address and UDP port, both in
+// network byte order. A plain value; EndpointCell shares one between threads.
+struct Endpoint {
+  uint8_t family = 0;  // 0 = none, 4, 6
+  uint16_t port_be = 0;
+  std::array<uint8_t, 16> addr{};  // IPv4: the first 4 bytes, the rest zero
+
+  static Endpoint v4(uint32_t addr_be, uint16_t port_be) {
+    Endpoint e;
+    e.family = 4;
+    e.port_be = port_be;
+    std::memcpy(e.addr.data(), &addr_be, 4);
+    return e;
+  }
+  static Endpoint v6(const uint8_t* addr16, uint16_t port_be) {
+    Endpoint e;
+    e.family = 6;
+    e.port_be = port_be;
+    std::memcpy(e.addr.data(), addr16, 16);
+    return e;
+  }
+  bool empty() const { return family == 0; }
+  bool is_v6() const { return family == 6; }
+  uint32_t v4_be() const {
+    uint32_t a;
+    std::memcpy(&a, addr.data(), 4);
+    return a;
+  }
+
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+  // `endpoint == 0` reads "no endpoint", as it did when the endpoint was a
+  // packed IPv4 word (a literal 0 converts to nullptr_t, nothing else does).
+  friend bool operator==(const Endpoint& e, std::nullptr_t) { return e.empty(); }
+};
+
+// One peer's endpoint, shared by the control thread and every worker. It is
+// written rarely (a handshake, a roaming site, the config) and read on every
+// packet sent, so it is a "latch" (Linux seqcount_latch): two copies and a
+// version whose parity says which copy is current.
+//
+//   - A writer takes the try-lock `writer_`, fills the copy readers are NOT
+//     using, then bumps `version_` (release): readers move to it.
+//   - A reader loads the version (acquire), copies the current copy, and
+//     re-checks the version after an acquire fence: unchanged means the copy
+//     was not being written (the next writer writes the other copy). It
+//     retries only if a whole write completed during its read; a writer
+//     preempted in the middle of a write never blocks readers.
+//   - Workers only ever try_store(): if another writer holds the lock they
+//     skip (roaming is "last writer wins" anyway, and the next packet from
+//     the new source tries again), so a worker never waits for anybody.
+//     The control thread's store() waits for a worker's store to finish
+//     (a few stores long); no worker ever waits for the control thread.
+//
+// The copies are atomic words, so the protocol is explicit to the compiler
+// and to ThreadSanitizer; on x86-64 every access is a plain mov.
+class EndpointCell {
+ public:
+  // Any thread.
+  Endpoint load() const {
+    for (;;) {
+      const uint32_t v = version_.load(std::memory_order_acquire);
+      uint64_t w[kWords];
+      for (unsigned i = 0; i < kWords; ++i) w[i] = slots_[v & 1][i].load(std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (version_.load(std::memory_order_relaxed) == v) return decode(w);
+    }
+  }
+  // The memory order of the packed word this replaced: accepted and ignored
+  // (load() is always consistent).
+  Endpoint load(std::memory_order) const { return load(); }
+
+  // Workers: false, storing nothing, when another writer holds the cell.
+  bool try_store(const Endpoint& e) {
+    uint32_t unlocked = 0;
+    if (!writer_.compare_exchange_strong(unlocked, 1, std::memory_order_acquire,
+                                         std::memory_order_relaxed))
+      return false;
+    // Readers that see any of the stores below also see the version this
+    // writer started from (pairs with the reader's acquire fence).
+    std::atomic_thread_fence(std::memory_order_release);
+    const uint32_t v = version_.load(std::memory_order_relaxed);
+    uint64_t w[kWords];
+    encode(e, w);
+    for (unsigned i = 0; i < kWords; ++i)
+      slots_[(v + 1) & 1][i].store(w[i], std::memory_order_relaxed);
+    version_.store(v + 1, std::memory_order_release);
+    writer_.store(0, std::memory_order_release);
+    return true;
+  }
+  // Control thread (and tests): waits for a worker's store in progress.
+  void store(const Endpoint& e) {
+    while (!try_store(e)) std::this_thread::yield();
+  }
+  // The memory order of the packed word this replaced: accepted and ignored.
+  void store(const Endpoint& e, std::memory_order) { store(e); }
+
+ private:
+  static constexpr unsigned kWords = 3;  // family, port, 16 address bytes: 20 of 24 bytes
+  static void encode(const Endpoint& e, uint64_t (&w)[kWords]) {
+    uint8_t b[kWords * 8] = {};
+    b[0] = e.family;
+    std::memcpy(b + 2, &e.port_be, 2);
+    std::memcpy(b + 4, e.addr.data(), 16);
+    std::memcpy(w, b, sizeof b);
+  }
+  static Endpoint decode(const uint64_t (&w)[kWords]) {
+    uint8_t b[kWords * 8];
+    std::memcpy(b, w, sizeof b);
+    Endpoint e;
+    e.family = b[0];
+    std::memcpy(&e.port_be, b + 2, 2);
+    std::memcpy(e.addr.data(), b + 4, 16);
+    return e;
+  }
+
+  std::atomic<uint32_t> version_{0};
+  std::atomic<uint32_t> writer_{0};  // 1 while a writer fills the other copy
+  std::atomic<uint64_t> slots_[2][kWords] = {};
+};
 
 // Stores `now` unless the stamp is already within `granularity` cycles of it:
 // many workers stamping the same peer per packet would bounce the line.
@@ -64,7 +179,7 @@ struct alignas(64) PeerState {
   std::atomic<bool> active{false};         // configured and allowed to pass traffic
 
   // --- workers write (roaming), control reads/sets ---
-  alignas(64) std::atomic<uint64_t> endpoint{0};  // pack_endpoint(); 0 = none
+  alignas(64) EndpointCell endpoint;  // empty = none
 
   // --- workers stamp (rte_get_tsc_cycles()), control re-checks ---
   alignas(64) std::atomic<uint64_t> last_rx_tsc{0};  // any authenticated packet (keepalives too)
@@ -73,10 +188,10 @@ struct alignas(64) PeerState {
   std::atomic<uint64_t> last_data_tx_tsc{0};         // non-keepalive data sent
   std::atomic<bool> handshake_wanted{false};
 
-  // Worker, after an authenticated packet from `packed` (roaming).
-  void update_endpoint(uint64_t packed) {
-    if (endpoint.load(std::memory_order_relaxed) != packed)
-      endpoint.store(packed, std::memory_order_relaxed);
+  // Worker, after an authenticated packet from `from` (roaming). Skipped
+  // when another writer holds the cell: the next packet tries again.
+  void update_endpoint(const Endpoint& from) {
+    if (endpoint.load() != from) endpoint.try_store(from);
   }
   // Worker: true if this call raised the flag (then post the event).
   bool request_handshake() {
@@ -88,7 +203,7 @@ struct alignas(64) PeerState {
   void reset() {
     current.store(nullptr, std::memory_order_relaxed);
     active.store(false, std::memory_order_relaxed);
-    endpoint.store(0, std::memory_order_relaxed);
+    endpoint.store(Endpoint{});
     last_rx_tsc.store(0, std::memory_order_relaxed);
     last_data_rx_tsc.store(0, std::memory_order_relaxed);
     last_tx_tsc.store(0, std::memory_order_relaxed);

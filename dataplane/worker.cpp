@@ -94,6 +94,7 @@ unsigned Worker::poll_once() {
         case Classify::kArp:
           arp_to_control(m, dp_.wan);
           break;
+        case Classify::kNdp:
         case Classify::kIcmpEchoToUs:
           to_control(m, dp_.wan);
           break;
@@ -127,16 +128,25 @@ unsigned Worker::poll_once() {
         case Classify::kForward: {
           rte_pktmbuf_adj(m, c.l3_offset);
           // Ethernet pads short frames to 60 bytes: tunnel only the packet.
-          const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
-          const std::uint16_t total = rte_be_to_cpu_16(ip->total_length);
+          const auto* ip = rte_pktmbuf_mtod(m, const std::uint8_t*);
+          const std::uint32_t total =
+              c.ip_version == 6
+                  ? kIpv6HeaderLen +
+                        rte_be_to_cpu_16(reinterpret_cast<const rte_ipv6_hdr*>(ip)->payload_len)
+                  : rte_be_to_cpu_16(reinterpret_cast<const rte_ipv4_hdr*>(ip)->total_length);
           if (m->pkt_len > total)
             rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
-          route_inner(m, c.dst_ip_be, kNoPeer);
+          if (c.ip_version == 6) {
+            route_inner6(m, kNoPeer);
+          } else {
+            route_inner(m, c.dst_ip_be, kNoPeer);
+          }
           break;
         }
         case Classify::kArp:
           arp_to_control(m, dp_.lan);
           break;
+        case Classify::kNdp:
         case Classify::kIcmpEchoToUs:
           to_control(m, dp_.lan);
           break;
@@ -155,23 +165,30 @@ unsigned Worker::poll_once() {
 
 // With thousands of sessions every packet of a burst misses the cache on its
 // keypair slot, its keypair and its peer's state, one after the other. For
-// what looks like a data message (plain Ethernet/IPv4/UDP, type 4; the real
-// checks come later) start those loads for the whole burst first, in passes
+// what looks like a data message (plain Ethernet/IPv4/UDP or IPv6/UDP, type
+// 4; the real checks come later) start those loads for the whole burst first, in passes
 // so that each line has arrived before the next pointer is read from it.
 // wgperf, 10k peers: decap +37..42 %, hub-and-spoke +17..20 %.
 void Worker::prefetch_sessions(rte_mbuf* const* pkts, std::uint16_t n) {
   constexpr std::uint32_t kIndexOffset = kEthernetHeaderLen + kIpv4MinHeaderLen + kUdpHeaderLen +
                                          offsetof(MessageDataHeader, receiver_index);
+  constexpr std::uint32_t kIndexOffset6 = kEthernetHeaderLen + kIpv6HeaderLen + kUdpHeaderLen +
+                                          offsetof(MessageDataHeader, receiver_index);
   std::uint32_t index[kMaxBurst];
   std::uint16_t k = 0;
   for (std::uint16_t i = 0; i < n; ++i) {
     const rte_mbuf* m = pkts[i];
     const auto* f = rte_pktmbuf_mtod(m, const std::uint8_t*);
-    if (m->data_len < kIndexOffset + 4 || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 ||
-        f[23] != kIpProtoUdp ||
-        f[kIndexOffset - 4] != static_cast<std::uint8_t>(MessageType::kData))
+    std::uint32_t at = kIndexOffset;
+    if (m->data_len >= kIndexOffset6 + 4 && f[12] == 0x86 && f[13] == 0xdd &&
+        f[20] == kIpProtoUdp) {
+      at = kIndexOffset6;  // IPv6 without extension headers
+    } else if (m->data_len < kIndexOffset + 4 || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 ||
+               f[23] != kIpProtoUdp) {
       continue;
-    std::memcpy(&index[k], f + kIndexOffset, 4);
+    }
+    if (f[at - 4] != static_cast<std::uint8_t>(MessageType::kData)) continue;
+    std::memcpy(&index[k], f + at, 4);
     index[k] = rte_le_to_cpu_32(index[k]);
     dp_.keypairs->prefetch_slot(index[k++]);
   }
@@ -263,7 +280,11 @@ void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t 
   op.len = body_len;
   op.tag = op.data + body_len;
   decrypt_ops_.push_back(op);
-  decrypt_pending_.push_back(Pending{m, kp, c.src_ip_be, c.src_port_be, c.payload_offset, 0, 0, 0});
+  const Endpoint from =
+      c.ip_version == 6
+          ? Endpoint::v6(ipv6_src(rte_pktmbuf_mtod(m, const std::uint8_t*), c), c.src_port_be)
+          : Endpoint::v4(c.src_ip_be, c.src_port_be);
+  decrypt_pending_.push_back(Pending{m, kp, from, c.payload_offset, 0, 0});
 }
 
 void Worker::flush_control() {
@@ -308,7 +329,7 @@ void Worker::finish_decrypt(std::uint64_t now) {
     }
     PeerState& peer = dp_.peers->at(kp->peer);
     // Roaming (whitepaper 2.1): the latest authenticated source is the endpoint.
-    peer.update_endpoint(pack_endpoint(p.src_ip_be, p.src_port_be));
+    peer.update_endpoint(p.endpoint);
     touch(peer.last_rx_tsc, now, stamp_granularity);
     counter_add(stats_.decrypted_packets);
     counter_add(stats_.decrypted_bytes, op.len);
@@ -318,12 +339,14 @@ void Worker::finish_decrypt(std::uint64_t now) {
       continue;
     }
     InnerPacket inner;
-    if (parse_inner(op.data, op.len, inner) != DropReason::kNone || inner.version != 4) {
-      drop(m, DropReason::kBadInnerPacket);
+    if (const DropReason why = parse_inner(op.data, op.len, inner); why != DropReason::kNone) {
+      drop(m, why);
       continue;
     }
-    // The inner source must be one of the sender's AllowedIPs (whitepaper 2.2).
-    const NextHop owner = dp_.fib->lookup(rte_be_to_cpu_32(inner.src_be));
+    // The inner source must be one of the sender's AllowedIPs (whitepaper 2.2),
+    // looked up in the table of its family (the IPv6 source is at byte 8).
+    const NextHop owner = inner.version == 4 ? dp_.fib->lookup(rte_be_to_cpu_32(inner.src_be))
+                                             : dp_.fib6->lookup(op.data + 8);
     if (owner.kind != NextHopKind::kPeer || owner.id != kp->peer) {
       drop(m, DropReason::kSpoofedInnerSource);
       continue;
@@ -331,7 +354,11 @@ void Worker::finish_decrypt(std::uint64_t now) {
     touch(peer.last_data_rx_tsc, now, stamp_granularity);
     rte_pktmbuf_adj(m, static_cast<std::uint16_t>(p.payload_offset + kMessageDataHeaderSize));
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - inner.length));
-    route_inner(m, inner.dst_be, kp->peer);
+    if (inner.version == 6) {
+      route_inner6(m, kp->peer);
+    } else {
+      route_inner(m, inner.dst_be, kp->peer);
+    }
   }
   decrypt_ops_.clear();
   decrypt_pending_.clear();
@@ -382,9 +409,70 @@ void Worker::tx_lan(rte_mbuf* m, std::uint32_t next_hop_be) {
   if (!mac) {
     // The control thread resolves the MAC (ARP) and sends the frame then.
     ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
     meta.reason = ControlReason::kAwaitingNeighbour;
     meta.next_hop_be = next_hop_be;
     meta.port_stats_index = kStatsPortLan;
+    control_batch_.push_back(m);
+    return;
+  }
+  tx(dp_.lan, m);
+}
+
+// m starts at an IPv6 header (decrypted from a peer, or received on the
+// LAN): the IPv6 table decides, as route_inner does for IPv4.
+void Worker::route_inner6(rte_mbuf* m, std::uint32_t from_peer) {
+  auto* ip = rte_pktmbuf_mtod(m, std::uint8_t*);
+  const std::uint8_t* dst = ip + 24;
+  const NextHop nh = dp_.fib6->lookup(dst);
+  switch (nh.kind) {
+    case NextHopKind::kPeer:
+      if (nh.id == from_peer) break;  // never reflect a packet to its sender
+      if (!ipv6_decrement_hop_limit(ip)) {
+        drop(m, DropReason::kHopLimitExceeded);
+        return;
+      }
+      queue_encrypt(m, nh.id, now_);
+      return;
+    case NextHopKind::kLanConnected:
+    case NextHopKind::kLanRoute: {
+      if (!ipv6_decrement_hop_limit(ip)) {
+        drop(m, DropReason::kHopLimitExceeded);
+        return;
+      }
+      Ipv6Address next_hop;
+      if (nh.kind == NextHopKind::kLanRoute) {
+        next_hop = dp_.lan_gateways6->address(nh.id);
+      } else {
+        std::memcpy(next_hop.data(), dst, 16);
+      }
+      tx_lan6(m, next_hop);
+      return;
+    }
+    case NextHopKind::kLocal:
+      drop(m, DropReason::kNotForUs);
+      return;
+    default:
+      break;
+  }
+  drop(m, DropReason::kNoRoute);
+}
+
+void Worker::tx_lan6(rte_mbuf* m, const Ipv6Address& next_hop) {
+  const auto mac = dp_.lan.neighbours6->lookup(next_hop);
+  if (prepend_ethernet(m, dp_.lan.local.mac, mac ? *mac : rte_ether_addr{}, kEtherTypeIpv6Be) !=
+      DropReason::kNone) {
+    drop(m, DropReason::kNoHeadroom);
+    return;
+  }
+  if (!mac) {
+    // The control thread resolves the MAC (NDP) and sends the frame then.
+    ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
+    meta.reason = ControlReason::kAwaitingNeighbour;
+    meta.port_stats_index = kStatsPortLan;
+    meta.next_hop_family = 6;
+    std::memcpy(meta.next_hop6, next_hop.data(), 16);
     control_batch_.push_back(m);
     return;
   }
@@ -400,7 +488,7 @@ void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
     return;
   }
   Keypair* kp = peer.current.load(std::memory_order_acquire);
-  const std::uint64_t endpoint = peer.endpoint.load(std::memory_order_relaxed);
+  const Endpoint endpoint = peer.endpoint.load(std::memory_order_relaxed);
   std::uint64_t counter = 0;
   if (kp == nullptr || endpoint == 0 || kp->expired(now, dp_.reject_after_cycles) ||
       !kp->take_send_counter(counter)) {
@@ -420,7 +508,7 @@ void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
     return;
   }
   encrypt_ops_.push_back(op);
-  encrypt_pending_.push_back(Pending{m, kp, 0, 0, 0, endpoint, slot, plain});
+  encrypt_pending_.push_back(Pending{m, kp, endpoint, 0, slot, plain});
   if (encrypt_ops_.size() >= kMaxBurst) finish_encrypt(now);
 }
 
@@ -452,8 +540,12 @@ void Worker::finish_encrypt(std::uint64_t now) {
   encrypt_pending_.clear();
 }
 
-void Worker::send_outer(rte_mbuf* m, std::uint64_t endpoint) {
-  const std::uint32_t dst_be = endpoint_addr_be(endpoint);
+void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
+  if (endpoint.is_v6()) {
+    send_outer6(m, endpoint);
+    return;
+  }
+  const std::uint32_t dst_be = endpoint.v4_be();
   const std::uint32_t next_hop = dp_.wan.next_hop(dst_be);
   if (next_hop == 0) {
     drop(m, DropReason::kNoRoute);
@@ -466,7 +558,7 @@ void Worker::send_outer(rte_mbuf* m, std::uint64_t endpoint) {
   flow.src_ip_be = dp_.wan.local.ip_be;
   flow.dst_ip_be = dst_be;
   flow.src_port_be = dp_.wan.local.udp_port_be;
-  flow.dst_port_be = endpoint_port_be(endpoint);
+  flow.dst_port_be = endpoint.port_be;
   Ipv4Options options;
   options.packet_id = ip_id_++;
   if (const DropReason why = prepend_udp_headers(m, flow, options); why != DropReason::kNone) {
@@ -475,9 +567,45 @@ void Worker::send_outer(rte_mbuf* m, std::uint64_t endpoint) {
   }
   if (!mac) {
     ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
     meta.reason = ControlReason::kAwaitingNeighbour;
     meta.next_hop_be = next_hop;
     meta.port_stats_index = kStatsPortWan;
+    control_batch_.push_back(m);
+    return;
+  }
+  tx(dp_.wan, m);
+}
+
+// A site that reaches the hub over IPv6: Ethernet + IPv6 + UDP (checksum
+// mandatory, RFC 8200 8.1) from the WAN's address6, to the next hop's MAC
+// (NDP neighbour; unknown: the control thread solicits it and sends then).
+void Worker::send_outer6(rte_mbuf* m, const Endpoint& endpoint) {
+  PortContext& wan = dp_.wan;
+  Ipv6Address next_hop;
+  if (!wan.local.has_ip6 || !wan.next_hop6(endpoint.addr.data(), next_hop)) {
+    drop(m, DropReason::kNoRoute);
+    return;
+  }
+  const auto mac = wan.neighbours6->lookup(next_hop);
+  UdpFlow6 flow;
+  flow.src_mac = wan.local.mac;
+  flow.dst_mac = mac ? *mac : rte_ether_addr{};
+  flow.src_ip = wan.local.ip6;
+  flow.dst_ip = endpoint.addr;
+  flow.src_port_be = wan.local.udp_port_be;
+  flow.dst_port_be = endpoint.port_be;
+  if (const DropReason why = prepend_udp6_headers(m, flow); why != DropReason::kNone) {
+    drop(m, why);
+    return;
+  }
+  if (!mac) {
+    ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
+    meta.reason = ControlReason::kAwaitingNeighbour;
+    meta.port_stats_index = kStatsPortWan;
+    meta.next_hop_family = 6;
+    std::memcpy(meta.next_hop6, next_hop.data(), 16);
     control_batch_.push_back(m);
     return;
   }

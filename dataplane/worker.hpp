@@ -1,11 +1,13 @@
 // A worker lcore: run to completion over its own rx queues (DESIGN.md).
 //
 //   WAN rx -> classify -> data: keypair by index -> decrypt burst (IPsec-MB)
-//          -> replay window -> inner-source check (FIB) -> FIB lookup of the
-//          inner destination -> LAN tx, or re-encrypt to another peer
-//          (hub-and-spoke); handshakes, ARP, ICMP to us -> control ring
-//   LAN rx -> classify -> FIB -> peer -> encrypt burst -> WAN tx to the
-//          peer's latest authenticated endpoint; ARP, ICMP to us -> control
+//          -> replay window -> inner-source check (FIB of the inner packet's
+//          family) -> FIB lookup of the inner destination -> LAN tx, or
+//          re-encrypt to another peer (hub-and-spoke); handshakes, ARP, NDP,
+//          ICMP to us -> control ring
+//   LAN rx -> classify -> FIB (IPv4 or IPv6) -> peer -> encrypt burst -> WAN
+//          tx to the peer's latest authenticated endpoint; ARP, NDP, ICMP to
+//          us -> control
 //
 // A worker owns its tx queues, its AEAD backend, its scratch arrays and its
 // counters; it never blocks and never takes a lock the control thread holds
@@ -53,10 +55,8 @@ class Worker {
   struct Pending {
     rte_mbuf* m;
     Keypair* keypair;
-    std::uint32_t src_ip_be;  // decrypt: the outer source (roaming)
-    std::uint16_t src_port_be;
+    Endpoint endpoint;             // decrypt: the outer source (roaming); encrypt: the destination
     std::uint16_t payload_offset;  // decrypt: where the WireGuard message starts
-    std::uint64_t endpoint;        // encrypt: the packed outer destination
     std::uint32_t peer;            // encrypt: destination peer slot
     std::uint32_t plain_len;       // encrypt: the inner packet's length (for counters)
   };
@@ -69,11 +69,14 @@ class Worker {
   void queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t now);
   void finish_decrypt(std::uint64_t now);
   void route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer);
+  void route_inner6(rte_mbuf* m, std::uint32_t from_peer);
   void queue_encrypt(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
   void stage(rte_mbuf* m, std::uint32_t peer_slot);
   void finish_encrypt(std::uint64_t now);
-  void send_outer(rte_mbuf* m, std::uint64_t endpoint);
+  void send_outer(rte_mbuf* m, const Endpoint& endpoint);
+  void send_outer6(rte_mbuf* m, const Endpoint& endpoint);
   void tx_lan(rte_mbuf* m, std::uint32_t next_hop_be);
+  void tx_lan6(rte_mbuf* m, const Ipv6Address& next_hop);
   void tx(PortContext& port, rte_mbuf* m);
   void flush_tx();
   void flush_control();

@@ -405,7 +405,7 @@ bool Testbed::establish(std::string& error) {
   unsigned ready = 0;
   dp::Dataplane& d = hub_->dataplane();
   for (const auto& [slot, p] : hub_->device().peers())
-    if (d.peers->at(slot).current.load() != nullptr && d.peers->at(slot).endpoint.load() != 0)
+    if (d.peers->at(slot).current.load() != nullptr && !d.peers->at(slot).endpoint.load().empty())
       ++ready;
   if (ready != sites_.size()) {
     error = "only " + std::to_string(ready) + " of " + std::to_string(sites_.size()) +

@@ -1,8 +1,11 @@
 // See frames.hpp: the simulator's own view of the wire formats.
 #include "perf/sim/frames.hpp"
 
+#include <arpa/inet.h>
+
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 namespace wghub::perfsim {
 
@@ -72,6 +75,90 @@ Bytes udp_packet(std::uint32_t src, std::uint32_t dst, std::uint16_t sport, std:
   return ipv4_packet(src, dst, kProtoUdp, udp, ttl);
 }
 
+Ip6 ip6(const char* text) {
+  Ip6 a{};
+  if (inet_pton(AF_INET6, text, a.data()) != 1)
+    throw std::invalid_argument(std::string("not an IPv6 address: ") + text);
+  return a;
+}
+
+std::string format_ip6(const Ip6& ip) {
+  char text[INET6_ADDRSTRLEN];
+  if (inet_ntop(AF_INET6, ip.data(), text, sizeof text) == nullptr) return "?";
+  return text;
+}
+
+std::uint16_t ipv6_upper_checksum(const Ip6& src, const Ip6& dst, std::uint8_t next,
+                                  const std::uint8_t* l4, std::size_t len) {
+  Bytes pseudo(40 + len, 0);
+  std::memcpy(&pseudo[0], src.data(), 16);
+  std::memcpy(&pseudo[16], dst.data(), 16);
+  put32(&pseudo[32], static_cast<std::uint32_t>(len));
+  pseudo[39] = next;
+  if (len != 0) std::memcpy(&pseudo[40], l4, len);
+  return inet_checksum(pseudo.data(), pseudo.size());
+}
+
+Bytes ipv6_packet(const Ip6& src, const Ip6& dst, std::uint8_t next, const Bytes& payload,
+                  std::uint8_t hop_limit) {
+  Bytes p(40 + payload.size(), 0);
+  p[0] = 0x60;
+  put16(&p[4], static_cast<std::uint16_t>(payload.size()));
+  p[6] = next;
+  p[7] = hop_limit;
+  std::memcpy(&p[8], src.data(), 16);
+  std::memcpy(&p[24], dst.data(), 16);
+  if (!payload.empty()) std::memcpy(&p[40], payload.data(), payload.size());
+  return p;
+}
+
+Bytes udp6_packet(const Ip6& src, const Ip6& dst, std::uint16_t sport, std::uint16_t dport,
+                  const Bytes& payload, std::uint8_t hop_limit) {
+  Bytes udp(8 + payload.size(), 0);
+  put16(&udp[0], sport);
+  put16(&udp[2], dport);
+  put16(&udp[4], static_cast<std::uint16_t>(udp.size()));
+  if (!payload.empty()) std::memcpy(&udp[8], payload.data(), payload.size());
+  const std::uint16_t c = ipv6_upper_checksum(src, dst, kProtoUdp, udp.data(), udp.size());
+  put16(&udp[6], c == 0 ? 0xffff : c);
+  return ipv6_packet(src, dst, kProtoUdp, udp, hop_limit);
+}
+
+Bytes icmp6_packet(const Ip6& src, const Ip6& dst, std::uint8_t type, std::uint8_t code,
+                   const Bytes& body, std::uint8_t hop_limit) {
+  Bytes icmp(4 + body.size(), 0);
+  icmp[0] = type;
+  icmp[1] = code;
+  if (!body.empty()) std::memcpy(&icmp[4], body.data(), body.size());
+  put16(&icmp[2], ipv6_upper_checksum(src, dst, kProtoIcmp6, icmp.data(), icmp.size()));
+  return ipv6_packet(src, dst, kProtoIcmp6, icmp, hop_limit);
+}
+
+Bytes neighbor_advert_frame(const Mac& eth_dst, const Mac& mac, const Ip6& target, const Ip6& to) {
+  Bytes body(4 + 16 + 8, 0);
+  body[0] = 0x60;  // Solicited, Override
+  std::memcpy(&body[4], target.data(), 16);
+  body[20] = 2;  // target link-layer address
+  body[21] = 1;
+  std::memcpy(&body[22], mac.data(), 6);
+  return ethernet_frame(eth_dst, mac, kEtherTypeIpv6, icmp6_packet(target, to, 136, 0, body, 255));
+}
+
+Bytes neighbor_solicit_frame(const Mac& mac, const Ip6& src, const Ip6& target) {
+  Ip6 group = ip6("ff02::1:ff00:0");
+  group[13] = target[13];
+  group[14] = target[14];
+  group[15] = target[15];
+  const Mac group_mac{0x33, 0x33, group[12], group[13], group[14], group[15]};
+  Bytes body(4 + 16 + 8, 0);
+  std::memcpy(&body[4], target.data(), 16);
+  body[20] = 1;  // source link-layer address
+  body[21] = 1;
+  std::memcpy(&body[22], mac.data(), 6);
+  return ethernet_frame(group_mac, mac, kEtherTypeIpv6,
+                        icmp6_packet(src, group, 135, 0, body, 255));
+}
+
 Bytes ethernet_frame(const Mac& dst, const Mac& src, std::uint16_t ether_type,
                      const Bytes& payload) {
   Bytes f(14 + payload.size(), 0);
@@ -125,6 +212,59 @@ std::optional<ParsedIpv4> parse_ipv4(const Bytes& packet) {
   return out;
 }
 
+std::optional<ParsedIpv6> parse_ipv6(const Bytes& packet) {
+  if (packet.size() < 40 || (packet[0] >> 4) != 6) return std::nullopt;
+  ParsedIpv6 out;
+  out.payload_length = get16(&packet[4]);
+  if (40u + out.payload_length > packet.size()) return std::nullopt;
+  out.next = packet[6];
+  out.hop_limit = packet[7];
+  std::memcpy(out.src.data(), &packet[8], 16);
+  std::memcpy(out.dst.data(), &packet[24], 16);
+  out.payload.assign(packet.begin() + 40, packet.begin() + 40 + out.payload_length);
+  return out;
+}
+
+namespace {
+
+std::optional<ParsedFrame> parse_ipv6_frame(const Bytes& f, ParsedFrame out) {
+  const Bytes l3(f.begin() + 14, f.end());
+  const auto ip = parse_ipv6(l3);
+  if (!ip) return std::nullopt;
+  out.src_ip6 = ip->src;
+  out.dst_ip6 = ip->dst;
+  out.ttl = ip->hop_limit;
+  out.proto = ip->next;
+  out.ip_total_length = static_cast<std::uint16_t>(40 + ip->payload_length);
+  out.ip_packet.assign(l3.begin(), l3.begin() + out.ip_total_length);
+  const Bytes& pl = ip->payload;
+  if (ip->next == kProtoUdp || ip->next == kProtoIcmp6)
+    out.ip_checksum_ok = ipv6_upper_checksum(ip->src, ip->dst, ip->next, pl.data(), pl.size()) == 0;
+  if (ip->next == kProtoUdp) {
+    if (pl.size() < 8) return std::nullopt;
+    out.src_port = get16(&pl[0]);
+    out.dst_port = get16(&pl[2]);
+    const std::uint16_t udp_len = get16(&pl[4]);
+    if (udp_len < 8 || udp_len > pl.size()) return std::nullopt;
+    out.udp_payload.assign(pl.begin() + 8, pl.begin() + udp_len);
+  } else if (ip->next == kProtoIcmp6) {
+    if (pl.size() < 4) return std::nullopt;
+    out.icmp6_type = pl[0];
+    if ((pl[0] == 135 || pl[0] == 136) && pl.size() >= 24) {
+      std::memcpy(out.ndp_target.data(), &pl[8], 16);
+      for (std::size_t at = 24; at + 8 <= pl.size() && pl[at + 1] != 0; at += pl[at + 1] * 8u) {
+        if (pl[at + 1] == 1 && (pl[at] == 1 || pl[at] == 2)) {
+          out.ndp_has_lla = true;
+          std::memcpy(out.ndp_lla.data(), &pl[at + 2], 6);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<ParsedFrame> parse_frame(const Bytes& f) {
   if (f.size() < 14) return std::nullopt;
   ParsedFrame out;
@@ -141,6 +281,7 @@ std::optional<ParsedFrame> parse_frame(const Bytes& f) {
     out.arp_target_ip = get32(a + 24);
     return out;
   }
+  if (out.ether_type == kEtherTypeIpv6) return parse_ipv6_frame(f, out);
   if (out.ether_type != kEtherTypeIpv4) return std::nullopt;
   const Bytes l3(f.begin() + 14, f.end());
   const auto ip = parse_ipv4(l3);

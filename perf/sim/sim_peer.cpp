@@ -163,6 +163,10 @@ std::optional<SimPeer::Opened> SimPeer::open(const Bytes& message) {
 }
 
 Bytes SimPeer::frame_to(const HubWan& hub, const Bytes& wireguard_message) const {
+  if (outer_.v6)
+    return ethernet_frame(
+        hub.mac, outer_.mac, kEtherTypeIpv6,
+        udp6_packet(outer_.ip6, hub.ip6, outer_.port, hub.port, wireguard_message));
   return ethernet_frame(hub.mac, outer_.mac, kEtherTypeIpv4,
                         udp_packet(outer_.ip, hub.ip, outer_.port, hub.port, wireguard_message));
 }

@@ -26,6 +26,8 @@ struct Outer {
   Mac mac{};             // source MAC of its frames (the site, or the WAN gateway)
   std::uint32_t ip = 0;  // host order
   std::uint16_t port = 0;
+  bool v6 = false;  // the site reaches the hub over IPv6, from ip6 (ip unused)
+  Ip6 ip6{};
 };
 
 // The hub as the site sees it on the WAN link.
@@ -33,6 +35,7 @@ struct HubWan {
   Mac mac{};
   std::uint32_t ip = 0;
   std::uint16_t port = 0;
+  Ip6 ip6{};  // the WAN's address6, for sites over IPv6
 };
 
 class SimPeer {
@@ -81,7 +84,8 @@ class SimPeer {
   std::uint64_t next_send_counter() const { return send_counter_; }
 
   // ---- framing
-  // Ethernet/IPv4/UDP from our outer address to the hub's listen port.
+  // Ethernet/IPv4/UDP (IPv6/UDP for an IPv6 outer address) from our outer
+  // address to the hub's listen port.
   Bytes frame_to(const HubWan& hub, const Bytes& wireguard_message) const;
 
  private:

@@ -106,9 +106,11 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
        << "    devargs: \"" << wan_.device << "\"\n"
        << "    address: " << ip_text(kHubWanIp) << "/24\n"
        << "    gateway: " << ip_text(kWanGatewayIp) << "\n"
+       << (options_.ipv6 ? "    address6: \"" + format_ip6(kHubWanIp6) + "/64\"\n" : "")
        << "  lan:\n"
        << "    devargs: \"" << lan_.device << "\"\n"
        << "    address: " << ip_text(kHubLanIp) << "/24\n"
+       << (options_.ipv6 ? "    address6: \"" + format_ip6(kHubLanIp6) + "/64\"\n" : "")
        << "dataplane:\n"
        << "  lcores: [1]\n"
        << "  burst_size: " << options_.burst << "\n"
@@ -121,15 +123,22 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
          << "    public_key: \"" << peer->public_key_base64() << "\"\n"
          << "    allowed_ips: [";
     for (std::size_t i = 0; i < spec.allowed_ips.size(); ++i)
-      yaml << (i ? ", " : "") << spec.allowed_ips[i];
+      yaml << (i ? ", " : "") << "\"" << spec.allowed_ips[i] << "\"";
     yaml << "]\n";
     if (spec.configured_endpoint)
-      yaml << "    endpoint: \"" << ip_text(spec.outer.ip) << ":" << spec.outer.port << "\"\n";
-    neighbours_[0][spec.outer.ip] = spec.outer.mac;
+      yaml << "    endpoint: \""
+           << (spec.outer.v6 ? "[" + format_ip6(spec.outer.ip6) + "]" : ip_text(spec.outer.ip))
+           << ":" << spec.outer.port << "\"\n";
+    if (spec.outer.v6) {
+      neighbours6_[0][spec.outer.ip6] = spec.outer.mac;
+    } else {
+      neighbours_[0][spec.outer.ip] = spec.outer.mac;
+    }
     peers_[spec.name] = std::move(peer);
   }
   neighbours_[0][kWanGatewayIp] = kWanGatewayMac;
   neighbours_[1][kHqHostIp] = kHqHostMac;
+  if (options_.ipv6) neighbours6_[1][kHqHostIp6] = kHqHostMac;
 
   const config::LoadResult loaded = config::load_config_string(yaml.str(), dir_ + "/wghub.yaml");
   if (!loaded.ok()) {
@@ -201,6 +210,7 @@ HubWan Harness::hub_wan() const {
   std::memcpy(w.mac.data(), hub_->dataplane().wan.local.mac.addr_bytes, 6);
   w.ip = kHubWanIp;
   w.port = kListenPort;
+  w.ip6 = kHubWanIp6;
   return w;
 }
 
@@ -236,6 +246,10 @@ void Harness::send_from_hq(const Bytes& ip_packet) {
   inject_lan(ethernet_frame(hub_lan_mac(), kHqHostMac, kEtherTypeIpv4, ip_packet));
 }
 
+void Harness::send_from_hq6(const Bytes& ip6_packet) {
+  inject_lan(ethernet_frame(hub_lan_mac(), kHqHostMac, kEtherTypeIpv6, ip6_packet));
+}
+
 void Harness::collect_port(unsigned index, RingPort& port) {
   void* objs[256];
   unsigned n;
@@ -255,18 +269,28 @@ void Harness::collect_port(unsigned index, RingPort& port) {
                                  parsed->arp_sender_ip));
         continue;
       }
+      if (parsed && parsed->ether_type == kEtherTypeIpv6 && parsed->icmp6_type == 135) {
+        ndp_requests_[index].push_back(parsed->ndp_target);
+        auto who = neighbours6_[index].find(parsed->ndp_target);
+        if (who != neighbours6_[index].end())
+          inject(port,
+                 neighbor_advert_frame(parsed->src, who->second, who->first, parsed->src_ip6));
+        continue;
+      }
       captured_[index].push_back(std::move(frame));
     }
   }
 }
 
 std::size_t Harness::collect() {
-  const std::size_t before =
-      captured_[0].size() + captured_[1].size() + arp_requests_[0].size() + arp_requests_[1].size();
+  auto count = [this] {
+    return captured_[0].size() + captured_[1].size() + arp_requests_[0].size() +
+           arp_requests_[1].size() + ndp_requests_[0].size() + ndp_requests_[1].size();
+  };
+  const std::size_t before = count();
   if (wan_.tx != nullptr) collect_port(0, wan_);
   if (lan_.tx != nullptr) collect_port(1, lan_);
-  return captured_[0].size() + captured_[1].size() + arp_requests_[0].size() +
-         arp_requests_[1].size() - before;
+  return count() - before;
 }
 
 void Harness::run_workers() {
@@ -319,7 +343,7 @@ const ctl::Device::Peer& Harness::device_peer(const std::string& name) const {
   throw std::runtime_error("no peer " + name);
 }
 
-std::uint64_t Harness::endpoint(const std::string& name) {
+dp::Endpoint Harness::endpoint(const std::string& name) {
   return hub_->dataplane().peers->at(slot(name)).endpoint.load();
 }
 
@@ -331,8 +355,13 @@ bool Harness::handshake(SimPeer& peer) {
     const auto pf = parse_frame(f);
     if (!pf || pf->proto != kProtoUdp || pf->udp_payload.size() != dp::kMessageResponseSize)
       continue;
-    if (pf->dst != peer.outer().mac || pf->dst_ip != peer.outer().ip ||
-        pf->dst_port != peer.outer().port || pf->src_ip != kHubWanIp || pf->src_port != kListenPort)
+    const bool addresses_ok = peer.outer().v6
+                                  ? pf->ether_type == kEtherTypeIpv6 &&
+                                        pf->dst_ip6 == peer.outer().ip6 && pf->src_ip6 == kHubWanIp6
+                                  : pf->ether_type == kEtherTypeIpv4 &&
+                                        pf->dst_ip == peer.outer().ip && pf->src_ip == kHubWanIp;
+    if (pf->dst != peer.outer().mac || !addresses_ok || pf->dst_port != peer.outer().port ||
+        pf->src_port != kListenPort)
       continue;
     done = done || peer.consume_response(pf->udp_payload);
   }

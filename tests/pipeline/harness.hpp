@@ -13,7 +13,8 @@
 //
 // The bench plays the neighbours too: it answers the hub's ARP requests for
 // the sites' outer addresses and the WAN gateway (WAN) and for the HQ host
-// (LAN), so frames the hub holds for a neighbour get out. run() steps workers
+// (LAN), and with `ipv6` its Neighbor Solicitations for the HQ host's IPv6
+// address (LAN), so frames the hub holds for a neighbour get out. run() steps workers
 // and control until nothing moves; no test depends on elapsed time.
 #pragma once
 
@@ -45,6 +46,10 @@ inline constexpr std::uint32_t kHubLanIp = ip4(10, 0, 0, 1);
 inline constexpr std::uint32_t kHqHostIp = ip4(10, 0, 0, 10);
 inline constexpr Mac kHqHostMac = test_mac(0x0a0a);
 inline constexpr std::uint8_t kHubKeySeed = 0x42;
+// IPv6 (HarnessOptions::ipv6): the ports' address6 and the HQ host.
+inline const Ip6 kHubLanIp6 = ip6("fd00::1");
+inline const Ip6 kHqHostIp6 = ip6("fd00::10");
+inline const Ip6 kHubWanIp6 = ip6("fd00:64::1");
 
 // Sites: A and B dial in from the WAN link (NAT-less), C has a configured
 // endpoint so the hub dials it.
@@ -71,6 +76,9 @@ PeerSpec site_c();
 struct HarnessOptions {
   std::vector<PeerSpec> peers{site_a(), site_b()};
   unsigned burst = 32;
+  // Both ports get an address6: LAN fd00::1/64 (HQ host fd00::10), WAN
+  // fd00:64::1/64 (sites with an IPv6 Outer are on that link).
+  bool ipv6 = false;
 };
 
 // The global mbuf pool for frames the test injects (made once per process).
@@ -101,6 +109,8 @@ class Harness {
   void send(SimPeer& peer, const Bytes& message) { inject_wan(peer.frame_to(hub_wan(), message)); }
   // An IPv4 packet from the HQ host (Ethernet to the hub's LAN MAC).
   void send_from_hq(const Bytes& ip_packet);
+  // An IPv6 packet from the HQ host.
+  void send_from_hq6(const Bytes& ip6_packet);
 
   // ---- stepping
   // Workers, then the control thread, then capture, until nothing moves.
@@ -116,14 +126,20 @@ class Harness {
   // Targets of the ARP requests the hub sent, in order.
   const std::vector<std::uint32_t>& wan_arp_requests() const { return arp_requests_[0]; }
   const std::vector<std::uint32_t>& lan_arp_requests() const { return arp_requests_[1]; }
+  // The bench answers the hub's Neighbor Solicitations for `ip` on the WAN
+  // (a site that moved to a new IPv6 address).
+  void add_wan_neighbour6(const Ip6& ip, const Mac& mac) { neighbours6_[0][ip] = mac; }
+  // Targets of the Neighbor Solicitations the hub sent, in order.
+  const std::vector<Ip6>& wan_ndp_requests() const { return ndp_requests_[0]; }
+  const std::vector<Ip6>& lan_ndp_requests() const { return ndp_requests_[1]; }
 
   // ---- observations
   dp::LcoreStats stats() const;
   std::uint64_t drops(dp::DropReason reason) const;
   const ctl::Device::Peer& device_peer(const std::string& name) const;
   std::uint32_t slot(const std::string& name) const { return device_peer(name).slot; }
-  // The peer's endpoint as the data plane holds it (0 = none).
-  std::uint64_t endpoint(const std::string& name);
+  // The peer's endpoint as the data plane holds it (empty = none).
+  dp::Endpoint endpoint(const std::string& name);
 
   // ---- composite steps
   // Peer initiates, hub answers: true when the response came back from the
@@ -151,6 +167,8 @@ class Harness {
   std::unique_ptr<ctl::Hub> hub_;
   std::map<std::string, std::unique_ptr<SimPeer>> peers_;
   std::map<std::uint32_t, Mac> neighbours_[2];  // who answers ARP on WAN / LAN
+  std::map<Ip6, Mac> neighbours6_[2];           // who answers NDP on WAN / LAN
+  std::vector<Ip6> ndp_requests_[2];
   std::deque<Bytes> captured_[2];
   std::vector<std::uint32_t> arp_requests_[2];
 };

@@ -35,8 +35,11 @@ inline Bytes inner_udp(std::uint32_t src, std::uint32_t dst, std::uint32_t seq, 
   return udp_packet(src, dst, 1000, 2000, pattern_payload(seq, len), ttl);
 }
 
-inline std::uint64_t packed_endpoint(std::uint32_t ip, std::uint16_t port) {
-  return dp::pack_endpoint(rte_cpu_to_be_32(ip), rte_cpu_to_be_16(port));
+inline dp::Endpoint packed_endpoint(std::uint32_t ip, std::uint16_t port) {
+  return dp::Endpoint::v4(rte_cpu_to_be_32(ip), rte_cpu_to_be_16(port));
+}
+inline dp::Endpoint packed_endpoint6(const Ip6& ip, std::uint16_t port) {
+  return dp::Endpoint::v6(ip.data(), rte_cpu_to_be_16(port));
 }
 
 inline std::uint32_t message_type(const Bytes& msg) {
@@ -46,18 +49,24 @@ inline std::uint32_t message_type(const Bytes& msg) {
 // A frame the hub sent from its listen port to `to`: checks the outer
 // Ethernet/IPv4/UDP headers and returns the WireGuard message (empty, with a
 // test failure, when anything is off).
+// For an IPv6 `to`, Ethernet/IPv6/UDP with a valid UDP checksum.
 inline Bytes wireguard_payload_to(const Bytes& frame, const HubWan& hub, const Outer& to) {
   const auto pf = parse_frame(frame);
   EXPECT_TRUE(pf.has_value());
   if (!pf) return {};
   EXPECT_EQ(pf->src, hub.mac);
   EXPECT_EQ(pf->dst, to.mac) << format_mac(pf->dst);
-  EXPECT_EQ(pf->ether_type, kEtherTypeIpv4);
+  EXPECT_EQ(pf->ether_type, to.v6 ? kEtherTypeIpv6 : kEtherTypeIpv4);
   EXPECT_TRUE(pf->ip_checksum_ok);
   EXPECT_GT(pf->ttl, 0);
   EXPECT_EQ(pf->proto, kProtoUdp);
-  EXPECT_EQ(pf->src_ip, hub.ip) << format_ip(pf->src_ip);
-  EXPECT_EQ(pf->dst_ip, to.ip) << format_ip(pf->dst_ip);
+  if (to.v6) {
+    EXPECT_EQ(pf->src_ip6, hub.ip6) << format_ip6(pf->src_ip6);
+    EXPECT_EQ(pf->dst_ip6, to.ip6) << format_ip6(pf->dst_ip6);
+  } else {
+    EXPECT_EQ(pf->src_ip, hub.ip) << format_ip(pf->src_ip);
+    EXPECT_EQ(pf->dst_ip, to.ip) << format_ip(pf->dst_ip);
+  }
   EXPECT_EQ(pf->src_port, hub.port);
   EXPECT_EQ(pf->dst_port, to.port);
   return pf->udp_payload;

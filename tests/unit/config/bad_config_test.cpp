@@ -127,7 +127,66 @@ std::vector<Row> rows() {
        "  wan: {devargs: net_null0, address: 198.51.100.10/24, gateway: \"2001:db8::1\"}\n"
        "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n",
        {"$D/hub.yaml:4:65: ports.wan.gateway: gateway 2001:db8::1 is IPv6 but the port address "
-        "198.51.100.10/24 is not"}},
+        "198.51.100.10/24 is not; an IPv6 default next hop is gateway6"}},
+      {"Address6IsIpv4",
+       "interface:\n"
+       "  private_key_file: hub.key\n"
+       "ports:\n"
+       "  wan: {devargs: net_null0, address: 198.51.100.10/24}\n"
+       "  lan: {devargs: net_null1, address: 10.0.0.1/16, address6: 10.1.0.1/16}\n",
+       {"$D/hub.yaml:5:61: ports.lan.address6: 10.1.0.1/16 is IPv4; address6 takes the port's "
+        "IPv6 address, e.g. \"fd00::1/64\" (the IPv4 address goes in address)"}},
+      {"Address6NextToIpv6Address",
+       "interface:\n"
+       "  private_key_file: hub.key\n"
+       "ports:\n"
+       "  wan: {devargs: net_null0, address: \"2001:db8::10/64\", address6: \"2001:db8:1::1/64\"}\n"
+       "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n",
+       {"$D/hub.yaml:4:67: ports.wan.address6: address 2001:db8::10/64 is IPv6 already; address6 "
+        "is for an IPv6 address next to an IPv4 address"}},
+      {"Address6IsSubnetRouterAnycast",
+       "interface:\n"
+       "  private_key_file: hub.key\n"
+       "ports:\n"
+       "  wan: {devargs: net_null0, address: 198.51.100.10/24}\n"
+       "  lan: {devargs: net_null1, address: 10.0.0.1/16, address6: \"fd00::/64\"}\n",
+       {"$D/hub.yaml:5:61: ports.lan.address6: fd00::/64 is the Subnet-Router anycast address of "
+        "fd00::/64; give the appliance's own host address in that subnet"}},
+      {"Gateway6WithoutAddress6",
+       "interface:\n"
+       "  private_key_file: hub.key\n"
+       "ports:\n"
+       "  wan: {devargs: net_null0, address: 198.51.100.10/24, gateway6: \"2001:db8::1\"}\n"
+       "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n",
+       {"$D/hub.yaml:4:66: ports.wan.gateway6: gateway6 needs the port's IPv6 address: add "
+        "ports.wan.address6"}},
+      {"Gateway6OutsideSubnet",
+       "interface:\n"
+       "  private_key_file: hub.key\n"
+       "ports:\n"
+       "  wan: {devargs: net_null0, address: 198.51.100.10/24, address6: \"2001:db8::10/64\",\n"
+       "        gateway6: \"2001:db9::1\"}\n"
+       "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n",
+       {"$D/hub.yaml:5:19: ports.wan.gateway6: gateway6 2001:db9::1 is outside the port's subnet "
+        "2001:db8::/64; a next hop must be directly reachable"}},
+      {"Ipv6RouteWithoutAddress6",
+       with_lan_routes("      - {prefix: \"fd00:5::/64\", via: \"fd00::fe\"}\n"),
+       {"$D/hub.yaml:9:38: ports.lan.routes[0].via: via fd00::fe is IPv6 but the port address "
+        "10.0.0.1/16 is not; add the port's IPv6 address as address6"}},
+      {"Address6SubnetClaimedByPeer",
+       "interface:\n"
+       "  private_key_file: hub.key\n"
+       "ports:\n"
+       "  wan: {devargs: net_null0, address: 198.51.100.10/24}\n"
+       "  lan: {devargs: net_null1, address: 10.0.0.1/16, address6: \"fd00::1/64\"}\n"
+       "peers:\n"
+       "  - name: a\n"
+       "    public_key: " +
+           K1 +
+           "\n"
+           "    allowed_ips: [\"fd00::/64\"]\n",
+       {"$D/hub.yaml:9:19: peers[0].allowed_ips[0]: fd00::/64 is already claimed by the IPv6 "
+        "subnet of port lan ($D/hub.yaml:5:61)"}},
       {"PortAddressIsNetworkAddress",
        "interface:\n"
        "  private_key_file: hub.key\n"

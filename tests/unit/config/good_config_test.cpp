@@ -120,6 +120,38 @@ TEST_F(GoodConfig, EverySectionIsRead) {
   EXPECT_EQ(s->metrics.listen.to_string(), "[::1]:9100");
 }
 
+TEST_F(GoodConfig, DualStackPorts) {
+  auto s = load(
+      "interface:\n"
+      "  private_key_file: hub.key\n"
+      "ports:\n"
+      "  wan:\n"
+      "    devargs: net_null0\n"
+      "    address: 198.51.100.10/24\n"
+      "    gateway: 198.51.100.1\n"
+      "    address6: \"2001:db8:1::10/64\"\n"
+      "    gateway6: \"2001:db8:1::1\"\n"
+      "  lan:\n"
+      "    devargs: net_null1\n"
+      "    address: 10.0.0.1/16\n"
+      "    address6: \"fd00::1/64\"\n"
+      "    routes:\n"
+      "      - {prefix: 172.16.0.0/12, via: 10.0.0.254}\n"
+      "      - {prefix: \"fd00:100::/48\", via: \"fd00::fe\"}\n");
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->ports.wan.address6.has_value());
+  EXPECT_EQ(s->ports.wan.address6->to_string(), "2001:db8:1::10/64");
+  EXPECT_EQ(s->ports.wan.gateway6, ip("2001:db8:1::1"));
+  EXPECT_EQ(s->ports.wan.gateway, ip("198.51.100.1"));
+  ASSERT_TRUE(s->ports.lan.address6.has_value());
+  EXPECT_EQ(s->ports.lan.address_of(Family::v6)->subnet(), prefix("fd00::/64"));
+  EXPECT_EQ(s->ports.lan.address_of(Family::v4)->subnet(), prefix("10.0.0.0/16"));
+  EXPECT_FALSE(s->ports.lan.gateway6.has_value());
+  ASSERT_EQ(s->ports.lan.routes.size(), 2u);
+  EXPECT_EQ(s->ports.lan.routes[1].prefix, prefix("fd00:100::/48"));
+  EXPECT_EQ(s->ports.lan.routes[1].via, ip("fd00::fe"));
+}
+
 TEST_F(GoodConfig, PeersWithIpv6AndRelativeKeyPaths) {
   dir_.write("psk/a.key", key_text(0x77), 0400);  // no trailing newline is fine too
   auto s = load(kMinimal +

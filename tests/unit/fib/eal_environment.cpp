@@ -13,7 +13,7 @@ class EalEnvironment : public ::testing::Environment {
   void SetUp() override {
     std::array<const char*, 11> args = {
         "test_fib", "-l",  "0",        "--no-huge",      "--no-shconf",
-        "-m",       "256", "--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
+        "-m",       "512", "--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
         nullptr};
     const int rc = rte_eal_init(static_cast<int>(args.size() - 1), const_cast<char**>(args.data()));
     ASSERT_GE(rc, 0) << "rte_eal_init failed";

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include <atomic>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -29,7 +30,7 @@ TEST(PeerTable, AllocateResetsAndFreeReturnsTheSlot) {
 
   PeerState& s = peers.at(*b);
   s.active.store(true);
-  s.endpoint.store(pack_endpoint(htonl(0xc6336401u), htons(51820)));
+  s.endpoint.store(Endpoint::v4(htonl(0xc6336401u), htons(51820)));
   s.last_rx_tsc.store(123);
   ASSERT_TRUE(s.request_handshake());
   EXPECT_TRUE(peers.free(*b));
@@ -41,28 +42,78 @@ TEST(PeerTable, AllocateResetsAndFreeReturnsTheSlot) {
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(*again, *b);
   EXPECT_FALSE(s.active.load());
-  EXPECT_EQ(s.endpoint.load(), 0u);
+  EXPECT_TRUE(s.endpoint.load().empty());
   EXPECT_EQ(s.last_rx_tsc.load(), 0u);
   EXPECT_EQ(s.current.load(), nullptr);
   EXPECT_FALSE(s.handshake_wanted.load());
 }
 
-TEST(PeerState, EndpointPackingAndRoaming) {
+TEST(PeerState, EndpointsOfBothFamiliesAndRoaming) {
   const uint32_t addr = htonl(0xc6336401u);  // 198.51.100.1
   const uint16_t port = htons(51820);
-  const uint64_t packed = pack_endpoint(addr, port);
-  EXPECT_NE(packed, 0u);
-  EXPECT_EQ(endpoint_addr_be(packed), addr);
-  EXPECT_EQ(endpoint_port_be(packed), port);
-  EXPECT_EQ(endpoint_port_be(pack_endpoint(0xffffffffu, 0xffff)), 0xffff);
-  EXPECT_EQ(endpoint_addr_be(pack_endpoint(0xffffffffu, 0xffff)), 0xffffffffu);
+  const Endpoint v4 = Endpoint::v4(addr, port);
+  EXPECT_EQ(v4.family, 4);
+  EXPECT_EQ(v4.v4_be(), addr);
+  EXPECT_EQ(v4.port_be, port);
+  EXPECT_FALSE(v4.empty());
+  EXPECT_TRUE(Endpoint{} == 0) << "0 reads 'no endpoint'";
+  EXPECT_FALSE(v4 == 0);
+  const uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+  const Endpoint v6 = Endpoint::v6(a6, port);
+  EXPECT_TRUE(v6.is_v6());
+  EXPECT_EQ(0, std::memcmp(v6.addr.data(), a6, 16));
+  EXPECT_NE(v4, v6);
 
   PeerState s;
-  s.update_endpoint(packed);
-  EXPECT_EQ(s.endpoint.load(), packed);
-  const uint64_t roamed = pack_endpoint(addr, htons(40000));
+  EXPECT_TRUE(s.endpoint.load().empty());
+  s.update_endpoint(v4);
+  EXPECT_EQ(s.endpoint.load(), v4);
+  const Endpoint roamed = Endpoint::v4(addr, htons(40000));
   s.update_endpoint(roamed);
   EXPECT_EQ(s.endpoint.load(), roamed);
+  s.update_endpoint(v6);  // a site can roam across families
+  EXPECT_EQ(s.endpoint.load(), v6);
+  EXPECT_TRUE(s.endpoint.try_store(v4));
+  EXPECT_EQ(s.endpoint.load(), v4);
+}
+
+// Writers (a "control" thread storing, two "workers" try-storing) and
+// readers race on one cell: every endpoint read must be one that was written
+// whole (its address bytes all derive from its port), and the last store wins.
+TEST(EndpointCell, ReadersNeverSeeATornEndpoint) {
+  EndpointCell cell;
+  auto make = [](uint16_t n) {
+    uint8_t a[16];
+    for (int i = 0; i < 16; ++i) a[i] = static_cast<uint8_t>(n * 7 + i);
+    return (n % 2 == 0) ? Endpoint::v6(a, n)
+                        : Endpoint::v4(static_cast<uint32_t>(n) * 0x01010101u, n);
+  };
+  auto consistent = [&](const Endpoint& e) { return e.empty() || e == make(e.port_be); };
+  cell.store(make(1));
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reads{0}, torn{0}, skipped{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (!consistent(cell.load())) torn.fetch_add(1, std::memory_order_relaxed);
+        reads.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      for (uint16_t n = 0; !stop.load(std::memory_order_relaxed); n += 2)
+        if (!cell.try_store(make(static_cast<uint16_t>(n + w + 2))))
+          skipped.fetch_add(1, std::memory_order_relaxed);
+    });
+  }
+  for (uint16_t n = 0; n < 20000 || reads.load() < 200000; ++n) cell.store(make(n % 1000 + 1));
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(torn.load(), 0u) << reads.load() << " reads, " << skipped.load() << " skipped stores";
+  cell.store(make(42));
+  EXPECT_EQ(cell.load(), make(42));
 }
 
 TEST(PeerState, TouchAndHandshakeRequest) {

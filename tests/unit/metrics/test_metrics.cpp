@@ -190,8 +190,8 @@ TEST(MetricsCollect, DropsByReasonPerLcore) {
   const auto fs = collect(fx.lcores, fx.snapshot.get());
   const MetricFamily* drops = find_family(fs, "wghub_dropped_packets_total");
   ASSERT_NE(drops, nullptr);
-  // Every reason but "none" for each worker, plus the control thread's two.
-  EXPECT_EQ(drops->metric.size(), 2 * (dp::kDropReasonCount - 1) + 2);
+  // Every reason but "none" for each worker, plus the control thread's three.
+  EXPECT_EQ(drops->metric.size(), 2 * (dp::kDropReasonCount - 1) + 3);
   for (const ClientMetric& m : drops->metric) EXPECT_NE(labels_of(m).at("reason"), "none");
   EXPECT_EQ(sample(fs, "wghub_dropped_packets_total", {{"lcore", "1"}, {"reason", "replay"}}), 2);
   EXPECT_EQ(sum(fs, "wghub_dropped_packets_total", {{"reason", "replay"}}), 6);

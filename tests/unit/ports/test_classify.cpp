@@ -312,7 +312,7 @@ TEST(Inner, Ipv6Length) {
   EXPECT_EQ(in.version, 6);
   EXPECT_EQ(in.length, 48);
   v6[5] = 40;
-  EXPECT_EQ(parse_inner(v6.data(), v6.size(), in), DropReason::kBadInnerPacket);
+  EXPECT_EQ(parse_inner(v6.data(), v6.size(), in), DropReason::kBadInnerIpv6);
 }
 
 // RFC 1624: the incremental update must agree with a full recomputation for
