@@ -54,8 +54,8 @@
 #include "crypto/tai64n.hpp"
 #include "dataplane/messages.hpp"
 #include "dataplane/replay_window.hpp"
-#include "perf/sim/frames.hpp"
 #include "perf/compare/stream_format.hpp"
+#include "perf/sim/frames.hpp"
 
 namespace {
 
@@ -179,8 +179,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
   const char* problem = nullptr;
   if (o.private_key_file.empty() == o.private_key_b64.empty())
     problem = "give exactly one of --private-key and --private-key-base64";
-  else if (o.hub_public_key.empty() || o.hub.empty() || o.inner_src.empty() ||
-           o.inner_dst.empty())
+  else if (o.hub_public_key.empty() || o.hub.empty() || o.inner_src.empty() || o.inner_dst.empty())
     problem = "--hub-public-key, --hub, --inner-src and --inner-dst are required";
   else if (o.size < perf::kMinInnerSize || o.size > perf::kMaxInnerSize)
     problem = "--size must be 64..1420";
@@ -238,7 +237,9 @@ ctl::SourceAddress source_of(const sockaddr_in& sa) {
   return ctl::SourceAddress::ipv4(a, ntohs(sa.sin_port));
 }
 
-double seconds_since(Clock::time_point t) { return Seconds(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return Seconds(Clock::now() - t).count();
+}
 
 // Nanoseconds on CPU (schedstat's first field) of the threads of `pid` whose
 // CPU affinity reads exactly `cpus` (all threads when empty); -1 when the
@@ -369,10 +370,10 @@ class StreamGen {
         auto msg = receive(next);
         if (msg.size() < dp::kMessageDataMinSize) continue;
         if (is_echo_reply(msg)) {
-          std::printf("streamgen: session confirmed: echo reply from %s after %.1f ms, %d "
-                      "request(s)\n",
-                      perfsim::format_ip(inner_dst_).c_str(), seconds_since(start) * 1e3,
-                      requests);
+          std::printf(
+              "streamgen: session confirmed: echo reply from %s after %.1f ms, %d "
+              "request(s)\n",
+              perfsim::format_ip(inner_dst_).c_str(), seconds_since(start) * 1e3, requests);
           return true;
         }
       }
@@ -404,16 +405,16 @@ class StreamGen {
       payload[i] = static_cast<std::uint8_t>(i * 7);
     std::memcpy(payload.data(), perf::kStreamMagic, 4);
     perf::put_be32(&payload[4], opt_.stream_id);
-    const perfsim::Bytes tmpl =
-        perfsim::udp_packet(inner_src_, inner_dst_, static_cast<std::uint16_t>(opt_.sport),
-                            inner_dport_, payload);
+    const perfsim::Bytes tmpl = perfsim::udp_packet(
+        inner_src_, inner_dst_, static_cast<std::uint16_t>(opt_.sport), inner_dport_, payload);
 
     auto backend = crypto::make_best_backend();
     constexpr std::size_t kBurst = 32;
     std::array<crypto::AeadOp, kBurst> ops;
     first_counter_ = send_counter_;
     for (std::uint64_t base = 0; base < opt_.count; base += kBurst) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBurst, opt_.count - base));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(kBurst, opt_.count - base));
       for (std::size_t j = 0; j < n; ++j) {
         const std::uint64_t seq = base + j;
         std::uint8_t* m = &store_[seq * msg_len_];
@@ -469,8 +470,7 @@ class StreamGen {
         if (due < 1) {
           const double wait = (1 - due) / opt_.rate;
           ++waits;
-          if (wait > 100e-6)
-            std::this_thread::sleep_for(to_duration(wait - 50e-6));
+          if (wait > 100e-6) std::this_thread::sleep_for(to_duration(wait - 50e-6));
           continue;
         }
         n = std::min<std::uint64_t>(n, static_cast<std::uint64_t>(due));
@@ -523,10 +523,11 @@ class StreamGen {
         opt_.rate, static_cast<unsigned long long>(retries), static_cast<unsigned long long>(waits),
         opt_.stream_id, watch_cpu_ms, watch_s);
     if (opt_.watch_pid)
-      std::printf("streamgen: pid %d (threads on CPUs %s) ran %.1f ms of the %.1f ms from the first"
-                  " send to %d ms after the last\n",
-                  opt_.watch_pid, opt_.watch_cpus.empty() ? "any" : opt_.watch_cpus.c_str(),
-                  watch_cpu_ms, watch_s * 1e3, opt_.drain_ms);
+      std::printf(
+          "streamgen: pid %d (threads on CPUs %s) ran %.1f ms of the %.1f ms from the first"
+          " send to %d ms after the last\n",
+          opt_.watch_pid, opt_.watch_cpus.empty() ? "any" : opt_.watch_cpus.c_str(), watch_cpu_ms,
+          watch_s * 1e3, opt_.drain_ms);
     return true;
   }
 

@@ -45,8 +45,12 @@ using namespace wghub;
 
 volatile std::sig_atomic_t g_stop = 0;
 volatile std::sig_atomic_t g_ending = 0;
-void on_signal(int) { g_stop = 1; }
-void on_end(int) { g_ending = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
+void on_end(int) {
+  g_ending = 1;
+}
 
 void usage(FILE* to) {
   std::fprintf(to,
@@ -113,8 +117,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
     }
   }
   if (o.listen.empty() || o.idle_s < 0 || o.timeout_s <= 0 || o.rcvbuf_mb < 1 ||
-      o.rcvbuf_mb > 2047 || o.poll_us < 0 ||
-      o.poll_us > 999999)
+      o.rcvbuf_mb > 2047 || o.poll_us < 0 || o.poll_us > 999999)
     return std::nullopt;
   return o;
 }
@@ -317,9 +320,10 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
   if (c.socket_drops)
-    std::printf("sink: warning: the socket buffer overflowed %u times: the sink, not the hub,"
-                " lost those\n",
-                c.socket_drops);
+    std::printf(
+        "sink: warning: the socket buffer overflowed %u times: the sink, not the hub,"
+        " lost those\n",
+        c.socket_drops);
   std::printf(
       "sink: result received=%llu unique=%llu duplicates=%llu reordered=%llu foreign=%llu "
       "socket_drops=%u window_s=%.6f pps=%.1f gbps_inner=%.4f max_seq=%llu\n",
