@@ -228,7 +228,8 @@ void Harness::inject(RingPort& port, const Bytes& frame) {
     rte_pktmbuf_free(m);
     throw std::runtime_error("frame too large for one mbuf");
   }
-  std::memcpy(data, frame.data(), frame.size());
+  // An empty frame (the malformed table has one) has no data() to copy from.
+  if (!frame.empty()) std::memcpy(data, frame.data(), frame.size());
   if (rte_ring_enqueue(port.rx, m) != 0) {
     rte_pktmbuf_free(m);
     throw std::runtime_error("rx ring full: run() more often");
