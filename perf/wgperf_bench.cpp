@@ -164,7 +164,7 @@ Testbed::~Testbed() {
   for (RingPort& p : ports_) {
     void* m;
     std::vector<rte_ring*> rings = p.rx;
-    rings.push_back(p.tx);
+    rings.insert(rings.end(), p.tx.begin(), p.tx.end());
     for (rte_ring* r : rings)
       if (r != nullptr)
         while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
@@ -191,11 +191,10 @@ unsigned Testbed::rx_ring_size() const {
   return options_.mode == Mode::kDrain ? kDrainRingSize : kRxRingSize;
 }
 
-// Every frame of a drain batch lands in the shared tx ring before the main
+// Every frame of a worker's drain batch lands in its tx ring before the main
 // lcore frees any.
 unsigned Testbed::tx_ring_size() const {
-  return options_.mode == Mode::kDrain ? rte_align32pow2(2 * kDrainRingSize * options_.lcores)
-                                       : kTxRingSize;
+  return options_.mode == Mode::kDrain ? 2 * kDrainRingSize : kTxRingSize;
 }
 
 std::string Testbed::aead_name() const {
@@ -213,13 +212,17 @@ bool Testbed::make_port(RingPort& port, const std::string& name, std::string& er
     }
     port.rx.push_back(r);
   }
-  port.tx = rte_ring_create((name + "_tx").c_str(), tx_ring_size(), SOCKET_ID_ANY, RING_F_SC_DEQ);
-  if (port.tx == nullptr) {
-    error = "cannot create rings for " + name + ": " + rte_strerror(rte_errno);
-    return false;
+  // Worker queues 0..N-1 and the control thread's queue N.
+  for (unsigned q = 0; q <= workers; ++q) {
+    rte_ring* r = rte_ring_create((name + "_tx" + std::to_string(q)).c_str(), tx_ring_size(),
+                                  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (r == nullptr) {
+      error = "cannot create rings for " + name + ": " + rte_strerror(rte_errno);
+      return false;
+    }
+    port.tx.push_back(r);
   }
-  // Worker queues 0..N-1 and the control thread's queue N share the tx ring.
-  std::vector<rte_ring*> tx(workers + 1, port.tx);
+  const std::vector<rte_ring*>& tx = port.tx;
   if (rte_eth_from_rings(name.c_str(), port.rx.data(), static_cast<unsigned>(port.rx.size()),
                          tx.data(), static_cast<unsigned>(tx.size()), SOCKET_ID_ANY) < 0) {
     error = "rte_eth_from_rings(" + name + ") failed: " + rte_strerror(rte_errno);
@@ -319,36 +322,37 @@ void Testbed::inject(unsigned port, const Bytes& frame) {
 unsigned Testbed::drain_port(unsigned port, std::vector<Bytes>* captured) {
   void* objs[256];
   unsigned total = 0, n;
-  while ((n = rte_ring_dequeue_burst(ports_[port].tx, objs, 256, nullptr)) > 0) {
-    total += n;
-    for (unsigned i = 0; i < n; ++i) {
-      auto* m = static_cast<rte_mbuf*>(objs[i]);
-      const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
-      const bool arp = m->data_len >= 14 && p[12] == 0x08 && p[13] == 0x06;
-      if (!arp && captured == nullptr) continue;
-      Bytes frame(p, p + m->data_len);
-      if (!arp) {
-        captured->push_back(std::move(frame));
-        continue;
+  for (rte_ring* ring : ports_[port].tx)
+    while ((n = rte_ring_dequeue_burst(ring, objs, 256, nullptr)) > 0) {
+      total += n;
+      for (unsigned i = 0; i < n; ++i) {
+        auto* m = static_cast<rte_mbuf*>(objs[i]);
+        const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
+        const bool arp = m->data_len >= 14 && p[12] == 0x08 && p[13] == 0x06;
+        if (!arp && captured == nullptr) continue;
+        Bytes frame(p, p + m->data_len);
+        if (!arp) {
+          captured->push_back(std::move(frame));
+          continue;
+        }
+        const auto f = perfsim::parse_frame(frame);
+        if (!f || f->arp_op != 1) continue;
+        Mac who{};
+        if (port == kWan && f->arp_target_ip == kWanGatewayIp) {
+          who = kWanGatewayMac;
+        } else if (port == kLan && f->arp_target_ip == kHqHostIp) {
+          who = kHqHostMac;
+        } else if (port == kLan && f->arp_target_ip == kLanHost2Ip) {
+          who = kLanHost2Mac;
+        } else {
+          continue;
+        }
+        inject(port, perfsim::arp_frame(2, f->src, who, f->arp_target_ip, f->arp_sender_mac,
+                                        f->arp_sender_ip));
+        ++arp_injected_;
       }
-      const auto f = perfsim::parse_frame(frame);
-      if (!f || f->arp_op != 1) continue;
-      Mac who{};
-      if (port == kWan && f->arp_target_ip == kWanGatewayIp) {
-        who = kWanGatewayMac;
-      } else if (port == kLan && f->arp_target_ip == kHqHostIp) {
-        who = kHqHostMac;
-      } else if (port == kLan && f->arp_target_ip == kLanHost2Ip) {
-        who = kLanHost2Mac;
-      } else {
-        continue;
-      }
-      inject(port, perfsim::arp_frame(2, f->src, who, f->arp_target_ip, f->arp_sender_mac,
-                                      f->arp_sender_ip));
-      ++arp_injected_;
+      rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(objs), n);
     }
-    rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(objs), n);
-  }
   return total;
 }
 
@@ -619,8 +623,7 @@ PointResult Testbed::measure_step(Engine engine, Stream& s) {
 
 PointResult Testbed::measure_drain(Engine engine, Stream& s) {
   return drain_rounds(engine, s.size, s.port == kWan ? dp::kStatsPortWan : dp::kStatsPortLan,
-                      ports_[s.port].rx,
-                      [&] { fill(s, (rx_ring_size() - 1) * options_.lcores); });
+                      ports_[s.port].rx, [&] { fill(s, (rx_ring_size() - 1) * options_.lcores); });
 }
 
 int raw_on_lcore(void* arg) {

@@ -75,7 +75,10 @@ class Testbed {
   struct RingPort {
     std::string device;
     std::vector<rte_ring*> rx;  // one per worker
-    rte_ring* tx = nullptr;     // shared by every tx queue
+    // One per tx queue (workers, then the control thread), as a NIC has: a
+    // ring shared by several producers makes a worker preempted mid-enqueue
+    // stall the others (rte_ring's multi-producer tail wait).
+    std::vector<rte_ring*> tx;
   };
   struct Stream;
 
