@@ -181,9 +181,13 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
   hub->engine_ = std::make_unique<HandshakeEngine>(std::move(local), *hub->device_);
   hub->device_->attach(*hub->engine_);
   if (!hub->device_->apply(s, error)) return nullptr;
-  log_info("interface %s: public key %s, listening on %s:%u, %zu peer(s)", s.interface.name.c_str(),
-           public_key.c_str(), dp::format_ipv4(d.wan.local.ip_be).c_str(), s.interface.listen_port,
-           hub->device_->peers().size());
+  const std::string listen6 = d.wan.local.has_ip6
+                                  ? " and [" + dp::format_ipv6(d.wan.local.ip6.data()) +
+                                        "]:" + std::to_string(s.interface.listen_port)
+                                  : "";
+  log_info("interface %s: public key %s, listening on %s:%u%s, %zu peer(s)",
+           s.interface.name.c_str(), public_key.c_str(), dp::format_ipv4(d.wan.local.ip_be).c_str(),
+           s.interface.listen_port, listen6.c_str(), hub->device_->peers().size());
   hub->control_ = std::make_unique<ControlThread>(d, *hub->device_, *hub->engine_, *hub->tx_,
                                                   options.status_interval_s);
 

@@ -17,10 +17,10 @@ void Neighbour6Table::write_slot(std::size_t i, std::uint64_t hi, std::uint64_t 
   Slot& s = slots_[i];
   const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
   s.seq.store(seq + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-  s.hi.store(hi, std::memory_order_relaxed);
-  s.lo.store(lo, std::memory_order_relaxed);
-  s.mac.store(mac, std::memory_order_relaxed);
+  // Release: a reader that sees any of these also sees the odd seq above.
+  s.hi.store(hi, std::memory_order_release);
+  s.lo.store(lo, std::memory_order_release);
+  s.mac.store(mac, std::memory_order_release);
   s.seq.store(seq + 2, std::memory_order_release);
 }
 

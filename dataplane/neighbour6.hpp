@@ -12,9 +12,11 @@
 //     power of two), allocated once and never freed or moved: slots are
 //     reused in place, never released.
 //   - A slot is {seq, key (two words), mac word}. The writer makes seq odd,
-//     changes the other words, and makes seq even again (release). A reader
-//     loads seq (acquire), the words, then seq again (after an acquire
-//     fence): equal and even means it saw one consistent slot; otherwise the
+//     changes the other words (release stores: whoever reads one also sees
+//     the odd seq), and makes seq even again (release). A reader loads seq
+//     (acquire), the words (acquire), then seq again: equal and even means
+//     it saw one consistent slot (no standalone fences: GCC's ThreadSanitizer
+//     does not support them); otherwise the
 //     slot was being changed and the lookup answers "miss" rather than wait
 //     (the frame then takes the control thread's path, which knows the
 //     answer). So a reader never returns a MAC written for another address.
@@ -69,11 +71,12 @@ class Neighbour6Table {
     std::size_t i = home(hi, lo);
     for (std::size_t n = 0; n <= mask_; ++n, i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
+      // Acquire on the words keeps the second seq load after them; a word
+      // the writer stored (release) brings its odd seq along.
       const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
-      const std::uint64_t k_hi = s.hi.load(std::memory_order_relaxed);
-      const std::uint64_t k_lo = s.lo.load(std::memory_order_relaxed);
-      const std::uint64_t word = s.mac.load(std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_acquire);
+      const std::uint64_t k_hi = s.hi.load(std::memory_order_acquire);
+      const std::uint64_t k_lo = s.lo.load(std::memory_order_acquire);
+      const std::uint64_t word = s.mac.load(std::memory_order_acquire);
       if ((seq & 1) != 0 || s.seq.load(std::memory_order_relaxed) != seq)
         return std::nullopt;  // being changed: the control path answers
       if (k_hi == 0 && k_lo == 0 && (word & kTombstoneBit) == 0) return std::nullopt;

@@ -88,9 +88,11 @@ struct Endpoint {
 //
 //   - A writer takes the try-lock `writer_`, fills the copy readers are NOT
 //     using, then bumps `version_` (release): readers move to it.
-//   - A reader loads the version (acquire), copies the current copy, and
-//     re-checks the version after an acquire fence: unchanged means the copy
-//     was not being written (the next writer writes the other copy). It
+//   - A reader loads the version (acquire), copies the current copy
+//     (acquire loads), and re-checks the version: unchanged means the copy
+//     was not being written (the next writer writes the other copy; its
+//     release stores carry the version bump that retired this copy). No
+//     standalone fences: GCC's ThreadSanitizer does not support them. It
 //     retries only if a whole write completed during its read; a writer
 //     preempted in the middle of a write never blocks readers.
 //   - Workers only ever try_store(): if another writer holds the lock they
@@ -108,8 +110,9 @@ class EndpointCell {
     for (;;) {
       const uint32_t v = version_.load(std::memory_order_acquire);
       uint64_t w[kWords];
-      for (unsigned i = 0; i < kWords; ++i) w[i] = slots_[v & 1][i].load(std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_acquire);
+      // Acquire: keeps the version re-check after these loads, and a word a
+      // later writer stored brings that writer's view of the version along.
+      for (unsigned i = 0; i < kWords; ++i) w[i] = slots_[v & 1][i].load(std::memory_order_acquire);
       if (version_.load(std::memory_order_relaxed) == v) return decode(w);
     }
   }
@@ -123,14 +126,13 @@ class EndpointCell {
     if (!writer_.compare_exchange_strong(unlocked, 1, std::memory_order_acquire,
                                          std::memory_order_relaxed))
       return false;
-    // Readers that see any of the stores below also see the version this
-    // writer started from (pairs with the reader's acquire fence).
-    std::atomic_thread_fence(std::memory_order_release);
     const uint32_t v = version_.load(std::memory_order_relaxed);
     uint64_t w[kWords];
     encode(e, w);
+    // Release: a reader that sees one of these words also sees version v
+    // (the version this copy stopped being current at), so it retries.
     for (unsigned i = 0; i < kWords; ++i)
-      slots_[(v + 1) & 1][i].store(w[i], std::memory_order_relaxed);
+      slots_[(v + 1) & 1][i].store(w[i], std::memory_order_release);
     version_.store(v + 1, std::memory_order_release);
     writer_.store(0, std::memory_order_release);
     return true;

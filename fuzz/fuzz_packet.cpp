@@ -1,5 +1,7 @@
-// Fuzz target: the receive classifiers (classify_wan / classify_lan), ARP
-// parsing and answering, the inner-packet parser and the TTL decrement. The
+// Fuzz target: the receive classifiers (classify_wan / classify_lan, on a
+// port without and with an IPv6 address), ARP parsing and answering, NDP
+// parsing and answering, the ICMPv6 echo reply, the inner-packet parser and
+// the TTL / hop limit decrement. The
 // frame lies in a buffer exactly `contiguous` bytes long, so ASan reports any
 // read past the first segment; offsets the classifier returns are checked
 // against the frame.
@@ -10,6 +12,8 @@
 //         bits 4-5: IpChecksum (verify, known good, known bad, verify)
 //         bit 6: claim a frame longer than the first segment (pkt_len > data_len)
 //         bit 7: the UDP destination port ours
+//   For an IPv6 frame (ethertype 0x86dd) bit 1 makes the IPv6 destination our
+//   address6, bit 3 fixes the ICMPv6 or UDP checksum, bit 7 as above.
 //   split: bytes in the first segment (0 = the whole frame)
 #include <rte_byteorder.h>
 
@@ -19,6 +23,8 @@
 #include <vector>
 
 #include "dataplane/arp.hpp"
+#include "dataplane/icmp.hpp"
+#include "dataplane/ndp.hpp"
 #include "dataplane/packet.hpp"
 #include "fuzz/fuzz_common.hpp"
 
@@ -30,12 +36,46 @@ using wghub::fuzz::check;
 const LocalAddress kWan{
     {{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}}, ipv4_be(198, 51, 100, 10), RTE_BE16(51820)};
 
+// The same port with an IPv6 address (fd00::a).
+const LocalAddress kWan6 = [] {
+  LocalAddress a = kWan;
+  a.has_ip6 = true;
+  a.ip6 = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a};
+  return a;
+}();
+
 std::uint16_t checksum_of(const std::uint8_t* p, std::uint32_t len) {
   return static_cast<std::uint16_t>(~rte_raw_cksum(p, len));
 }
 
+void apply_fixups6(std::vector<std::uint8_t>& f, std::uint8_t flags) {
+  if (f.size() < kEthernetHeaderLen + kIpv6HeaderLen) return;
+  std::uint8_t* ip = f.data() + kEthernetHeaderLen;
+  if (flags & 0x02) std::memcpy(ip + 24, kWan6.ip6.data(), 16);
+  const std::uint32_t payload = std::uint32_t{ip[4]} << 8 | ip[5];
+  if (kEthernetHeaderLen + kIpv6HeaderLen + payload > f.size()) return;
+  std::uint8_t* l4 = ip + kIpv6HeaderLen;
+  if ((flags & 0x80) && ip[6] == kIpProtoUdp && payload >= 4)
+    std::memcpy(l4 + 2, &kWan6.udp_port_be, 2);
+  const unsigned at = ip[6] == kIpProtoIcmp6 ? 2 : ip[6] == kIpProtoUdp ? 6 : 0;
+  if ((flags & 0x08) && at != 0 && payload >= at + 2) {
+    l4[at] = l4[at + 1] = 0;
+    std::uint32_t sum = std::uint32_t{rte_ipv6_phdr_cksum(reinterpret_cast<rte_ipv6_hdr*>(ip), 0)} +
+                        rte_raw_cksum(l4, payload);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    std::uint16_t c = static_cast<std::uint16_t>(~sum);
+    if (c == 0 && at == 6) c = 0xffff;
+    std::memcpy(l4 + at, &c, 2);
+  }
+}
+
 void apply_fixups(std::vector<std::uint8_t>& f, std::uint8_t flags) {
   if ((flags & 0x01) && f.size() >= 6) std::memcpy(f.data(), kWan.mac.addr_bytes, 6);
+  if (f.size() >= kEthernetHeaderLen && f[12] == 0x86 && f[13] == 0xdd) {
+    apply_fixups6(f, flags);
+    return;
+  }
   if (f.size() < kEthernetHeaderLen + kIpv4MinHeaderLen) return;
   std::uint8_t* ip = f.data() + kEthernetHeaderLen;
   if (flags & 0x02) std::memcpy(ip + 16, &kWan.ip_be, 4);
@@ -74,6 +114,11 @@ void check_classified(const Classified& c, std::uint32_t contiguous, std::uint32
     case Classify::kArp:
       check(c.reason == DropReason::kNone && contiguous >= kEthernetHeaderLen, "ARP verdict");
       break;
+    case Classify::kNdp:
+      check(c.reason == DropReason::kNone && c.ip_version == 6, "NDP verdict");
+      check(std::uint32_t{c.payload_offset} + c.payload_len <= contiguous,
+            "ICMPv6 past the first segment");
+      break;
     case Classify::kForward:
       check(c.reason == DropReason::kNone, "forward with a drop reason");
       check(c.l4_offset <= contiguous, "IPv4 header past the first segment");
@@ -90,8 +135,12 @@ void inner(const std::uint8_t* p, std::uint32_t n) {
   InnerPacket out;
   if (parse_inner(p, n, out) != DropReason::kNone) return;
   check(out.length <= n && (out.version == 4 || out.version == 6), "parse_inner result");
-  if (out.version != 4) return;
   std::vector<std::uint8_t> copy(p, p + out.length);
+  if (out.version == 6) {
+    const std::uint8_t hop = copy[7];
+    check(ipv6_decrement_hop_limit(copy.data()) == (hop > 1), "hop limit decrement");
+    return;
+  }
   const bool was_ok = ipv4_checksum_ok(copy.data());
   if (ipv4_decrement_ttl(copy.data()) && was_ok)
     check(ipv4_checksum_ok(copy.data()), "TTL decrement broke a valid checksum (RFC 1624)");
@@ -131,6 +180,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(reply.op == 2 && reply.sender_ip_be == kWan.ip_be, "our ARP reply's content");
     }
   }
+  // The same frame on ports with an IPv6 address.
+  for (const bool on_wan : {true, false}) {
+    const Classified c6 = on_wan ? classify_wan(seg.get(), contiguous, len, kWan6, checksum)
+                                 : classify_lan(seg.get(), contiguous, len, kWan6, checksum);
+    check_classified(c6, contiguous, len);
+    check(!on_wan || c6.kind != Classify::kForward, "WAN never forwards (IPv6)");
+    std::vector<std::uint8_t> copy(seg.get(), seg.get() + contiguous);
+    copy.resize(std::max<std::size_t>(copy.size(), kNdpFrameLen));
+    if (c6.kind == Classify::kNdp) {
+      NdpMessage msg;
+      if (parse_ndp(seg.get(), contiguous, c6, msg)) {
+        check(msg.type == kNdpNeighborSolicit || msg.type == kNdpNeighborAdvert, "NDP type");
+        if (answer_ns(copy.data(), msg, kWan6.ip6, kWan6.mac) != 0) {
+          const Classified again = classify_wan(copy.data(), kNdpFrameLen, kNdpFrameLen, kWan6);
+          check(again.kind == Classify::kNotForUs || again.kind == Classify::kNdp,
+                "our advertisement classifies as NDP (or not for us)");
+        }
+      }
+    }
+    if (c6.kind == Classify::kIcmpEchoToUs && c6.ip_version == 6) {
+      const std::uint32_t reply_len = icmp_echo_reply_in_place(copy.data(), c6, kWan6.mac);
+      check(reply_len <= contiguous, "ICMPv6 echo reply length");
+      const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(copy.data() + c6.l3_offset);
+      check(detail::ipv6_l4_checksum_ok(ip, copy.data() + c6.l4_offset,
+                                        rte_be_to_cpu_16(ip->payload_len)),
+            "ICMPv6 echo reply checksum (RFC 1624 update)");
+    }
+  }
+
   if (wan.kind == Classify::kWireGuard && wan.payload_offset < contiguous)
     inner(seg.get() + wan.payload_offset,
           std::min<std::uint32_t>(wan.payload_len, contiguous - wan.payload_offset));

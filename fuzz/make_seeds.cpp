@@ -16,6 +16,7 @@
 #include "control/cookie.hpp"
 #include "crypto/aead.hpp"
 #include "dataplane/arp.hpp"
+#include "dataplane/ndp.hpp"
 #include "dataplane/packet.hpp"
 #include "fuzz/fuzz_common.hpp"
 
@@ -96,6 +97,48 @@ void packet_seeds(const dp::MessageInitiation& init) {
   in.resize(32);
   put("fuzz_packet", "inner_in_udp",
       Bytes{0x84, 0} + ipv4_frame(kPeerIp, kOurIp, 17, udp(40001, 51820, in)));
+}
+
+// IPv6 frames for fuzz_packet's port with address6 fd00::a: checksums are
+// left to the fuzzer's fix-up flags (bit 1 our address, bit 3 the ICMPv6 /
+// UDP checksum, bit 7 our port).
+const dp::Ipv6Bytes kOurIp6{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a};
+const dp::Ipv6Bytes kPeerIp6{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99};
+
+Bytes ipv6_frame(const dp::Ipv6Bytes& dst, std::uint8_t next, const Bytes& l4) {
+  Bytes f(dp::kEthernetHeaderLen + dp::kIpv6HeaderLen, 0);
+  dp::write_ethernet(f.data(), kPeerMac, kOurMac, dp::kEtherTypeIpv6Be);
+  std::uint8_t* ip = f.data() + dp::kEthernetHeaderLen;
+  ip[0] = 0x60;
+  ip[4] = static_cast<std::uint8_t>(l4.size() >> 8);
+  ip[5] = static_cast<std::uint8_t>(l4.size());
+  ip[6] = next;
+  ip[7] = 64;
+  std::memcpy(ip + 8, kPeerIp6.data(), 16);
+  std::memcpy(ip + 24, dst.data(), 16);
+  return f + l4;
+}
+
+void packet_seeds6(const dp::MessageInitiation& init) {
+  Bytes ns(dp::kNdpFrameLen);
+  dp::write_ns(ns.data(), kPeerMac, kPeerIp6, kOurIp6);  // a solicitation for our address
+  put("fuzz_packet", "ipv6_neighbor_solicit", Bytes{0, 0} + ns);
+  put("fuzz_packet", "ipv6_wg_initiation",
+      Bytes{0x8a, 0} + ipv6_frame(kOurIp6, 17, udp(40001, 51820, raw(init))));
+  Bytes echo{128, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'};
+  put("fuzz_packet", "ipv6_echo", Bytes{0x0a, 0} + ipv6_frame(kOurIp6, 58, echo));
+  dp::Ipv6Bytes host{0xfd, 0, 0, 1};
+  host[15] = 9;
+  put("fuzz_packet", "ipv6_lan_forward", Bytes{0x01, 0} + ipv6_frame(host, 6, Bytes(20, 0)));
+  // An inner IPv6 packet as the decrypted plaintext would hold it (padded).
+  Bytes in(dp::kIpv6HeaderLen + 8, 0);
+  in[0] = 0x60;
+  in[5] = 8;
+  in[6] = 17;
+  in[7] = 2;
+  in.resize(48);
+  put("fuzz_packet", "ipv6_inner_in_udp",
+      Bytes{0x8a, 0} + ipv6_frame(kOurIp6, 17, udp(40001, 51820, in)));
 }
 
 // A data message sealed with fuzz_data's keypair 0 (index 0x1000).
@@ -195,6 +238,7 @@ int main(int argc, char** argv) {
   checker.create_cookie_reply(reply, fuzz::bytes_of(init), fuzz::site_source(), fuzz::at(0),
                               &nonce);
   packet_seeds(init);
+  packet_seeds6(init);
   data_seeds();
   noise_seeds(init, resp, reply);
   handshake_seeds(init);

@@ -148,8 +148,11 @@ site2_wg_endpoint=$(in_ns "site$V6_SITE" wg show "$LAB_SITE2_WG_IF" endpoints | 
 grep -m1 "handshake completed with peer site$V6_SITE " "$hub_log"
 grep -qE "handshake completed with peer site$V6_SITE .* endpoint \[$LAB_SITE2_NAT_ADDR6\]:[0-9]+" \
   "$hub_log" || fail "the hub did not see site$V6_SITE's handshake from [$LAB_SITE2_NAT_ADDR6]"
+uapi_endpoint=$(wg show "$LAB_HUB_NAME" endpoints | awk -v k="$LAB_SITE2_PUBKEY" '$1 == k {print $2}')
+[[ $uapi_endpoint == "[$LAB_SITE2_NAT_ADDR6]:"* ]] ||
+  fail "wg show $LAB_HUB_NAME (the hub's UAPI) has site$V6_SITE at '$uapi_endpoint'"
 ok "site$V6_SITE reaches the hub over IPv6: wireguard-go endpoint $site2_wg_endpoint," \
-  "hub sees [$LAB_SITE2_NAT_ADDR6]"
+  "hub sees $uapi_endpoint (wg show $LAB_HUB_NAME)"
 
 # ---------------------------------------------------------------- 3. ping -6
 
