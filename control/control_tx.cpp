@@ -145,10 +145,10 @@ void ControlTx::send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t no
     dp::UdpFlow6 flow;
     flow.src_mac = wan.local.mac;
     flow.src_ip = wan.local.ip6;
-    flow.dst_ip = to.addr;
+    flow.dst_ip = to.addr();
     flow.src_port_be = wan.local.udp_port_be;
-    flow.dst_port_be = to.port_be;
-    if (!wan.local.has_ip6 || !wan.next_hop6(to.addr.data(), next_hop) ||
+    flow.dst_port_be = to.port_be();
+    if (!wan.local.has_ip6 || !wan.next_hop6(to.addr().data(), next_hop) ||
         dp::prepend_udp6_headers(m, flow) != dp::DropReason::kNone) {
       ++counters_.tx_failed;
       rte_pktmbuf_free(m);
@@ -164,7 +164,7 @@ void ControlTx::send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t no
   flow.src_ip_be = wan.local.ip_be;
   flow.dst_ip_be = dst_be;
   flow.src_port_be = wan.local.udp_port_be;
-  flow.dst_port_be = to.port_be;
+  flow.dst_port_be = to.port_be();
   dp::Ipv4Options options;
   options.packet_id = ip_id_++;
   if (next_hop == 0 || dp::prepend_udp_headers(m, flow, options) != dp::DropReason::kNone) {

@@ -45,8 +45,8 @@ std::string short_key(const PublicKey& key) {
 
 std::string format_endpoint(const dp::Endpoint& e) {
   if (e.empty()) return "(none)";
-  const std::string port = std::to_string(rte_be_to_cpu_16(e.port_be));
-  if (e.is_v6()) return "[" + dp::format_ipv6(e.addr.data()) + "]:" + port;
+  const std::string port = std::to_string(rte_be_to_cpu_16(e.port_be()));
+  if (e.is_v6()) return "[" + dp::format_ipv6(e.addr().data()) + "]:" + port;
   return dp::format_ipv4(e.v4_be()) + ":" + port;
 }
 
@@ -66,10 +66,10 @@ dp::Endpoint endpoint_of(const config::Endpoint& e) {
 
 // The handshake engine's view of a data-plane endpoint (not empty).
 SourceAddress unpack_endpoint(const dp::Endpoint& e) {
-  if (e.is_v6()) return SourceAddress::ipv6(e.addr, rte_be_to_cpu_16(e.port_be));
+  if (e.is_v6()) return SourceAddress::ipv6(e.addr(), rte_be_to_cpu_16(e.port_be()));
   std::array<std::uint8_t, 4> a;
-  std::memcpy(a.data(), e.addr.data(), 4);
-  return SourceAddress::ipv4(a, rte_be_to_cpu_16(e.port_be));
+  std::memcpy(a.data(), e.addr().data(), 4);
+  return SourceAddress::ipv4(a, rte_be_to_cpu_16(e.port_be()));
 }
 
 Device::Device(dp::Dataplane& dp, ControlTx& tx) : dp_(dp), tx_(tx), deferred_(*dp.rcu) {}

@@ -21,8 +21,8 @@ std::optional<config::Endpoint> config_endpoint(const dp::Endpoint& e) {
   if (e.empty()) return std::nullopt;
   config::IpAddress a;
   a.family = e.is_v6() ? config::Family::v6 : config::Family::v4;
-  std::memcpy(a.bytes.data(), e.addr.data(), e.is_v6() ? 16 : 4);
-  return config::Endpoint{a, rte_be_to_cpu_16(e.port_be)};
+  std::memcpy(a.bytes.data(), e.addr().data(), e.is_v6() ? 16 : 4);
+  return config::Endpoint{a, rte_be_to_cpu_16(e.port_be())};
 }
 
 }  // namespace

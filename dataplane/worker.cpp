@@ -200,9 +200,12 @@ void Worker::prefetch_sessions(rte_mbuf* const* pkts, std::uint16_t n) {
       rte_prefetch0(&kps[j]->rx_lock);
     }
   }
-  for (std::uint16_t j = 0; j < k; ++j)
-    if (kps[j] != nullptr && kps[j]->peer < dp_.peers->capacity())
-      rte_prefetch0(&dp_.peers->at(kps[j]->peer));
+  for (std::uint16_t j = 0; j < k; ++j) {
+    if (kps[j] == nullptr || kps[j]->peer >= dp_.peers->capacity()) continue;
+    const PeerState& peer = dp_.peers->at(kps[j]->peer);
+    rte_prefetch0(&peer);
+    rte_prefetch0(&peer.endpoint);  // its own line: the roaming check reads it
+  }
 }
 
 void Worker::drop(rte_mbuf* m, DropReason why) {
@@ -558,7 +561,7 @@ void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
   flow.src_ip_be = dp_.wan.local.ip_be;
   flow.dst_ip_be = dst_be;
   flow.src_port_be = dp_.wan.local.udp_port_be;
-  flow.dst_port_be = endpoint.port_be;
+  flow.dst_port_be = endpoint.port_be();
   Ipv4Options options;
   options.packet_id = ip_id_++;
   if (const DropReason why = prepend_udp_headers(m, flow, options); why != DropReason::kNone) {
@@ -583,7 +586,7 @@ void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
 void Worker::send_outer6(rte_mbuf* m, const Endpoint& endpoint) {
   PortContext& wan = dp_.wan;
   Ipv6Address next_hop;
-  if (!wan.local.has_ip6 || !wan.next_hop6(endpoint.addr.data(), next_hop)) {
+  if (!wan.local.has_ip6 || !wan.next_hop6(endpoint.addr().data(), next_hop)) {
     drop(m, DropReason::kNoRoute);
     return;
   }
@@ -592,9 +595,9 @@ void Worker::send_outer6(rte_mbuf* m, const Endpoint& endpoint) {
   flow.src_mac = wan.local.mac;
   flow.dst_mac = mac ? *mac : rte_ether_addr{};
   flow.src_ip = wan.local.ip6;
-  flow.dst_ip = endpoint.addr;
+  flow.dst_ip = endpoint.addr();
   flow.src_port_be = wan.local.udp_port_be;
-  flow.dst_port_be = endpoint.port_be;
+  flow.dst_port_be = endpoint.port_be();
   if (const DropReason why = prepend_udp6_headers(m, flow); why != DropReason::kNone) {
     drop(m, why);
     return;

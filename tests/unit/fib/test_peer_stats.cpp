@@ -52,16 +52,16 @@ TEST(PeerState, EndpointsOfBothFamiliesAndRoaming) {
   const uint32_t addr = htonl(0xc6336401u);  // 198.51.100.1
   const uint16_t port = htons(51820);
   const Endpoint v4 = Endpoint::v4(addr, port);
-  EXPECT_EQ(v4.family, 4);
+  EXPECT_EQ(v4.family(), 4);
   EXPECT_EQ(v4.v4_be(), addr);
-  EXPECT_EQ(v4.port_be, port);
+  EXPECT_EQ(v4.port_be(), port);
   EXPECT_FALSE(v4.empty());
   EXPECT_TRUE(Endpoint{} == 0) << "0 reads 'no endpoint'";
   EXPECT_FALSE(v4 == 0);
   const uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
   const Endpoint v6 = Endpoint::v6(a6, port);
   EXPECT_TRUE(v6.is_v6());
-  EXPECT_EQ(0, std::memcmp(v6.addr.data(), a6, 16));
+  EXPECT_EQ(0, std::memcmp(v6.addr().data(), a6, 16));
   EXPECT_NE(v4, v6);
 
   PeerState s;
@@ -88,7 +88,7 @@ TEST(EndpointCell, ReadersNeverSeeATornEndpoint) {
     return (n % 2 == 0) ? Endpoint::v6(a, n)
                         : Endpoint::v4(static_cast<uint32_t>(n) * 0x01010101u, n);
   };
-  auto consistent = [&](const Endpoint& e) { return e.empty() || e == make(e.port_be); };
+  auto consistent = [&](const Endpoint& e) { return e.empty() || e == make(e.port_be()); };
   cell.store(make(1));
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> reads{0}, torn{0}, skipped{0};
