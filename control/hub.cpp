@@ -332,7 +332,8 @@ Hub::~Hub() {
   }
   if (dp_->events != nullptr) rte_ring_free(dp_->events);
   if (dp_->staged != nullptr) {
-    while (rte_ring_dequeue(dp_->staged, &left) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(left));
+    while (rte_ring_dequeue(dp_->staged, &left) == 0)
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(left));
     rte_ring_free(dp_->staged);
   }
   if (dp_->wan.port.started) dp::close_port(dp_->wan.port);

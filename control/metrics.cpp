@@ -305,9 +305,9 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
   add_counter(staged, {{"result", "sent"}}, s != nullptr ? s->staged_sent : 0);
   add_counter(staged, {{"result", "overflow"}}, s != nullptr ? s->staged_overflow : 0);
   add_counter(staged, {{"result", "purged"}}, s != nullptr ? s->staged_purged : 0);
-  MetricFamily waiting = family("wghub_staged_packets",
-                                "Packets waiting for a handshake now, all peers together",
-                                MetricType::Gauge);
+  MetricFamily waiting =
+      family("wghub_staged_packets", "Packets waiting for a handshake now, all peers together",
+             MetricType::Gauge);
   add_gauge(waiting, {}, s != nullptr ? static_cast<double>(s->staged_waiting) : 0);
 
   for (MetricFamily* f : {&handshakes, &failures, &received, &sent, &cookies, &under_load, &entered,

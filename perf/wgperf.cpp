@@ -74,11 +74,14 @@ void write_csv(const Options& o, const PointResult& r) {
   auto row = [&](const std::string& engine, double mpps, double cpp, double mn, double mx) {
     const LcoreFigures& f = r.total;
     out << engine << "," << size_name(r.size) << "," << o.peers << "," << o.lcores << ","
-        << (o.mode == Mode::kStep ? "step" : o.mode == Mode::kDrain ? "drain" : "lcore") << "," << o.burst << "," << o.duration << ","
-        << o.repeat << "," << mpps << "," << mn << "," << mx << "," << f.gbps_inner << ","
-        << f.gbps_wire << "," << cpp << "," << f.raw_mpps << "," << raw_gbps(r) << ","
-        << (f.raw_mpps > 0 ? f.mpps / f.raw_mpps : 0) << "," << f.received << "," << f.forwarded
-        << "," << f.dropped << ",\"" << r.drops_text << "\"," << r.gen_limited << "\n";
+        << (o.mode == Mode::kStep    ? "step"
+            : o.mode == Mode::kDrain ? "drain"
+                                     : "lcore")
+        << "," << o.burst << "," << o.duration << "," << o.repeat << "," << mpps << "," << mn << ","
+        << mx << "," << f.gbps_inner << "," << f.gbps_wire << "," << cpp << "," << f.raw_mpps << ","
+        << raw_gbps(r) << "," << (f.raw_mpps > 0 ? f.mpps / f.raw_mpps : 0) << "," << f.received
+        << "," << f.forwarded << "," << f.dropped << ",\"" << r.drops_text << "\"," << r.gen_limited
+        << "\n";
   };
   if (r.engine == Engine::kHandshake) {
     row("handshake", r.handshakes_per_s / 1e6, r.cycles_per_handshake, 0, 0);
@@ -136,8 +139,8 @@ int main(int argc, char** argv) {
         "%u per point (median shown)\n",
         o.mode == Mode::kStep    ? "step (worker cycles only)"
         : o.mode == Mode::kDrain ? "drain (wall clock, rings filled first)"
-                                 : "lcore (wall clock)", o.peers,
-        bed->setup_seconds(), o.lcores, o.burst, o.duration, o.repeat);
+                                 : "lcore (wall clock)",
+        o.peers, bed->setup_seconds(), o.lcores, o.burst, o.duration, o.repeat);
     bool header = false;
     for (Engine engine : o.engines) {
       const std::vector<unsigned> sizes =

@@ -187,7 +187,8 @@ TEST_F(PipelineTest, PacketsWaitForTheHandshakeTheyStarted) {
   for (std::uint32_t seq = 0; seq < kSent; ++seq)
     h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 3, 0, 9), seq, 64));
   h().run();
-  EXPECT_TRUE(h().take_wan().empty()) << "no session yet, and no second initiation within REKEY_TIMEOUT";
+  EXPECT_TRUE(h().take_wan().empty())
+      << "no session yet, and no second initiation within REKEY_TIMEOUT";
   EXPECT_EQ(total_drops(h().stats()), 0u);
   const ctl::Device::StagedCounters& staged = h().hub().device().staged_counters();
   EXPECT_EQ(staged.queued, kSent);
@@ -200,7 +201,8 @@ TEST_F(PipelineTest, PacketsWaitForTheHandshakeTheyStarted) {
   h().send(c, *response);
   h().run();
   wan = h().take_wan();
-  ASSERT_EQ(wan.size(), ctl::Device::kMaxStagedPackets + 1) << "the waiting packets and a keepalive";
+  ASSERT_EQ(wan.size(), ctl::Device::kMaxStagedPackets + 1)
+      << "the waiting packets and a keepalive";
   for (std::size_t i = 0; i < wan.size(); ++i) {
     const auto opened = c.open(wireguard_payload_to(wan[i], h().hub_wan(), c.outer()));
     ASSERT_TRUE(opened.has_value()) << i;
