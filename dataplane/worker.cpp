@@ -410,13 +410,7 @@ void Worker::tx_lan(rte_mbuf* m, std::uint32_t next_hop_be) {
     return;
   }
   if (!mac) {
-    // The control thread resolves the MAC (ARP) and sends the frame then.
-    ControlMeta& meta = control_meta(m);
-    meta = ControlMeta{};
-    meta.reason = ControlReason::kAwaitingNeighbour;
-    meta.next_hop_be = next_hop_be;
-    meta.port_stats_index = kStatsPortLan;
-    control_batch_.push_back(m);
+    await_neighbour(m, kStatsPortLan, next_hop_be);  // ARP by the control thread
     return;
   }
   tx(dp_.lan, m);
@@ -469,14 +463,7 @@ void Worker::tx_lan6(rte_mbuf* m, const Ipv6Address& next_hop) {
     return;
   }
   if (!mac) {
-    // The control thread resolves the MAC (NDP) and sends the frame then.
-    ControlMeta& meta = control_meta(m);
-    meta = ControlMeta{};
-    meta.reason = ControlReason::kAwaitingNeighbour;
-    meta.port_stats_index = kStatsPortLan;
-    meta.next_hop_family = 6;
-    std::memcpy(meta.next_hop6, next_hop.data(), 16);
-    control_batch_.push_back(m);
+    await_neighbour6(m, kStatsPortLan, next_hop);  // NDP by the control thread
     return;
   }
   tx(dp_.lan, m);
@@ -569,12 +556,7 @@ void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
     return;
   }
   if (!mac) {
-    ControlMeta& meta = control_meta(m);
-    meta = ControlMeta{};
-    meta.reason = ControlReason::kAwaitingNeighbour;
-    meta.next_hop_be = next_hop;
-    meta.port_stats_index = kStatsPortWan;
-    control_batch_.push_back(m);
+    await_neighbour(m, kStatsPortWan, next_hop);
     return;
   }
   tx(dp_.wan, m);
@@ -603,16 +585,31 @@ void Worker::send_outer6(rte_mbuf* m, const Endpoint& endpoint) {
     return;
   }
   if (!mac) {
-    ControlMeta& meta = control_meta(m);
-    meta = ControlMeta{};
-    meta.reason = ControlReason::kAwaitingNeighbour;
-    meta.port_stats_index = kStatsPortWan;
-    meta.next_hop_family = 6;
-    std::memcpy(meta.next_hop6, next_hop.data(), 16);
-    control_batch_.push_back(m);
+    await_neighbour6(m, kStatsPortWan, next_hop);
     return;
   }
   tx(dp_.wan, m);
+}
+
+// A finished frame whose next hop's MAC is unknown: the control thread
+// resolves it (ARP / NDP) and sends the frame then.
+void Worker::await_neighbour(rte_mbuf* m, unsigned stats_port, std::uint32_t next_hop_be) {
+  ControlMeta& meta = control_meta(m);
+  meta = ControlMeta{};
+  meta.reason = ControlReason::kAwaitingNeighbour;
+  meta.next_hop_be = next_hop_be;
+  meta.port_stats_index = static_cast<std::uint8_t>(stats_port);
+  control_batch_.push_back(m);
+}
+
+void Worker::await_neighbour6(rte_mbuf* m, unsigned stats_port, const Ipv6Address& next_hop) {
+  ControlMeta& meta = control_meta(m);
+  meta = ControlMeta{};
+  meta.reason = ControlReason::kAwaitingNeighbour;
+  meta.port_stats_index = static_cast<std::uint8_t>(stats_port);
+  meta.next_hop_family = 6;
+  std::memcpy(meta.next_hop6, next_hop.data(), 16);
+  control_batch_.push_back(m);
 }
 
 void Worker::tx(PortContext& port, rte_mbuf* m) {

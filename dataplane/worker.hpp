@@ -77,6 +77,8 @@ class Worker {
   void send_outer6(rte_mbuf* m, const Endpoint& endpoint);
   void tx_lan(rte_mbuf* m, std::uint32_t next_hop_be);
   void tx_lan6(rte_mbuf* m, const Ipv6Address& next_hop);
+  void await_neighbour(rte_mbuf* m, unsigned stats_port, std::uint32_t next_hop_be);
+  void await_neighbour6(rte_mbuf* m, unsigned stats_port, const Ipv6Address& next_hop);
   void tx(PortContext& port, rte_mbuf* m);
   void flush_tx();
   void flush_control();
