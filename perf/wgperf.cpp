@@ -54,7 +54,7 @@ void print_row(const char* label, const PointResult& r, const LcoreFigures& f, c
     PointResult tmp = r;
     tmp.total.raw_mpps = f.raw_mpps;
     std::snprintf(rawg, sizeof rawg, "%.2f", raw_gbps(tmp));
-    std::snprintf(ratio, sizeof ratio, "%.3f", f.mpps / f.raw_mpps);
+    std::snprintf(ratio, sizeof ratio, "%.3f", f.ratio());
   }
   std::fprintf(g_out, "%-10s %-5s %6u %3s %8.3f %8.2f %8.2f %8.0f %9s %8s %6s  %s\n", label,
                size_name(r.size).c_str(), o.peers,
@@ -79,9 +79,8 @@ void write_csv(const Options& o, const PointResult& r) {
                                      : "lcore")
         << "," << o.burst << "," << o.duration << "," << o.repeat << "," << mpps << "," << mn << ","
         << mx << "," << f.gbps_inner << "," << f.gbps_wire << "," << cpp << "," << f.raw_mpps << ","
-        << raw_gbps(r) << "," << (f.raw_mpps > 0 ? f.mpps / f.raw_mpps : 0) << "," << f.received
-        << "," << f.forwarded << "," << f.dropped << ",\"" << r.drops_text << "\"," << r.gen_limited
-        << "\n";
+        << raw_gbps(r) << "," << f.ratio() << "," << f.received << "," << f.forwarded << ","
+        << f.dropped << ",\"" << r.drops_text << "\"," << r.gen_limited << "\n";
   };
   if (r.engine == Engine::kHandshake) {
     row("handshake", r.handshakes_per_s / 1e6, r.cycles_per_handshake, 0, 0);

@@ -40,6 +40,13 @@ struct LcoreFigures {
   double mpps = 0, gbps_inner = 0, gbps_wire = 0, cycles_per_packet = 0;
   std::uint64_t received = 0, forwarded = 0, dropped = 0;
   double raw_mpps = 0;  // IPsec-MB alone on this lcore (0: not applicable)
+  // Step mode: the median over rounds of (worker Mpps / raw Mpps), raw AEAD
+  // run right after each round of the worker on as many packets, so both
+  // see the same machine. 0: report mpps / raw_mpps.
+  double paired_ratio = 0;
+  double ratio() const {
+    return paired_ratio > 0 ? paired_ratio : raw_mpps > 0 ? mpps / raw_mpps : 0;
+  }
 };
 
 struct PointResult {
@@ -124,7 +131,25 @@ class Testbed {
 
 // Raw IPsec-MB ChaCha20-Poly1305 on the calling core: bursts of `burst`
 // packets with the padded lengths of `size`, one key per packet; open,
-// seal, or both per packet (hubfwd). Mpps.
+// seal, or both per packet (hubfwd).
+class RawAead {
+ public:
+  RawAead(Engine engine, unsigned size, unsigned burst);
+  bool applicable() const { return open_ || seal_; }
+  // Whole bursts covering at least `packets`; adds the packets done and the
+  // cycles spent in the AEAD calls (ciphertext restored outside them).
+  void run(std::uint64_t packets, std::uint64_t& done, std::uint64_t& cycles);
+  // Decap: every open authenticated (the reference really decrypted).
+  bool all_opened() const;
+
+ private:
+  std::unique_ptr<crypto::AeadBackend> aead_;
+  bool open_ = false, seal_ = false;
+  std::vector<std::uint8_t> data_, sealed_, tags_, keys_;
+  std::vector<crypto::AeadOp> ops_;
+};
+
+// RawAead for `seconds` of AEAD time. Mpps.
 double raw_aead_mpps(Engine engine, unsigned size, unsigned burst, double seconds);
 
 // raw_aead_mpps on a worker lcore (rte_eal_remote_launch(raw_on_lcore, &args, lcore)).
