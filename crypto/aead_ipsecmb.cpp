@@ -9,6 +9,7 @@
 #include <intel-ipsec-mb.h>
 
 #include <array>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -38,6 +39,16 @@ std::uint64_t required_features(IpsecMbArch arch) {
   return ~0ULL;
 }
 
+// make_aead_nonce as two stores where the byte order allows.
+inline void write_nonce(std::uint8_t* out, std::uint64_t counter, std::uint32_t prefix) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out, &prefix, 4);
+    std::memcpy(out + 4, &counter, 8);
+  } else {
+    make_aead_nonce(out, counter, prefix);
+  }
+}
+
 class IpsecMbBackend final : public AeadBackend {
  public:
   IpsecMbBackend(IMB_MGR* mgr, IpsecMbArch arch)
@@ -65,7 +76,7 @@ class IpsecMbBackend final : public AeadBackend {
     for (std::size_t i = 0; i < ops.size(); ++i) {
       AeadOp& op = ops[i];
       op.ok = false;
-      make_aead_nonce(ivs_[i].data(), op.counter, op.nonce_prefix);
+      write_nonce(ivs_[i].data(), op.counter, op.nonce_prefix);
 
       IMB_JOB* job = IMB_GET_NEXT_JOB(mgr_);
       job->cipher_mode = IMB_CIPHER_CHACHA20_POLY1305;
@@ -112,7 +123,8 @@ class IpsecMbBackend final : public AeadBackend {
       op->ok = true;
     } else {
       const auto* computed = static_cast<const std::uint8_t*>(job->user_data2);
-      op->ok = equal_ct(computed, op->tag, kAeadTagLen);
+      static_assert(kAeadTagLen == 16);
+      op->ok = equal_ct16(computed, op->tag);
     }
     // Never leave unauthenticated plaintext behind (libsodium behaves alike).
     if (dir == IMB_DIR_DECRYPT && !op->ok && op->len != 0) wipe(op->data, op->len);

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 namespace wghub::crypto {
@@ -15,6 +16,17 @@ void wipe(void* p, std::size_t len) noexcept;
 
 // Constant-time equality of two equal-length buffers.
 bool equal_ct(const std::uint8_t* a, const std::uint8_t* b, std::size_t len) noexcept;
+
+// The same for two 16-byte values (Poly1305 tags) inline, for the data path:
+// every byte is compared, no branch depends on where they differ.
+inline bool equal_ct16(const std::uint8_t* a, const std::uint8_t* b) noexcept {
+  std::uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a, 8);
+  std::memcpy(&a1, a + 8, 8);
+  std::memcpy(&b0, b, 8);
+  std::memcpy(&b1, b + 8, 8);
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
 
 template <std::size_t N>
 class Secret {

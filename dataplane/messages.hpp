@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -17,12 +18,21 @@ namespace wghub::dp {
 struct Le32 {
   std::array<std::uint8_t, 4> bytes{};
 
+  // One load or store on a little-endian CPU (the byte loop otherwise).
   constexpr std::uint32_t get() const noexcept {
-    return std::uint32_t{bytes[0]} | std::uint32_t{bytes[1]} << 8 | std::uint32_t{bytes[2]} << 16 |
-           std::uint32_t{bytes[3]} << 24;
+    if constexpr (std::endian::native == std::endian::little) {
+      return std::bit_cast<std::uint32_t>(bytes);
+    } else {
+      return std::uint32_t{bytes[0]} | std::uint32_t{bytes[1]} << 8 |
+             std::uint32_t{bytes[2]} << 16 | std::uint32_t{bytes[3]} << 24;
+    }
   }
   constexpr void set(std::uint32_t v) noexcept {
-    for (std::size_t i = 0; i < 4; ++i) bytes[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    if constexpr (std::endian::native == std::endian::little) {
+      bytes = std::bit_cast<std::array<std::uint8_t, 4>>(v);
+    } else {
+      for (std::size_t i = 0; i < 4; ++i) bytes[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    }
   }
 };
 
@@ -31,12 +41,20 @@ struct Le64 {
   std::array<std::uint8_t, 8> bytes{};
 
   constexpr std::uint64_t get() const noexcept {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < 8; ++i) v |= std::uint64_t{bytes[i]} << (8 * i);
-    return v;
+    if constexpr (std::endian::native == std::endian::little) {
+      return std::bit_cast<std::uint64_t>(bytes);
+    } else {
+      std::uint64_t v = 0;
+      for (std::size_t i = 0; i < 8; ++i) v |= std::uint64_t{bytes[i]} << (8 * i);
+      return v;
+    }
   }
   constexpr void set(std::uint64_t v) noexcept {
-    for (std::size_t i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    if constexpr (std::endian::native == std::endian::little) {
+      bytes = std::bit_cast<std::array<std::uint8_t, 8>>(v);
+    } else {
+      for (std::size_t i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    }
   }
 };
 static_assert(sizeof(Le32) == 4 && alignof(Le32) == 1);

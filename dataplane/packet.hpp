@@ -590,6 +590,27 @@ inline DropReason prepend_ethernet(rte_mbuf* m, const rte_ether_addr& src,
   return DropReason::kNone;
 }
 
+// RFC 1071 for the 20-byte IPv4 header without options: true when the
+// header's one's complement sum (its checksum included) is 0xffff. Five
+// 32-bit words summed in 64 bits, then folded: the sum is byte-order
+// independent (RFC 1071 2(B)), so nothing is swapped.
+inline bool ipv4_header20_checksum_ok(const std::uint8_t* ip) noexcept {
+  std::uint32_t w[5];
+  std::memcpy(w, ip, sizeof w);
+  std::uint64_t s = std::uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  return s == 0xffffu;
+}
+
+// An IPv4 header checksum check: the 20-byte fast case or RFC 1071 in general.
+inline bool ipv4_header_checksum_ok(const std::uint8_t* ip, std::uint32_t ihl_bytes) noexcept {
+  return ihl_bytes == kIpv4MinHeaderLen ? ipv4_header20_checksum_ok(ip)
+                                        : rte_raw_cksum(ip, ihl_bytes) == 0xffff;
+}
+
 // ---------------------------------------------------------- inner packets
 
 // The IP packet inside a decrypted WireGuard data message. The plaintext is
@@ -619,7 +640,7 @@ inline DropReason parse_inner(const std::uint8_t* p, std::uint32_t plain_len,
       return DropReason::kBadInnerPacket;
     // RFC 1812 5.2.2: a router verifies the header checksum before it
     // forwards, as the stack behind a kernel or wireguard-go peer would.
-    if (rte_raw_cksum(ip, ihl_bytes) != 0xffff) return DropReason::kBadInnerPacket;
+    if (!ipv4_header_checksum_ok(p, ihl_bytes)) return DropReason::kBadInnerPacket;
     out.version = 4;
     out.length = static_cast<std::uint16_t>(total);
     out.src_be = ip->src_addr;

@@ -13,6 +13,7 @@
 
 #include "dataplane/arp.hpp"
 #include "dataplane/data_message.hpp"
+#include "dataplane/fast_path.hpp"
 #include "dataplane/messages.hpp"
 
 namespace wghub::dp {
@@ -35,10 +36,6 @@ Worker::Worker(Dataplane& dp, WorkerConfig config, std::unique_ptr<crypto::AeadB
       aead_(std::move(aead)),
       stats_(*dp.worker_stats.at(config_.index)),
       peer_counters_(*dp.worker_peer_counters.at(config_.index)) {
-  decrypt_ops_.reserve(kMaxBurst);
-  encrypt_ops_.reserve(kMaxBurst);
-  decrypt_pending_.reserve(kMaxBurst);
-  encrypt_pending_.reserve(kMaxBurst);
   control_batch_.reserve(2 * kMaxBurst);
   tx_wan_.reserve(2 * kMaxBurst);
   tx_lan_.reserve(2 * kMaxBurst);
@@ -86,21 +83,13 @@ unsigned Worker::poll_once() {
         drop(m, DropReason::kNoMbuf);
         continue;
       }
-      const Classified c = classify_wan(m, dp_.wan.local);
-      switch (c.kind) {
-        case Classify::kWireGuard:
-          queue_data_message(m, c, now);
-          break;
-        case Classify::kArp:
-          arp_to_control(m, dp_.wan);
-          break;
-        case Classify::kNdp:
-        case Classify::kIcmpEchoToUs:
-          to_control(m, dp_.wan);
-          break;
-        default:
-          drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
-          break;
+      WireGuardDatagram d;
+      if (match_wireguard_ipv4(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, m->pkt_len,
+                               dp_.wan.local, rx_ip_checksum(m), d)) {
+        queue_message(m, kOuterHeadersLen, d.payload_len, Endpoint::v4(d.src_ip_be, d.src_port_be),
+                      now);
+      } else {
+        classify_wan_slow(m, now);
       }
     }
     finish_decrypt(now);
@@ -123,36 +112,15 @@ unsigned Worker::poll_once() {
         drop(m, DropReason::kNoMbuf);
         continue;
       }
-      const Classified c = classify_lan(m, dp_.lan.local);
-      switch (c.kind) {
-        case Classify::kForward: {
-          rte_pktmbuf_adj(m, c.l3_offset);
-          // Ethernet pads short frames to 60 bytes: tunnel only the packet.
-          const auto* ip = rte_pktmbuf_mtod(m, const std::uint8_t*);
-          const std::uint32_t total =
-              c.ip_version == 6
-                  ? kIpv6HeaderLen +
-                        rte_be_to_cpu_16(reinterpret_cast<const rte_ipv6_hdr*>(ip)->payload_len)
-                  : rte_be_to_cpu_16(reinterpret_cast<const rte_ipv4_hdr*>(ip)->total_length);
-          if (m->pkt_len > total)
-            rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
-          if (c.ip_version == 6) {
-            route_inner6(m, kNoPeer);
-          } else {
-            route_inner(m, c.dst_ip_be, kNoPeer);
-          }
-          break;
-        }
-        case Classify::kArp:
-          arp_to_control(m, dp_.lan);
-          break;
-        case Classify::kNdp:
-        case Classify::kIcmpEchoToUs:
-          to_control(m, dp_.lan);
-          break;
-        default:
-          drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
-          break;
+      std::uint32_t total, dst_be;
+      if (match_forward_ipv4(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, m->pkt_len,
+                             dp_.lan.local, rx_ip_checksum(m), total, dst_be)) {
+        rte_pktmbuf_adj(m, kEthernetHeaderLen);
+        // Ethernet pads short frames to 60 bytes: tunnel only the packet.
+        if (m->pkt_len > total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
+        route_inner(m, dst_be, kNoPeer);
+      } else {
+        classify_lan_slow(m);
       }
     }
     finish_encrypt(now);
@@ -161,6 +129,66 @@ unsigned Worker::poll_once() {
   flush_control();
   dp_.rcu->quiescent(config_.index);
   return received;
+}
+
+// Everything match_wireguard_ipv4 did not take: IPv6, IP options, ARP, NDP,
+// echo to us, and every malformed frame with its drop reason.
+void Worker::classify_wan_slow(rte_mbuf* m, std::uint64_t now) {
+  const Classified c = classify_wan(m, dp_.wan.local);
+  switch (c.kind) {
+    case Classify::kWireGuard: {
+      const Endpoint from =
+          c.ip_version == 6
+              ? Endpoint::v6(ipv6_src(rte_pktmbuf_mtod(m, const std::uint8_t*), c), c.src_port_be)
+              : Endpoint::v4(c.src_ip_be, c.src_port_be);
+      queue_message(m, c.payload_offset, c.payload_len, from, now);
+      break;
+    }
+    case Classify::kArp:
+      arp_to_control(m, dp_.wan);
+      break;
+    case Classify::kNdp:
+    case Classify::kIcmpEchoToUs:
+      to_control(m, dp_.wan);
+      break;
+    default:
+      drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
+      break;
+  }
+}
+
+// Everything match_forward_ipv4 did not take on the LAN.
+void Worker::classify_lan_slow(rte_mbuf* m) {
+  const Classified c = classify_lan(m, dp_.lan.local);
+  switch (c.kind) {
+    case Classify::kForward: {
+      rte_pktmbuf_adj(m, c.l3_offset);
+      // Ethernet pads short frames to 60 bytes: tunnel only the packet.
+      const auto* ip = rte_pktmbuf_mtod(m, const std::uint8_t*);
+      const std::uint32_t total =
+          c.ip_version == 6
+              ? kIpv6HeaderLen +
+                    rte_be_to_cpu_16(reinterpret_cast<const rte_ipv6_hdr*>(ip)->payload_len)
+              : rte_be_to_cpu_16(reinterpret_cast<const rte_ipv4_hdr*>(ip)->total_length);
+      if (m->pkt_len > total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
+      if (c.ip_version == 6) {
+        route_inner6(m, kNoPeer);
+      } else {
+        route_inner(m, c.dst_ip_be, kNoPeer);
+      }
+      break;
+    }
+    case Classify::kArp:
+      arp_to_control(m, dp_.lan);
+      break;
+    case Classify::kNdp:
+    case Classify::kIcmpEchoToUs:
+      to_control(m, dp_.lan);
+      break;
+    default:
+      drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
+      break;
+  }
 }
 
 // With thousands of sessions every packet of a burst misses the cache on its
@@ -234,9 +262,10 @@ void Worker::arp_to_control(rte_mbuf* m, const PortContext& port) {
 
 // A WireGuard message on the WAN port. Data messages join the decrypt batch;
 // handshake messages go up to the control thread (never X25519 here).
-void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t now) {
-  auto* payload = rte_pktmbuf_mtod_offset(m, std::uint8_t*, c.payload_offset);
-  if (c.payload_len < sizeof(MessageHeader)) {
+void Worker::queue_message(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
+                           const Endpoint& from, std::uint64_t now) {
+  auto* payload = rte_pktmbuf_mtod_offset(m, std::uint8_t*, payload_offset);
+  if (payload_len < sizeof(MessageHeader)) {
     drop(m, DropReason::kBadMessageLength);
     return;
   }
@@ -249,7 +278,7 @@ void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t 
     case MessageType::kCookieReply:
       // Exact sizes, as the kernel checks before queueing: a wrong-sized
       // message never takes a slot on the control ring.
-      if (c.payload_len != handshake_message_size(type)) {
+      if (payload_len != handshake_message_size(type)) {
         drop(m, DropReason::kBadMessageLength);
         return;
       }
@@ -260,7 +289,7 @@ void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t 
       drop(m, DropReason::kUnknownMessageType);
       return;
   }
-  if (c.payload_len < kMessageDataMinSize) {
+  if (payload_len < kMessageDataMinSize) {
     drop(m, DropReason::kBadMessageLength);
     return;
   }
@@ -275,19 +304,22 @@ void Worker::queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t 
     drop(m, DropReason::kKeypairExpired);
     return;
   }
-  const std::uint32_t body_len = c.payload_len - kMessageDataMinSize;
-  crypto::AeadOp op;
+  if (n_decrypt_ == kMaxBurst) finish_decrypt(now);  // never with rx bursts <= kMaxBurst
+  const std::uint32_t body_len = payload_len - kMessageDataMinSize;
+  crypto::AeadOp& op = decrypt_ops_[n_decrypt_];
   op.key = kp->recv_key;
   op.counter = hdr->counter.get();
   op.data = payload + kMessageDataHeaderSize;
   op.len = body_len;
   op.tag = op.data + body_len;
-  decrypt_ops_.push_back(op);
-  const Endpoint from =
-      c.ip_version == 6
-          ? Endpoint::v6(ipv6_src(rte_pktmbuf_mtod(m, const std::uint8_t*), c), c.src_port_be)
-          : Endpoint::v4(c.src_ip_be, c.src_port_be);
-  decrypt_pending_.push_back(Pending{m, kp, from, c.payload_offset, 0, 0});
+  op.ad = nullptr;
+  op.ad_len = 0;
+  op.nonce_prefix = 0;
+  Pending& p = decrypt_pending_[n_decrypt_++];
+  p.m = m;
+  p.keypair = kp;
+  p.endpoint = from;
+  p.payload_offset = payload_offset;
 }
 
 void Worker::flush_control() {
@@ -301,10 +333,12 @@ void Worker::flush_control() {
 }
 
 void Worker::finish_decrypt(std::uint64_t now) {
-  if (decrypt_ops_.empty()) return;
-  aead_->open_burst(decrypt_ops_);
+  if (n_decrypt_ == 0) return;
+  const std::uint32_t n = n_decrypt_;
+  n_decrypt_ = 0;
+  aead_->open_burst(std::span(decrypt_ops_.data(), n));
   const std::uint64_t stamp_granularity = rte_get_tsc_hz() / 100;
-  for (std::size_t i = 0; i < decrypt_ops_.size(); ++i) {
+  for (std::uint32_t i = 0; i < n; ++i) {
     const crypto::AeadOp& op = decrypt_ops_[i];
     const Pending& p = decrypt_pending_[i];
     rte_mbuf* m = p.m;
@@ -363,8 +397,6 @@ void Worker::finish_decrypt(std::uint64_t now) {
       route_inner(m, inner.dst_be, kp->peer);
     }
   }
-  decrypt_ops_.clear();
-  decrypt_pending_.clear();
 }
 
 // m starts at an IPv4 header (decrypted from a peer, or received on the LAN).
@@ -404,12 +436,15 @@ void Worker::route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_p
 }
 
 void Worker::tx_lan(rte_mbuf* m, std::uint32_t next_hop_be) {
-  const auto mac = dp_.lan.neighbours->lookup(next_hop_be);
-  if (prepend_ethernet(m, dp_.lan.local.mac, mac ? *mac : rte_ether_addr{}) != DropReason::kNone) {
+  const std::uint64_t mac = dp_.lan.neighbours->lookup_mac48(next_hop_be);
+  auto* at = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kEthernetHeaderLen));
+  if (at == nullptr) {
     drop(m, DropReason::kNoHeadroom);
     return;
   }
-  if (!mac) {
+  write_ethernet_fast(at, mac, dp_.lan.local.mac, kEtherTypeIpv4Be);
+  m->l2_len = kEthernetHeaderLen;
+  if (mac == 0) {
     await_neighbour(m, kStatsPortLan, next_hop_be);  // ARP by the control thread
     return;
   }
@@ -491,15 +526,19 @@ void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
     return;
   }
   const std::uint32_t plain = m->pkt_len;
-  crypto::AeadOp op;
-  if (const DropReason why = frame_data_message(m, *kp, counter, kTunnelMtu, op);
+  if (const DropReason why =
+          frame_data_message(m, *kp, counter, kTunnelMtu, encrypt_ops_[n_encrypt_]);
       why != DropReason::kNone) {
     drop(m, why);
     return;
   }
-  encrypt_ops_.push_back(op);
-  encrypt_pending_.push_back(Pending{m, kp, endpoint, 0, slot, plain});
-  if (encrypt_ops_.size() >= kMaxBurst) finish_encrypt(now);
+  Pending& p = encrypt_pending_[n_encrypt_++];
+  p.m = m;
+  p.keypair = kp;
+  p.endpoint = endpoint;
+  p.peer = slot;
+  p.plain_len = plain;
+  if (n_encrypt_ == kMaxBurst) finish_encrypt(now);
 }
 
 // A packet for a peer without a usable session: handed to the control thread,
@@ -513,10 +552,12 @@ void Worker::stage(rte_mbuf* m, std::uint32_t slot) {
 }
 
 void Worker::finish_encrypt(std::uint64_t now) {
-  if (encrypt_ops_.empty()) return;
-  aead_->seal_burst(encrypt_ops_);
+  if (n_encrypt_ == 0) return;
+  const std::uint32_t n = n_encrypt_;
+  n_encrypt_ = 0;
+  aead_->seal_burst(std::span(encrypt_ops_.data(), n));
   const std::uint64_t stamp_granularity = rte_get_tsc_hz() / 100;
-  for (std::size_t i = 0; i < encrypt_ops_.size(); ++i) {
+  for (std::uint32_t i = 0; i < n; ++i) {
     const Pending& p = encrypt_pending_[i];
     PeerState& peer = dp_.peers->at(p.peer);
     counter_add(stats_.encrypted_packets);
@@ -526,8 +567,6 @@ void Worker::finish_encrypt(std::uint64_t now) {
     touch(peer.last_data_tx_tsc, now, stamp_granularity);
     send_outer(p.m, p.endpoint);
   }
-  encrypt_ops_.clear();
-  encrypt_pending_.clear();
 }
 
 void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
@@ -541,21 +580,22 @@ void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
     drop(m, DropReason::kNoRoute);
     return;
   }
-  const auto mac = dp_.wan.neighbours->lookup(next_hop);
-  UdpFlow flow;
-  flow.src_mac = dp_.wan.local.mac;
-  flow.dst_mac = mac ? *mac : rte_ether_addr{};
-  flow.src_ip_be = dp_.wan.local.ip_be;
-  flow.dst_ip_be = dst_be;
-  flow.src_port_be = dp_.wan.local.udp_port_be;
-  flow.dst_port_be = endpoint.port_be();
-  Ipv4Options options;
-  options.packet_id = ip_id_++;
-  if (const DropReason why = prepend_udp_headers(m, flow, options); why != DropReason::kNone) {
-    drop(m, why);
+  const std::uint64_t mac = dp_.wan.neighbours->lookup_mac48(next_hop);
+  const std::uint32_t payload_len = m->pkt_len;
+  if (payload_len > kMaxUdpPayload) {
+    drop(m, DropReason::kBadMessageLength);
     return;
   }
-  if (!mac) {
+  auto* at = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kOuterHeadersLen));
+  if (at == nullptr) {
+    drop(m, DropReason::kNoHeadroom);
+    return;
+  }
+  write_outer_ipv4(at, mac, dp_.wan.local, dst_be, endpoint.port_be(), ip_id_++, payload_len);
+  m->l2_len = kEthernetHeaderLen;
+  m->l3_len = kIpv4MinHeaderLen;
+  m->l4_len = kUdpHeaderLen;
+  if (mac == 0) {
     await_neighbour(m, kStatsPortWan, next_hop);
     return;
   }

@@ -17,6 +17,7 @@
 
 #include <rte_mbuf.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -66,7 +67,10 @@ class Worker {
   void rx_lan(std::uint16_t queue);
   void to_control(rte_mbuf* m, const PortContext& port);
   void arp_to_control(rte_mbuf* m, const PortContext& port);
-  void queue_data_message(rte_mbuf* m, const Classified& c, std::uint64_t now);
+  void queue_message(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
+                     const Endpoint& from, std::uint64_t now);
+  void classify_wan_slow(rte_mbuf* m, std::uint64_t now);
+  void classify_lan_slow(rte_mbuf* m);
   void finish_decrypt(std::uint64_t now);
   void route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer);
   void route_inner6(rte_mbuf* m, std::uint32_t from_peer);
@@ -93,8 +97,10 @@ class Worker {
   std::uint64_t now_ = 0;  // TSC at the current rx burst
 
   // Scratch, sized for the largest burst of both directions.
-  std::vector<crypto::AeadOp> decrypt_ops_, encrypt_ops_;
-  std::vector<Pending> decrypt_pending_, encrypt_pending_;
+  // Built in place (no copies through the stack), n_decrypt_/n_encrypt_ used.
+  std::array<crypto::AeadOp, kMaxBurst> decrypt_ops_, encrypt_ops_;
+  std::array<Pending, kMaxBurst> decrypt_pending_, encrypt_pending_;
+  std::uint32_t n_decrypt_ = 0, n_encrypt_ = 0;
   std::vector<rte_mbuf*> control_batch_;
   std::vector<rte_mbuf*> tx_wan_, tx_lan_;
 };
