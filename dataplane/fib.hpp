@@ -138,6 +138,11 @@ class Fib {
     return decode_next_hop(default_hop_.load(std::memory_order_relaxed));
   }
 
+  // Starts loading the DIR-24-8 first-level entry of `ip` (a lookup soon
+  // after then finds it in cache; with thousands of peers each packet's
+  // inner address has a line of its own).
+  void prefetch(uint32_t ip) const { __builtin_prefetch(&lpm_->tbl24[ip >> 8]); }
+
   // out[i] = lookup(ips[i]) for i < n, in chunks of kBulkChunk.
   void lookup_bulk(const uint32_t* ips, NextHop* out, unsigned n) const {
     uint32_t raw[kBulkChunk];

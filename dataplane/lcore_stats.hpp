@@ -134,6 +134,8 @@ class PeerCounterBlock {
     counter_add(counters_[slot].tx_bytes, bytes);
   }
 
+  void prefetch(uint32_t slot) const { __builtin_prefetch(&counters_[slot], 1); }
+
   // Any thread.
   PeerCounters read(uint32_t slot) const {
     const PeerCounters& c = counters_[slot];

@@ -99,6 +99,7 @@ unsigned Worker::poll_once() {
     const std::uint16_t n = rte_eth_rx_burst(dp_.lan.port.id, q, burst, want);
     received += n;
     const std::uint64_t now = now_ = rte_get_tsc_cycles();
+    prefetch_routes(burst, n);
     for (std::uint16_t i = 0; i < n; ++i) {
       if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
       rte_mbuf* m = burst[i];
@@ -203,36 +204,81 @@ void Worker::prefetch_sessions(rte_mbuf* const* pkts, std::uint16_t n) {
   constexpr std::uint32_t kIndexOffset6 = kEthernetHeaderLen + kIpv6HeaderLen + kUdpHeaderLen +
                                           offsetof(MessageDataHeader, receiver_index);
   std::uint32_t index[kMaxBurst];
+  std::uint64_t counter[kMaxBurst];
   std::uint16_t k = 0;
   for (std::uint16_t i = 0; i < n; ++i) {
     const rte_mbuf* m = pkts[i];
     const auto* f = rte_pktmbuf_mtod(m, const std::uint8_t*);
     std::uint32_t at = kIndexOffset;
-    if (m->data_len >= kIndexOffset6 + 4 && f[12] == 0x86 && f[13] == 0xdd &&
+    if (m->data_len >= kIndexOffset6 + 12 && f[12] == 0x86 && f[13] == 0xdd &&
         f[20] == kIpProtoUdp) {
       at = kIndexOffset6;  // IPv6 without extension headers
-    } else if (m->data_len < kIndexOffset + 4 || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 ||
+    } else if (m->data_len < kIndexOffset + 12 || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 ||
                f[23] != kIpProtoUdp) {
       continue;
     }
     if (f[at - 4] != static_cast<std::uint8_t>(MessageType::kData)) continue;
     std::memcpy(&index[k], f + at, 4);
     index[k] = rte_le_to_cpu_32(index[k]);
+    std::memcpy(&counter[k], f + at + 4, 8);
+    counter[k] = rte_le_to_cpu_64(counter[k]);
     dp_.keypairs->prefetch_slot(index[k++]);
   }
   Keypair* kps[kMaxBurst];
   for (std::uint16_t j = 0; j < k; ++j) {
     kps[j] = dp_.keypairs->peek(index[j]);
     if (kps[j] != nullptr) {
-      rte_prefetch0(kps[j]);
+      rte_prefetch0(kps[j]->recv_key);  // the key, and the index, peer and birth after it
+      rte_prefetch0(&kps[j]->peer);
       rte_prefetch0(&kps[j]->rx_lock);
     }
   }
   for (std::uint16_t j = 0; j < k; ++j) {
     if (kps[j] == nullptr || kps[j]->peer >= dp_.peers->capacity()) continue;
-    const PeerState& peer = dp_.peers->at(kps[j]->peer);
+    const std::uint32_t slot = kps[j]->peer;
+    kps[j]->window.prefetch(counter[j]);
+    const PeerState& peer = dp_.peers->at(slot);
     rte_prefetch0(&peer);
-    rte_prefetch0(&peer.endpoint);  // its own line: the roaming check reads it
+    rte_prefetch0(&peer.endpoint);     // its own line: the roaming check reads it
+    rte_prefetch0(&peer.last_rx_tsc);  // the timestamps' line
+    peer_counters_.prefetch(slot);
+  }
+}
+
+// The same for a LAN burst headed into the tunnel: the FIB line of each
+// IPv4 destination, then the peer's state and counters, then its sending
+// keypair (key, index, counter). The real route decision comes later.
+void Worker::prefetch_routes(rte_mbuf* const* pkts, std::uint16_t n) {
+  constexpr std::uint32_t kDstOffset = kEthernetHeaderLen + 16;
+  std::uint32_t dst[kMaxBurst];
+  std::uint16_t k = 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    const rte_mbuf* m = pkts[i];
+    const auto* f = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    if (m->data_len < kDstOffset + 4 || f[12] != 0x08 || f[13] != 0x00) continue;
+    std::uint32_t be;
+    std::memcpy(&be, f + kDstOffset, 4);
+    dst[k] = rte_be_to_cpu_32(be);
+    dp_.fib->prefetch(dst[k++]);
+  }
+  std::uint32_t slots[kMaxBurst];
+  std::uint16_t p = 0;
+  for (std::uint16_t j = 0; j < k; ++j) {
+    const NextHop nh = dp_.fib->lookup(dst[j]);
+    if (nh.kind != NextHopKind::kPeer || nh.id >= dp_.peers->capacity()) continue;
+    const PeerState& peer = dp_.peers->at(nh.id);
+    rte_prefetch0(&peer);
+    rte_prefetch0(&peer.endpoint);
+    rte_prefetch0(&peer.last_rx_tsc);
+    peer_counters_.prefetch(nh.id);
+    slots[p++] = nh.id;
+  }
+  for (std::uint16_t j = 0; j < p; ++j) {
+    const Keypair* kp = dp_.peers->at(slots[j]).current.load(std::memory_order_acquire);
+    if (kp == nullptr) continue;
+    rte_prefetch0(kp->send_key);
+    rte_prefetch0(&kp->remote_index);
+    __builtin_prefetch(&kp->send_counter, 1);
   }
 }
 
@@ -337,6 +383,16 @@ void Worker::finish_decrypt(std::uint64_t now) {
   const std::uint32_t n = n_decrypt_;
   n_decrypt_ = 0;
   aead_->open_burst(std::span(decrypt_ops_.data(), n));
+  // The inner-source check looks every packet's source up in the FIB: start
+  // those loads for the whole burst (the plaintext is in cache now).
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const crypto::AeadOp& op = decrypt_ops_[i];
+    if (op.ok && op.len >= kIpv4MinHeaderLen && op.data[0] == 0x45) {
+      std::uint32_t src_be;
+      std::memcpy(&src_be, op.data + 12, 4);
+      dp_.fib->prefetch(rte_be_to_cpu_32(src_be));
+    }
+  }
   const std::uint64_t stamp_granularity = rte_get_tsc_hz() / 100;
   for (std::uint32_t i = 0; i < n; ++i) {
     const crypto::AeadOp& op = decrypt_ops_[i];

@@ -63,6 +63,7 @@ class Worker {
   };
 
   void prefetch_sessions(rte_mbuf* const* pkts, std::uint16_t n);
+  void prefetch_routes(rte_mbuf* const* pkts, std::uint16_t n);
   void rx_wan(std::uint16_t queue);
   void rx_lan(std::uint16_t queue);
   void to_control(rte_mbuf* m, const PortContext& port);
