@@ -28,7 +28,6 @@
 // socket error, 2 on a usage error.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,14 +45,11 @@
 #include <thread>
 #include <vector>
 
-#include "control/cookie.hpp"
-#include "control/index_table.hpp"
 #include "control/noise.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
-#include "crypto/tai64n.hpp"
 #include "dataplane/messages.hpp"
-#include "dataplane/replay_window.hpp"
+#include "perf/common/udp_peer.hpp"
 #include "perf/compare/stream_format.hpp"
 #include "perf/sim/frames.hpp"
 
@@ -202,39 +198,10 @@ std::optional<Options> parse_args(int argc, char** argv) {
   return o;
 }
 
-std::optional<std::array<std::uint8_t, 32>> read_key_file(const std::string& path) {
-  std::ifstream in(path);
-  std::string text;
-  if (!(in >> text)) return std::nullopt;
-  return crypto::key_from_base64(text);
-}
-
-std::optional<sockaddr_in> parse_endpoint(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  if (inet_pton(AF_INET, text.substr(0, colon).c_str(), &sa.sin_addr) != 1) return std::nullopt;
-  try {
-    unsigned long port = std::stoul(text.substr(colon + 1));
-    if (port > 65535) return std::nullopt;
-    sa.sin_port = htons(static_cast<std::uint16_t>(port));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  return sa;
-}
-
 std::optional<std::uint32_t> parse_ip(const std::string& text) {  // host order
   in_addr a{};
   if (inet_pton(AF_INET, text.c_str(), &a) != 1) return std::nullopt;
   return ntohl(a.s_addr);
-}
-
-ctl::SourceAddress source_of(const sockaddr_in& sa) {
-  std::array<std::uint8_t, 4> a;
-  std::memcpy(a.data(), &sa.sin_addr, 4);
-  return ctl::SourceAddress::ipv4(a, ntohs(sa.sin_port));
 }
 
 double seconds_since(Clock::time_point t) {
@@ -272,17 +239,13 @@ class StreamGen {
  public:
   StreamGen(const Options& o, ctl::LocalIdentity local, const std::array<std::uint8_t, 32>& hub,
             const crypto::Secret<32>* psk)
-      : opt_(o),
-        local_(std::move(local)),
-        handshake_(local_, hub, psk),
-        checker_(local_.public_key),
-        maker_(hub) {}
+      : opt_(o), handshaker_(std::move(local), hub, psk) {}
 
   bool open_socket() {
-    auto bind_to = parse_endpoint(opt_.bind);
-    auto hub = parse_endpoint(opt_.hub);
+    auto bind_to = udppeer::parse_endpoint(opt_.bind);
+    auto hub = udppeer::parse_endpoint(opt_.hub);
     auto src = parse_ip(opt_.inner_src);
-    auto dst = parse_endpoint(opt_.inner_dst);
+    auto dst = udppeer::parse_endpoint(opt_.inner_dst);
     if (!bind_to || !hub || !src || !dst) {
       std::fprintf(stderr, "streamgen: bad --bind, --hub, --inner-src or --inner-dst\n");
       return false;
@@ -319,35 +282,30 @@ class StreamGen {
       const auto retry_at = std::min(deadline, Clock::now() + std::chrono::seconds(1));
       bool resend = false;
       while (!resend && Clock::now() < retry_at) {
-        auto msg = receive(retry_at);
+        auto msg = udppeer::receive(fd_, retry_at);
         if (msg.empty()) continue;
         auto type = reinterpret_cast<const dp::MessageHeader*>(msg.data())->message_type();
         if (type == dp::MessageType::kCookieReply && msg.size() == dp::kMessageCookieReplySize) {
           auto& reply = *reinterpret_cast<const dp::MessageCookieReply*>(msg.data());
-          if (reply.receiver_index.get() == handshake_.local_index() &&
-              maker_.consume_cookie_reply(reply, Clock::now())) {
+          if (handshaker_.consume_cookie_reply(reply, Clock::now())) {
             std::printf("streamgen: hub under load: cookie reply; re-sending with mac2\n");
             resend = true;
           }
         } else if (type == dp::MessageType::kResponse && msg.size() == dp::kMessageResponseSize) {
-          if (checker_.validate(msg, source_of(hub_), Clock::now(), false) ==
-              ctl::MacState::kInvalidMac)
-            continue;
-          auto& resp = *reinterpret_cast<const dp::MessageResponse*>(msg.data());
-          auto result = ctl::consume_response(resp, local_, [this](std::uint32_t index) {
-            return index == handshake_.local_index() ? &handshake_ : nullptr;
-          });
-          if (!result.ok()) {
-            std::printf("streamgen: response refused: %s\n", ctl::to_string(result.error).data());
+          auto consumed = handshaker_.consume_response(msg, hub_, Clock::now());
+          if (consumed.bad_mac) continue;
+          if (!consumed.ok()) {
+            std::printf("streamgen: response refused: %s\n", ctl::to_string(consumed.error).data());
             continue;
           }
-          auto keys = ctl::begin_session(handshake_, Clock::now());
+          auto keys = handshaker_.begin_session(Clock::now());
           if (!keys) return false;
-          keys_ = std::move(*keys);
+          session_.keys = std::move(*keys);
           std::printf(
               "streamgen: handshake complete after %.1f ms, %d initiation(s) (session %08x -> "
               "%08x)\n",
-              seconds_since(start) * 1e3, attempts, keys_.local_index, keys_.remote_index);
+              seconds_since(start) * 1e3, attempts, session_.keys.local_index,
+              session_.keys.remote_index);
           return true;
         }
       }
@@ -367,7 +325,7 @@ class StreamGen {
       send_echo_request(static_cast<std::uint16_t>(++requests));
       const auto next = std::min(deadline, Clock::now() + std::chrono::milliseconds(200));
       while (Clock::now() < next) {
-        auto msg = receive(next);
+        auto msg = udppeer::receive(fd_, next);
         if (msg.size() < dp::kMessageDataMinSize) continue;
         if (is_echo_reply(msg)) {
           std::printf(
@@ -411,7 +369,7 @@ class StreamGen {
     auto backend = crypto::make_best_backend();
     constexpr std::size_t kBurst = 32;
     std::array<crypto::AeadOp, kBurst> ops;
-    first_counter_ = send_counter_;
+    first_counter_ = session_.send_counter;
     for (std::uint64_t base = 0; base < opt_.count; base += kBurst) {
       const std::size_t n =
           static_cast<std::size_t>(std::min<std::uint64_t>(kBurst, opt_.count - base));
@@ -420,8 +378,8 @@ class StreamGen {
         std::uint8_t* m = &store_[seq * msg_len_];
         auto& hdr = *reinterpret_cast<dp::MessageDataHeader*>(m);
         hdr.header.set_type(dp::MessageType::kData);
-        hdr.receiver_index.set(keys_.remote_index);
-        const std::uint64_t counter = send_counter_++;
+        hdr.receiver_index.set(session_.keys.remote_index);
+        const std::uint64_t counter = session_.send_counter++;
         hdr.counter.set(counter);
         std::uint8_t* inner = m + dp::kMessageDataHeaderSize;
         std::memcpy(inner, tmpl.data(), tmpl.size());
@@ -433,7 +391,7 @@ class StreamGen {
         inner[11] = static_cast<std::uint8_t>(csum);
         perf::put_be64(inner + perf::kInnerHeadersLen + 8, seq);
         ops[j] = crypto::AeadOp{};
-        ops[j].key = keys_.sending_key.data();
+        ops[j].key = session_.keys.sending_key.data();
         ops[j].counter = counter;
         ops[j].data = inner;
         ops[j].len = static_cast<std::uint32_t>(padded);
@@ -446,7 +404,7 @@ class StreamGen {
         "%llu..%llu) in %.2f s with %s, %.0f MiB\n",
         static_cast<unsigned long long>(opt_.count), msg_len_, opt_.size, padded,
         static_cast<unsigned long long>(first_counter_),
-        static_cast<unsigned long long>(send_counter_ - 1), seconds_since(start),
+        static_cast<unsigned long long>(session_.send_counter - 1), seconds_since(start),
         std::string(backend->name()).c_str(), mb);
     return true;
   }
@@ -538,27 +496,13 @@ class StreamGen {
 
   bool send_initiation() {
     dp::MessageInitiation msg{};
-    auto err = ctl::create_initiation(msg, handshake_, local_, ctl::secure_random_index(),
-                                      crypto::tai64n_now());
+    auto err = handshaker_.create_initiation(msg, Clock::now());
     if (err != ctl::NoiseError::kOk) {
       std::fprintf(stderr, "streamgen: create_initiation: %s\n", ctl::to_string(err).data());
       return false;
     }
-    maker_.add_macs(std::span(reinterpret_cast<std::uint8_t*>(&msg), sizeof msg), Clock::now());
     send_raw(&msg, sizeof msg);
     return true;
-  }
-
-  // One datagram from the hub, or empty at `until`.
-  std::vector<std::uint8_t> receive(Clock::time_point until) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
-    pollfd pfd{fd_, POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(std::max<long>(0, left.count()))) <= 0) return {};
-    std::vector<std::uint8_t> buf(2048);
-    ssize_t n = recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
-    if (n < 4) return {};  // also ECONNREFUSED: the hub is not listening yet
-    buf.resize(static_cast<std::size_t>(n));
-    return buf;
   }
 
   void send_echo_request(std::uint16_t seq) {
@@ -578,17 +522,11 @@ class StreamGen {
   // Opens a data message for us; true if it is an echo reply to our requests.
   bool is_echo_reply(std::vector<std::uint8_t>& msg) {
     auto& hdr = *reinterpret_cast<const dp::MessageDataHeader*>(msg.data());
-    if (hdr.header.message_type() != dp::MessageType::kData ||
-        hdr.receiver_index.get() != keys_.local_index)
-      return false;
-    const std::uint64_t counter = hdr.counter.get();
-    std::uint8_t* body = msg.data() + dp::kMessageDataHeaderSize;
-    const std::size_t body_len = msg.size() - dp::kMessageDataHeaderSize;
-    if (!crypto::aead_open(body, body, body_len, nullptr, 0, counter,
-                           keys_.receiving_key.data()) ||
-        !window_.check_and_update(counter))  // trusted only once authenticated (5.4.6)
-      return false;
-    const std::size_t plain = body_len - crypto::kAeadTagLen;
+    if (hdr.header.message_type() != dp::MessageType::kData) return false;
+    const auto opened = session_.open(msg);
+    if (opened.status != udppeer::Session::Open::kOk) return false;
+    const std::uint8_t* body = opened.plaintext.data();
+    const std::size_t plain = opened.plaintext.size();
     if (plain < 28 || (body[0] >> 4) != 4 || body[9] != perfsim::kProtoIcmp) return false;
     const std::size_t ihl = std::size_t(body[0] & 0x0f) * 4;
     if (plain < ihl + 8) return false;
@@ -597,16 +535,7 @@ class StreamGen {
   }
 
   void send_data(const perfsim::Bytes& inner) {
-    const std::size_t padded = dp::padded_length(inner.size(), perf::kMaxInnerSize);
-    std::vector<std::uint8_t> msg(dp::kMessageDataHeaderSize + padded + crypto::kAeadTagLen, 0);
-    auto& hdr = *reinterpret_cast<dp::MessageDataHeader*>(msg.data());
-    hdr.header.set_type(dp::MessageType::kData);
-    hdr.receiver_index.set(keys_.remote_index);
-    const std::uint64_t counter = send_counter_++;
-    hdr.counter.set(counter);
-    std::uint8_t* body = msg.data() + dp::kMessageDataHeaderSize;
-    std::memcpy(body, inner.data(), inner.size());
-    crypto::aead_seal(body, body, padded, nullptr, 0, counter, keys_.sending_key.data());
+    const auto msg = session_.seal(inner, perf::kMaxInnerSize);
     send_raw(msg.data(), msg.size());
   }
 
@@ -617,13 +546,8 @@ class StreamGen {
   static constexpr std::uint16_t kPingId = 0x7773;  // "ws"
 
   const Options& opt_;
-  ctl::LocalIdentity local_;
-  ctl::PeerHandshake handshake_;
-  ctl::CookieChecker checker_;
-  ctl::CookieMaker maker_;
-  ctl::Keypair keys_;
-  dp::ReplayWindow window_;
-  std::uint64_t send_counter_ = 0;
+  udppeer::Handshaker handshaker_;
+  udppeer::Session session_;
   std::uint64_t first_counter_ = 0;
   sockaddr_in hub_{};
   std::uint32_t inner_src_ = 0, inner_dst_ = 0;
@@ -641,7 +565,7 @@ int main(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
-  auto priv = opt->private_key_b64.empty() ? read_key_file(opt->private_key_file)
+  auto priv = opt->private_key_b64.empty() ? udppeer::read_key_file(opt->private_key_file)
                                            : crypto::key_from_base64(opt->private_key_b64);
   auto hub = crypto::key_from_base64(opt->hub_public_key);
   if (!priv || !hub) {
@@ -649,18 +573,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   crypto::Secret<32> psk;
-  if (!opt->psk_file.empty()) {
-    auto bytes = read_key_file(opt->psk_file);
-    if (!bytes) {
-      std::fprintf(stderr, "streamgen: bad preshared key file %s\n", opt->psk_file.c_str());
-      return 2;
-    }
-    psk.assign(*bytes);
-    crypto::wipe(bytes->data(), bytes->size());
+  if (!opt->psk_file.empty() && !udppeer::read_psk_file(opt->psk_file, psk)) {
+    std::fprintf(stderr, "streamgen: bad preshared key file %s\n", opt->psk_file.c_str());
+    return 2;
   }
-  auto local = ctl::LocalIdentity::from_private_key(*priv);
-  crypto::wipe(priv->data(), priv->size());
-  StreamGen gen(*opt, std::move(local), *hub, opt->psk_file.empty() ? nullptr : &psk);
+  StreamGen gen(*opt, udppeer::identity_from(*priv), *hub, opt->psk_file.empty() ? nullptr : &psk);
   if (!gen.open_socket()) return 2;
   if (!gen.handshake() || !gen.confirm() || !gen.build_stream() || !gen.send_stream()) return 1;
   return 0;

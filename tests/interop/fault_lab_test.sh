@@ -49,39 +49,18 @@ export TEST_NAME=fault_lab
 # shellcheck source=tests/interop/lab_test_lib.sh
 . "$(dirname "$0")/lab_test_lib.sh"
 
-check_prerequisites() {
-  local tool
-  [ "$(id -u)" -eq 0 ] || skip "not root"
-  for tool in ip wg wireguard-go iptables ebtables ethtool tc ping pgrep curl timeout; do
-    command -v "$tool" >/dev/null 2>&1 || skip "missing $tool (scripts/setup installs it)"
-  done
-  [ -x "$WGHUB" ] || { echo "$TEST_NAME: no executable wghub at $WGHUB" >&2; exit 1; }
-  [ -x "$LAB" ] || { echo "$TEST_NAME: no executable lab script at $LAB" >&2; exit 1; }
-}
-check_prerequisites
+require_root_and_tools ip wg wireguard-go iptables ebtables ethtool tc ping pgrep curl timeout
+require_hub_and_lab
 
-prefix="fl$(($$ % 1000000))"
-tmp=$(mktemp -d)
-export WGHUB_LAB_STATE_ROOT=$tmp/state
-hub_log=$tmp/wghub.log
-hub_pid=""
+# The EXIT trap's lab down also removes the loss rules and links: they live in
+# the lab's namespaces.
+lab_test_init "fl$(($$ % 1000000))"
 bg_pids=()
 
-step() { printf '\n== step %s\n' "$*"; }
-
-cleanup() {
-  local rc=$? pid
-  set +e
+stop_test_processes() {
+  local pid
   for pid in "${bg_pids[@]}"; do stop_pid "$pid"; done
-  stop_pid "$hub_pid"
-  # The loss rules and links live in the lab's namespaces and go with them.
-  "$LAB" down --prefix "$prefix" >/dev/null 2>&1
-  rm -rf "$tmp"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM # meson's timeout
 
 # Background pings from both sites' LAN hosts to the HQ host for SECONDS.
 start_traffic() { # start_traffic SECONDS TAG
@@ -163,18 +142,12 @@ all_paths_clean() { # all_paths_clean LABEL: both sites to HQ, HQ to both, site 
 # ---------------------------------------------------------------- 1. lab and hub
 
 step "1: lab up (prefix $prefix, 2 sites), wghub, handshakes"
-lab up --sites 2
-# shellcheck disable=SC1090,SC1091
-. "$WGHUB_LAB_STATE_ROOT/$prefix/lab.env"
-ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$LAB_HUB_CONFIG" --status-interval 0 \
-  >"$hub_log" 2>&1 &
-hub_pid=$!
-wait_for_log 30 'wghub running' || fail "wghub did not log 'wghub running' within 30 s"
+lab_up --sites 2
+start_hub
 ok "wghub running (pid $hub_pid)"
 for i in 1 2; do
   in_ns "lan$i" ping -n -q -c 3 -i 0.3 -W 2 "$HQ_HOST" >/dev/null 2>&1 || true
-  wait_for_log 10 "handshake completed with peer site$i " ||
-    fail "no 'handshake completed with peer site$i' in the hub log"
+  wait_handshake "$i"
 done
 all_paths_clean "before the faults"
 expect_hub_answers "before the faults"
@@ -279,23 +252,9 @@ for key_file in "$LAB_STATE_DIR"/*.key; do
 done
 ok "no private key (hub, sites), whole or its first 16 characters, in the hub log ($(wc -l <"$hub_log") lines)," \
   "$(wc -l <"$tmp/scrapes.txt") lines of metrics, wg showconf or wg show dump"
-kill -TERM "$hub_pid"
-for _ in $(seq 150); do
-  kill -0 "$hub_pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$hub_pid" 2>/dev/null && fail "wghub still running 15 s after SIGTERM"
-hub_rc=0
-wait "$hub_pid" || hub_rc=$?
-hub_pid=""
-[ "$hub_rc" = 0 ] || fail "wghub exited with $hub_rc after SIGTERM"
+stop_hub
 ok "wghub exited 0"
-lab down
-left=$(ip netns list | awk '{print $1}' | grep -E "^$prefix-" || true)
-[ -z "$left" ] || fail "namespaces left after lab down: $left"
-pgrep -f "^wireguard-go ${prefix}s[0-9]+\$" >/dev/null && fail "wireguard-go left running"
-socks=$(find /var/run/wireguard -maxdepth 1 -name "${prefix}*.sock" 2>/dev/null || true)
-[ -z "$socks" ] || fail "sockets left: $socks"
+lab_down_nothing_left
 ok "no namespace, wireguard-go, socket or state dir left"
 
 echo

@@ -37,51 +37,22 @@ export TEST_NAME=wghub_lab
 # shellcheck source=tests/interop/lab_test_lib.sh
 . "$(dirname "$0")/lab_test_lib.sh"
 
-check_prerequisites() {
-  local tool
-  [ "$(id -u)" -eq 0 ] || skip "not root"
-  for tool in ip wg wireguard-go iptables ethtool conntrack python3 ping pgrep iperf3 ss timeout; do
-    command -v "$tool" >/dev/null 2>&1 || skip "missing $tool (scripts/setup installs it)"
-  done
-  [ -x "$WGHUB" ] || { echo "wghub_lab: no executable wghub at $WGHUB" >&2; exit 1; }
-  [ -x "$LAB" ] || { echo "wghub_lab: no executable lab script at $LAB" >&2; exit 1; }
-  [ -f "$REPLAY_HELPER" ] || { echo "wghub_lab: missing $REPLAY_HELPER" >&2; exit 1; }
-}
-check_prerequisites
+require_root_and_tools ip wg wireguard-go iptables ethtool conntrack python3 ping pgrep iperf3 ss \
+  timeout
+require_hub_and_lab
+[ -f "$REPLAY_HELPER" ] || { echo "$TEST_NAME: missing $REPLAY_HELPER" >&2; exit 1; }
 
-prefix="hl$(($$ % 1000000))"
-tmp=$(mktemp -d)
-export WGHUB_LAB_STATE_ROOT=$tmp/state
-hub_log=$tmp/wghub.log
-hub_pid=""
-iperf_pid=""
+lab_test_init "hl$(($$ % 1000000))"
+iperf_server_pid=""
 helper_pid=""
 flow_pid=""
 
 # ---------------------------------------------------------------- helpers
 
-step() { printf '\n== step %s\n' "$*"; }
-
-cleanup() {
-  local rc=$?
-  set +e
+stop_test_processes() {
   stop_pid "$flow_pid"
   stop_pid "$helper_pid"
-  stop_pid "$iperf_pid"
-  stop_pid "$hub_pid"
-  "$LAB" down --prefix "$prefix" >/dev/null 2>&1
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM # meson's timeout
-
-# A drop counter from a status line ("dropped N a=1 b=2"); 0 when absent.
-drop_count() { # drop_count DUMP NAME
-  local n
-  n=$(printf '%s\n' "$1" | grep ' status: ' | grep -oE " $2=[0-9]+" | head -n1 | cut -d= -f2)
-  echo "${n:-0}"
+  stop_pid "$iperf_server_pid"
 }
 
 icmp_in_echos() { # echo requests the HQ host's kernel received
@@ -89,38 +60,21 @@ icmp_in_echos() { # echo requests the HQ host's kernel received
     awk '/^Icmp:/{ if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["InEchos"] }'
 }
 
-latest_handshake() { # latest_handshake SITE_NUMBER -> unix time (0 = never)
-  local wg_if_var="LAB_SITE$1_WG_IF"
-  in_ns "site$1" wg show "${!wg_if_var}" latest-handshakes | awk '{print $2}' | head -n1
-}
-
 iperf_run() { # iperf_run OUTFILE [extra iperf3 args]: prints Gbit/s at the receiver
-  local out=$1 gbps
+  local out=$1 figures
   shift
   if ! timeout 60 ip netns exec "$prefix-lan1" iperf3 -c "$HQ_HOST" -t 10 --json "$@" >"$out" 2>&1; then
-    fail "iperf3 $* failed: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error","?"))' "$out" 2>/dev/null || tail -n 3 "$out")"
+    fail "iperf3 $* failed: $(iperf_error "$out")"
   fi
-  gbps=$(python3 - "$out" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-if d.get("error"):
-    sys.exit("iperf3 error: " + d["error"])
-print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))
-EOF
-  ) || fail "iperf3 $*: unusable result ($out)"
-  echo "$gbps"
+  figures=$(iperf_figures "$out") || fail "iperf3 $*: unusable result ($out)"
+  echo "${figures%% *}"
 }
 
 # ---------------------------------------------------------------- 1. lab and hub
 
 step "1: lab up (prefix $prefix, 2 sites) and start wghub"
-lab up --sites 2
-# shellcheck disable=SC1090,SC1091
-. "$WGHUB_LAB_STATE_ROOT/$prefix/lab.env"
-ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$LAB_HUB_CONFIG" --status-interval 0 \
-  >"$hub_log" 2>&1 &
-hub_pid=$!
-wait_for_log 30 'wghub running' || fail "wghub did not log 'wghub running' within 30 s"
+lab_up --sites 2
+start_hub
 ok "wghub running (pid $hub_pid, log $hub_log)"
 
 # ---------------------------------------------------------------- 2. handshakes
@@ -130,8 +84,7 @@ for i in 1 2; do
   in_ns "site$i" ping -n -q -c 3 -i 0.3 -W 2 "$HQ_HOST" >/dev/null 2>&1 || true
 done
 for i in 1 2; do
-  wait_for_log 10 "handshake completed with peer site$i " ||
-    fail "no 'handshake completed with peer site$i' in the hub log"
+  wait_handshake "$i"
   grep -m1 "handshake completed with peer site$i " "$hub_log"
   [ "$(latest_handshake "$i")" != 0 ] || fail "site$i's wireguard-go reports no handshake"
   ok "site$i: wg show latest handshake $(date -u -d "@$(latest_handshake "$i")" +%H:%M:%S)"
@@ -150,38 +103,18 @@ ping_clean lan2 "$LAB_SITE1_HOST" "site2 LAN -> site1 LAN $LAB_SITE1_HOST"
 # ---------------------------------------------------------------- 4. iperf3
 
 step "4: iperf3 TCP 10 s each way, site1 LAN host <-> HQ host"
-in_ns hq iperf3 -s >"$tmp/iperf3-server.log" 2>&1 &
-iperf_pid=$!
-for _ in $(seq 50); do
-  in_ns hq ss -ltn | grep -q ':5201 ' && break
-  sleep 0.1
-done
+start_iperf_server
 up_gbps=$(iperf_run "$tmp/iperf-up.json")
 echo "iperf3 site1 -> HQ: $up_gbps Gbit/s"
 down_gbps=$(iperf_run "$tmp/iperf-down.json" -R)
 echo "iperf3 HQ -> site1: $down_gbps Gbit/s"
-stop_pid "$iperf_pid"
-iperf_pid=""
+stop_pid "$iperf_server_pid"
+iperf_server_pid=""
 
 # ---------------------------------------------------------------- 5. spoofed source
 
 step "5: spoofed inner source ($SPOOFED_SOURCE, site2's LAN, sent by site1)"
-dump=$(status_dump)
-spoofed_before=$(drop_count "$dump" spoofed_inner_source)
-echos_before=$(icmp_in_echos)
-in_ns site1 ip addr add "$SPOOFED_SOURCE/32" dev lo
-got=$(ping_received site1 "$HQ_HOST" "$SPOOF_COUNT" -I "$SPOOFED_SOURCE")
-in_ns site1 ip addr del "$SPOOFED_SOURCE/32" dev lo
-echos_after=$(icmp_in_echos)
-dump=$(status_dump)
-spoofed_after=$(drop_count "$dump" spoofed_inner_source)
-printf '%s\n' "$dump" | grep ' status: '
-[ "${got:-0}" = 0 ] || fail "a spoofed ping got ${got} replies"
-[ "$echos_after" = "$echos_before" ] ||
-  fail "the HQ host received $((echos_after - echos_before)) spoofed echo requests"
-[ $((spoofed_after - spoofed_before)) -ge "$SPOOF_COUNT" ] ||
-  fail "spoofed_inner_source grew by $((spoofed_after - spoofed_before)), expected >= $SPOOF_COUNT"
-ok "spoofed_inner_source $spoofed_before -> $spoofed_after; HQ host received none of the $SPOOF_COUNT"
+expect_spoofed_dropped "$SPOOFED_SOURCE/32" "$HQ_HOST" "$SPOOF_COUNT" icmp_in_echos
 
 # ---------------------------------------------------------------- 6. replay
 
@@ -219,20 +152,10 @@ hub_endpoint_of_site1() {
 # ROAM_MAX_LOSS lost), the hub must send to a new endpoint afterwards, and the
 # HQ host must reach site1's LAN through it. Sets roam_lost and roam_endpoint.
 roam_mid_flow() {
-  local label=$1 before received got
+  local label=$1 before got
   shift
   before=$(hub_endpoint_of_site1)
-  in_ns lan1 ping -n -c "$ROAM_PINGS" -i 0.2 -W 1 "$HQ_HOST" >"$tmp/roam-ping.txt" 2>&1 &
-  flow_pid=$!
-  sleep 3
-  lab roam 1 "$@"
-  wait "$flow_pid" || true
-  flow_pid=""
-  received=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$tmp/roam-ping.txt" | head -n1)
-  roam_lost=$((ROAM_PINGS - ${received:-0}))
-  echo "flow during the roam: $(sed -n '/packets transmitted/p' "$tmp/roam-ping.txt")"
-  [ "$roam_lost" -le "$ROAM_MAX_LOSS" ] ||
-    fail "$label: the flow lost $roam_lost of $ROAM_PINGS pings (at most $ROAM_MAX_LOSS allowed)"
+  flow_across_roam "$label" lan1 "$HQ_HOST" 1 "$@"
   roam_endpoint=$(hub_endpoint_of_site1)
   if [ -z "$roam_endpoint" ] || [ "$roam_endpoint" = "$before" ]; then
     fail "$label: the hub still sends to site1 at $before"
@@ -268,25 +191,10 @@ roam_port_lost=$roam_lost
 step "8: SIGTERM wghub, lab down, nothing left"
 dump=$(status_dump)
 printf '%s\n' "$dump"
-kill -TERM "$hub_pid"
-for _ in $(seq 150); do
-  kill -0 "$hub_pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$hub_pid" 2>/dev/null && fail "wghub still running 15 s after SIGTERM"
-hub_rc=0
-wait "$hub_pid" || hub_rc=$?
-hub_pid=""
-[ "$hub_rc" = 0 ] || fail "wghub exited with $hub_rc after SIGTERM"
+stop_hub
 grep -q ' stopped$' "$hub_log" || fail "wghub did not log 'stopped'"
 ok "wghub exited 0: $(grep ' stopped$' "$hub_log" | tail -n1)"
-lab down
-left=$(ip netns list | awk '{print $1}' | grep -E "^$prefix-" || true)
-[ -z "$left" ] || fail "namespaces left after lab down: $left"
-pgrep -f "^wireguard-go ${prefix}s[0-9]+\$" >/dev/null && fail "wireguard-go left running"
-socks=$(find /var/run/wireguard -maxdepth 1 -name "${prefix}*.sock" 2>/dev/null || true)
-[ -z "$socks" ] || fail "sockets left: $socks"
-[ ! -e "$WGHUB_LAB_STATE_ROOT/$prefix" ] || fail "state dir left: $WGHUB_LAB_STATE_ROOT/$prefix"
+lab_down_nothing_left
 ok "no namespace, wireguard-go, socket or state dir left"
 
 echo

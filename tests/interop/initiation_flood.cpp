@@ -37,12 +37,11 @@
 
 #include "control/clock.hpp"
 #include "control/cookie.hpp"
-#include "control/index_table.hpp"
 #include "control/noise.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/random.hpp"
-#include "crypto/tai64n.hpp"
 #include "dataplane/messages.hpp"
+#include "perf/common/udp_peer.hpp"
 
 namespace {
 
@@ -106,16 +105,6 @@ std::optional<Options> parse_args(int argc, char** argv) {
       o.sockets < 1 || o.sockets > 1024 || o.pool < 1 || o.proven_rate < 0)
     return std::nullopt;
   return o;
-}
-
-std::optional<sockaddr_in> parse_endpoint(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  if (inet_pton(AF_INET, text.substr(0, colon).c_str(), &sa.sin_addr) != 1) return std::nullopt;
-  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1))));
-  return sa;
 }
 
 // A connected, non-blocking UDP socket on an ephemeral port.
@@ -192,7 +181,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto hub_key = crypto::key_from_base64(opt->hub_public_key);
-  auto target = parse_endpoint(opt->target);
+  auto target = udppeer::parse_endpoint(opt->target);
   if (!hub_key || !target) {
     std::fprintf(stderr, "flood: bad --hub-public-key or --target\n");
     return 2;
@@ -201,21 +190,18 @@ int main(int argc, char** argv) {
   // A random static identity the hub does not know: Noise fails after mac1.
   std::array<std::uint8_t, 32> priv;
   crypto::random_bytes(priv);
-  ctl::LocalIdentity local = ctl::LocalIdentity::from_private_key(priv);
-  ctl::PeerHandshake handshake(local, *hub_key);
+  udppeer::Handshaker flood(udppeer::identity_from(priv), *hub_key);
 
-  // Precompute the pool: distinct ephemerals and sender indices, mac1 only.
-  ctl::CookieMaker flood_maker(*hub_key);
+  // Precompute the pool: distinct ephemerals and sender indices, mac1 only
+  // (this handshaker never gets a cookie).
   std::vector<Msg> pool(static_cast<std::size_t>(opt->pool));
   for (auto& m : pool) {
     dp::MessageInitiation msg{};
-    if (ctl::create_initiation(msg, handshake, local, ctl::secure_random_index(),
-                               crypto::tai64n_now()) != ctl::NoiseError::kOk) {
+    if (flood.create_initiation(msg, Clock::now()) != ctl::NoiseError::kOk) {
       std::fprintf(stderr, "flood: create_initiation failed\n");
       return 1;
     }
     std::memcpy(m.data(), &msg, m.size());
-    flood_maker.add_macs(bytes(m), Clock::now());
   }
 
   std::vector<int> fds;

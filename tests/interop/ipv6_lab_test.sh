@@ -40,46 +40,17 @@ export TEST_NAME=wghub_ipv6_lab
 # shellcheck source=tests/interop/lab_test_lib.sh
 . "$(dirname "$0")/lab_test_lib.sh"
 
-check_prerequisites() {
-  local tool
-  [ "$(id -u)" -eq 0 ] || skip "not root"
-  for tool in ip wg wireguard-go iptables ip6tables ethtool conntrack python3 ping pgrep iperf3 ss \
-    timeout; do
-    command -v "$tool" >/dev/null 2>&1 || skip "missing $tool (scripts/setup installs it)"
-  done
-  [ -x "$WGHUB" ] || { echo "$TEST_NAME: no executable wghub at $WGHUB" >&2; exit 1; }
-  [ -x "$LAB" ] || { echo "$TEST_NAME: no executable lab script at $LAB" >&2; exit 1; }
-}
-check_prerequisites
+require_root_and_tools ip wg wireguard-go iptables ip6tables ethtool conntrack python3 ping pgrep \
+  iperf3 ss timeout
+require_hub_and_lab
 
-prefix="h6$(($$ % 1000000))"
-tmp=$(mktemp -d)
-export WGHUB_LAB_STATE_ROOT=$tmp/state
-hub_log=$tmp/wghub.log
-hub_pid=""
-iperf_pid=""
+lab_test_init "h6$(($$ % 1000000))"
+iperf_server_pid=""
 flow_pid=""
 
-step() { printf '\n== step %s\n' "$*"; }
-
-cleanup() {
-  local rc=$?
-  set +e
+stop_test_processes() {
   stop_pid "$flow_pid"
-  stop_pid "$iperf_pid"
-  stop_pid "$hub_pid"
-  "$LAB" down --prefix "$prefix" >/dev/null 2>&1
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM # meson's timeout
-
-drop_count() { # drop_count DUMP NAME
-  local n
-  n=$(printf '%s\n' "$1" | grep ' status: ' | grep -oE " $2=[0-9]+" | head -n1 | cut -d= -f2)
-  echo "${n:-0}"
+  stop_pid "$iperf_server_pid"
 }
 
 icmp6_in_echos() { # echo requests the HQ host's kernel received over IPv6
@@ -98,36 +69,24 @@ ping_loss() {
 }
 
 iperf_run() { # iperf_run NS OUTFILE [extra iperf3 args]: prints Gbit/s at the receiver
-  local ns=$1 out=$2 gbps
+  local ns=$1 out=$2 figures
   shift 2
   if ! timeout 60 ip netns exec "$prefix-$ns" iperf3 -6 -c "$LAB_HQ_HOST6" -t 10 --json "$@" \
     >"$out" 2>&1; then
-    fail "iperf3 -6 $* failed: $(tail -n 3 "$out")"
+    fail "iperf3 -6 $* failed: $(iperf_error "$out")"
   fi
-  gbps=$(python3 - "$out" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-if d.get("error"):
-    sys.exit("iperf3 error: " + d["error"])
-print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))
-EOF
-  ) || fail "iperf3 -6 $*: unusable result ($out)"
-  echo "$gbps"
+  figures=$(iperf_figures "$out") || fail "iperf3 -6 $*: unusable result ($out)"
+  echo "${figures%% *}"
 }
 
 # ---------------------------------------------------------------- 1. lab and hub
 
 step "1: lab up --ipv6-wan $V6_SITE (prefix $prefix, 2 sites) and start wghub"
-lab up --sites 2 --ipv6-wan "$V6_SITE"
-# shellcheck disable=SC1090,SC1091
-. "$WGHUB_LAB_STATE_ROOT/$prefix/lab.env"
+lab_up --sites 2 --ipv6-wan "$V6_SITE"
 [ "$LAB_IPV6" = 1 ] || fail "lab.env says LAB_IPV6=$LAB_IPV6"
 grep -q 'address6: "fd00::1/64"' "$LAB_HUB_CONFIG" || fail "hub.yaml has no LAN address6"
 grep -q 'address6: "fd00:64::1/64"' "$LAB_HUB_CONFIG" || fail "hub.yaml has no WAN address6"
-ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$LAB_HUB_CONFIG" --status-interval 0 \
-  >"$hub_log" 2>&1 &
-hub_pid=$!
-wait_for_log 30 'wghub running' || fail "wghub did not log 'wghub running' within 30 s"
+start_hub
 grep -m1 'port lan: ' "$hub_log"
 ok "wghub running (pid $hub_pid)"
 
@@ -137,10 +96,7 @@ step "2: both sites handshake with the hub"
 for i in 1 2; do
   in_ns "site$i" ping -n -q -c 3 -i 0.3 -W 2 "$LAB_HQ_HOST" >/dev/null 2>&1 || true
 done
-for i in 1 2; do
-  wait_for_log 10 "handshake completed with peer site$i " ||
-    fail "no 'handshake completed with peer site$i' in the hub log"
-done
+for i in 1 2; do wait_handshake "$i"; done
 ok "site1 and site2 handshook"
 site2_wg_endpoint=$(in_ns "site$V6_SITE" wg show "$LAB_SITE2_WG_IF" endpoints | awk '{print $2}')
 [ "$site2_wg_endpoint" = "[$LAB_HUB_WAN_ADDR6]:$LAB_HUB_PORT" ] ||
@@ -172,40 +128,20 @@ ok "HQ host's neighbour entry: $(in_ns hq ip -6 neigh show "$LAB_HUB_LAN_ADDR6" 
 # ---------------------------------------------------------------- 4. iperf3 -6
 
 step "4: iperf3 -6 TCP 10 s each way, site1 LAN host <-> HQ host"
-in_ns hq iperf3 -s >"$tmp/iperf3-server.log" 2>&1 &
-iperf_pid=$!
-for _ in $(seq 50); do
-  in_ns hq ss -ltn | grep -q ':5201 ' && break
-  sleep 0.1
-done
+start_iperf_server
 up_gbps=$(iperf_run lan1 "$tmp/iperf-up.json")
 echo "iperf3 -6 site1 -> HQ: $up_gbps Gbit/s"
 down_gbps=$(iperf_run lan1 "$tmp/iperf-down.json" -R)
 echo "iperf3 -6 HQ -> site1: $down_gbps Gbit/s"
 v6v6_gbps=$(iperf_run lan2 "$tmp/iperf-v6v6.json")
 echo "iperf3 -6 site2 -> HQ (IPv6 inside IPv6): $v6v6_gbps Gbit/s"
-stop_pid "$iperf_pid"
-iperf_pid=""
+stop_pid "$iperf_server_pid"
+iperf_server_pid=""
 
 # ---------------------------------------------------------------- 5. spoofed source
 
 step "5: spoofed IPv6 inner source ($SPOOFED_SOURCE6, site2's LAN, sent by site1)"
-dump=$(status_dump)
-spoofed_before=$(drop_count "$dump" spoofed_inner_source)
-echos_before=$(icmp6_in_echos)
-in_ns site1 ip -6 addr add "$SPOOFED_SOURCE6/128" dev lo nodad
-got=$(ping_received site1 "$LAB_HQ_HOST6" "$SPOOF_COUNT" -I "$SPOOFED_SOURCE6")
-in_ns site1 ip -6 addr del "$SPOOFED_SOURCE6/128" dev lo
-echos_after=$(icmp6_in_echos)
-dump=$(status_dump)
-spoofed_after=$(drop_count "$dump" spoofed_inner_source)
-printf '%s\n' "$dump" | grep ' status: '
-[ "${got:-0}" = 0 ] || fail "a spoofed ping got ${got} replies"
-[ "$echos_after" = "$echos_before" ] ||
-  fail "the HQ host received $((echos_after - echos_before)) spoofed echo requests"
-[ $((spoofed_after - spoofed_before)) -ge "$SPOOF_COUNT" ] ||
-  fail "spoofed_inner_source grew by $((spoofed_after - spoofed_before)), expected >= $SPOOF_COUNT"
-ok "spoofed_inner_source $spoofed_before -> $spoofed_after; HQ host received none of the $SPOOF_COUNT"
+expect_spoofed_dropped "$SPOOFED_SOURCE6/128" "$LAB_HQ_HOST6" "$SPOOF_COUNT" icmp6_in_echos nodad
 
 # ---------------------------------------------------------------- 6. IPv4 alongside
 
@@ -222,16 +158,7 @@ site2_endpoint() { # the hub's endpoint for site 2 from its status dump
 }
 before=$(site2_endpoint)
 [ "${before%]:*}" = "[$LAB_SITE2_NAT_ADDR6" ] || fail "the hub sends to site$V6_SITE at '$before'"
-in_ns lan2 ping -n -c "$ROAM_PINGS" -i 0.2 -W 1 "$LAB_HQ_HOST6" >"$tmp/roam-ping.txt" 2>&1 &
-flow_pid=$!
-sleep 3
-lab roam "$V6_SITE"
-wait "$flow_pid" || true
-received=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$tmp/roam-ping.txt" | head -n1)
-roam_lost=$((ROAM_PINGS - ${received:-0}))
-echo "flow during the roam: $(sed -n '/packets transmitted/p' "$tmp/roam-ping.txt")"
-[ "$roam_lost" -le "$ROAM_MAX_LOSS" ] ||
-  fail "the flow lost $roam_lost of $ROAM_PINGS pings (at most $ROAM_MAX_LOSS allowed)"
+flow_across_roam "" lan2 "$LAB_HQ_HOST6" "$V6_SITE"
 new_addr6=$(lab env | sed -n "s/^LAB_SITE${V6_SITE}_NAT_ADDR6=//p")
 after=$(site2_endpoint)
 [ "$new_addr6" != "$LAB_SITE2_NAT_ADDR6" ] || fail "lab roam did not change site$V6_SITE's address"
@@ -245,20 +172,9 @@ ok "hub endpoint for site$V6_SITE $before -> $after, $roam_lost/$ROAM_PINGS lost
 step "8: SIGTERM wghub, lab down, nothing left"
 dump=$(status_dump)
 printf '%s\n' "$dump"
-kill -TERM "$hub_pid"
-for _ in $(seq 150); do
-  kill -0 "$hub_pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$hub_pid" 2>/dev/null && fail "wghub still running 15 s after SIGTERM"
-hub_rc=0
-wait "$hub_pid" || hub_rc=$?
-hub_pid=""
-[ "$hub_rc" = 0 ] || fail "wghub exited with $hub_rc after SIGTERM"
-lab down
-left=$(ip netns list | awk '{print $1}' | grep -E "^$prefix-" || true)
-[ -z "$left" ] || fail "namespaces left after lab down: $left"
-ok "wghub exited 0; no namespace left"
+stop_hub
+lab_down_nothing_left
+ok "wghub exited 0; no namespace, wireguard-go, socket or state dir left"
 
 echo
 echo "$TEST_NAME: OK (ping -6 0% loss on 8 paths x $PING_COUNT; iperf3 -6 site1->HQ $up_gbps Gbit/s," \

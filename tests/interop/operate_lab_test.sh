@@ -60,48 +60,26 @@ export TEST_NAME=wghub_operate
 # shellcheck source=tests/interop/lab_test_lib.sh
 . "$(dirname "$0")/lab_test_lib.sh"
 
-check_prerequisites() {
-  local tool
-  [ "$(id -u)" -eq 0 ] || skip "not root"
-  for tool in ip wg wireguard-go iptables ethtool ping pgrep iperf3 ss timeout; do
-    command -v "$tool" >/dev/null 2>&1 || skip "missing $tool (scripts/setup installs it)"
-  done
-  [ -x "$PYTHON" ] || skip "missing $PYTHON"
-  "$PYTHON" -c 'import prometheus_client.parser' 2>/dev/null ||
-    skip "$PYTHON has no prometheus_client (Debian: python3-prometheus-client)"
-  [ -x "$WGHUB" ] || { echo "wghub_operate: no executable wghub at $WGHUB" >&2; exit 1; }
-  [ -x "$LAB" ] || { echo "wghub_operate: no executable lab script at $LAB" >&2; exit 1; }
-  [ -f "$SCRAPE_HELPER" ] || { echo "wghub_operate: missing $SCRAPE_HELPER" >&2; exit 1; }
-  [ -f "$DASHBOARD" ] || { echo "wghub_operate: missing $DASHBOARD" >&2; exit 1; }
-}
-check_prerequisites
+require_root_and_tools ip wg wireguard-go iptables ethtool ping pgrep iperf3 ss timeout
+[ -x "$PYTHON" ] || skip "missing $PYTHON"
+"$PYTHON" -c 'import prometheus_client.parser' 2>/dev/null ||
+  skip "$PYTHON has no prometheus_client (Debian: python3-prometheus-client)"
+require_hub_and_lab
+[ -f "$SCRAPE_HELPER" ] || { echo "$TEST_NAME: missing $SCRAPE_HELPER" >&2; exit 1; }
+[ -f "$DASHBOARD" ] || { echo "$TEST_NAME: missing $DASHBOARD" >&2; exit 1; }
 
-prefix="op$(($$ % 1000))"
-tmp=$(mktemp -d)
+lab_test_init "op$(($$ % 1000))"
 chmod 700 "$tmp"
-export WGHUB_LAB_STATE_ROOT=$tmp/state
-hub_log=$tmp/wghub.log
-hub_pid=""
 iperf_server_pid=""
 bg_pids=() # pings and iperf3 clients running in the background
 
 # ---------------------------------------------------------------- helpers
 
-step() { printf '\n== step %s\n' "$*"; }
-
-cleanup() {
-  local rc=$? pid
-  set +e
+stop_test_processes() {
+  local pid
   for pid in "${bg_pids[@]}"; do stop_pid "$pid"; done
   stop_pid "$iperf_server_pid"
-  stop_pid "$hub_pid"
-  "$LAB" down --prefix "$prefix" >/dev/null 2>&1
-  rm -rf "$tmp"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM # meson's timeout
 
 # Lines the hub logged after line N (N = `wc -l` taken before an action).
 log_since() { tail -n +"$(($1 + 1))" "$hub_log"; }
@@ -157,16 +135,6 @@ close_enough() { # close_enough A B
   [ $((d * 100)) -le $((TRANSFER_SLACK_BYTES * 100 + big)) ]
 }
 
-start_iperf_server() {
-  in_ns hq iperf3 -s >"$tmp/iperf3-server.log" 2>&1 &
-  iperf_server_pid=$!
-  for _ in $(seq 50); do
-    in_ns hq ss -ltn | grep -q ':5201 ' && return 0
-    sleep 0.1
-  done
-  fail "iperf3 server did not listen on 5201"
-}
-
 # iperf3 TCP 10 s from site1's LAN host to the HQ host in the background.
 start_iperf_client() { # start_iperf_client OUTFILE [iperf3 args]
   local out=$1
@@ -181,17 +149,8 @@ start_iperf_client() { # start_iperf_client OUTFILE [iperf3 args]
 # iperf_retransmits.
 finish_iperf_client() { # finish_iperf_client OUTFILE
   local res
-  wait "$iperf_client_pid" ||
-    fail "iperf3 failed: $("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error","?"))' "$1" 2>/dev/null || tail -n 3 "$1")"
-  res=$("$PYTHON" - "$1" <<'EOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-if d.get("error"):
-    sys.exit("iperf3 error: " + d["error"])
-r = d["end"]["sum_received"]
-print("%.2f %d %d" % (r["bits_per_second"] / 1e9, r["bytes"], d["end"]["sum_sent"].get("retransmits", 0)))
-EOF
-  ) || fail "iperf3: unusable result ($1)"
+  wait "$iperf_client_pid" || fail "iperf3 failed: $(iperf_error "$1")"
+  res=$(iperf_figures "$1") || fail "iperf3: unusable result ($1)"
   read -r iperf_gbps iperf_bytes iperf_retransmits <<<"$res"
 }
 
@@ -201,15 +160,10 @@ ping_file_received() { sed -nE 's/.* ([0-9]+) (packets )?received.*/\1/p' "$1" |
 # ---------------------------------------------------------------- 1. lab, hub, wg show
 
 step "1: lab up (prefix $prefix, $SITES sites), start wghub, \`wg show\` against the sites' own counters"
-lab up --sites "$SITES"
-# shellcheck disable=SC1090,SC1091
-. "$WGHUB_LAB_STATE_ROOT/$prefix/lab.env"
+lab_up --sites "$SITES"
 hub_yaml=$LAB_HUB_CONFIG
 cp "$hub_yaml" "$tmp/hub.yaml.orig"
-ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$hub_yaml" --status-interval 0 \
-  >"$hub_log" 2>&1 &
-hub_pid=$!
-wait_for_log 30 'wghub running' || fail "wghub did not log 'wghub running' within 30 s"
+start_hub
 ok "wghub running (pid $hub_pid, interface $LAB_HUB_NAME, log $hub_log)"
 [ -S "/var/run/wireguard/$LAB_HUB_NAME.sock" ] || fail "no wg(8) socket /var/run/wireguard/$LAB_HUB_NAME.sock"
 
@@ -550,16 +504,7 @@ ok "4 scrapes parsed; $(sed -nE 's/.*dashboard_metrics=([0-9]+).*/\1/p' <<<"$fig
 step "7: SIGTERM wghub, lab down"
 stop_pid "$iperf_server_pid"
 iperf_server_pid=""
-kill -TERM "$hub_pid"
-for _ in $(seq 150); do
-  kill -0 "$hub_pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$hub_pid" 2>/dev/null && fail "wghub still running 15 s after SIGTERM"
-hub_rc=0
-wait "$hub_pid" || hub_rc=$?
-hub_pid=""
-[ "$hub_rc" = 0 ] || fail "wghub exited with $hub_rc after SIGTERM"
+stop_hub
 [ ! -e "/var/run/wireguard/$LAB_HUB_NAME.sock" ] || fail "wghub left its wg(8) socket behind"
 lab down
 ok "wghub exited 0, its socket is gone, lab down"

@@ -12,7 +12,6 @@
 // protocol failure or timeout, 2 on a usage error.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,20 +19,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "control/cookie.hpp"
-#include "control/index_table.hpp"
 #include "control/noise.hpp"
-#include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
-#include "crypto/tai64n.hpp"
 #include "dataplane/messages.hpp"
-#include "dataplane/replay_window.hpp"
+#include "perf/common/udp_peer.hpp"
 
 namespace {
 
@@ -100,30 +93,6 @@ std::optional<Options> parse_args(int argc, char** argv) {
   return o;
 }
 
-// A key file as `wg genkey` writes it: base64 and a newline.
-std::optional<std::array<std::uint8_t, 32>> read_key_file(const std::string& path) {
-  std::ifstream in(path);
-  std::string text;
-  if (!(in >> text)) return std::nullopt;
-  return crypto::key_from_base64(text);
-}
-
-std::optional<sockaddr_in> parse_endpoint(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  if (inet_pton(AF_INET, text.substr(0, colon).c_str(), &sa.sin_addr) != 1) return std::nullopt;
-  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1))));
-  return sa;
-}
-
-ctl::SourceAddress source_of(const sockaddr_in& sa) {
-  std::array<std::uint8_t, 4> a;
-  std::memcpy(a.data(), &sa.sin_addr, 4);
-  return ctl::SourceAddress::ipv4(a, ntohs(sa.sin_port));
-}
-
 std::uint16_t inet_checksum(const std::uint8_t* p, std::size_t len) {
   std::uint32_t sum = 0;
   for (std::size_t i = 0; i + 1 < len; i += 2) sum += std::uint32_t(p[i]) << 8 | p[i + 1];
@@ -157,25 +126,14 @@ std::vector<std::uint8_t> make_echo(std::uint8_t type, in_addr src, in_addr dst,
   return p;
 }
 
-// One transport session: the keypair, our send counter, the replay window.
-struct Session {
-  ctl::Keypair keys;
-  std::uint64_t send_counter = 0;
-  dp::ReplayWindow window;
-};
-
 class ProtoPeer {
  public:
   ProtoPeer(const Options& o, ctl::LocalIdentity local, const std::array<std::uint8_t, 32>& peer,
             const crypto::Secret<32>* psk)
-      : opt_(o),
-        local_(std::move(local)),
-        handshake_(local_, peer, psk),
-        checker_(local_.public_key),
-        maker_(peer) {}
+      : opt_(o), handshaker_(std::move(local), peer, psk) {}
 
   bool open_socket() {
-    auto listen = parse_endpoint(opt_.listen);
+    auto listen = udppeer::parse_endpoint(opt_.listen);
     if (!listen || inet_pton(AF_INET, opt_.address.c_str(), &inner_) != 1) return false;
     fd_ = socket(AF_INET, SOCK_DGRAM, 0);
     if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&*listen), sizeof *listen) != 0) {
@@ -189,15 +147,10 @@ class ProtoPeer {
     deadline_ = Clock::now() + std::chrono::seconds(opt_.timeout_s);
     if (!opt_.initiate.empty() && !send_initiation()) return 1;
     while (Clock::now() < deadline_) {
-      pollfd pfd{fd_, POLLIN, 0};
-      if (poll(&pfd, 1, 200) <= 0) continue;
-      std::array<std::uint8_t, 65536> buf;
       sockaddr_in from{};
-      socklen_t from_len = sizeof from;
-      ssize_t n =
-          recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
-      if (n < 4) continue;
-      handle(std::span<std::uint8_t>(buf.data(), static_cast<std::size_t>(n)), from);
+      auto pkt = udppeer::receive(fd_, Clock::now() + std::chrono::milliseconds(200), &from);
+      if (pkt.empty()) continue;
+      handle(pkt, from);
       if (done()) return 0;
     }
     std::fprintf(stderr, "proto-peer: timed out (%d echo exchanges done)\n", exchanges_);
@@ -210,16 +163,14 @@ class ProtoPeer {
 
   bool send_initiation() {
     dp::MessageInitiation msg{};
-    auto err = ctl::create_initiation(msg, handshake_, local_, ctl::secure_random_index(),
-                                      crypto::tai64n_now());
+    auto err = handshaker_.create_initiation(msg, Clock::now());
     if (err != ctl::NoiseError::kOk) {
       std::fprintf(stderr, "proto-peer: create_initiation: %s\n", ctl::to_string(err).data());
       return false;
     }
-    maker_.add_macs(std::span(reinterpret_cast<std::uint8_t*>(&msg), sizeof msg), Clock::now());
-    endpoint_ = *parse_endpoint(opt_.initiate);
+    endpoint_ = *udppeer::parse_endpoint(opt_.initiate);
     send_raw(&msg, sizeof msg);
-    std::printf("proto-peer: sent initiation (sender index %08x)\n", handshake_.local_index());
+    std::printf("proto-peer: sent initiation (sender index %08x)\n", handshaker_.local_index());
     return true;
   }
 
@@ -238,28 +189,21 @@ class ProtoPeer {
 
   void on_initiation(std::span<std::uint8_t> pkt, const sockaddr_in& from) {
     auto now = Clock::now();
-    if (checker_.validate(pkt, source_of(from), now, false) == ctl::MacState::kInvalidMac) {
+    auto consumed = handshaker_.consume_initiation(pkt, from, now);
+    if (consumed.bad_mac) {
       std::printf("proto-peer: initiation with a bad mac1 dropped\n");
       return;
     }
-    auto& msg = *reinterpret_cast<const dp::MessageInitiation*>(pkt.data());
-    auto result = ctl::consume_initiation(
-        msg, local_,
-        [this](const ctl::PublicKey& key) {
-          return key == handshake_.remote_static() ? &handshake_ : nullptr;
-        },
-        now);
-    if (!result.ok()) {
-      std::printf("proto-peer: initiation refused: %s\n", ctl::to_string(result.error).data());
+    if (!consumed.ok()) {
+      std::printf("proto-peer: initiation refused: %s\n", ctl::to_string(consumed.error).data());
       return;
     }
     dp::MessageResponse resp{};
-    auto err = ctl::create_response(resp, handshake_, ctl::secure_random_index());
+    auto err = handshaker_.create_response(resp, now);
     if (err != ctl::NoiseError::kOk) {
       std::fprintf(stderr, "proto-peer: create_response: %s\n", ctl::to_string(err).data());
       return;
     }
-    maker_.add_macs(std::span(reinterpret_cast<std::uint8_t*>(&resp), sizeof resp), now);
     endpoint_ = from;
     send_raw(&resp, sizeof resp);
     install(now);
@@ -269,13 +213,10 @@ class ProtoPeer {
 
   void on_response(std::span<std::uint8_t> pkt, const sockaddr_in& from) {
     auto now = Clock::now();
-    if (checker_.validate(pkt, source_of(from), now, false) == ctl::MacState::kInvalidMac) return;
-    auto& msg = *reinterpret_cast<const dp::MessageResponse*>(pkt.data());
-    auto result = ctl::consume_response(msg, local_, [this](std::uint32_t index) {
-      return index == handshake_.local_index() ? &handshake_ : nullptr;
-    });
-    if (!result.ok()) {
-      std::printf("proto-peer: response refused: %s\n", ctl::to_string(result.error).data());
+    auto consumed = handshaker_.consume_response(pkt, from, now);
+    if (consumed.bad_mac) return;
+    if (!consumed.ok()) {
+      std::printf("proto-peer: response refused: %s\n", ctl::to_string(consumed.error).data());
       return;
     }
     endpoint_ = from;
@@ -288,33 +229,34 @@ class ProtoPeer {
   }
 
   void install(Clock::time_point now) {
-    auto keys = ctl::begin_session(handshake_, now);
+    auto keys = handshaker_.begin_session(now);
     session_.emplace();
     session_->keys = std::move(*keys);
   }
 
   void on_data(std::span<std::uint8_t> pkt, const sockaddr_in& from) {
-    auto& hdr = *reinterpret_cast<const dp::MessageDataHeader*>(pkt.data());
-    if (!session_ || hdr.receiver_index.get() != session_->keys.local_index) {
-      std::printf("proto-peer: data for unknown index %08x dropped\n", hdr.receiver_index.get());
-      return;
-    }
-    std::uint64_t counter = hdr.counter.get();
-    std::uint8_t* body = pkt.data() + dp::kMessageDataHeaderSize;
-    std::size_t body_len = pkt.size() - dp::kMessageDataHeaderSize;
-    if (!crypto::aead_open(body, body, body_len, nullptr, 0, counter,
-                           session_->keys.receiving_key.data())) {
-      std::printf("proto-peer: data failed authentication\n");
-      return;
-    }
-    // The counter is trusted only once the packet authenticated (5.4.6).
-    if (!session_->window.check_and_update(counter)) {
-      std::printf("proto-peer: replayed counter %llu dropped\n",
-                  static_cast<unsigned long long>(counter));
-      return;
+    using Open = udppeer::Session::Open;
+    auto opened = session_ ? session_->open(pkt) : udppeer::Session::Opened{};
+    const std::uint64_t counter = opened.counter;
+    switch (opened.status) {
+      case Open::kUnknownIndex:
+        std::printf(
+            "proto-peer: data for unknown index %08x dropped\n",
+            reinterpret_cast<const dp::MessageDataHeader*>(pkt.data())->receiver_index.get());
+        return;
+      case Open::kNotAuthentic:
+        std::printf("proto-peer: data failed authentication\n");
+        return;
+      case Open::kReplayed:
+        std::printf("proto-peer: replayed counter %llu dropped\n",
+                    static_cast<unsigned long long>(counter));
+        return;
+      case Open::kOk:
+        break;
     }
     endpoint_ = from;  // roaming: the latest authenticated source
-    std::size_t plain_len = body_len - crypto::kAeadTagLen;
+    const std::uint8_t* body = opened.plaintext.data();
+    const std::size_t plain_len = opened.plaintext.size();
     if (plain_len == 0) {
       std::printf("proto-peer: keepalive (counter %llu)\n",
                   static_cast<unsigned long long>(counter));
@@ -352,16 +294,7 @@ class ProtoPeer {
 
   // Encrypts an inner packet, padded to 16 (5.4.6), as a data message.
   void send_data(const std::vector<std::uint8_t>& inner) {
-    std::size_t padded = dp::padded_length(inner.size(), kMtu);
-    std::vector<std::uint8_t> msg(dp::kMessageDataHeaderSize + padded + crypto::kAeadTagLen, 0);
-    auto& hdr = *reinterpret_cast<dp::MessageDataHeader*>(msg.data());
-    hdr.header.set_type(dp::MessageType::kData);
-    hdr.receiver_index.set(session_->keys.remote_index);
-    std::uint64_t counter = session_->send_counter++;
-    hdr.counter.set(counter);
-    std::uint8_t* body = msg.data() + dp::kMessageDataHeaderSize;
-    std::memcpy(body, inner.data(), inner.size());
-    crypto::aead_seal(body, body, padded, nullptr, 0, counter, session_->keys.sending_key.data());
+    const auto msg = session_->seal(inner, kMtu);
     send_raw(msg.data(), msg.size());
   }
 
@@ -374,11 +307,8 @@ class ProtoPeer {
   static constexpr std::uint16_t kPingId = 0x7767;  // "wg"
 
   const Options& opt_;
-  ctl::LocalIdentity local_;
-  ctl::PeerHandshake handshake_;
-  ctl::CookieChecker checker_;
-  ctl::CookieMaker maker_;
-  std::optional<Session> session_;
+  udppeer::Handshaker handshaker_;
+  std::optional<udppeer::Session> session_;
   sockaddr_in endpoint_{};
   in_addr inner_{};
   int fd_ = -1;
@@ -394,25 +324,19 @@ int main(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
-  auto priv = read_key_file(opt->private_key_file);
+  auto priv = udppeer::read_key_file(opt->private_key_file);
   auto peer = crypto::key_from_base64(opt->peer_public_key);
   if (!priv || !peer) {
     std::fprintf(stderr, "proto-peer: bad private key file or peer public key\n");
     return 2;
   }
   crypto::Secret<32> psk;
-  if (!opt->psk_file.empty()) {
-    auto bytes = read_key_file(opt->psk_file);
-    if (!bytes) {
-      std::fprintf(stderr, "proto-peer: bad preshared key file %s\n", opt->psk_file.c_str());
-      return 2;
-    }
-    psk.assign(*bytes);
-    crypto::wipe(bytes->data(), bytes->size());
+  if (!opt->psk_file.empty() && !udppeer::read_psk_file(opt->psk_file, psk)) {
+    std::fprintf(stderr, "proto-peer: bad preshared key file %s\n", opt->psk_file.c_str());
+    return 2;
   }
-  auto local = ctl::LocalIdentity::from_private_key(*priv);
-  crypto::wipe(priv->data(), priv->size());
-  ProtoPeer proto(*opt, std::move(local), *peer, opt->psk_file.empty() ? nullptr : &psk);
+  ProtoPeer proto(*opt, udppeer::identity_from(*priv), *peer,
+                  opt->psk_file.empty() ? nullptr : &psk);
   if (!proto.open_socket()) return 2;
   int rc = proto.run();
   std::printf("proto-peer: %s\n", rc == 0 ? "done" : "failed");

@@ -62,7 +62,7 @@ export TEST_NAME=$name
 has_phase() { [[ ",$PHASES," == *",$1,"* ]]; }
 
 check_prerequisites() {
-  local tool p
+  local p
   for p in ${PHASES//,/ }; do
     case $p in rekey | restart | flood) ;; *)
       echo "$name: unknown phase '$p' (rekey, restart, flood, all)" >&2
@@ -70,12 +70,8 @@ check_prerequisites() {
       ;;
     esac
   done
-  [ "$(id -u)" -eq 0 ] || skip "not root"
-  for tool in ip wg wireguard-go iptables ethtool ping pgrep curl timeout; do
-    command -v "$tool" >/dev/null 2>&1 || skip "missing $tool (scripts/setup installs it)"
-  done
-  [ -x "$WGHUB" ] || { echo "$name: no executable wghub at $WGHUB" >&2; exit 1; }
-  [ -x "$LAB" ] || { echo "$name: no executable lab script at $LAB" >&2; exit 1; }
+  require_root_and_tools ip wg wireguard-go iptables ethtool ping pgrep curl timeout
+  require_hub_and_lab
   if has_phase flood && [ ! -x "$FLOOD" ]; then
     echo "$name: no executable flood generator at $FLOOD" >&2
     exit 1
@@ -83,11 +79,7 @@ check_prerequisites() {
 }
 check_prerequisites
 
-prefix="rs$(($$ % 1000000))"
-tmp=$(mktemp -d)
-export WGHUB_LAB_STATE_ROOT=$tmp/state
-hub_log=$tmp/wghub.log
-hub_pid=""
+lab_test_init "rs$(($$ % 1000000))"
 bg_pids=() # pings, samplers, the generator
 flood_ns="$prefix-flood"
 
@@ -95,30 +87,14 @@ flood_ns="$prefix-flood"
 
 phase() { printf '\n== phase %s\n' "$*"; }
 
-cleanup() {
-  local rc=$? pid
-  set +e
+stop_test_processes() {
+  local pid
   for pid in "${bg_pids[@]}"; do stop_pid "$pid"; done
-  stop_pid "$hub_pid"
   # Our extra namespace: whatever still runs in it, then the namespace.
   if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$flood_ns"; then
     for pid in $(ip netns pids "$flood_ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     ip netns del "$flood_ns" 2>/dev/null
   fi
-  "$LAB" down --prefix "$prefix" >/dev/null 2>&1
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM # meson's timeout
-
-# Starts wghub in the hub namespace, logging to $hub_log; waits for "wghub running".
-start_hub() {
-  ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$LAB_HUB_CONFIG" --status-interval 0 \
-    >"$hub_log" 2>&1 &
-  hub_pid=$!
-  wait_for_log 30 'wghub running' || fail "wghub did not log 'wghub running' within 30 s"
 }
 
 # "cookies N" from a status dump's status line.
@@ -133,11 +109,6 @@ metric_value() {
   printf '%s\n' "$1" | awk -v name="$2" -v re="${3:-}" '
     $1 ~ ("^" name "(\\{|$)") && (re == "" || $1 ~ re) { s += $2; found = 1 }
     END { printf "%d\n", found ? s : 0 }'
-}
-
-latest_handshake() { # latest_handshake SITE_NUMBER -> unix time (0 = never)
-  local wg_if_var="LAB_SITE$1_WG_IF"
-  in_ns "site$1" wg show "${!wg_if_var}" latest-handshakes | awk '{print $2}' | head -n1
 }
 
 # Waits up to SECONDS for the site's latest handshake to be newer than AFTER.
@@ -162,8 +133,7 @@ first_reply_after() { # first_reply_after FILE T
 # Establishes site I's session with a few pings from its LAN host.
 warm_up() { # warm_up I
   in_ns "lan$1" ping -n -q -c 3 -i 0.3 -W 2 "$HQ_HOST" >/dev/null 2>&1 || true
-  wait_for_log 10 "handshake completed with peer site$1 " ||
-    fail "no 'handshake completed with peer site$1' in the hub log"
+  wait_handshake "$1"
   local got
   got=$(in_ns "lan$1" ping -n -q -c 3 -i 0.2 -W 2 "$HQ_HOST" 2>&1 | sed -nE 's/.* ([0-9]+) received.*/\1/p')
   [ "${got:-0}" = 3 ] || fail "site$1 LAN -> HQ: ${got:-0}/3 replies after the handshake"
@@ -174,9 +144,7 @@ warm_up() { # warm_up I
 sites=2
 [ "$PHASES" = rekey ] && sites=1
 phase "setup: lab up (prefix $prefix, $sites sites), wghub; phases $PHASES"
-lab up --sites "$sites"
-# shellcheck disable=SC1090,SC1091
-. "$WGHUB_LAB_STATE_ROOT/$prefix/lab.env"
+lab_up --sites "$sites"
 start_hub
 ok "wghub running (pid $hub_pid)"
 for i in $(seq "$sites"); do

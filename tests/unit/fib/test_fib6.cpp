@@ -12,9 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -22,6 +20,7 @@
 
 #include "dataplane/fib6.hpp"
 #include "dataplane/rcu.hpp"
+#include "tests/unit/fib/fib_model.hpp"
 
 namespace wghub::dp {
 namespace {
@@ -36,135 +35,57 @@ bool covers(const Ipv6Address& net, unsigned depth, const Ipv6Address& ip) {
   return mask_ipv6(ip, static_cast<uint8_t>(depth)) == net;
 }
 
-std::unique_ptr<Fib6> make_fib6(const std::string& name, Rcu* rcu = nullptr,
-                                uint32_t tbl8_groups = 1u << 10) {
-  Fib6Config config;
-  config.name = name;
-  config.max_rules = 1u << 14;
-  config.tbl8_groups = tbl8_groups;
-  std::string error;
-  auto fib = Fib6::create(config, rcu, error);
-  EXPECT_NE(fib, nullptr) << error;
-  return fib;
-}
+// IPv6 for fib_model.hpp.
+struct Ipv6Fib {
+  using Address = Ipv6Address;
+  using Table = Fib6;
+  using Config = Fib6Config;
+  static constexpr unsigned kBits = 128;
+  static constexpr uint32_t kMaxId = kMaxNextHop6Id;
+  static constexpr unsigned kNextHopBits = 21;  // rte_lpm6 keeps 21 bits
 
-class NaiveFib6 {
- public:
-  void add(const Ipv6Address& ip, unsigned depth, NextHop nh) {
-    rules_[{mask_ipv6(ip, static_cast<uint8_t>(depth)), depth}] = nh;
+  static uint32_t encode(NextHop nh) { return encode_next_hop6(nh); }
+  static NextHop decode(uint32_t v) { return decode_next_hop6(v); }
+
+  static Ipv6Address mask(const Ipv6Address& ip, unsigned depth) {
+    return mask_ipv6(ip, static_cast<uint8_t>(depth));
   }
-  bool remove(const Ipv6Address& ip, unsigned depth) {
-    return rules_.erase({mask_ipv6(ip, static_cast<uint8_t>(depth)), depth}) > 0;
-  }
-  NextHop lookup(const Ipv6Address& ip) const {
-    NextHop best;
-    int best_depth = -1;
-    for (const auto& [key, nh] : rules_) {
-      if (covers(key.first, key.second, ip) && static_cast<int>(key.second) > best_depth) {
-        best = nh;
-        best_depth = static_cast<int>(key.second);
-      }
-    }
-    return best;
-  }
-  std::vector<std::pair<Ipv6Address, unsigned>> keys() const {
-    std::vector<std::pair<Ipv6Address, unsigned>> out;
-    for (const auto& [key, nh] : rules_) out.push_back(key);
+  static Ipv6Address with_host_bits(const Ipv6Address& net, unsigned depth,
+                                    const Ipv6Address& bits) {
+    const Ipv6Address m = mask(all_ones(), depth);
+    Ipv6Address out;
+    for (unsigned i = 0; i < 16; ++i)
+      out[i] = static_cast<uint8_t>((net[i] & m[i]) | (bits[i] & ~m[i]));
     return out;
   }
-  std::size_t size() const { return rules_.size(); }
-  std::optional<NextHop> rule(const Ipv6Address& net, unsigned depth) const {
-    auto it = rules_.find({net, depth});
-    if (it == rules_.end()) return std::nullopt;
-    return it->second;
+  static Ipv6Address all_ones() {
+    Ipv6Address ones;
+    ones.fill(0xff);
+    return ones;
   }
-
- private:
-  std::map<std::pair<Ipv6Address, unsigned>, NextHop> rules_;
+  static Ipv6Address next(Ipv6Address ip) {
+    for (int i = 15; i >= 0; --i)
+      if (++ip[static_cast<unsigned>(i)] != 0) break;
+    return ip;
+  }
+  static Ipv6Address random(std::mt19937& rng) {
+    Ipv6Address a;
+    for (auto& b : a) b = static_cast<uint8_t>(rng());
+    return a;
+  }
+  static std::string format(const Ipv6Address& ip) { return format_ipv6(ip.data()); }
+  static std::string format(const Ipv6Address& ip, unsigned depth) {
+    return format_prefix6(ip, static_cast<uint8_t>(depth));
+  }
 };
 
-NextHop random_next_hop(std::mt19937& rng) {
-  std::uniform_int_distribution<unsigned> kind(1, kNextHopKindCount - 1);
-  std::uniform_int_distribution<uint32_t> id(0, kMaxNextHop6Id);
-  return NextHop{static_cast<NextHopKind>(kind(rng)), id(rng)};
-}
-
-std::string describe(NextHop nh) {
-  return "{kind " + std::to_string(static_cast<unsigned>(nh.kind)) + ", id " +
-         std::to_string(nh.id) + "}";
-}
-
-Ipv6Address random_address(std::mt19937& rng) {
-  Ipv6Address a;
-  for (auto& b : a) b = static_cast<uint8_t>(rng());
-  return a;
-}
-
-// `net` with the host bits past `depth` taken from `bits`.
-Ipv6Address with_host_bits(const Ipv6Address& net, unsigned depth, const Ipv6Address& bits) {
-  const Ipv6Address mask = mask_ipv6(Ipv6Address{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-                                     static_cast<uint8_t>(depth));
-  Ipv6Address out;
-  for (unsigned i = 0; i < 16; ++i)
-    out[i] = static_cast<uint8_t>((net[i] & mask[i]) | (bits[i] & ~mask[i]));
-  return out;
-}
-
-// Inside random rules (random host bits), their first and last address and
-// the one just past the last, and uniformly random addresses.
-std::vector<Ipv6Address> probe_addresses(const NaiveFib6& model, std::mt19937& rng,
-                                         std::size_t count) {
-  std::vector<Ipv6Address> out;
-  const auto keys = model.keys();
-  while (out.size() < count) {
-    if (keys.empty() || rng() % 4 == 0) {
-      out.push_back(random_address(rng));
-      continue;
-    }
-    const auto& [net, depth] = keys[rng() % keys.size()];
-    if (rng() % 3 == 0) {
-      Ipv6Address ones;
-      ones.fill(0xff);
-      Ipv6Address last = with_host_bits(net, depth, ones);
-      out.push_back(net);
-      out.push_back(last);
-      for (int i = 15; i >= 0; --i)  // last + 1
-        if (++last[static_cast<unsigned>(i)] != 0) break;
-      out.push_back(last);
-    } else {
-      out.push_back(with_host_bits(net, depth, random_address(rng)));
-    }
-  }
-  return out;
-}
-
-void expect_same(const Fib6& fib, const NaiveFib6& model, const std::vector<Ipv6Address>& ips) {
-  std::vector<NextHop> bulk(ips.size());
-  fib.lookup_bulk(ips.data(), bulk.data(), static_cast<unsigned>(ips.size()));
-  std::size_t mismatches = 0;
-  for (std::size_t i = 0; i < ips.size() && mismatches < 10; ++i) {
-    const NextHop want = model.lookup(ips[i]);
-    const NextHop got = fib.lookup(ips[i]);
-    if (got != want || bulk[i] != want) {
-      ++mismatches;
-      ADD_FAILURE() << format_ipv6(ips[i].data()) << ": model " << describe(want) << ", lookup "
-                    << describe(got) << ", bulk " << describe(bulk[i]);
-    }
-  }
+std::unique_ptr<Fib6> make_fib6(const std::string& name, Rcu* rcu = nullptr,
+                                uint32_t tbl8_groups = 1u << 10) {
+  return make_table<Ipv6Fib>(name, rcu, tbl8_groups);
 }
 
 TEST(NextHop6Encoding, RoundTripsEveryKindAndIdEdgesIn21Bits) {
-  for (unsigned k = 1; k < kNextHopKindCount; ++k) {
-    for (uint32_t id : {0u, 1u, 65535u, kMaxNextHop6Id}) {
-      const NextHop nh{static_cast<NextHopKind>(k), id};
-      const uint32_t v = encode_next_hop6(nh);
-      EXPECT_NE(v, 0u);                 // 0 is "no route"
-      EXPECT_LT(v, uint32_t{1} << 21);  // rte_lpm6 keeps 21 bits
-      EXPECT_EQ(decode_next_hop6(v), nh);
-    }
-  }
-  EXPECT_FALSE(decode_next_hop6(0).found());
+  expect_next_hop_round_trips<Ipv6Fib>({0u, 1u, 65535u, kMaxNextHop6Id});  // rte_lpm6: 21 bits
 }
 
 // rte_fib6's TRIE (DPDK 22.11) gets this wrong (see fib6.hpp); rte_lpm6 must not.
@@ -189,75 +110,20 @@ TEST(Fib6, MasksAndFormats) {
   EXPECT_EQ(format_prefix6(addr({0xfd, 0x00, 0x00, 0x01}), 64), "fd00:1::/64");
 }
 
+// The edges forced: /0, /128 at both ends of the space, a /24, /25, /64.
 TEST(Fib6, MatchesNaiveModelWithRandomPrefixes) {
   // A random /128 needs up to 13 tbl8 groups of its own.
   auto fib = make_fib6("fib6_model", nullptr, 1u << 15);
   ASSERT_NE(fib, nullptr);
-  NaiveFib6 model;
   std::mt19937 rng(20240612);
-
-  // 3000 rules, a third fully random and two thirds nested inside an earlier
-  // one; the edges forced: /0, /128 at both ends of the space, a /24, /25, /64.
-  std::vector<std::pair<Ipv6Address, unsigned>> added;
-  auto add = [&](const Ipv6Address& ip, unsigned depth) {
-    const NextHop nh = random_next_hop(rng);
-    ASSERT_TRUE(fib->add(ip, static_cast<uint8_t>(depth), nh))
-        << format_prefix6(ip, static_cast<uint8_t>(depth)) << ": " << fib->error();
-    model.add(ip, depth, nh);
-    added.emplace_back(mask_ipv6(ip, static_cast<uint8_t>(depth)), depth);
-  };
-  Ipv6Address ones;
-  ones.fill(0xff);
-  add(Ipv6Address{}, 0);
-  add(ones, 128);
-  add(Ipv6Address{}, 128);
-  add(addr({0xfd}), 8);
-  add(addr({0xfd, 0x00, 0x01}), 24);
-  add(addr({0xfd, 0x00, 0x01, 0x80}), 25);
-  add(addr({0xfd, 0x00, 0x00, 0x01}), 64);
-  while (added.size() < 3000) {
-    if (rng() % 3 == 0) {
-      add(random_address(rng), rng() % 129);
-    } else {
-      const auto [net, depth] = added[rng() % added.size()];
-      const unsigned deeper = depth + static_cast<unsigned>(rng() % (129 - depth));
-      add(with_host_bits(net, depth, random_address(rng)), deeper);
-    }
-    if (HasFatalFailure()) return;
-  }
-  EXPECT_EQ(fib->size(), model.size());
-  EXPECT_FALSE(fib->pending());
-
-  const auto probes = probe_addresses(model, rng, 20000);
-  expect_same(*fib, model, probes);
-
-  for (int i = 0; i < 100; ++i) {  // replace next hops: the newest wins
-    const auto [net, depth] = added[rng() % added.size()];
-    const NextHop nh = random_next_hop(rng);
-    ASSERT_TRUE(fib->add(net, static_cast<uint8_t>(depth), nh));
-    model.add(net, depth, nh);
-    EXPECT_EQ(fib->rule(net, static_cast<uint8_t>(depth)), nh);
-  }
-
-  auto keys = model.keys();
-  std::shuffle(keys.begin(), keys.end(), rng);
-  keys.resize(keys.size() / 2);
-  for (const auto& [net, depth] : keys) {
-    ASSERT_TRUE(fib->remove(net, static_cast<uint8_t>(depth)))
-        << format_prefix6(net, static_cast<uint8_t>(depth));
-    ASSERT_TRUE(model.remove(net, depth));
-    EXPECT_FALSE(fib->rule(net, static_cast<uint8_t>(depth)).has_value());
-  }
-  EXPECT_EQ(fib->size(), model.size());
-  expect_same(*fib, model, probes);
-  expect_same(*fib, model, probe_addresses(model, rng, 20000));
-
-  EXPECT_EQ(fib->routes().size(), model.size());
-  for (const Route6& r : fib->routes()) EXPECT_EQ(model.rule(r.ip, r.depth), r.next_hop);
-
-  fib->clear();
-  EXPECT_EQ(fib->size(), 0u);
-  for (const auto& ip : probes) ASSERT_FALSE(fib->lookup(ip).found()) << format_ipv6(ip.data());
+  expect_matches_naive_model<Ipv6Fib>(*fib, rng,
+                                      {{Ipv6Address{}, 0},
+                                       {Ipv6Fib::all_ones(), 128},
+                                       {Ipv6Address{}, 128},
+                                       {addr({0xfd}), 8},
+                                       {addr({0xfd, 0x00, 0x01}), 24},
+                                       {addr({0xfd, 0x00, 0x01, 0x80}), 25},
+                                       {addr({0xfd, 0x00, 0x00, 0x01}), 64}});
 }
 
 TEST(Fib6, RejectsBadInputWithAMessage) {
@@ -311,13 +177,19 @@ TEST(Fib6, FullTableFailsCleanly) {
   EXPECT_FALSE(fib->lookup(distinct_64(0)).found());
 }
 
+// One reader (thread 0) registered and online, as a worker that has not yet
+// reported a quiescent state.
+bool start_one_reader(Rcu& rcu) {
+  if (!rcu.init(1) || !rcu.register_thread(0)) return false;
+  rcu.online(0);
+  return true;
+}
+
 // A reader that is online and has not reported a quiescent state since the
 // last swap may still be using the standby table: changes wait for it.
 TEST(Fib6, ChangesWaitForTheReadersOfTheStandbyTable) {
   Rcu rcu;
-  ASSERT_TRUE(rcu.init(1));
-  ASSERT_TRUE(rcu.register_thread(0));
-  rcu.online(0);
+  ASSERT_TRUE(start_one_reader(rcu));
   auto fib = make_fib6("fib6_rcu", &rcu, 64);
   ASSERT_NE(fib, nullptr);
   const Ipv6Address a = addr({0xfd, 0x00, 0x00, 0x01});
@@ -371,9 +243,7 @@ TEST(Fib6, LateChangesThatDoNotFitAreCounted) {
   const unsigned fits = capacity_of(16);
   ASSERT_GT(fits, 1u);
   Rcu rcu;
-  ASSERT_TRUE(rcu.init(1));
-  ASSERT_TRUE(rcu.register_thread(0));
-  rcu.online(0);
+  ASSERT_TRUE(start_one_reader(rcu));
   auto fib = make_fib6("fib6_late", &rcu, 16);
   ASSERT_NE(fib, nullptr);
   // The first is applied at once; the reader then holds the other table, so
@@ -407,9 +277,7 @@ TEST(Fib6, LateChangesThatDoNotFitAreCounted) {
 
 TEST(LanGateways6, RecyclesAnIdOnlyAfterPublicationAndAGracePeriod) {
   Rcu rcu;
-  ASSERT_TRUE(rcu.init(1));
-  ASSERT_TRUE(rcu.register_thread(0));
-  rcu.online(0);
+  ASSERT_TRUE(start_one_reader(rcu));
   DeferredFree deferred(rcu);
   auto fib = make_fib6("fib6_gw", &rcu, 64);
   ASSERT_NE(fib, nullptr);
