@@ -40,9 +40,10 @@ struct LcoreFigures {
   double mpps = 0, gbps_inner = 0, gbps_wire = 0, cycles_per_packet = 0;
   std::uint64_t received = 0, forwarded = 0, dropped = 0;
   double raw_mpps = 0;  // IPsec-MB alone on this lcore (0: not applicable)
-  // Step mode: the median over rounds of (worker Mpps / raw Mpps), raw AEAD
-  // run right after each round of the worker on as many packets, so both
-  // see the same machine. 0: report mpps / raw_mpps.
+  // Step mode: worker Mpps / raw Mpps where raw AEAD ran right after each
+  // round of the worker on as many packets, so both saw the same machine
+  // (preempted rounds left out; wgperf_bench.cpp, paired()).
+  // 0: report mpps / raw_mpps.
   double paired_ratio = 0;
   double ratio() const {
     return paired_ratio > 0 ? paired_ratio : raw_mpps > 0 ? mpps / raw_mpps : 0;
