@@ -86,6 +86,9 @@ log_since() { tail -n +"$(($1 + 1))" "$hub_log"; }
 log_lines() { wc -l <"$hub_log"; }
 
 # Wait up to SECONDS for REGEX in the hub log after line N.
+# A literal string as an extended regex (base64 keys hold '+' and '/').
+ere_quote() { printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'; }
+
 wait_for_log_since() { # wait_for_log_since N SECONDS REGEX
   local deadline=$((SECONDS + $2))
   while [ $SECONDS -le $deadline ]; do
@@ -216,7 +219,7 @@ ok "wg show lists $SITES peers with endpoint, handshake and transfer; hub-site r
 step "2: \`wg set $LAB_HUB_NAME peer <site2> remove\` revokes site2"
 n=$(log_lines)
 wg set "$LAB_HUB_NAME" peer "$LAB_SITE2_PUBKEY" remove
-wait_for_log_since "$n" 5 "wg\\(8\\): peer ${LAB_SITE2_PUBKEY:0:8} removed" ||
+wait_for_log_since "$n" 5 "wg\\(8\\): peer $(ere_quote "${LAB_SITE2_PUBKEY:0:8}") removed" ||
   fail "no 'wg(8): peer ${LAB_SITE2_PUBKEY:0:8} removed' in the hub log"
 log_since "$n" | grep -E 'removed'
 [ -z "$(hub_dump_line "$LAB_SITE2_PUBKEY")" ] || fail "wg show still lists site2"
@@ -375,7 +378,7 @@ echo "$reload_line"
 [[ $reload_line == *"applied: $NEW_PEERS peer(s) added, 1 removed, 1 changed, 0 failed"* ]] ||
   fail "the reload did not add $NEW_PEERS, remove 1 and change 1 peer"
 # site2 was re-added by wg(8) above; it kept its name from hub.yaml.
-log_since "$n" | grep -E "peer site2 \\(${LAB_SITE2_PUBKEY:0:8}\\) removed" ||
+log_since "$n" | grep -E "peer site2 \\($(ere_quote "${LAB_SITE2_PUBKEY:0:8}")\\) removed" ||
   fail "no 'peer site2 (${LAB_SITE2_PUBKEY:0:8}) removed' in the hub log"
 finish_iperf_client "$tmp/iperf-reload.json"
 reload_gbps=$iperf_gbps
