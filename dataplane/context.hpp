@@ -44,9 +44,10 @@ inline constexpr unsigned kMaxBurst = 512;
 // How many ICMP errors (fragmentation needed, Packet Too Big) the hub may
 // originate, all workers together: a token bucket of `per_second` with
 // `burst` banked, split evenly over the workers (each keeps its own, no
-// sharing), so the hub never exceeds it. Linux's icmp_msgs_per_sec /
-// icmp_msgs_burst are 1000 / 50 host-wide; a hub answering for a whole LAN
-// stays below that.
+// sharing), so the hub never exceeds it (but for the floor of 1 a worker:
+// with more workers than `burst`, the burst is one per worker). Linux's
+// icmp_msgs_per_sec / icmp_msgs_burst are 1000 / 50 host-wide; a hub
+// answering for a whole LAN stays below that.
 struct IcmpErrorLimit {
   std::uint32_t per_second = 100;
   std::uint32_t burst = 50;
