@@ -132,6 +132,7 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
   dp::Dataplane& d = *hub->dp_;
   d.burst = s.dataplane.burst_size;
   d.busy_poll = options.busy_poll;
+  d.icmp_error_limit = options.icmp_error_limit;
   d.reject_after_cycles =
       static_cast<std::uint64_t>(dp::kRejectAfterTime.count()) * rte_get_tsc_hz();
   // Rx descriptors of both ports, the rings, tx in flight and per-lcore caches.

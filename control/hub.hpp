@@ -21,10 +21,11 @@
 namespace wghub::ctl {
 
 struct HubOptions {
-  bool busy_poll = false;           // workers never sleep when idle
-  unsigned status_interval_s = 10;  // status line period; 0 = off
-  std::string extra_eal_args;       // appended to the EAL command line
-  std::string audit_log;            // also append audit JSON lines here (empty: stdout only)
+  bool busy_poll = false;                 // workers never sleep when idle
+  unsigned status_interval_s = 10;        // status line period; 0 = off
+  std::string extra_eal_args;             // appended to the EAL command line
+  std::string audit_log;                  // also append audit JSON lines here (empty: stdout only)
+  dp::IcmpErrorLimit icmp_error_limit{};  // ICMP errors the hub may originate (context.hpp)
 };
 
 class Hub {

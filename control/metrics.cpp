@@ -164,6 +164,15 @@ void collect_lcores(std::span<const MetricsLcore> lcores, const MetricsSnapshot*
       family("wghub_handshake_messages_to_control_total",
              "Handshake-class messages a worker passed to the control thread, by lcore",
              MetricType::Counter);
+  MetricFamily fragments =
+      family("wghub_fragments_created_total",
+             "IPv4 fragments made from packets over the tunnel MTU (DF clear), by lcore",
+             MetricType::Counter);
+  MetricFamily icmp_errors = family(
+      "wghub_icmp_errors_total",
+      "ICMP fragmentation-needed / ICMPv6 Packet Too Big errors about packets over the tunnel "
+      "MTU, by lcore and result (sent, rate_limited, suppressed)",
+      MetricType::Counter);
   MetricFamily drops = family("wghub_dropped_packets_total",
                               "Packets discarded, by lcore and reason (dataplane/drop_reason.hpp)",
                               MetricType::Counter);
@@ -184,6 +193,12 @@ void collect_lcores(std::span<const MetricsLcore> lcores, const MetricsSnapshot*
     add_counter(encrypted_packets, labels, st.encrypted_packets);
     add_counter(encrypted_bytes, labels, st.encrypted_bytes);
     add_counter(to_control, labels, st.handshakes_to_control);
+    add_counter(fragments, labels, st.fragments_created);
+    add_counter(icmp_errors, {{"lcore", l.lcore}, {"result", "sent"}}, st.icmp_errors_sent);
+    add_counter(icmp_errors, {{"lcore", l.lcore}, {"result", "rate_limited"}},
+                st.icmp_errors_rate_limited);
+    add_counter(icmp_errors, {{"lcore", l.lcore}, {"result", "suppressed"}},
+                st.icmp_errors_suppressed);
     // Index 0 is kNone: never counted, not exported.
     for (std::size_t r = 1; r < dp::kDropReasonCount; ++r)
       add_counter(drops, {{"lcore", l.lcore}, {"reason", std::string(dp::kDropReasonNames[r])}},
@@ -211,7 +226,7 @@ void collect_lcores(std::span<const MetricsLcore> lcores, const MetricsSnapshot*
 
   for (MetricFamily* f :
        {&rx_packets, &rx_bytes, &tx_packets, &tx_bytes, &decrypted_packets, &decrypted_bytes,
-        &encrypted_packets, &encrypted_bytes, &to_control, &drops})
+        &encrypted_packets, &encrypted_bytes, &to_control, &fragments, &icmp_errors, &drops})
     out.push_back(std::move(*f));
 }
 

@@ -15,6 +15,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -31,6 +32,7 @@
 #include "dataplane/peer_state.hpp"
 #include "dataplane/port.hpp"
 #include "dataplane/rcu.hpp"
+#include "dataplane/token_bucket.hpp"
 
 namespace wghub::dp {
 
@@ -38,6 +40,28 @@ namespace wghub::dp {
 inline constexpr std::uint32_t kTunnelMtu = 1420;
 
 inline constexpr unsigned kMaxBurst = 512;
+
+// How many ICMP errors (fragmentation needed, Packet Too Big) the hub may
+// originate, all workers together: a token bucket of `per_second` with
+// `burst` banked, split evenly over the workers (each keeps its own, no
+// sharing), so the hub never exceeds it (but for the floor of 1 a worker:
+// with more workers than `burst`, the burst is one per worker). Linux's
+// icmp_msgs_per_sec / icmp_msgs_burst are 1000 / 50 host-wide; a hub
+// answering for a whole LAN stays below that.
+struct IcmpErrorLimit {
+  std::uint32_t per_second = 100;
+  std::uint32_t burst = 50;
+
+  // One worker's bucket out of `workers` (a zero stays zero: no refill / no
+  // errors at all; anything else is at least 1). `hz`: TSC cycles a second.
+  TokenBucket share(std::size_t workers, std::uint64_t hz) const {
+    const std::uint64_t n = workers == 0 ? 1 : workers;
+    const auto part = [n](std::uint64_t v) {
+      return v == 0 ? 0 : std::max<std::uint64_t>(1, v / n);
+    };
+    return TokenBucket(part(per_second), part(burst), hz);
+  }
+};
 
 struct PortContext {
   Port port;
@@ -145,6 +169,7 @@ struct Dataplane {
   unsigned burst = 32;
   bool busy_poll = false;
   std::uint64_t reject_after_cycles = 0;  // REJECT_AFTER_TIME in TSC cycles
+  IcmpErrorLimit icmp_error_limit;        // read once by each worker at construction
   std::atomic<bool> stop{false};
 
   // Per worker, indexed like the workers; read by the control thread.

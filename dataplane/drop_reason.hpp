@@ -57,6 +57,7 @@ namespace wghub::dp {
   X(kNoNeighbour, "no_neighbour")                                \
   X(kTtlExceeded, "ttl_exceeded")                                \
   X(kHopLimitExceeded, "hop_limit_exceeded")                     \
+  X(kPacketTooBig, "packet_too_big")                             \
   X(kNoHeadroom, "no_headroom")                                  \
   X(kNoMbuf, "no_mbuf")                                          \
   X(kTxFull, "tx_full")

@@ -50,6 +50,13 @@ struct alignas(64) LcoreStats {
   uint64_t encrypted_packets = 0;
   uint64_t encrypted_bytes = 0;
   uint64_t handshakes_to_control = 0;
+  // Packets over the tunnel MTU (worker_pmtu.cpp): IPv4 fragments made, and
+  // the ICMP / ICMPv6 errors sent, held back by the rate limit, or not
+  // allowed at all (RFC 1812 4.3.2.7, RFC 4443 2.4 (e)).
+  uint64_t fragments_created = 0;
+  uint64_t icmp_errors_sent = 0;
+  uint64_t icmp_errors_rate_limited = 0;
+  uint64_t icmp_errors_suppressed = 0;
   uint64_t drops[kDropReasonCount] = {};
 
   // Owning lcore only.
@@ -73,6 +80,10 @@ void for_each_counter(Dst& dst, Src& src, F&& f) {
   f(dst.encrypted_packets, src.encrypted_packets);
   f(dst.encrypted_bytes, src.encrypted_bytes);
   f(dst.handshakes_to_control, src.handshakes_to_control);
+  f(dst.fragments_created, src.fragments_created);
+  f(dst.icmp_errors_sent, src.icmp_errors_sent);
+  f(dst.icmp_errors_rate_limited, src.icmp_errors_rate_limited);
+  f(dst.icmp_errors_suppressed, src.icmp_errors_suppressed);
   for (std::size_t r = 0; r < kDropReasonCount; ++r) f(dst.drops[r], src.drops[r]);
 }
 

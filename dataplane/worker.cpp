@@ -35,7 +35,8 @@ Worker::Worker(Dataplane& dp, WorkerConfig config, std::unique_ptr<crypto::AeadB
       config_(std::move(config)),
       aead_(std::move(aead)),
       stats_(*dp.worker_stats.at(config_.index)),
-      peer_counters_(*dp.worker_peer_counters.at(config_.index)) {
+      peer_counters_(*dp.worker_peer_counters.at(config_.index)),
+      icmp_errors_(dp.icmp_error_limit.share(dp.worker_stats.size(), rte_get_tsc_hz())) {
   control_batch_.reserve(2 * kMaxBurst);
   tx_wan_.reserve(2 * kMaxBurst);
   tx_lan_.reserve(2 * kMaxBurst);
@@ -566,6 +567,10 @@ void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
   PeerState& peer = dp_.peers->at(slot);
   if (!peer.active.load(std::memory_order_relaxed)) {
     drop(m, DropReason::kNoRoute);
+    return;
+  }
+  if (m->pkt_len > kTunnelMtu) [[unlikely]] {  // fragment or refuse (worker_pmtu.cpp)
+    too_big(m, slot, now);
     return;
   }
   Keypair* kp = peer.current.load(std::memory_order_acquire);

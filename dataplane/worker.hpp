@@ -88,6 +88,12 @@ class Worker {
   void flush_tx();
   void flush_control();
   void drop(rte_mbuf* m, DropReason why);
+  // Packets over the tunnel MTU, the slow path (worker_pmtu.cpp).
+  void too_big(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
+  void fragment4(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
+  void send_too_big_error(const rte_mbuf* m, std::uint64_t now);
+  void route_error4(rte_mbuf* e, std::uint32_t dst_be, std::uint64_t now);
+  void route_error6(rte_mbuf* e, const std::uint8_t* dst, std::uint64_t now);
 
   Dataplane& dp_;
   WorkerConfig config_;
@@ -95,7 +101,8 @@ class Worker {
   LcoreStats& stats_;
   PeerCounterBlock& peer_counters_;
   std::uint16_t ip_id_ = 0;
-  std::uint64_t now_ = 0;  // TSC at the current rx burst
+  std::uint64_t now_ = 0;    // TSC at the current rx burst
+  TokenBucket icmp_errors_;  // this worker's share of Dataplane::icmp_error_limit
 
   // Scratch, sized for the largest burst of both directions.
   // Built in place (no copies through the stack), n_decrypt_/n_encrypt_ used.

@@ -5,7 +5,9 @@
 #
 #   1. lab up (2 sites) under a unique prefix and state root; start wghub
 #   2. both sites handshake (hub log, `wg show`)
-#   3. ping site LAN <-> HQ host both ways, site1 LAN <-> site2 LAN via the hub (0% loss)
+#   3. ping site LAN <-> HQ host both ways, site1 LAN <-> site2 LAN via the hub (0% loss);
+#      3b. 1500-byte pings HQ -> site1 LAN: without DF fragmented by the hub and answered,
+#      with DF refused with "Frag needed and DF set (mtu = 1420)"
 #   4. iperf3 TCP 10 s site1 LAN -> HQ and back (-R); figures printed, no threshold
 #   5. spoofed inner source (site1 sends from site2's LAN): dropped and counted
 #   6. replay: one captured type-4 frame re-injected 3 times: replay counter +3
@@ -99,6 +101,45 @@ ping_clean hq "$LAB_SITE1_HOST" "HQ -> site1 LAN $LAB_SITE1_HOST"
 ping_clean hq "$LAB_SITE2_HOST" "HQ -> site2 LAN $LAB_SITE2_HOST"
 ping_clean lan1 "$LAB_SITE2_HOST" "site1 LAN -> site2 LAN $LAB_SITE2_HOST"
 ping_clean lan2 "$LAB_SITE1_HOST" "site2 LAN -> site1 LAN $LAB_SITE1_HOST"
+
+# ---------------------------------------------------------------- 3b. path MTU
+
+# The sum of the hub's metric samples NAME whose line contains TEXT.
+hub_metric() { # hub_metric NAME TEXT
+  ip netns exec "$LAB_NS_HUB" python3 - "$1" "$2" <<'EOF'
+import sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:9586/metrics", timeout=5).read().decode()
+print(int(sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+              if l.startswith(sys.argv[1] + "{") and sys.argv[2] in l)))
+EOF
+}
+
+step "3b: 1500-byte packets from the HQ host into the 1420-byte tunnel"
+# Without DF first, while the HQ host has no path MTU cached for the site: the
+# hub fragments, the site's LAN host reassembles (its 1500-byte reply is
+# fragmented by site1's kernel in front of wireguard-go's 1420).
+frags_before=$(hub_metric wghub_fragments_created_total "")
+got=$(ping_received hq "$LAB_SITE1_HOST" 3 -M dont -s 1472)
+frags_after=$(hub_metric wghub_fragments_created_total "")
+[ "${got:-0}" = 3 ] || fail "ping -M dont -s 1472 HQ -> site1 LAN: ${got:-0}/3 replies"
+[ $((frags_after - frags_before)) -ge 6 ] ||
+  fail "wghub_fragments_created_total grew by $((frags_after - frags_before)), expected >= 6"
+ok "ping -M dont -s 1472 HQ -> site1 LAN: 3/3, fragments made $frags_before -> $frags_after"
+# With DF: refused, and the HQ host hears why (RFC 1191).
+dump=$(status_dump)
+too_big_before=$(drop_count "$dump" packet_too_big)
+sent_before=$(hub_metric wghub_icmp_errors_total 'result="sent"')
+out=$(in_ns hq ping -n -c 1 -W 2 -M "do" -s 1472 "$LAB_SITE1_HOST" 2>&1 || true)
+printf '%s\n' "$out" | grep -F "Frag needed and DF set (mtu = 1420)" ||
+  fail "ping -M do -s 1472 got no 'Frag needed and DF set (mtu = 1420)': $out"
+dump=$(status_dump)
+too_big_after=$(drop_count "$dump" packet_too_big)
+sent_after=$(hub_metric wghub_icmp_errors_total 'result="sent"')
+[ $((too_big_after - too_big_before)) -eq 1 ] ||
+  fail "packet_too_big grew by $((too_big_after - too_big_before)), expected 1"
+[ $((sent_after - sent_before)) -eq 1 ] ||
+  fail "wghub_icmp_errors_total{result=\"sent\"} grew by $((sent_after - sent_before)), expected 1"
+ok "ping -M do -s 1472: frag needed, mtu 1420; packet_too_big +1, ICMP errors sent +1"
 
 # ---------------------------------------------------------------- 4. iperf3
 

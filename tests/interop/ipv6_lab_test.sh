@@ -11,6 +11,8 @@
 #   3. ping -6 site LAN <-> HQ host both ways, site1 LAN <-> site2 LAN through
 #      the hub, the HQ host -> the hub's own fd00::1 (NDP + ICMPv6 echo):
 #      PING_COUNT each, no loss allowed
+#      3b. a 1500-byte ping HQ -> site1 LAN gets "Packet too big: mtu=1420" from the
+#      hub; then the HQ host fragments to 1420 itself and big pings get through
 #   4. iperf3 -6 TCP 10 s site1 LAN -> HQ and back (-R), and site2 LAN -> HQ (IPv6
 #      inside IPv6); figures printed, no threshold
 #   5. spoofed IPv6 inner source (site1 sends from site2's fd00:2::/64): dropped and
@@ -124,6 +126,25 @@ ping_loss hq "$LAB_HUB_LAN_ADDR6" "HQ -> the hub's own $LAB_HUB_LAN_ADDR6"
 in_ns hq ip -6 neigh show "$LAB_HUB_LAN_ADDR6" dev eth0 | grep -qE 'lladdr [0-9a-f:]+' ||
   fail "the HQ host has no neighbour entry for $LAB_HUB_LAN_ADDR6"
 ok "HQ host's neighbour entry: $(in_ns hq ip -6 neigh show "$LAB_HUB_LAN_ADDR6" dev eth0)"
+
+# ---------------------------------------------------------------- 3b. path MTU
+
+step "3b: a 1500-byte IPv6 packet into the 1420-byte tunnel: Packet Too Big, then PMTUD"
+dump=$(status_dump)
+too_big_before=$(drop_count "$dump" packet_too_big)
+out=$(in_ns hq ping -n -c 1 -W 2 -s 1452 "$LAB_SITE1_HOST6" 2>&1 || true)
+printf '%s\n' "$out" | grep -F "Packet too big: mtu=1420" ||
+  fail "ping -s 1452 HQ -> site1 LAN got no 'Packet too big: mtu=1420': $out"
+dump=$(status_dump)
+too_big_after=$(drop_count "$dump" packet_too_big)
+[ $((too_big_after - too_big_before)) -eq 1 ] ||
+  fail "packet_too_big grew by $((too_big_after - too_big_before)), expected 1"
+# The HQ host now fragments to 1420 itself (RFC 8201); the first replies may be
+# lost while site1's LAN host learns its own path MTU from site1's router.
+ping_received hq "$LAB_SITE1_HOST6" 2 -s 1452 >/dev/null
+got=$(ping_received hq "$LAB_SITE1_HOST6" 3 -s 1452)
+[ "${got:-0}" = 3 ] || fail "ping -s 1452 HQ -> site1 LAN after the Packet Too Big: ${got:-0}/3"
+ok "Packet Too Big (mtu 1420) from the hub, packet_too_big +1; then ping -s 1452 3/3"
 
 # ---------------------------------------------------------------- 4. iperf3 -6
 

@@ -79,6 +79,8 @@ struct HarnessOptions {
   // Both ports get an address6: LAN fd00::1/64 (HQ host fd00::10), WAN
   // fd00:64::1/64 (sites with an IPv6 Outer are on that link).
   bool ipv6 = false;
+  // ICMP errors the hub may send (fragmentation needed, Packet Too Big).
+  dp::IcmpErrorLimit icmp_error_limit{};
 };
 
 // The global mbuf pool for frames the test injects (made once per process).

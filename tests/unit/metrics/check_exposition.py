@@ -44,6 +44,8 @@ EXPECTED = {
     "wghub_encrypted_packets_total": ("counter", {"lcore"}),
     "wghub_encrypted_bytes_total": ("counter", {"lcore"}),
     "wghub_handshake_messages_to_control_total": ("counter", {"lcore"}),
+    "wghub_fragments_created_total": ("counter", {"lcore"}),
+    "wghub_icmp_errors_total": ("counter", {"lcore", "result"}),
     "wghub_dropped_packets_total": ("counter", {"lcore", "reason"}),
     "wghub_handshakes_total": ("counter", {"result"}),
     "wghub_handshake_failures_total": ("counter", {"reason"}),

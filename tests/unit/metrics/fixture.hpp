@@ -65,6 +65,10 @@ struct MetricsFixture {
       s.encrypted_packets = 80 * f;
       s.encrypted_bytes = 108000 * f;
       s.handshakes_to_control = 3 * f;
+      s.fragments_created = 4 * f;
+      s.icmp_errors_sent = 5 * f;
+      s.icmp_errors_rate_limited = 6 * f;
+      s.icmp_errors_suppressed = 7 * f;
       s.drop(dp::DropReason::kReplay, 2 * f);
       s.drop(dp::DropReason::kAuthFailed, 1 * f);
     }

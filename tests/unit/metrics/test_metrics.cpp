@@ -82,7 +82,7 @@ double sum(const std::vector<MetricFamily>& fs, const std::string& name, const L
 TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   MetricsFixture fx;
   const auto fs = collect(fx.lcores, fx.snapshot.get());
-  EXPECT_EQ(fs.size(), 33u);
+  EXPECT_EQ(fs.size(), 35u);
   std::set<std::string> names;
   for (const MetricFamily& f : fs) {
     EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
@@ -183,6 +183,19 @@ TEST(MetricsCollect, PortAndLcoreCountersAreExactAndSum) {
   // The rx family has one sample per (worker lcore, port); control never receives.
   EXPECT_EQ(find_family(fs, "wghub_rx_packets_total")->metric.size(), 4u);
   EXPECT_EQ(find_family(fs, "wghub_tx_packets_total")->metric.size(), 6u);
+}
+
+TEST(MetricsCollect, FragmentsAndIcmpErrorsPerLcore) {
+  MetricsFixture fx;
+  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  // Workers only: the control thread neither fragments nor sends these errors.
+  EXPECT_EQ(find_family(fs, "wghub_fragments_created_total")->metric.size(), 2u);
+  EXPECT_EQ(find_family(fs, "wghub_icmp_errors_total")->metric.size(), 6u);
+  EXPECT_EQ(sample(fs, "wghub_fragments_created_total", {{"lcore", "1"}}), 4);
+  EXPECT_EQ(sum(fs, "wghub_fragments_created_total", {}), 4 * 3);
+  EXPECT_EQ(sample(fs, "wghub_icmp_errors_total", {{"lcore", "2"}, {"result", "sent"}}), 10);
+  EXPECT_EQ(sum(fs, "wghub_icmp_errors_total", {{"result", "rate_limited"}}), 6 * 3);
+  EXPECT_EQ(sum(fs, "wghub_icmp_errors_total", {{"result", "suppressed"}}), 7 * 3);
 }
 
 TEST(MetricsCollect, DropsByReasonPerLcore) {
