@@ -133,6 +133,24 @@ unsigned Worker::poll_once() {
   return received;
 }
 
+// What both ports do with a frame that is neither WireGuard nor forwarded:
+// ARP, NDP and echo to us go up to the control thread; the rest is dropped
+// under the classifier's reason.
+void Worker::local_or_drop(rte_mbuf* m, const Classified& c, const PortContext& port) {
+  switch (c.kind) {
+    case Classify::kArp:
+      arp_to_control(m, port);
+      break;
+    case Classify::kNdp:
+    case Classify::kIcmpEchoToUs:
+      to_control(m, port);
+      break;
+    default:
+      drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
+      break;
+  }
+}
+
 // Everything match_wireguard_ipv4 did not take: IPv6, IP options, ARP, NDP,
 // echo to us, and every malformed frame with its drop reason.
 void Worker::classify_wan_slow(rte_mbuf* m, std::uint64_t now) {
@@ -146,15 +164,8 @@ void Worker::classify_wan_slow(rte_mbuf* m, std::uint64_t now) {
       queue_message(m, c.payload_offset, c.payload_len, from, now);
       break;
     }
-    case Classify::kArp:
-      arp_to_control(m, dp_.wan);
-      break;
-    case Classify::kNdp:
-    case Classify::kIcmpEchoToUs:
-      to_control(m, dp_.wan);
-      break;
     default:
-      drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
+      local_or_drop(m, c, dp_.wan);
       break;
   }
 }
@@ -180,15 +191,8 @@ void Worker::classify_lan_slow(rte_mbuf* m) {
       }
       break;
     }
-    case Classify::kArp:
-      arp_to_control(m, dp_.lan);
-      break;
-    case Classify::kNdp:
-    case Classify::kIcmpEchoToUs:
-      to_control(m, dp_.lan);
-      break;
     default:
-      drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
+      local_or_drop(m, c, dp_.lan);
       break;
   }
 }

@@ -72,6 +72,7 @@ class Worker {
                      const Endpoint& from, std::uint64_t now);
   void classify_wan_slow(rte_mbuf* m, std::uint64_t now);
   void classify_lan_slow(rte_mbuf* m);
+  void local_or_drop(rte_mbuf* m, const Classified& c, const PortContext& port);
   void finish_decrypt(std::uint64_t now);
   void route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer);
   void route_inner6(rte_mbuf* m, std::uint32_t from_peer);
