@@ -40,6 +40,9 @@ struct Damaged {
 Damaged damage(Bytes b, std::mt19937& rng) {
   std::uint32_t len = static_cast<std::uint32_t>(b.size());
   std::uint32_t contiguous = len;
+  // Readable bytes beyond len, like an mbuf's buffer; enough for a damaged
+  // IHL of 15 (a 60-byte header at offset 14) that fix_ip_checksum sums.
+  b.resize(std::max<std::size_t>(b.size(), 14 + 60));
   switch (rng() % 6) {
     case 0:  // untouched
       break;
@@ -73,14 +76,13 @@ Damaged damage(Bytes b, std::mt19937& rng) {
       test::fix_ip_checksum(b);
       break;
     case 4:  // truncated packet
-      len = static_cast<std::uint32_t>(rng() % (b.size() + 1));
+      len = static_cast<std::uint32_t>(rng() % (len + 1));
       contiguous = len;
       break;
     default:  // headers split across segments
       contiguous = static_cast<std::uint32_t>(rng() % (len + 1));
       break;
   }
-  b.resize(std::max<std::size_t>(b.size(), 64));  // readable bytes beyond len, like an mbuf
   return {std::move(b), contiguous, len};
 }
 
