@@ -31,18 +31,6 @@ inline std::uint64_t mac48(const rte_ether_addr& mac) noexcept {
   return w;
 }
 
-inline bool frame_to_mac(const std::uint8_t* frame, const rte_ether_addr& us) noexcept {
-  std::uint32_t a;
-  std::uint16_t b;
-  std::memcpy(&a, frame, 4);
-  std::memcpy(&b, frame + 4, 2);
-  std::uint32_t ua;
-  std::uint16_t ub;
-  std::memcpy(&ua, us.addr_bytes, 4);
-  std::memcpy(&ub, us.addr_bytes + 4, 2);
-  return a == ua && b == ub;
-}
-
 // Ethernet header with plain stores: destination from a 48-bit word (a
 // neighbour table's answer), source and type from the port.
 inline void write_ethernet_fast(std::uint8_t* at, std::uint64_t dst48, const rte_ether_addr& src,
@@ -74,7 +62,9 @@ inline bool match_wireguard_ipv4(const std::uint8_t* f, std::uint32_t contiguous
   if (contiguous < kOuterHeadersLen || len < contiguous) return false;
   std::uint16_t type;
   std::memcpy(&type, f + 12, 2);
-  if (type != kEtherTypeIpv4Be || f[kIp] != 0x45 || !frame_to_mac(f, us.mac)) return false;
+  if (type != kEtherTypeIpv4Be || f[kIp] != 0x45 ||
+      !detail::mac_equal(*reinterpret_cast<const rte_ether_addr*>(f), us.mac))
+    return false;
   const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f + kIp);
   const std::uint32_t total = rte_be_to_cpu_16(ip->total_length);
   if (total < kIpv4MinHeaderLen + kUdpHeaderLen || total > len - kEthernetHeaderLen) return false;
@@ -103,7 +93,9 @@ inline bool match_forward_ipv4(const std::uint8_t* f, std::uint32_t contiguous, 
   if (contiguous < kEthernetHeaderLen + kIpv4MinHeaderLen || len < contiguous) return false;
   std::uint16_t type;
   std::memcpy(&type, f + 12, 2);
-  if (type != kEtherTypeIpv4Be || f[kIp] != 0x45 || !frame_to_mac(f, us.mac)) return false;
+  if (type != kEtherTypeIpv4Be || f[kIp] != 0x45 ||
+      !detail::mac_equal(*reinterpret_cast<const rte_ether_addr*>(f), us.mac))
+    return false;
   const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f + kIp);
   total = rte_be_to_cpu_16(ip->total_length);
   if (total < kIpv4MinHeaderLen || total > len - kEthernetHeaderLen) return false;
@@ -132,12 +124,7 @@ inline void write_outer_ipv4(std::uint8_t* at, std::uint64_t dst48, const LocalA
   w[2] = std::uint32_t{kTtl} | std::uint32_t{kIpProtoUdp} << 8;  // checksum 0 for now
   w[3] = us.ip_be;
   w[4] = dst_ip_be;
-  std::uint64_t s = std::uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
-  s = (s & 0xffffffffu) + (s >> 32);
-  s = (s & 0xffffu) + (s >> 16);
-  s = (s & 0xffffu) + (s >> 16);
-  s = (s & 0xffffu) + (s >> 16);
-  w[2] |= std::uint32_t{static_cast<std::uint16_t>(~s)} << 16;
+  w[2] |= std::uint32_t{static_cast<std::uint16_t>(~ipv4_header20_sum(w))} << 16;
   std::memcpy(at + kEthernetHeaderLen, w, sizeof w);
   const std::uint64_t udp = std::uint64_t{us.udp_port_be} | std::uint64_t{dst_port_be} << 16 |
                             std::uint64_t{rte_cpu_to_be_16(udp_len)} << 32;  // checksum 0

@@ -114,6 +114,31 @@ inline const std::uint8_t* ipv6_dst(const std::uint8_t* frame, const Classified&
   return frame + c.l3_offset + 24;
 }
 
+// RFC 1071 one's complement sum of a 20-byte IPv4 header (no options) given
+// as five 32-bit words, folded to 16 bits: summed in 64 bits, no byte swaps
+// (the sum is byte-order independent, RFC 1071 2(B)).
+inline std::uint16_t ipv4_header20_sum(const std::uint32_t (&w)[5]) noexcept {
+  std::uint64_t s = std::uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  s = (s & 0xffffu) + (s >> 16);
+  return static_cast<std::uint16_t>(s);
+}
+
+// True when the 20-byte header's sum, its checksum included, is 0xffff.
+inline bool ipv4_header20_checksum_ok(const std::uint8_t* ip) noexcept {
+  std::uint32_t w[5];
+  std::memcpy(w, ip, sizeof w);
+  return ipv4_header20_sum(w) == 0xffffu;
+}
+
+// An IPv4 header checksum check: the 20-byte fast case or RFC 1071 in general.
+inline bool ipv4_header_checksum_ok(const std::uint8_t* ip, std::uint32_t ihl_bytes) noexcept {
+  return ihl_bytes == kIpv4MinHeaderLen ? ipv4_header20_checksum_ok(ip)
+                                        : rte_raw_cksum(ip, ihl_bytes) == 0xffff;
+}
+
 // Whether the IPv4 header checksum was already checked by the NIC.
 enum class IpChecksum : std::uint8_t { kVerify, kKnownGood, kKnownBad };
 
@@ -171,7 +196,8 @@ inline Classified classify_ipv4_common(const std::uint8_t* frame, std::uint32_t 
   if (total < ihl_bytes || total > len - kEthernetHeaderLen)
     return drop(Classify::kMalformed, DropReason::kBadIpLength);
   if (checksum == IpChecksum::kKnownBad ||
-      (checksum == IpChecksum::kVerify && rte_raw_cksum(ip, ihl_bytes) != 0xffff))
+      (checksum == IpChecksum::kVerify &&
+       !ipv4_header_checksum_ok(frame + kEthernetHeaderLen, ihl_bytes)))
     return drop(Classify::kMalformed, DropReason::kBadIpChecksum);
 
   Classified c;
@@ -590,27 +616,6 @@ inline DropReason prepend_ethernet(rte_mbuf* m, const rte_ether_addr& src,
   return DropReason::kNone;
 }
 
-// RFC 1071 for the 20-byte IPv4 header without options: true when the
-// header's one's complement sum (its checksum included) is 0xffff. Five
-// 32-bit words summed in 64 bits, then folded: the sum is byte-order
-// independent (RFC 1071 2(B)), so nothing is swapped.
-inline bool ipv4_header20_checksum_ok(const std::uint8_t* ip) noexcept {
-  std::uint32_t w[5];
-  std::memcpy(w, ip, sizeof w);
-  std::uint64_t s = std::uint64_t{w[0]} + w[1] + w[2] + w[3] + w[4];
-  s = (s & 0xffffffffu) + (s >> 32);
-  s = (s & 0xffffu) + (s >> 16);
-  s = (s & 0xffffu) + (s >> 16);
-  s = (s & 0xffffu) + (s >> 16);
-  return s == 0xffffu;
-}
-
-// An IPv4 header checksum check: the 20-byte fast case or RFC 1071 in general.
-inline bool ipv4_header_checksum_ok(const std::uint8_t* ip, std::uint32_t ihl_bytes) noexcept {
-  return ihl_bytes == kIpv4MinHeaderLen ? ipv4_header20_checksum_ok(ip)
-                                        : rte_raw_cksum(ip, ihl_bytes) == 0xffff;
-}
-
 // ---------------------------------------------------------- inner packets
 
 // The IP packet inside a decrypted WireGuard data message. The plaintext is
@@ -702,8 +707,7 @@ inline bool ipv6_decrement_hop_limit(std::uint8_t* ip_header) noexcept {
 
 // True when the IPv4 header at `ip_header` (with options) has a valid checksum.
 inline bool ipv4_checksum_ok(const std::uint8_t* ip_header) noexcept {
-  const std::uint32_t ihl_bytes = (ip_header[0] & RTE_IPV4_HDR_IHL_MASK) * 4u;
-  return rte_raw_cksum(ip_header, ihl_bytes) == 0xffff;
+  return ipv4_header_checksum_ok(ip_header, (ip_header[0] & RTE_IPV4_HDR_IHL_MASK) * 4u);
 }
 
 }  // namespace wghub::dp
