@@ -9,23 +9,17 @@
 
 #include "dataplane/packet.hpp"
 #include "frames.hpp"
+#include "hub_address.hpp"
 
 namespace wghub::dp {
 namespace {
 
 using test::Bytes;
 
-const std::uint32_t kHubIp = test::ip(198, 51, 100, 1);
-const std::uint32_t kPeerIp = test::ip(203, 0, 113, 7);
-constexpr std::uint16_t kListenPort = 51820;
-
-LocalAddress hub() {
-  LocalAddress us;
-  std::copy(test::kHubMac.begin(), test::kHubMac.end(), us.mac.addr_bytes);
-  us.ip_be = kHubIp;
-  us.udp_port_be = test::port_be(kListenPort);
-  return us;
-}
+using test::hub;
+using test::kHubIp;
+using test::kListenPort;
+using test::kPeerIp;
 
 Bytes good_wireguard(std::size_t payload = 148) {
   return test::udp_frame(kPeerIp, kHubIp, 40000, kListenPort, payload);
