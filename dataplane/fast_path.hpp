@@ -50,6 +50,33 @@ struct WireGuardDatagram {
   std::uint32_t src_ip_be;
 };
 
+namespace detail {
+
+// What both matchers check first, as classify_ipv4_common does: `need`
+// contiguous bytes, an Ethernet frame to our MAC carrying IPv4 without
+// options, a total length of at least `min_total` that fits the frame, and a
+// good header checksum. The IPv4 header, or nullptr.
+inline const rte_ipv4_hdr* ipv4_header20_to_us(const std::uint8_t* f, std::uint32_t contiguous,
+                                               std::uint32_t len, std::uint32_t need,
+                                               std::uint32_t min_total, const LocalAddress& us,
+                                               IpChecksum checksum) noexcept {
+  if (contiguous < need || len < contiguous) return nullptr;
+  std::uint16_t type;
+  std::memcpy(&type, f + 12, 2);
+  if (type != kEtherTypeIpv4Be || f[kEthernetHeaderLen] != 0x45 ||
+      !mac_equal(*reinterpret_cast<const rte_ether_addr*>(f), us.mac))
+    return nullptr;
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f + kEthernetHeaderLen);
+  const std::uint32_t total = rte_be_to_cpu_16(ip->total_length);
+  if (total < min_total || total > len - kEthernetHeaderLen) return nullptr;
+  if (checksum == IpChecksum::kKnownBad ||
+      (checksum == IpChecksum::kVerify && !ipv4_header20_checksum_ok(f + kEthernetHeaderLen)))
+    return nullptr;
+  return ip;
+}
+
+}  // namespace detail
+
 // classify_wan's kWireGuard for Ethernet/IPv4 (IHL 5)/UDP: same checks
 // (Ethernet to our MAC, RFC 791 version, lengths and checksum, not a
 // fragment, our address; RFC 768 length; our port). `len` is pkt_len,
@@ -57,23 +84,14 @@ struct WireGuardDatagram {
 inline bool match_wireguard_ipv4(const std::uint8_t* f, std::uint32_t contiguous, std::uint32_t len,
                                  const LocalAddress& us, IpChecksum checksum,
                                  WireGuardDatagram& out) noexcept {
-  constexpr std::uint32_t kIp = kEthernetHeaderLen;
-  constexpr std::uint32_t kUdp = kEthernetHeaderLen + kIpv4MinHeaderLen;
-  if (contiguous < kOuterHeadersLen || len < contiguous) return false;
-  std::uint16_t type;
-  std::memcpy(&type, f + 12, 2);
-  if (type != kEtherTypeIpv4Be || f[kIp] != 0x45 ||
-      !detail::mac_equal(*reinterpret_cast<const rte_ether_addr*>(f), us.mac))
+  const rte_ipv4_hdr* ip = detail::ipv4_header20_to_us(
+      f, contiguous, len, kOuterHeadersLen, kIpv4MinHeaderLen + kUdpHeaderLen, us, checksum);
+  if (ip == nullptr || ip->dst_addr != us.ip_be || ip->next_proto_id != kIpProtoUdp ||
+      detail::is_fragment(ip))
     return false;
-  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f + kIp);
   const std::uint32_t total = rte_be_to_cpu_16(ip->total_length);
-  if (total < kIpv4MinHeaderLen + kUdpHeaderLen || total > len - kEthernetHeaderLen) return false;
-  if (ip->dst_addr != us.ip_be || ip->next_proto_id != kIpProtoUdp || detail::is_fragment(ip))
-    return false;
-  if (checksum == IpChecksum::kKnownBad ||
-      (checksum == IpChecksum::kVerify && !ipv4_header20_checksum_ok(f + kIp)))
-    return false;
-  const auto* udp = reinterpret_cast<const rte_udp_hdr*>(f + kUdp);
+  const auto* udp =
+      reinterpret_cast<const rte_udp_hdr*>(f + kEthernetHeaderLen + kIpv4MinHeaderLen);
   const std::uint32_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
   if (udp_len < kUdpHeaderLen || udp_len > total - kIpv4MinHeaderLen ||
       udp->dst_port != us.udp_port_be)
@@ -89,20 +107,10 @@ inline bool match_wireguard_ipv4(const std::uint8_t* f, std::uint32_t contiguous
 inline bool match_forward_ipv4(const std::uint8_t* f, std::uint32_t contiguous, std::uint32_t len,
                                const LocalAddress& us, IpChecksum checksum, std::uint32_t& total,
                                std::uint32_t& dst_be) noexcept {
-  constexpr std::uint32_t kIp = kEthernetHeaderLen;
-  if (contiguous < kEthernetHeaderLen + kIpv4MinHeaderLen || len < contiguous) return false;
-  std::uint16_t type;
-  std::memcpy(&type, f + 12, 2);
-  if (type != kEtherTypeIpv4Be || f[kIp] != 0x45 ||
-      !detail::mac_equal(*reinterpret_cast<const rte_ether_addr*>(f), us.mac))
-    return false;
-  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f + kIp);
+  const rte_ipv4_hdr* ip = detail::ipv4_header20_to_us(
+      f, contiguous, len, kEthernetHeaderLen + kIpv4MinHeaderLen, kIpv4MinHeaderLen, us, checksum);
+  if (ip == nullptr || ip->dst_addr == us.ip_be) return false;
   total = rte_be_to_cpu_16(ip->total_length);
-  if (total < kIpv4MinHeaderLen || total > len - kEthernetHeaderLen) return false;
-  if (ip->dst_addr == us.ip_be) return false;
-  if (checksum == IpChecksum::kKnownBad ||
-      (checksum == IpChecksum::kVerify && !ipv4_header20_checksum_ok(f + kIp)))
-    return false;
   dst_be = ip->dst_addr;
   return true;
 }
