@@ -24,8 +24,6 @@ namespace {
 
 constexpr unsigned kRingBurst = 64;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
-// Whitepaper 5.3 / kernel: once under load, stay so for at least a second.
-constexpr auto kUnderLoadHold = std::chrono::seconds(1);
 // Peer metadata for the metrics exporter: O(peers) work, so once a second.
 constexpr auto kMetricsInterval = std::chrono::seconds(1);
 
@@ -68,30 +66,39 @@ void ControlThread::run(ControlSignals& signals, const std::function<void()>& on
   }
 }
 
-unsigned ControlThread::poll_once() {
-  // The ring's depth decides "under load" (kernel: the handshake queue past
-  // 1/8 of its length).
-  const unsigned depth = rte_ring_count(dp_.to_control);
-  const TimePoint now = Clock::now();
-  if (depth > rte_ring_get_capacity(dp_.to_control) / 8) {
-    if (!under_load_) {
+void ControlThread::update_load(TimePoint now) {
+  const unsigned depth = rte_ring_count(dp_.handshakes);
+  switch (load_.update(depth, rte_ring_get_capacity(dp_.handshakes), now)) {
+    case UnderLoad::Change::kEntered:
       ++counters_.under_load_entered;
-      log_warn("under load: %u messages queued for the control thread; answering with cookies",
-               depth);
+      log_warn("under load: %u handshake messages queued; the workers answer with cookies", depth);
       AuditEvent("under_load").add("state", "entered").add("queued", std::uint64_t{depth}).emit();
-    }
-    under_load_ = true;
-    under_load_until_ = now + kUnderLoadHold;
-  } else if (under_load_ && now >= under_load_until_) {
-    under_load_ = false;
-    log_info("no longer under load");
-    AuditEvent("under_load").add("state", "left").emit();
+      break;
+    case UnderLoad::Change::kLeft:
+      log_info("no longer under load");
+      AuditEvent("under_load").add("state", "left").emit();
+      break;
+    case UnderLoad::Change::kNone:
+      break;
   }
+  dp_.under_load.store(load_.active(), std::memory_order_relaxed);
+}
 
-  void* objs[kRingBurst];
-  const unsigned n = rte_ring_dequeue_burst(dp_.to_control, objs, kRingBurst, nullptr);
+unsigned ControlThread::poll_once() {
+  const TimePoint now = Clock::now();
+  update_load(now);
   const std::uint64_t now_tsc = rte_get_tsc_cycles();
-  for (unsigned i = 0; i < n; ++i) process(static_cast<rte_mbuf*>(objs[i]), now, now_tsc);
+  void* objs[kRingBurst];
+  // Proven messages first: a flood of unproven ones never makes them wait.
+  const unsigned proven = rte_ring_dequeue_burst(dp_.handshakes_proven, objs, kRingBurst, nullptr);
+  for (unsigned i = 0; i < proven; ++i)
+    process_handshake(static_cast<rte_mbuf*>(objs[i]), true, now, now_tsc);
+  const unsigned unproven = rte_ring_dequeue_burst(dp_.handshakes, objs, kRingBurst, nullptr);
+  for (unsigned i = 0; i < unproven; ++i)
+    process_handshake(static_cast<rte_mbuf*>(objs[i]), false, now, now_tsc);
+  const unsigned local = rte_ring_dequeue_burst(dp_.local, objs, kRingBurst, nullptr);
+  for (unsigned i = 0; i < local; ++i) process_local(static_cast<rte_mbuf*>(objs[i]), now_tsc);
+  const unsigned n = proven + unproven + local;
   const unsigned events = rte_ring_dequeue_burst(dp_.events, objs, kRingBurst, nullptr);
   for (unsigned i = 0; i < events; ++i) {
     dp::WorkerEvent event;
@@ -109,6 +116,7 @@ unsigned ControlThread::poll_once() {
   if (now >= next_tick_) {
     next_tick_ = now + kTickInterval;
     device_.tick(engine_, now, now_tsc);
+    dp_.cookie_gate->rotate_if_due(now_tsc);
     // Fresh: the device tick may have stamped held frames after now_tsc.
     tx_.tick(rte_get_tsc_cycles());
   }
@@ -124,7 +132,17 @@ unsigned ControlThread::poll_once() {
   return n + events + staged;
 }
 
-void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
+void ControlThread::process_handshake(rte_mbuf* m, bool proven, TimePoint now,
+                                      std::uint64_t now_tsc) {
+  const dp::Classified c = dp::classify_wan(m, dp_.wan.local);
+  if (c.kind != dp::Classify::kWireGuard) {  // cannot happen: a worker classified it
+    rte_pktmbuf_free(m);
+    return;
+  }
+  on_wireguard(m, c, proven, now, now_tsc);
+}
+
+void ControlThread::process_local(rte_mbuf* m, std::uint64_t now_tsc) {
   const dp::ControlMeta meta = dp::control_meta(m);
   dp::PortContext& port = tx_.port(meta.port_stats_index);
   if (meta.reason == dp::ControlReason::kAwaitingNeighbour) {
@@ -163,12 +181,6 @@ void ControlThread::process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc) {
       ++counters_.icmp_answered;
       tx_.send_frame(port, m);
       return;
-    case dp::Classify::kWireGuard:
-      if (wan) {
-        on_wireguard(m, c, now, now_tsc);
-        return;
-      }
-      break;
     default:
       break;
   }
@@ -196,7 +208,7 @@ void ControlThread::on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classif
   }
 }
 
-void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint now,
+void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool proven, TimePoint now,
                                  std::uint64_t now_tsc) {
   ++counters_.handshake_messages;
   const auto* payload = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, c.payload_offset);
@@ -214,8 +226,24 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint
     }
   }
   const SourceAddress source = source_of(frame, c);
-  const HandshakeEngine::Result r =
-      engine_.receive({payload, c.payload_len}, source, now, under_load_);
+  const std::span<const std::uint8_t> message(payload, c.payload_len);
+  // The workers checked mac1, and under load mac2 and the source's rate
+  // (cookie_gate.hpp). A message queued before the hub came under load is
+  // answered as the workers answer now: with a cookie reply, no X25519.
+  if (!proven && load_.active() &&
+      message[0] != static_cast<std::uint8_t>(dp::MessageType::kCookieReply)) {
+    const dp::Endpoint from = c.ip_version == 6 ? dp::Endpoint::v6(src6.data(), c.src_port_be)
+                                                : dp::Endpoint::v4(c.src_ip_be, c.src_port_be);
+    dp::MessageCookieReply reply;
+    dp_.cookie_gate->make_reply(reply, message, from, random_);
+    device_.send_handshake(source, {reinterpret_cast<const std::uint8_t*>(&reply), sizeof reply},
+                           std::nullopt);
+    ++counters_.cookie_replies_sent;
+    tx_.clear_reply_hint();
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const HandshakeEngine::Result r = engine_.receive(message, source, now, false);
   tx_.clear_reply_hint();
   // An authenticated handshake proves the on-link sender: remember its MAC so
   // the reply and the data that follows need no ARP / NDP round trip.
@@ -279,7 +307,8 @@ void ControlThread::print_status(bool full) const {
            sum.rx_packets[dp::kStatsPortLan],
            sum.tx_packets[dp::kStatsPortLan] + tx_.counters().tx_packets[dp::kStatsPortLan],
            sum.decrypted_packets, sum.encrypted_packets, hs.sessions_derived,
-           hs.cookie_replies_sent, under_load_ ? " (under load)" : "", dropped, drops.c_str());
+           hs.cookie_replies_sent + sum.cookie_replies_sent + counters_.cookie_replies_sent,
+           load_.active() ? " (under load)" : "", dropped, drops.c_str());
   if (!full) return;
   std::vector<const dp::PeerCounterBlock*> blocks;
   for (const auto& b : dp_.worker_peer_counters) blocks.push_back(b.get());

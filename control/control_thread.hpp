@@ -1,8 +1,11 @@
-// The control thread's loop (main lcore): drains the ring the workers fill
-// (handshake messages, ARP, NDP, ICMP echo to the appliance, frames waiting
-// for a neighbour), decides "under load" from the ring's depth (past 1/8 full, held
-// for at least a second, as the kernel does), runs the periodic work of the
-// device and the control tx path, and prints status lines.
+// The control thread's loop (main lcore): drains the rings the workers fill,
+// proven handshake messages first, then the unproven ones, then the local
+// ring (ARP, NDP, ICMP echo to the appliance, frames waiting for a
+// neighbour), worker events and staged packets. It decides "under load" from
+// the unproven ring's depth alone (under_load.hpp) and tells the workers,
+// which then answer cookies themselves (dataplane/cookie_gate.hpp). It runs
+// the periodic work of the device and the control tx path, and prints status
+// lines.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -16,6 +19,7 @@
 #include "control/control_tx.hpp"
 #include "control/device.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/under_load.hpp"
 #include "dataplane/context.hpp"
 
 namespace wghub::ctl {
@@ -39,6 +43,9 @@ struct ControlCounters {
   std::uint64_t icmp_answered = 0;
   std::uint64_t handshake_messages = 0;
   std::uint64_t under_load_entered = 0;
+  // Unproven messages that were already queued when the hub came under load,
+  // answered with a cookie reply here instead of a handshake.
+  std::uint64_t cookie_replies_sent = 0;
 };
 
 class ControlThread {
@@ -61,12 +68,15 @@ class ControlThread {
   void set_uapi(uapi::Server* server) { uapi_ = server; }
 
   void print_status(bool full) const;
-  bool under_load() const { return under_load_; }
+  bool under_load() const { return load_.active(); }
   const ControlCounters& counters() const { return counters_; }
 
  private:
-  void process(rte_mbuf* m, TimePoint now, std::uint64_t now_tsc);
-  void on_wireguard(rte_mbuf* m, const dp::Classified& c, TimePoint now, std::uint64_t now_tsc);
+  void update_load(TimePoint now);
+  void process_local(rte_mbuf* m, std::uint64_t now_tsc);
+  void process_handshake(rte_mbuf* m, bool proven, TimePoint now, std::uint64_t now_tsc);
+  void on_wireguard(rte_mbuf* m, const dp::Classified& c, bool proven, TimePoint now,
+                    std::uint64_t now_tsc);
   void on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classified& c, std::uint64_t now_tsc);
 
   dp::Dataplane& dp_;
@@ -74,8 +84,8 @@ class ControlThread {
   HandshakeEngine& engine_;
   ControlTx& tx_;
   unsigned status_interval_s_;
-  bool under_load_ = false;
-  TimePoint under_load_until_{};
+  UnderLoad load_;
+  crypto::RandomBuffer random_;  // nonces of the cookie replies sent from here
   TimePoint next_tick_{};
   TimePoint next_status_{};
   ControlCounters counters_;

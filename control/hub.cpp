@@ -160,13 +160,16 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
   d.lan_gateways6 = std::make_unique<dp::LanGateways6>();
   d.keypairs = std::make_unique<dp::KeypairTable>();
   d.peers = std::make_unique<dp::PeerTable>();
-  d.to_control =
-      rte_ring_create("wghub_control", 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
-  d.events =
-      rte_ring_create("wghub_events", 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
-  d.staged =
-      rte_ring_create("wghub_staged", 2048, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
-  if (d.to_control == nullptr || d.events == nullptr || d.staged == nullptr) {
+  auto ring = [](const char* name, unsigned size) {
+    return rte_ring_create(name, size, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+  };
+  d.handshakes = ring("wghub_handshakes", 4096);
+  d.handshakes_proven = ring("wghub_proven", 1024);
+  d.local = ring("wghub_local", 2048);
+  d.events = ring("wghub_events", 4096);
+  d.staged = ring("wghub_staged", 2048);
+  if (d.handshakes == nullptr || d.handshakes_proven == nullptr || d.local == nullptr ||
+      d.events == nullptr || d.staged == nullptr) {
     error = std::string("cannot create the control rings (") + rte_strerror(rte_errno) + ")";
     return nullptr;
   }
@@ -179,6 +182,7 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
   hub->device_ = std::make_unique<Device>(d, *hub->tx_);
   auto local = LocalIdentity::from_private_key(s.interface.private_key->span());
   const std::string public_key = crypto::key_to_base64(local.public_key.data());
+  d.cookie_gate = std::make_unique<dp::CookieGate>(local.public_key, d.rcu.get(), rte_get_tsc_hz());
   hub->engine_ = std::make_unique<HandshakeEngine>(std::move(local), *hub->device_);
   hub->device_->attach(*hub->engine_);
   if (!hub->device_->apply(s, error)) return nullptr;
@@ -325,18 +329,14 @@ Hub::~Hub() {
   engine_.reset();
   device_.reset();  // retires keypairs; workers are gone
   tx_.reset();
-  void* left;
-  if (dp_->to_control != nullptr) {
-    while (rte_ring_dequeue(dp_->to_control, &left) == 0)
-      rte_pktmbuf_free(static_cast<rte_mbuf*>(left));
-    rte_ring_free(dp_->to_control);
+  for (rte_ring* r : {dp_->handshakes, dp_->handshakes_proven, dp_->local, dp_->staged}) {
+    if (r == nullptr) continue;
+    void* left;
+    while (rte_ring_dequeue(r, &left) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(left));
+    rte_ring_free(r);
   }
   if (dp_->events != nullptr) rte_ring_free(dp_->events);
-  if (dp_->staged != nullptr) {
-    while (rte_ring_dequeue(dp_->staged, &left) == 0)
-      rte_pktmbuf_free(static_cast<rte_mbuf*>(left));
-    rte_ring_free(dp_->staged);
-  }
+  dp_->cookie_gate.reset();
   if (dp_->wan.port.started) dp::close_port(dp_->wan.port);
   if (dp_->lan.port.started) dp::close_port(dp_->lan.port);
   dp_->fib.reset();

@@ -398,9 +398,9 @@ std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
   s->staged_purged = staged.purged;
   s->under_load = control.under_load();
   s->under_load_entered = control.counters().under_load_entered;
-  if (dp.to_control != nullptr) {
-    s->control_ring_count = rte_ring_count(dp.to_control);
-    s->control_ring_capacity = rte_ring_get_capacity(dp.to_control);
+  if (dp.handshakes != nullptr) {
+    s->control_ring_count = rte_ring_count(dp.handshakes);
+    s->control_ring_capacity = rte_ring_get_capacity(dp.handshakes);
   }
   const ControlTxCounters& tc = tx.counters();
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/cookie_gate.hpp"
 #include "dataplane/fib.hpp"
 #include "dataplane/fib6.hpp"
 #include "dataplane/keypair_table.hpp"
@@ -60,6 +61,19 @@ struct IcmpErrorLimit {
       return v == 0 ? 0 : std::max<std::uint64_t>(1, v / n);
     };
     return TokenBucket(part(per_second), part(burst), hz);
+  }
+};
+
+// How many ARP, NDP and echo frames for the appliance's own addresses the
+// workers pass up to the control thread, all workers together (split evenly
+// as IcmpErrorLimit is): a stranger flooding pings or ARP at the hub is
+// capped here, and what is left over is dropped as local_rate_limited.
+struct LocalLimit {
+  std::uint32_t per_second = 10000;
+  std::uint32_t burst = 1000;
+
+  TokenBucket share(std::size_t workers, std::uint64_t hz) const {
+    return IcmpErrorLimit{per_second, burst}.share(workers, hz);
   }
 };
 
@@ -109,7 +123,7 @@ struct PortContext {
   }
 };
 
-// Why an mbuf travels on the control ring (stored in its dynamic field).
+// Why an mbuf travels on a control ring (stored in its dynamic field).
 enum class ControlReason : std::uint8_t {
   kReceived = 0,       // a frame for the appliance (handshake, ARP, ICMP): re-classify
   kAwaitingNeighbour,  // a finished frame whose destination MAC is unknown
@@ -160,12 +174,28 @@ struct Dataplane {
   std::unique_ptr<LanGateways6> lan_gateways6;
   std::unique_ptr<KeypairTable> keypairs;
   std::unique_ptr<PeerTable> peers;
-  rte_ring* to_control = nullptr;  // multi-producer (workers), single consumer (control)
-  rte_ring* events = nullptr;      // WorkerEvent notices, same producers and consumer
-  // Inner packets waiting for a handshake (ControlReason::kStaged), same
-  // producers and consumer. Apart from to_control so that they never count
-  // towards "under load", which is about handshake messages.
+  // Rings up to the control thread: multi-producer (workers), single consumer.
+  //   handshakes         handshake messages with a valid mac1 (and cookie
+  //                      replies); its depth alone decides "under load";
+  //   handshakes_proven  under load: messages with a valid mac2 that passed
+  //                      the worker's per-source limit; served first, so
+  //                      nothing unproven makes them wait (cookie_gate.hpp);
+  //   local              ARP, NDP and echo for our addresses (rate limited per
+  //                      worker, LocalLimit) and frames awaiting a neighbour;
+  //   events             WorkerEvent notices (no mbuf);
+  //   staged             inner packets waiting for a handshake (kStaged).
+  rte_ring* handshakes = nullptr;
+  rte_ring* handshakes_proven = nullptr;
+  rte_ring* local = nullptr;
+  rte_ring* events = nullptr;
   rte_ring* staged = nullptr;
+  // Set by the control thread from the handshakes ring's depth (past 1/8,
+  // held for a second); read by the workers, which then answer messages
+  // without mac2 with cookie replies themselves.
+  std::atomic<bool> under_load{false};
+  // mac1/mac2 keys and the RCU-published cookie secret (set up by the hub).
+  std::unique_ptr<CookieGate> cookie_gate;
+  LocalLimit local_limit;  // read once by each worker at construction
   unsigned burst = 32;
   bool busy_poll = false;
   std::uint64_t reject_after_cycles = 0;  // REJECT_AFTER_TIME in TSC cycles

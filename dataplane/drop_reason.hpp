@@ -49,6 +49,10 @@ namespace wghub::dp {
   X(kNoSession, "no_session")                                    \
   X(kStagedRingFull, "staged_ring_full")                         \
   X(kHandshakeRingFull, "handshake_ring_full")                   \
+  X(kHandshakeBadMac1, "handshake_bad_mac1")                     \
+  X(kHandshakeRateLimited, "handshake_rate_limited")             \
+  X(kLocalRateLimited, "local_rate_limited")                     \
+  X(kLocalRingFull, "local_ring_full")                           \
   /* Inner packets and forwarding */                             \
   X(kSpoofedInnerSource, "spoofed_inner_source")                 \
   X(kBadInnerPacket, "bad_inner_packet")                         \

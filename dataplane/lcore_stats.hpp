@@ -50,6 +50,10 @@ struct alignas(64) LcoreStats {
   uint64_t encrypted_packets = 0;
   uint64_t encrypted_bytes = 0;
   uint64_t handshakes_to_control = 0;
+  // Under load (cookie_gate.hpp): cookie replies this worker sent, and
+  // messages with a valid mac2 it passed to the proven ring.
+  uint64_t cookie_replies_sent = 0;
+  uint64_t handshakes_proven = 0;
   // Packets over the tunnel MTU (worker_pmtu.cpp): IPv4 fragments made, and
   // the ICMP / ICMPv6 errors sent, held back by the rate limit, or not
   // allowed at all (RFC 1812 4.3.2.7, RFC 4443 2.4 (e)).
@@ -80,6 +84,8 @@ void for_each_counter(Dst& dst, Src& src, F&& f) {
   f(dst.encrypted_packets, src.encrypted_packets);
   f(dst.encrypted_bytes, src.encrypted_bytes);
   f(dst.handshakes_to_control, src.handshakes_to_control);
+  f(dst.cookie_replies_sent, src.cookie_replies_sent);
+  f(dst.handshakes_proven, src.handshakes_proven);
   f(dst.fragments_created, src.fragments_created);
   f(dst.icmp_errors_sent, src.icmp_errors_sent);
   f(dst.icmp_errors_rate_limited, src.icmp_errors_rate_limited);

@@ -3,11 +3,12 @@
 //   WAN rx -> classify -> data: keypair by index -> decrypt burst (IPsec-MB)
 //          -> replay window -> inner-source check (FIB of the inner packet's
 //          family) -> FIB lookup of the inner destination -> LAN tx, or
-//          re-encrypt to another peer (hub-and-spoke); handshakes, ARP, NDP,
-//          ICMP to us -> control ring
+//          re-encrypt to another peer (hub-and-spoke); handshakes -> mac1,
+//          under load mac2 or a cookie reply from here (cookie_gate.hpp) ->
+//          handshake rings; ARP, NDP, ICMP to us -> local ring
 //   LAN rx -> classify -> FIB (IPv4 or IPv6) -> peer -> encrypt burst -> WAN
 //          tx to the peer's latest authenticated endpoint; ARP, NDP, ICMP to
-//          us -> control
+//          us -> local ring
 //
 // A worker owns its tx queues, its AEAD backend, its scratch arrays and its
 // counters; it never blocks and never takes a lock the control thread holds
@@ -66,8 +67,12 @@ class Worker {
   void prefetch_routes(rte_mbuf* const* pkts, std::uint16_t n);
   void rx_wan(std::uint16_t queue);
   void rx_lan(std::uint16_t queue);
-  void to_control(rte_mbuf* m, const PortContext& port);
-  void arp_to_control(rte_mbuf* m, const PortContext& port);
+  void to_local(rte_mbuf* m, const PortContext& port);
+  void arp_to_local(rte_mbuf* m, const PortContext& port);
+  void gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
+                      MessageType type, const Endpoint& from, std::uint64_t now);
+  void send_cookie_reply(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
+                         const Endpoint& from, const CookieGate::Cookie& cookie);
   void queue_message(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
                      const Endpoint& from, std::uint64_t now);
   void classify_wan_slow(rte_mbuf* m, std::uint64_t now);
@@ -102,15 +107,20 @@ class Worker {
   LcoreStats& stats_;
   PeerCounterBlock& peer_counters_;
   std::uint16_t ip_id_ = 0;
-  std::uint64_t now_ = 0;    // TSC at the current rx burst
-  TokenBucket icmp_errors_;  // this worker's share of Dataplane::icmp_error_limit
+  std::uint64_t now_ = 0;            // TSC at the current rx burst
+  TokenBucket icmp_errors_;          // this worker's share of Dataplane::icmp_error_limit
+  TokenBucket local_budget_;         // this worker's share of Dataplane::local_limit
+  SourceLimiter handshake_sources_;  // under load: proven messages per source
+  crypto::RandomBuffer random_;      // cookie reply nonces
 
   // Scratch, sized for the largest burst of both directions.
   // Built in place (no copies through the stack), n_decrypt_/n_encrypt_ used.
   std::array<crypto::AeadOp, kMaxBurst> decrypt_ops_, encrypt_ops_;
   std::array<Pending, kMaxBurst> decrypt_pending_, encrypt_pending_;
   std::uint32_t n_decrypt_ = 0, n_encrypt_ = 0;
-  std::vector<rte_mbuf*> control_batch_;
+  // Bound for the control rings (Dataplane::handshakes, handshakes_proven,
+  // local), enqueued once per poll.
+  std::vector<rte_mbuf*> handshake_batch_, proven_batch_, local_batch_;
   std::vector<rte_mbuf*> tx_wan_, tx_lan_;
 };
 

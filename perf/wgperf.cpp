@@ -159,13 +159,19 @@ int main(int argc, char** argv) {
         for (const auto& one : runs)
           if (!one.check_error.empty()) failed = one.check_error;
         if (engine == Engine::kHandshake) {
+          const double floor = 4 * r.x25519_cycles;
           std::fprintf(g_out,
-                       "handshake  %u peers: %.0f handshakes/s (%.0f cycles each, %llu paced), "
-                       "under load %.0f cookie replies/s (%.0f cycles each, %llu); drops %s\n",
+                       "handshake  %u peers: %.0f handshakes/s on the control thread (%.0f cycles "
+                       "each, %llu paced); 4 x X25519 = %.0f cycles here: %.2f x the floor\n"
+                       "cookie     under load, one worker: %.0f cookie replies/s (%.0f cycles "
+                       "each, %llu); control thread: %.0f cycles each (%llu queued before the "
+                       "load was seen); drops %s\n",
                        o.peers, r.handshakes_per_s, r.cycles_per_handshake,
-                       static_cast<unsigned long long>(r.handshakes), r.cookies_per_s,
-                       r.cycles_per_cookie, static_cast<unsigned long long>(r.cookies),
-                       r.drops_text.c_str());
+                       static_cast<unsigned long long>(r.handshakes), floor,
+                       r.cycles_per_handshake > 0 ? floor / r.cycles_per_handshake : 0,
+                       r.cookies_per_s, r.cycles_per_cookie,
+                       static_cast<unsigned long long>(r.cookies), r.control_cycles_per_cookie,
+                       static_cast<unsigned long long>(r.control_cookies), r.drops_text.c_str());
         } else {
           if (!header) {
             print_header(o);

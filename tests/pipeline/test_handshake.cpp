@@ -109,8 +109,11 @@ TEST_F(PipelineTest, InitiationWithBadMac1IsIgnored) {
   h().send(a, init);
   h().run();
   EXPECT_TRUE(h().take_wan().empty());
+  // The worker drops it: it never takes a slot on a control ring.
+  EXPECT_EQ(h().stats().drops[static_cast<std::size_t>(dp::DropReason::kHandshakeBadMac1)], 1u);
+  EXPECT_EQ(h().stats().handshakes_to_control, 0u);
   const ctl::HandshakeCounters& hs = h().hub().engine().counters();
-  EXPECT_EQ(hs.drops[static_cast<std::size_t>(ctl::HandshakeDrop::kInvalidMac)], 1u);
+  EXPECT_EQ(hs.initiations_received, 0u);
   EXPECT_EQ(hs.responses_sent, 0u);
   EXPECT_EQ(h().device_peer("site-a").next, nullptr);
 }
@@ -263,27 +266,30 @@ TEST_F(PipelineTest, CookieReplyUnderLoadThenRetryWithMac2) {
 
   const std::uint64_t sessions_before = h().hub().engine().counters().sessions_derived;
   const dp::LcoreStats before = h().stats();
-  rte_ring* to_control = h().hub().dataplane().to_control;
-  const unsigned threshold = rte_ring_get_capacity(to_control) / 8;
+  rte_ring* handshakes = h().hub().dataplane().handshakes;
+  const unsigned threshold = rte_ring_get_capacity(handshakes) / 8;
   const unsigned flood = threshold + 89;  // 600 with the 4096-slot ring
 
   // The flood: copies of one initiation from B (valid mac1), with A's data
-  // in between. Only the workers run: the control ring fills up.
+  // in between. Only the workers run: the handshake ring fills up.
   const Bytes initiation = b.create_initiation();
   for (unsigned i = 0; i < flood; ++i) {
     h().send(b, initiation);
     if (i % 100 == 0) h().send(a, a.seal(inner_udp(ip4(10, 1, 0, 5), kHqHostIp, i, 200)));
   }
   h().run_workers();
-  EXPECT_EQ(rte_ring_count(to_control), flood);
+  EXPECT_EQ(rte_ring_count(handshakes), flood);
   const unsigned data_packets = (flood + 99) / 100;
   EXPECT_EQ(h().take_lan().size(), data_packets) << "data must not wait for the control thread";
   EXPECT_EQ(h().stats().decrypted_packets - before.decrypted_packets, data_packets);
   EXPECT_EQ(h().stats().handshakes_to_control - before.handshakes_to_control, flood);
 
+  // The control thread finds the ring past 1/8: under load, and what was
+  // queued before the workers knew is answered with cookies from there.
   h().run();
   EXPECT_EQ(h().hub().control().counters().under_load_entered, 1u);
-  EXPECT_EQ(h().hub().engine().counters().cookie_replies_sent, flood);
+  EXPECT_TRUE(h().hub().dataplane().under_load.load());
+  EXPECT_EQ(h().hub().control().counters().cookie_replies_sent, flood);
   EXPECT_EQ(h().hub().engine().counters().sessions_derived, sessions_before);
   std::vector<Bytes> wan = h().take_wan();
   ASSERT_EQ(wan.size(), flood);
@@ -292,16 +298,22 @@ TEST_F(PipelineTest, CookieReplyUnderLoadThenRetryWithMac2) {
   EXPECT_EQ(message_type(cookie_reply), 3u);
   ASSERT_TRUE(b.consume_cookie_reply(cookie_reply));
 
-  // Still under load (the retry is first in a queue past 1/8 full): the
-  // retry carries mac2 and is answered; the copies get cookies again.
+  // Still under load: the workers answer the copies with cookies
+  // themselves; the retry carries mac2, goes up on the proven ring and is
+  // answered, behind nothing.
+  const dp::LcoreStats mid = h().stats();
+  for (unsigned i = 1; i < flood; ++i) h().send(b, initiation);
   const Bytes retry = b.create_initiation();
   h().send(b, retry);
-  for (unsigned i = 1; i < flood; ++i) h().send(b, initiation);
   h().run_workers();
+  EXPECT_EQ(rte_ring_count(handshakes), 0u);
+  EXPECT_EQ(rte_ring_count(h().hub().dataplane().handshakes_proven), 1u);
+  EXPECT_EQ(h().stats().cookie_replies_sent - mid.cookie_replies_sent, flood - 1);
+  EXPECT_EQ(h().stats().handshakes_proven - mid.handshakes_proven, 1u);
   h().run();
   const ctl::HandshakeCounters& hs = h().hub().engine().counters();
   EXPECT_EQ(hs.sessions_derived, sessions_before + 1);
-  EXPECT_EQ(hs.cookie_replies_sent, 2 * flood - 1);
+  EXPECT_EQ(h().hub().control().counters().cookie_replies_sent, flood);
   bool completed = false;
   for (const Bytes& f : h().take_wan()) {
     const auto pf = parse_frame(f);

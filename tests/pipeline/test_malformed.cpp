@@ -519,7 +519,7 @@ const std::vector<Row>& rows() {
        control_drop(HandshakeDrop::kNoise, NoiseError::kZeroDh)},
       {"InitiationBadMac1", Via::kWan,
        [](B& b) { Bytes m = b.a().create_initiation(); m[120] ^= 1; return b.wg(m); },
-       control_drop(HandshakeDrop::kInvalidMac)},
+       drop(DropReason::kHandshakeBadMac1)},
       {"ResponseForNoHandshake", Via::kWan,
        [](B& b) { return b.wg(b.with_macs(message_of_type(2, dp::kMessageResponseSize))); },
        control_drop(HandshakeDrop::kUnknownIndex)},

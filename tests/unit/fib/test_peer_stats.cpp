@@ -173,7 +173,7 @@ TEST(LcoreStats, SnapshotSumCoversEveryCounter) {
     d = 1;
     ++fields;
   });
-  EXPECT_EQ(fields, 4 * kStatsPortCount + 9 + kDropReasonCount);
+  EXPECT_EQ(fields, 4 * kStatsPortCount + 11 + kDropReasonCount);
   const LcoreStats one_copy = snapshot(ones);
   uint64_t total = 0;
   for_each_counter(one_copy, one_copy,

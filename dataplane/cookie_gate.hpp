@@ -1,0 +1,111 @@
+// The workers' half of WireGuard's DoS defence (whitepaper 5.3 and 5.4.7;
+// the kernel's cookie.c and the part of receive.c's
+// wg_receive_handshake_packet before the handshake queue). Every handshake
+// message must carry a valid mac1 before it may take a slot on a ring. Under
+// load, an initiation or response without a valid mac2 is answered here, on
+// the worker, with a cookie reply (a few thousand cycles, no X25519); one
+// with a valid mac2 passes a per-source rate limit and goes to the proven
+// handshake ring, which nothing unproven can fill.
+//
+// The cookie secret R_m changes every two minutes (whitepaper 5.4.7). The
+// control thread draws it and publishes it with RCU: workers read the
+// current secret through one acquire load, and an old secret is freed only
+// after every worker passed a quiescent state. The mac1 and cookie keys
+// derive from the hub's public key, which only a restart changes.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <span>
+
+#include "crypto/random.hpp"
+#include "crypto/secret.hpp"
+#include "dataplane/messages.hpp"
+#include "dataplane/peer_state.hpp"
+#include "dataplane/rcu.hpp"
+
+namespace wghub::dp {
+
+class CookieGate {
+ public:
+  // `rcu` may be nullptr (no concurrent readers: unit tests).
+  CookieGate(std::span<const std::uint8_t, 32> local_public_key, Rcu* rcu, std::uint64_t tsc_hz);
+  ~CookieGate();
+  CookieGate(const CookieGate&) = delete;
+  CookieGate& operator=(const CookieGate&) = delete;
+
+  // Control thread, from its tick: draws a new secret once the current one
+  // is kCookieSecretMaxAge old, and frees secrets no worker can still read.
+  void rotate_if_due(std::uint64_t now_tsc);
+  // Control thread: a new secret now (tests; the first is drawn at creation).
+  void rotate(std::uint64_t now_tsc);
+
+  // mac1 = MAC(HASH("mac1----" || our public key), msg up to mac1).
+  // `message` is a whole initiation or response.
+  bool mac1_valid(std::span<const std::uint8_t> message) const;
+  // cookie = MAC(R_m, source IP || port): computed once, then used to check
+  // mac2 and, if that fails, to answer.
+  using Cookie = crypto::Secret<kCookieLen>;
+  void cookie_for(Cookie& out, const Endpoint& from) const;
+  // mac2 = MAC(cookie, msg up to mac2).
+  bool mac2_valid(std::span<const std::uint8_t> message, const Cookie& cookie) const;
+  // The cookie reply answering `message` (whitepaper 5.4.7): the cookie
+  // XChaCha20-Poly1305 sealed under HASH("cookie--" || our public key), with
+  // the message's mac1 as associated data.
+  void make_reply(MessageCookieReply& out, std::span<const std::uint8_t> message,
+                  const Cookie& cookie, crypto::RandomBuffer& random) const;
+  void make_reply(MessageCookieReply& out, std::span<const std::uint8_t> message,
+                  const Endpoint& from, crypto::RandomBuffer& random) const;
+
+ private:
+  struct Secret {
+    std::array<std::uint8_t, 32> bytes;
+    std::uint64_t birth_tsc;
+  };
+  struct Retired {
+    std::uint64_t token;
+    Secret* secret;
+  };
+  static void destroy(Secret* s);
+
+  std::array<std::uint8_t, 32> mac1_key_{};
+  std::array<std::uint8_t, 32> cookie_key_{};
+  std::atomic<Secret*> current_{nullptr};
+  Rcu* rcu_;
+  std::uint64_t max_age_cycles_;
+  std::deque<Retired> retired_;  // control thread only
+};
+
+// Per-source token buckets for the proven handshake messages a worker passes
+// up under load (kernel ratelimiter.c: 20 a second, a burst of 5, a source
+// being an IPv4 address or an IPv6 /64). One fixed table per worker, direct
+// mapped by a keyed SipHash: no allocation and O(1) per message. A source
+// that collides takes the slot over with a full bucket; it must have proven
+// with mac2 that it receives at that address, so a flood of spoofed sources
+// never gets this far.
+class SourceLimiter {
+ public:
+  static constexpr std::uint64_t kPacketsPerSecond = 20;
+  static constexpr std::uint64_t kPacketsBurstable = 5;
+  static constexpr std::size_t kSlots = 4096;
+
+  explicit SourceLimiter(std::uint64_t tsc_hz);
+  bool allow(const Endpoint& from, std::uint64_t now_tsc);
+
+ private:
+  struct Slot {
+    std::uint64_t key = 0;  // 0 = empty
+    std::uint64_t last_tsc = 0;
+    std::uint64_t tokens = 0;  // in TSC cycles: one packet costs cost_
+  };
+  std::uint64_t key_of(const Endpoint& from) const;
+
+  std::array<std::uint8_t, 16> hash_key_{};
+  std::uint64_t cost_;        // cycles a packet costs
+  std::uint64_t max_tokens_;  // the burst
+  std::array<Slot, kSlots> slots_{};
+};
+
+}  // namespace wghub::dp
