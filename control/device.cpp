@@ -422,6 +422,7 @@ void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint
   const dp::Endpoint old = st.endpoint.load();
   if (old == packed) return;
   st.endpoint.store(packed);
+  dp_.known_sources->add(packed);
   auto it = peers_.find(peer_slot);
   if (it == peers_.end()) return;
   log_info("peer %s endpoint %s -> %s", it->second.name.c_str(), format_endpoint(old).c_str(),

@@ -293,8 +293,8 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
 
   MetricFamily under_load =
       family("wghub_under_load",
-             "1 while the hub is under load (control ring past 1/8 full, held 1 s) and answers "
-             "handshakes with cookies, else 0",
+             "1 while the hub is under load (handshake ring past 1/8 full, held 1 s) and the "
+             "workers answer handshakes without mac2 with cookies, else 0",
              MetricType::Gauge);
   add_gauge(under_load, {}, s != nullptr && s->under_load ? 1 : 0);
 
@@ -391,6 +391,17 @@ std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
     s->staged_waiting += p.staged.size();
   }
   s->handshakes = engine.counters();
+  // The DoS gate runs on the workers (cookie_gate.hpp): their cookie
+  // replies, mac1 failures and rate-limited sources count here too.
+  for (const auto& w : dp.worker_stats) {
+    const dp::LcoreStats st = dp::snapshot(*w);
+    s->handshakes.cookie_replies_sent += st.cookie_replies_sent;
+    s->handshakes.drops[static_cast<std::size_t>(HandshakeDrop::kInvalidMac)] +=
+        st.drops[static_cast<std::size_t>(dp::DropReason::kHandshakeBadMac1)];
+    s->handshakes.drops[static_cast<std::size_t>(HandshakeDrop::kRateLimited)] +=
+        st.drops[static_cast<std::size_t>(dp::DropReason::kHandshakeRateLimited)];
+  }
+  s->handshakes.cookie_replies_sent += control.counters().cookie_replies_sent;
   const Device::StagedCounters& staged = device.staged_counters();
   s->staged_queued = staged.queued;
   s->staged_sent = staged.sent;

@@ -195,6 +195,9 @@ struct Dataplane {
   std::atomic<bool> under_load{false};
   // mac1/mac2 keys and the RCU-published cookie secret (set up by the hub).
   std::unique_ptr<CookieGate> cookie_gate;
+  // Endpoints peers authenticated from: under load they skip the cookie
+  // round trip (cookie_gate.hpp). Workers and the control thread add.
+  std::unique_ptr<KnownSources> known_sources = std::make_unique<KnownSources>();
   LocalLimit local_limit;  // read once by each worker at construction
   unsigned burst = 32;
   bool busy_poll = false;

@@ -166,4 +166,28 @@ bool SourceLimiter::allow(const Endpoint& from, std::uint64_t now_tsc) {
   return true;
 }
 
+// --- KnownSources ---
+
+KnownSources::KnownSources() {
+  crypto::random_bytes(hash_key_);
+}
+
+std::uint64_t KnownSources::key_of(const Endpoint& from) const {
+  std::uint64_t h;
+  crypto_shorthash_siphash24(reinterpret_cast<unsigned char*>(&h),
+                             reinterpret_cast<const unsigned char*>(from.w), sizeof from.w,
+                             hash_key_.data());
+  return h | 1;  // never 0, the empty slot
+}
+
+void KnownSources::add(const Endpoint& from) {
+  const std::uint64_t key = key_of(from);
+  slots_[(key >> 1) % kSlots].store(key, std::memory_order_relaxed);
+}
+
+bool KnownSources::contains(const Endpoint& from) const {
+  const std::uint64_t key = key_of(from);
+  return slots_[(key >> 1) % kSlots].load(std::memory_order_relaxed) == key;
+}
+
 }  // namespace wghub::dp

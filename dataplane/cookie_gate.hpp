@@ -108,4 +108,29 @@ class SourceLimiter {
   std::array<Slot, kSlots> slots_{};
 };
 
+// Outer sources that authenticated lately: a peer's endpoint as a handshake
+// or a data packet proved it. Under load a handshake message from one of
+// them skips the cookie round trip and goes, through the per-source limit,
+// to the proven ring: a site that dials in from where the hub knows it gets
+// its answer at once instead of after its 5 s retransmit (stock WireGuard
+// stores a cookie and waits for its timer). An attacker would have to spoof
+// such an address and would still meet the per-source limit. A fixed table
+// of keyed hashes of address and port, direct mapped: any thread adds
+// (relaxed atomic stores), workers look up; a collision forgets the older
+// source, which then takes the cookie round trip.
+class KnownSources {
+ public:
+  static constexpr std::size_t kSlots = 1 << 16;
+
+  KnownSources();
+  void add(const Endpoint& from);
+  bool contains(const Endpoint& from) const;
+
+ private:
+  std::uint64_t key_of(const Endpoint& from) const;
+
+  std::array<std::uint8_t, 16> hash_key_{};
+  std::array<std::atomic<std::uint64_t>, kSlots> slots_{};
+};
+
 }  // namespace wghub::dp

@@ -215,9 +215,10 @@ struct alignas(64) PeerState {
   std::atomic<bool> handshake_wanted{false};
 
   // Worker, after an authenticated packet from `from` (roaming). Skipped
-  // when another writer holds the cell: the next packet tries again.
-  void update_endpoint(const Endpoint& from) {
-    if (!endpoint.holds(from)) endpoint.try_store(from);
+  // when another writer holds the cell: the next packet tries again. True
+  // when the endpoint changed.
+  bool update_endpoint(const Endpoint& from) {
+    return !endpoint.holds(from) && endpoint.try_store(from);
   }
   // Worker: true if this call raised the flag (then post the event).
   bool request_handshake() {

@@ -321,9 +321,10 @@ void Worker::arp_to_local(rte_mbuf* m, const PortContext& port) {
 
 // A handshake-class message of the right size (whitepaper 5.3; kernel
 // receive.c up to its handshake queue). mac1 first: without it nothing is
-// queued. Under load an initiation or response needs a valid mac2, else it
-// is answered with a cookie reply from here; with one it passes the
-// per-source limit to the proven ring. Cookie replies carry no macs: they
+// queued. Under load an initiation or response needs a valid mac2 or a
+// source a peer authenticated from (KnownSources), else it is answered with
+// a cookie reply from here; with either it passes the per-source limit to
+// the proven ring. Cookie replies carry no macs: they
 // go up as they are, and the control thread matches them to a handshake
 // of ours or drops them.
 void Worker::gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
@@ -351,7 +352,7 @@ void Worker::gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint
   }
   CookieGate::Cookie cookie;
   gate.cookie_for(cookie, from);
-  if (!gate.mac2_valid(message, cookie)) {
+  if (!gate.mac2_valid(message, cookie) && !dp_.known_sources->contains(from)) {
     send_cookie_reply(m, payload_offset, payload_len, from, cookie);
     return;
   }
@@ -497,7 +498,7 @@ void Worker::finish_decrypt(std::uint64_t now) {
     }
     PeerState& peer = dp_.peers->at(kp->peer);
     // Roaming (whitepaper 2.1): the latest authenticated source is the endpoint.
-    peer.update_endpoint(p.endpoint);
+    if (peer.update_endpoint(p.endpoint)) dp_.known_sources->add(p.endpoint);
     touch(peer.last_rx_tsc, now, stamp_granularity);
     counter_add(stats_.decrypted_packets);
     counter_add(stats_.decrypted_bytes, op.len);
