@@ -71,9 +71,19 @@ struct Dataplane {
   std::uint32_t burst_size = kDefaultBurstSize;
 };
 
+// Which peers get per-peer series (wireguard_*, wghub_peer_*): each peer adds
+// seven series and ~1.2 kB to every scrape (docs/metrics.md).
+enum class PerPeerMetrics { kAll, kNone };
+// The kernel's limit on peers per interface (MAX_PEERS_PER_DEVICE).
+inline constexpr std::uint32_t kMaxPerPeerLimit = 1u << 20;
+
 struct Metrics {
   bool enabled = true;
   Endpoint listen{IpAddress::v4(0, 0, 0, 0), kDefaultMetricsPort};
+  PerPeerMetrics per_peer = PerPeerMetrics::kAll;
+  // With kAll: at most this many peers (the lowest peer slots) are exported;
+  // 0 = no limit.
+  std::uint32_t per_peer_limit = 0;
 };
 
 struct Peer {

@@ -302,7 +302,7 @@ void parse_dataplane(const Doc& doc, const YAML::Node& node, const std::string& 
 }
 
 void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& path, Metrics& out) {
-  MapReader map(doc, node, path, {"enabled", "listen"});
+  MapReader map(doc, node, path, {"enabled", "listen", "per_peer", "per_peer_limit"});
   if (!map.ok()) return;
 
   if (auto n = map.get("enabled"); n.IsDefined()) {
@@ -317,6 +317,27 @@ void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& pa
       } else {
         doc.error(n, map.path("listen"), ep.error);
       }
+    }
+  }
+  if (auto n = map.get("per_peer"); n.IsDefined()) {
+    if (auto text = read_string(doc, n, map.path("per_peer"))) {
+      if (*text == "all") {
+        out.per_peer = PerPeerMetrics::kAll;
+      } else if (*text == "none") {
+        out.per_peer = PerPeerMetrics::kNone;
+      } else {
+        doc.error(n, map.path("per_peer"), "expected all or none, got '" + *text + "'");
+      }
+    }
+  }
+  if (auto n = map.get("per_peer_limit"); n.IsDefined()) {
+    if (auto limit =
+            read_int(doc, n, map.path("per_peer_limit"), "per-peer limit", 1, kMaxPerPeerLimit)) {
+      out.per_peer_limit = static_cast<std::uint32_t>(*limit);
+      // Two settings that disagree: say so rather than pick one.
+      if (out.per_peer == PerPeerMetrics::kNone)
+        doc.error(n, map.path("per_peer_limit"),
+                  "has no effect with per_peer: none; remove one of the two");
     }
   }
 }

@@ -49,6 +49,7 @@ ControlThread::ControlThread(dp::Dataplane& dp, Device& device, HandshakeEngine&
 void ControlThread::set_metrics(MetricsExporter* exporter, std::string interface_name) {
   metrics_ = exporter;
   metrics_interface_ = std::move(interface_name);
+  metrics_builder_ = MetricsSnapshotBuilder();  // a pass under way named the old interface
   next_metrics_ = {};
 }
 
@@ -120,10 +121,13 @@ unsigned ControlThread::poll_once() {
     // Fresh: the device tick may have stamped held frames after now_tsc.
     tx_.tick(rte_get_tsc_cycles());
   }
-  if (metrics_ != nullptr && now >= next_metrics_) {
-    next_metrics_ = now + kMetricsInterval;
-    metrics_->publish(
-        make_metrics_snapshot(metrics_interface_, device_, engine_, *this, tx_, dp_, now_tsc));
+  // A snapshot is built over several polls, a slice of peers each
+  // (MetricsSnapshotBuilder), and published when complete.
+  if (metrics_ != nullptr && (now >= next_metrics_ || metrics_builder_.building())) {
+    if (!metrics_builder_.building()) next_metrics_ = now + kMetricsInterval;
+    if (auto s = metrics_builder_.step(metrics_interface_, metrics_->options(), device_, engine_,
+                                       *this, tx_, dp_, now_tsc))
+      metrics_->publish(std::move(s));
   }
   if (status_interval_s_ != 0 && now >= next_status_) {
     next_status_ = now + std::chrono::seconds(status_interval_s_);

@@ -19,6 +19,7 @@
 #include "control/control_tx.hpp"
 #include "control/device.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/metrics_snapshot.hpp"
 #include "control/under_load.hpp"
 #include "dataplane/context.hpp"
 
@@ -92,6 +93,7 @@ class ControlThread {
   MetricsExporter* metrics_ = nullptr;
   uapi::Server* uapi_ = nullptr;
   std::string metrics_interface_;
+  MetricsSnapshotBuilder metrics_builder_;  // the snapshot under way, and the peers' labels
   TimePoint next_metrics_{};
 };
 

@@ -74,11 +74,18 @@ class Device : public HandshakeSink {
 
   // The kernel's MAX_STAGED_PACKETS: beyond it the oldest waiting packet goes.
   static constexpr std::size_t kMaxStagedPackets = 128;
+  // All peers together: staged packets come from the pool that also refills
+  // the rx rings, so ~130 packets for each of ~100 offline sites must not
+  // drain it. 2048 is 1/8 of the hub's 16383-mbuf pool; past it a new packet
+  // is dropped (over_budget) while the hub keeps forwarding for live sites.
+  static constexpr std::size_t kStagedBudget = 2048;
   struct StagedCounters {
-    std::uint64_t queued = 0;    // packets that waited for a handshake
-    std::uint64_t sent = 0;      // ... and went out once it completed
-    std::uint64_t overflow = 0;  // dropped: more than kMaxStagedPackets waiting
-    std::uint64_t purged = 0;    // dropped: the handshake gave up, or the peer went
+    std::uint64_t queued = 0;       // packets that waited for a handshake
+    std::uint64_t sent = 0;         // ... and went out once it completed
+    std::uint64_t overflow = 0;     // dropped: more than kMaxStagedPackets waiting
+    std::uint64_t purged = 0;       // dropped: the handshake gave up, or the peer went
+    std::uint64_t over_budget = 0;  // dropped: kStagedBudget packets already waiting
+    std::uint64_t waiting = 0;      // now, all peers together (<= kStagedBudget)
   };
 
   Device(dp::Dataplane& dp, ControlTx& tx);

@@ -212,12 +212,19 @@ void Device::stage(rte_mbuf* m, std::uint32_t slot, TimePoint now, std::uint64_t
     return;
   }
   Peer& p = it->second;
-  ++staged_counters_.queued;
-  p.staged.push_back(m);
-  if (p.staged.size() > kMaxStagedPackets) {
+  if (p.staged.size() >= kMaxStagedPackets) {  // the peer's own oldest goes
     rte_pktmbuf_free(p.staged.front());
     p.staged.pop_front();
+    --staged_counters_.waiting;
     ++staged_counters_.overflow;
+  }
+  if (staged_counters_.waiting >= kStagedBudget) {
+    ++staged_counters_.over_budget;
+    rte_pktmbuf_free(m);
+  } else {
+    ++staged_counters_.queued;
+    ++staged_counters_.waiting;
+    p.staged.push_back(m);
   }
   PeerTimers::Actions actions;
   if (has_session(p, now_tsc))
@@ -231,12 +238,14 @@ void Device::send_staged(Peer& p, std::uint64_t now_tsc) {
   while (!p.staged.empty() && has_session(p, now_tsc)) {
     rte_mbuf* m = p.staged.front();
     p.staged.pop_front();
+    --staged_counters_.waiting;
     if (send_data(p, m, now_tsc)) ++staged_counters_.sent;
   }
 }
 
 void Device::purge_staged(Peer& p) {
   staged_counters_.purged += p.staged.size();
+  staged_counters_.waiting -= p.staged.size();
   for (rte_mbuf* m : p.staged) rte_pktmbuf_free(m);
   p.staged.clear();
 }

@@ -405,8 +405,8 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   std::unique_ptr<MetricsExporter> metrics;
   if (s.metrics.enabled) {
     const std::string bind = metrics_bind_address(s.metrics);
-    metrics =
-        MetricsExporter::start(bind, metrics_lcores(hub->dataplane(), s.dataplane.lcores), error);
+    metrics = MetricsExporter::start(bind, metrics_lcores(hub->dataplane(), s.dataplane.lcores),
+                                     metrics_options(s.metrics), error);
     if (metrics == nullptr) {
       log_error("%s", error.c_str());
       hub->stop_workers();

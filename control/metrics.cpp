@@ -1,29 +1,18 @@
-// The Prometheus exporter: builds the metric families of a scrape from the
-// live per-lcore counters and the control thread's latest snapshot, and
-// serves them with prometheus-cpp's Exposer (civetweb). See metrics.hpp for
-// who reads what, and docs/metrics.md for the names.
+// The fixed metric families (ports, lcores, drops, handshakes, load, peer
+// counts) through prometheus-cpp, and the whole exposition of a scrape. The
+// per-peer families are in metrics_peers.cpp, the HTTP server in
+// metrics_server.cpp, the control thread's snapshot in metrics_snapshot.cpp.
+// See metrics.hpp for who reads what, and docs/metrics.md for the names.
 #include "control/metrics.hpp"
 
-#include <rte_ethdev.h>
-
 #include <prometheus/client_metric.h>
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
-#include <rte_ring.h>
 
-#include <algorithm>
-#include <chrono>
-#include <exception>
 #include <sstream>
 #include <utility>
 
 #include "config/model.hpp"
-#include "control/control_thread.hpp"
-#include "control/control_tx.hpp"
-#include "control/device.hpp"
-#include "crypto/base64.hpp"
 #include "dataplane/context.hpp"
 
 namespace wghub::ctl {
@@ -62,77 +51,22 @@ void add_gauge(MetricFamily& f, Labels labels, double value) {
   f.metric.push_back(std::move(m));
 }
 
-// The wireguard_* label set, in prometheus_wireguard_exporter's order.
-Labels peer_labels(const MetricsSnapshot& s, const MetricsPeer& p) {
-  return {{"interface", s.interface_name},
-          {"public_key", p.public_key},
-          {"allowed_ips", p.allowed_ips},
-          {"friendly_name", p.name}};
-}
-
-// a - b, or 0 when a slot's totals went below the recorded base (a snapshot
-// a moment older than a slot reuse): counters must not go backwards by 2^64.
-std::uint64_t since(std::uint64_t now, std::uint64_t base) {
-  return now >= base ? now - base : 0;
-}
-
-void collect_peers(std::span<const MetricsLcore> lcores, const MetricsSnapshot* s,
-                   std::vector<MetricFamily>& out) {
-  MetricFamily sent =
-      family("wireguard_sent_bytes_total", "Bytes sent to the peer", MetricType::Counter);
-  MetricFamily received =
-      family("wireguard_received_bytes_total", "Bytes received from the peer", MetricType::Counter);
-  MetricFamily handshake =
-      family("wireguard_latest_handshake_seconds",
-             "Unix time of the peer's latest completed handshake (0 = never)", MetricType::Gauge);
-  MetricFamily sent_packets =
-      family("wghub_peer_sent_packets_total",
-             "Data packets (keepalives included) encrypted to the peer", MetricType::Counter);
-  MetricFamily received_packets =
-      family("wghub_peer_received_packets_total",
-             "Data packets (keepalives included) decrypted from the peer", MetricType::Counter);
-  MetricFamily up =
-      family("wghub_peer_session_up",
-             "1 while the peer has a live session (a current keypair) else 0", MetricType::Gauge);
-  MetricFamily info = family("wghub_peer_info",
-                             "Always 1; the endpoint label is the peer's last authenticated "
-                             "outer address (empty if none)",
-                             MetricType::Gauge);
+// The peer counts: every configured peer, whatever metrics.per_peer exports.
+void collect_peer_counts(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
   MetricFamily configured =
       family("wghub_peers_configured", "Peers in the running configuration", MetricType::Gauge);
+  add_gauge(configured, {}, s != nullptr ? static_cast<double>(s->peers_configured) : 0);
   MetricFamily live = family("wghub_peers_live", "Peers with a live session", MetricType::Gauge);
-
-  std::vector<const dp::PeerCounterBlock*> blocks;
-  blocks.reserve(lcores.size());
-  for (const MetricsLcore& l : lcores) blocks.push_back(l.peer_counters);
-
-  std::size_t live_count = 0;
-  if (s != nullptr) {
-    for (const MetricsPeer& p : s->peers) {
-      dp::PeerCounters now = dp::sum_peer_counters(blocks, p.slot);
-      now += p.control;
-      const Labels labels = peer_labels(*s, p);
-      add_counter(sent, labels, since(now.tx_bytes, p.counter_base.tx_bytes));
-      add_counter(received, labels, since(now.rx_bytes, p.counter_base.rx_bytes));
-      add_gauge(handshake, labels, static_cast<double>(p.latest_handshake_unix));
-      add_counter(sent_packets, labels, since(now.tx_packets, p.counter_base.tx_packets));
-      add_counter(received_packets, labels, since(now.rx_packets, p.counter_base.rx_packets));
-      add_gauge(up, labels, p.live_session ? 1 : 0);
-      add_gauge(info,
-                {{"interface", s->interface_name},
-                 {"public_key", p.public_key},
-                 {"friendly_name", p.name},
-                 {"endpoint", p.endpoint}},
-                1);
-      live_count += p.live_session ? 1 : 0;
-    }
-  }
-  add_gauge(configured, {}, s != nullptr ? static_cast<double>(s->peers.size()) : 0);
-  add_gauge(live, {}, static_cast<double>(live_count));
-
-  for (MetricFamily* f : {&sent, &received, &handshake, &sent_packets, &received_packets, &up,
-                          &info, &configured, &live})
-    out.push_back(std::move(*f));
+  add_gauge(live, {}, s != nullptr ? static_cast<double>(s->peers_live) : 0);
+  MetricFamily exported =
+      family("wghub_peers_exported",
+             "Peers whose per-peer series this scrape carries (config metrics.per_peer, "
+             "metrics.per_peer_limit)",
+             MetricType::Gauge);
+  add_gauge(exported, {}, s != nullptr ? static_cast<double>(s->peers.size()) : 0);
+  out.push_back(std::move(configured));
+  out.push_back(std::move(live));
+  out.push_back(std::move(exported));
 }
 
 void collect_lcores(std::span<const MetricsLcore> lcores, const MetricsSnapshot* s,
@@ -320,6 +254,7 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
   add_counter(staged, {{"result", "sent"}}, s != nullptr ? s->staged_sent : 0);
   add_counter(staged, {{"result", "overflow"}}, s != nullptr ? s->staged_overflow : 0);
   add_counter(staged, {{"result", "purged"}}, s != nullptr ? s->staged_purged : 0);
+  add_counter(staged, {{"result", "over_budget"}}, s != nullptr ? s->staged_over_budget : 0);
   MetricFamily waiting =
       family("wghub_staged_packets", "Packets waiting for a handshake now, all peers together",
              MetricType::Gauge);
@@ -332,20 +267,23 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
 
 }  // namespace
 
-std::vector<MetricFamily> collect(std::span<const MetricsLcore> lcores,
-                                  const MetricsSnapshot* snapshot) {
+std::vector<MetricFamily> collect_fixed(std::span<const MetricsLcore> lcores,
+                                        const MetricsSnapshot* snapshot) {
   std::vector<MetricFamily> out;
   out.reserve(32);
-  collect_peers(lcores, snapshot, out);
+  collect_peer_counts(snapshot, out);
   collect_lcores(lcores, snapshot, out);
   collect_control(snapshot, out);
   return out;
 }
 
-std::string serialize_text(const std::vector<MetricFamily>& families) {
-  std::ostringstream os;
-  prometheus::TextSerializer().Serialize(os, families);
-  return os.str();
+std::string exposition(std::span<const MetricsLcore> lcores, const MetricsSnapshot* snapshot) {
+  std::string out;
+  append_peer_series(lcores, snapshot, out);
+  std::ostringstream fixed;
+  prometheus::TextSerializer().Serialize(fixed, collect_fixed(lcores, snapshot));
+  out += fixed.view();
+  return out;
 }
 
 std::vector<MetricsLcore> metrics_lcores(const dp::Dataplane& dp,
@@ -362,138 +300,8 @@ std::vector<MetricsLcore> metrics_lcores(const dp::Dataplane& dp,
   return out;
 }
 
-std::shared_ptr<const MetricsSnapshot> make_metrics_snapshot(
-    const std::string& interface_name, const Device& device, const HandshakeEngine& engine,
-    const ControlThread& control, const ControlTx& tx, const dp::Dataplane& dp,
-    std::uint64_t now_tsc) {
-  auto s = std::make_shared<MetricsSnapshot>();
-  s->interface_name = interface_name;
-  s->peers.reserve(device.peers().size());
-  for (const auto& [slot, p] : device.peers()) {
-    MetricsPeer mp;
-    mp.slot = slot;
-    mp.name = p.name;
-    mp.public_key = crypto::key_to_base64(p.public_key.data());
-    for (const config::Prefix& prefix : p.allowed_ips) {
-      if (!mp.allowed_ips.empty()) mp.allowed_ips += ',';
-      mp.allowed_ips += prefix.to_string();
-    }
-    const dp::Endpoint endpoint = dp.peers->at(slot).endpoint.load();
-    if (endpoint != 0) mp.endpoint = format_endpoint(endpoint);
-    if (p.last_handshake)
-      mp.latest_handshake_unix =
-          std::chrono::duration_cast<std::chrono::seconds>(p.last_handshake->time_since_epoch())
-              .count();
-    mp.live_session = device.has_session(p, now_tsc);
-    mp.counter_base = p.counters_baseline;
-    mp.control = p.control_counters;
-    s->peers.push_back(std::move(mp));
-    s->staged_waiting += p.staged.size();
-  }
-  s->handshakes = engine.counters();
-  // The DoS gate runs on the workers (cookie_gate.hpp): their cookie
-  // replies, mac1 failures and rate-limited sources count here too.
-  for (const auto& w : dp.worker_stats) {
-    const dp::LcoreStats st = dp::snapshot(*w);
-    s->handshakes.cookie_replies_sent += st.cookie_replies_sent;
-    s->handshakes.drops[static_cast<std::size_t>(HandshakeDrop::kInvalidMac)] +=
-        st.drops[static_cast<std::size_t>(dp::DropReason::kHandshakeBadMac1)];
-    s->handshakes.drops[static_cast<std::size_t>(HandshakeDrop::kRateLimited)] +=
-        st.drops[static_cast<std::size_t>(dp::DropReason::kHandshakeRateLimited)];
-  }
-  s->handshakes.cookie_replies_sent += control.counters().cookie_replies_sent;
-  const Device::StagedCounters& staged = device.staged_counters();
-  s->staged_queued = staged.queued;
-  s->staged_sent = staged.sent;
-  s->staged_overflow = staged.overflow;
-  s->staged_purged = staged.purged;
-  s->under_load = control.under_load();
-  s->under_load_entered = control.counters().under_load_entered;
-  if (dp.handshakes != nullptr) {
-    s->control_ring_count = rte_ring_count(dp.handshakes);
-    s->control_ring_capacity = rte_ring_get_capacity(dp.handshakes);
-  }
-  const ControlTxCounters& tc = tx.counters();
-  for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
-    s->control_tx_packets[p] = tc.tx_packets[p];
-    s->control_tx_bytes[p] = tc.tx_bytes[p];
-  }
-  s->control_tx_failed = tc.tx_failed;
-  s->control_held_dropped = tc.held_dropped;
-  s->control_bad_ndp = control.counters().ndp_bad;
-  const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
-  for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
-    rte_eth_stats st{};
-    if (ports[p]->port.started && rte_eth_stats_get(ports[p]->port.id, &st) == 0) {
-      s->port_rx_missed[p] = st.imissed;
-      s->port_rx_nombuf[p] = st.rx_nombuf;
-      s->port_rx_errors[p] = st.ierrors;
-    }
-  }
-  return s;
-}
-
 std::string metrics_bind_address(const config::Metrics& metrics) {
   return metrics.listen.to_string();  // "a.b.c.d:port" / "[v6]:port", as civetweb takes it
-}
-
-// The Collectable the Exposer calls on each scrape (on civetweb's threads).
-class MetricsExporter::Collector : public prometheus::Collectable {
- public:
-  explicit Collector(std::vector<MetricsLcore> lcores) : lcores_(std::move(lcores)) {}
-
-  std::vector<MetricFamily> Collect() const override {
-    std::shared_ptr<const MetricsSnapshot> s;
-    {
-      std::lock_guard lock(mutex_);
-      s = snapshot_;
-    }
-    return collect(lcores_, s.get());
-  }
-
-  void publish(std::shared_ptr<const MetricsSnapshot> s) {
-    std::lock_guard lock(mutex_);
-    snapshot_.swap(s);  // the old one is freed with `s`, after the lock is released
-  }
-
- private:
-  const std::vector<MetricsLcore> lcores_;  // fixed at start-up
-  // Guards snapshot_ only; taken by the control thread (publish) and the
-  // scrape threads (Collect) for the length of a pointer copy. Never by a
-  // worker.
-  mutable std::mutex mutex_;
-  std::shared_ptr<const MetricsSnapshot> snapshot_;
-};
-
-std::unique_ptr<MetricsExporter> MetricsExporter::start(const std::string& bind_address,
-                                                        std::vector<MetricsLcore> lcores,
-                                                        std::string& error) {
-  std::unique_ptr<MetricsExporter> e(new MetricsExporter());
-  e->collector_ = std::make_shared<Collector>(std::move(lcores));
-  try {
-    // One server thread: scrapes are rare and cheap.
-    e->exposer_ = std::make_unique<prometheus::Exposer>(bind_address, 1);
-  } catch (const std::exception& ex) {
-    error = "metrics: cannot listen on " + bind_address + ": " + ex.what();
-    return nullptr;
-  }
-  e->exposer_->RegisterCollectable(e->collector_, kMetricsPath);
-  const std::vector<int> ports = e->exposer_->GetListeningPorts();
-  e->port_ = ports.empty() ? 0 : static_cast<std::uint16_t>(ports.front());
-  return e;
-}
-
-MetricsExporter::~MetricsExporter() {
-  // Stop the server (and its threads) before the collector goes.
-  exposer_.reset();
-}
-
-void MetricsExporter::publish(std::shared_ptr<const MetricsSnapshot> snapshot) {
-  collector_->publish(std::move(snapshot));
-}
-
-std::string MetricsExporter::scrape_text() const {
-  return serialize_text(collector_->Collect());
 }
 
 }  // namespace wghub::ctl

@@ -30,6 +30,23 @@ class PipelineTest : public ::testing::Test {
 };
 
 // An inner IPv4/UDP packet whose payload is pattern_payload(seq, len).
+// An ICMP echo request (RFC 792): identifier, sequence and 32 bytes of
+// pattern data.
+inline Bytes echo_request(std::uint16_t id, std::uint16_t seq) {
+  Bytes icmp(8 + 32);
+  icmp[0] = 8;  // echo request
+  icmp[4] = static_cast<std::uint8_t>(id >> 8);
+  icmp[5] = static_cast<std::uint8_t>(id);
+  icmp[6] = static_cast<std::uint8_t>(seq >> 8);
+  icmp[7] = static_cast<std::uint8_t>(seq);
+  const Bytes data = pattern_payload(seq, 32);
+  std::copy(data.begin(), data.end(), icmp.begin() + 8);
+  const std::uint16_t sum = inet_checksum(icmp.data(), icmp.size());
+  icmp[2] = static_cast<std::uint8_t>(sum >> 8);
+  icmp[3] = static_cast<std::uint8_t>(sum);
+  return icmp;
+}
+
 inline Bytes inner_udp(std::uint32_t src, std::uint32_t dst, std::uint32_t seq, std::size_t len,
                        std::uint8_t ttl = 64) {
   return udp_packet(src, dst, 1000, 2000, pattern_payload(seq, len), ttl);

@@ -6,21 +6,6 @@
 namespace wghub::pipeline {
 namespace {
 
-Bytes echo_request(std::uint16_t id, std::uint16_t seq) {
-  Bytes icmp(8 + 32);
-  icmp[0] = 8;  // echo request
-  icmp[4] = static_cast<std::uint8_t>(id >> 8);
-  icmp[5] = static_cast<std::uint8_t>(id);
-  icmp[6] = static_cast<std::uint8_t>(seq >> 8);
-  icmp[7] = static_cast<std::uint8_t>(seq);
-  const Bytes data = pattern_payload(seq, 32);
-  std::copy(data.begin(), data.end(), icmp.begin() + 8);
-  const std::uint16_t sum = inet_checksum(icmp.data(), icmp.size());
-  icmp[2] = static_cast<std::uint8_t>(sum >> 8);
-  icmp[3] = static_cast<std::uint8_t>(sum);
-  return icmp;
-}
-
 // One port: `ask` is the neighbour's MAC/IP, `own_mac`/`own_ip` the hub's.
 void check_port(Harness& h, bool wan, const Mac& ask_mac, std::uint32_t ask_ip, const Mac& own_mac,
                 std::uint32_t own_ip) {

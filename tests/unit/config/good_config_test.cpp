@@ -73,6 +73,8 @@ TEST_F(GoodConfig, MinimalConfigGetsDefaults) {
   EXPECT_EQ(s->dataplane.burst_size, 32u);
   EXPECT_TRUE(s->metrics.enabled);
   EXPECT_EQ(s->metrics.listen.to_string(), "0.0.0.0:9586");
+  EXPECT_EQ(s->metrics.per_peer, PerPeerMetrics::kAll);
+  EXPECT_EQ(s->metrics.per_peer_limit, 0u);
   EXPECT_TRUE(s->peers.empty());
 }
 
@@ -100,7 +102,9 @@ TEST_F(GoodConfig, EverySectionIsRead) {
       "  burst_size: 64\n"
       "metrics:\n"
       "  enabled: false\n"
-      "  listen: \"[::1]:9100\"\n");
+      "  listen: \"[::1]:9100\"\n"
+      "  per_peer: all\n"
+      "  per_peer_limit: 5000\n");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->interface.name, "hub-1");
   EXPECT_EQ(s->interface.listen_port, 4500);
@@ -118,6 +122,21 @@ TEST_F(GoodConfig, EverySectionIsRead) {
   EXPECT_EQ(s->dataplane.burst_size, 64u);
   EXPECT_FALSE(s->metrics.enabled);
   EXPECT_EQ(s->metrics.listen.to_string(), "[::1]:9100");
+  EXPECT_EQ(s->metrics.per_peer, PerPeerMetrics::kAll);
+  EXPECT_EQ(s->metrics.per_peer_limit, 5000u);
+}
+
+TEST_F(GoodConfig, PerPeerMetricsOff) {
+  auto s = load(
+      "interface:\n"
+      "  private_key_file: hub.key\n"
+      "ports:\n"
+      "  wan: {devargs: net_null0, address: 198.51.100.10/24}\n"
+      "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n"
+      "metrics:\n"
+      "  per_peer: none\n");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->metrics.per_peer, PerPeerMetrics::kNone);
 }
 
 TEST_F(GoodConfig, DualStackPorts) {

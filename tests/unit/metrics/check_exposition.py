@@ -35,6 +35,7 @@ EXPECTED = {
     "wghub_peer_info": ("gauge", {"interface", "public_key", "friendly_name", "endpoint"}),
     "wghub_peers_configured": ("gauge", set()),
     "wghub_peers_live": ("gauge", set()),
+    "wghub_peers_exported": ("gauge", set()),
     "wghub_rx_packets_total": ("counter", {"lcore", "port"}),
     "wghub_rx_bytes_total": ("counter", {"lcore", "port"}),
     "wghub_tx_packets_total": ("counter", {"lcore", "port"}),
@@ -120,6 +121,10 @@ def check_values(s, where):
        "plant by allowed_ips")
     eq(value(s, "wghub_peers_configured"), 3, "peers configured")
     eq(value(s, "wghub_peers_live"), 2, "peers live")
+    eq(value(s, "wghub_peers_exported"), 3, "peers exported")
+    eq(value(s, "wghub_peer_info", friendly_name='kiosk "12"'), 1, "kiosk info")
+    check(any(l.get("endpoint") == "[2001:db8::12]:40000"
+              for l, _ in s.get("wghub_peer_info", [])), f"{where}: IPv6 endpoint label")
     eq(total(s, "wghub_rx_bytes_total", port="wan"), 450000, "wan rx bytes")
     eq(total(s, "wghub_tx_packets_total", port="wan"), 287, "wan tx packets")
     eq(value(s, "wghub_rx_packets_total", lcore="2", port="lan"), 160, "lcore 2 lan rx")

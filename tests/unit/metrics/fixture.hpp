@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "control/device.hpp"
 #include "control/metrics.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/x25519.hpp"
@@ -35,6 +36,11 @@ inline std::string fixture_public_key_base64() {
   std::array<std::uint8_t, 32> pub{};
   crypto::x25519_public(pub, priv);
   return crypto::key_to_base64(pub.data());
+}
+
+// The data plane's form of an "ip:port" endpoint.
+inline dp::Endpoint endpoint(const char* text) {
+  return endpoint_of(*config::Endpoint::parse(text).value);
 }
 
 struct MetricsFixture {
@@ -86,27 +92,27 @@ struct MetricsFixture {
     s.interface_name = "wghub0";
     MetricsPeer plant;
     plant.slot = 0;
-    plant.name = "plant-7";
-    plant.public_key = fixture_public_key_base64();
-    plant.allowed_ips = "10.7.0.0/24,fd00:7::/64";
-    plant.endpoint = "198.51.100.7:51820";
+    plant.labels = render_peer_labels("wghub0", fixture_public_key_base64(),
+                                      "10.7.0.0/24,fd00:7::/64", "plant-7");
+    plant.endpoint = endpoint("198.51.100.7:51820");
     plant.latest_handshake_unix = 1700000000;
     plant.live_session = true;
     MetricsPeer kiosk;
     kiosk.slot = 3;
-    kiosk.name = "kiosk \"12\"";  // a quote, escaped by the serializer
-    kiosk.public_key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
-    kiosk.allowed_ips = "10.12.0.2/32";
-    kiosk.endpoint = "203.0.113.12:40000";
+    // A quote, escaped in the exposition.
+    kiosk.labels = render_peer_labels(
+        "wghub0", "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", "10.12.0.2/32", "kiosk \"12\"");
+    kiosk.endpoint = endpoint("[2001:db8::12]:40000");
     kiosk.latest_handshake_unix = 1700000100;
     kiosk.live_session = true;
     kiosk.counter_base = {4, 4000, 2, 2000};  // rx_packets, rx_bytes, tx_packets, tx_bytes
     MetricsPeer branch;
     branch.slot = 5;
-    branch.name = "branch-x";
-    branch.public_key = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
-    branch.allowed_ips = "10.99.0.0/16";
+    branch.labels = render_peer_labels(
+        "wghub0", "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", "10.99.0.0/16", "branch-x");
     s.peers = {plant, kiosk, branch};
+    s.peers_configured = 3;
+    s.peers_live = 2;
 
     s.handshakes.sessions_derived = 12;
     s.handshakes.initiations_received = 14;

@@ -1,6 +1,6 @@
 // The exporter on the hand-built inputs of fixture.hpp, for
 // check_exposition.py to parse with a real Prometheus text-format parser.
-//   metrics_dump           prints the exposition (TextSerializer) to stdout
+//   metrics_dump           prints the exposition (exposition()) to stdout
 //   metrics_dump --serve   serves it with MetricsExporter on 127.0.0.1 (a
 //                          free port), prints "port N", and runs until its
 //                          stdin closes
@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   testing::MetricsFixture fx;
   if (argc > 1 && std::string(argv[1]) == "--serve") {
     std::string error;
-    auto exporter = MetricsExporter::start("127.0.0.1:0", fx.lcores, error);
+    auto exporter = MetricsExporter::start("127.0.0.1:0", fx.lcores, {}, error);
     if (exporter == nullptr) {
       std::cerr << error << "\n";
       return 1;
@@ -26,6 +26,6 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  std::cout << serialize_text(collect(fx.lcores, fx.snapshot.get()));
+  std::cout << exposition(fx.lcores, fx.snapshot.get());
   return 0;
 }

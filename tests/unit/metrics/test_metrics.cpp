@@ -1,11 +1,11 @@
-// The exporter's collect() on hand-built inputs (values summed across lcores,
-// exact label sets, family types and help, slot-reuse bases, no secret key in
-// the exposition), a scrape racing a counter writer, and the real
-// MetricsExporter served on 127.0.0.1 and scraped over HTTP.
+// The exporter's exposition() on hand-built inputs, read back with a strict
+// text-format parser (values summed across lcores, exact label sets in order,
+// family types and help, slot-reuse bases, no secret key in the exposition),
+// a scrape racing a counter writer, and the real MetricsExporter served on
+// 127.0.0.1 and scraped over HTTP, plain and gzipped.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <prometheus/metric_family.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,89 +18,96 @@
 #include <thread>
 #include <vector>
 
+#include "tests/unit/metrics/exposition.hpp"
 #include "tests/unit/metrics/fixture.hpp"
 
 namespace wghub::ctl {
 namespace {
 
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-using prometheus::MetricType;
+using testing::Family;
 using testing::MetricsFixture;
+using testing::Sample;
 using LabelMap = std::map<std::string, std::string>;
 
-const MetricFamily* find_family(const std::vector<MetricFamily>& fs, const std::string& name) {
-  for (const MetricFamily& f : fs)
+// What a scrape returns for these inputs, read back by the strict parser.
+std::vector<Family> scrape(const MetricsFixture& fx, const MetricsSnapshot* s) {
+  std::string error;
+  const std::vector<Family> fs = testing::parse_exposition(exposition(fx.lcores, s), error);
+  EXPECT_EQ(error, "");
+  return fs;
+}
+std::vector<Family> scrape(const MetricsFixture& fx) {
+  return scrape(fx, fx.snapshot.get());
+}
+
+const Family* find_family(const std::vector<Family>& fs, const std::string& name) {
+  for (const Family& f : fs)
     if (f.name == name) return &f;
   return nullptr;
 }
 
-LabelMap labels_of(const ClientMetric& m) {
+LabelMap labels_of(const Sample& m) {
   LabelMap out;
-  for (const auto& l : m.label) out[l.name] = l.value;
+  for (const auto& [k, v] : m.labels) out[k] = v;
   return out;
-}
-
-double value_of(const MetricFamily& f, const ClientMetric& m) {
-  return f.type == MetricType::Counter ? m.counter.value : m.gauge.value;
 }
 
 // The value of the one sample of `name` whose labels include `want`; fails
 // the test unless exactly one matches.
-double sample(const std::vector<MetricFamily>& fs, const std::string& name, const LabelMap& want) {
-  const MetricFamily* f = find_family(fs, name);
+double sample(const std::vector<Family>& fs, const std::string& name, const LabelMap& want) {
+  const Family* f = find_family(fs, name);
   EXPECT_NE(f, nullptr) << name;
   if (f == nullptr) return -1;
   std::vector<double> hits;
-  for (const ClientMetric& m : f->metric) {
+  for (const Sample& m : f->samples) {
     const LabelMap have = labels_of(m);
     if (std::all_of(want.begin(), want.end(), [&](const auto& kv) {
           auto it = have.find(kv.first);
           return it != have.end() && it->second == kv.second;
         }))
-      hits.push_back(value_of(*f, m));
+      hits.push_back(m.value);
   }
   EXPECT_EQ(hits.size(), 1u) << name;
   return hits.empty() ? -1 : hits.front();
 }
 
 // Sum over every sample of `name` whose labels include `want`.
-double sum(const std::vector<MetricFamily>& fs, const std::string& name, const LabelMap& want) {
-  const MetricFamily* f = find_family(fs, name);
+double sum(const std::vector<Family>& fs, const std::string& name, const LabelMap& want) {
+  const Family* f = find_family(fs, name);
   EXPECT_NE(f, nullptr) << name;
   if (f == nullptr) return -1;
   double total = 0;
-  for (const ClientMetric& m : f->metric) {
+  for (const Sample& m : f->samples) {
     const LabelMap have = labels_of(m);
     bool ok = true;
     for (const auto& [k, v] : want) ok = ok && have.count(k) && have.at(k) == v;
-    if (ok) total += value_of(*f, m);
+    if (ok) total += m.value;
   }
   return total;
 }
 
 TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   MetricsFixture fx;
-  const auto fs = collect(fx.lcores, fx.snapshot.get());
-  EXPECT_EQ(fs.size(), 35u);
+  const auto fs = scrape(fx);
+  EXPECT_EQ(fs.size(), 36u);
   std::set<std::string> names;
-  for (const MetricFamily& f : fs) {
+  for (const Family& f : fs) {
     EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
     EXPECT_FALSE(f.help.empty()) << f.name;
     const bool total = f.name.ends_with("_total");
-    if (f.type == MetricType::Counter) {
+    if (f.type == "counter") {
       EXPECT_TRUE(total) << f.name;
     } else {
-      EXPECT_EQ(f.type, MetricType::Gauge) << f.name;
+      EXPECT_EQ(f.type, "gauge") << f.name;
       EXPECT_FALSE(total) << f.name;
     }
     EXPECT_TRUE(f.name.starts_with("wghub_") || f.name.starts_with("wireguard_")) << f.name;
-    for (const ClientMetric& m : f.metric) {
+    for (const Sample& m : f.samples) {
       // Every sample of a family carries the same label names.
       std::set<std::string> ln;
-      for (const auto& l : m.label) ln.insert(l.name);
+      for (const auto& l : m.labels) ln.insert(l.first);
       std::set<std::string> first;
-      for (const auto& l : f.metric.front().label) first.insert(l.name);
+      for (const auto& l : f.samples.front().labels) first.insert(l.first);
       EXPECT_EQ(ln, first) << f.name;
     }
   }
@@ -108,27 +115,27 @@ TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
 
 TEST(MetricsCollect, PeerFamiliesMatchPrometheusWireguardExporter) {
   MetricsFixture fx;
-  const auto fs = collect(fx.lcores, fx.snapshot.get());
-  const MetricFamily* sent = find_family(fs, "wireguard_sent_bytes_total");
-  const MetricFamily* received = find_family(fs, "wireguard_received_bytes_total");
-  const MetricFamily* handshake = find_family(fs, "wireguard_latest_handshake_seconds");
+  const auto fs = scrape(fx);
+  const Family* sent = find_family(fs, "wireguard_sent_bytes_total");
+  const Family* received = find_family(fs, "wireguard_received_bytes_total");
+  const Family* handshake = find_family(fs, "wireguard_latest_handshake_seconds");
   ASSERT_NE(sent, nullptr);
   ASSERT_NE(received, nullptr);
   ASSERT_NE(handshake, nullptr);
-  EXPECT_EQ(sent->type, MetricType::Counter);
-  EXPECT_EQ(received->type, MetricType::Counter);
-  EXPECT_EQ(handshake->type, MetricType::Gauge);
-  ASSERT_EQ(sent->metric.size(), 3u);
+  EXPECT_EQ(sent->type, "counter");
+  EXPECT_EQ(received->type, "counter");
+  EXPECT_EQ(handshake->type, "gauge");
+  ASSERT_EQ(sent->samples.size(), 3u);
 
   // Exact labels, in the reference exporter's order.
-  const std::vector<ClientMetric::Label> want = {
+  const std::vector<std::pair<std::string, std::string>> want = {
       {"interface", "wghub0"},
       {"public_key", testing::fixture_public_key_base64()},
       {"allowed_ips", "10.7.0.0/24,fd00:7::/64"},
       {"friendly_name", "plant-7"}};
-  EXPECT_EQ(sent->metric[0].label, want);
-  EXPECT_EQ(received->metric[0].label, want);
-  EXPECT_EQ(handshake->metric[0].label, want);
+  EXPECT_EQ(sent->samples[0].labels, want);
+  EXPECT_EQ(received->samples[0].labels, want);
+  EXPECT_EQ(handshake->samples[0].labels, want);
 
   // Slot 0: summed over both lcores' blocks.
   const LabelMap plant = {{"friendly_name", "plant-7"}};
@@ -159,14 +166,14 @@ TEST(MetricsCollect, PeerFamiliesMatchPrometheusWireguardExporter) {
 TEST(MetricsCollect, ABaseAboveTheLiveTotalReadsZeroNotAWrap) {
   MetricsFixture fx;
   fx.snapshot->peers[2].counter_base = {100, 100000, 100, 100000};
-  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  const auto fs = scrape(fx);
   EXPECT_EQ(sample(fs, "wireguard_received_bytes_total", {{"friendly_name", "branch-x"}}), 0);
   EXPECT_EQ(sample(fs, "wireguard_sent_bytes_total", {{"friendly_name", "branch-x"}}), 0);
 }
 
 TEST(MetricsCollect, PortAndLcoreCountersAreExactAndSum) {
   MetricsFixture fx;
-  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  const auto fs = scrape(fx);
   EXPECT_EQ(sample(fs, "wghub_rx_packets_total", {{"lcore", "1"}, {"port", "wan"}}), 100);
   EXPECT_EQ(sample(fs, "wghub_rx_packets_total", {{"lcore", "2"}, {"port", "wan"}}), 200);
   EXPECT_EQ(sum(fs, "wghub_rx_bytes_total", {{"port", "wan"}}), 450000);
@@ -181,16 +188,16 @@ TEST(MetricsCollect, PortAndLcoreCountersAreExactAndSum) {
   EXPECT_EQ(sample(fs, "wghub_encrypted_bytes_total", {{"lcore", "2"}}), 216000);
   EXPECT_EQ(sum(fs, "wghub_handshake_messages_to_control_total", {}), 9);
   // The rx family has one sample per (worker lcore, port); control never receives.
-  EXPECT_EQ(find_family(fs, "wghub_rx_packets_total")->metric.size(), 4u);
-  EXPECT_EQ(find_family(fs, "wghub_tx_packets_total")->metric.size(), 6u);
+  EXPECT_EQ(find_family(fs, "wghub_rx_packets_total")->samples.size(), 4u);
+  EXPECT_EQ(find_family(fs, "wghub_tx_packets_total")->samples.size(), 6u);
 }
 
 TEST(MetricsCollect, FragmentsAndIcmpErrorsPerLcore) {
   MetricsFixture fx;
-  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  const auto fs = scrape(fx);
   // Workers only: the control thread neither fragments nor sends these errors.
-  EXPECT_EQ(find_family(fs, "wghub_fragments_created_total")->metric.size(), 2u);
-  EXPECT_EQ(find_family(fs, "wghub_icmp_errors_total")->metric.size(), 6u);
+  EXPECT_EQ(find_family(fs, "wghub_fragments_created_total")->samples.size(), 2u);
+  EXPECT_EQ(find_family(fs, "wghub_icmp_errors_total")->samples.size(), 6u);
   EXPECT_EQ(sample(fs, "wghub_fragments_created_total", {{"lcore", "1"}}), 4);
   EXPECT_EQ(sum(fs, "wghub_fragments_created_total", {}), 4 * 3);
   EXPECT_EQ(sample(fs, "wghub_icmp_errors_total", {{"lcore", "2"}, {"result", "sent"}}), 10);
@@ -200,12 +207,12 @@ TEST(MetricsCollect, FragmentsAndIcmpErrorsPerLcore) {
 
 TEST(MetricsCollect, DropsByReasonPerLcore) {
   MetricsFixture fx;
-  const auto fs = collect(fx.lcores, fx.snapshot.get());
-  const MetricFamily* drops = find_family(fs, "wghub_dropped_packets_total");
+  const auto fs = scrape(fx);
+  const Family* drops = find_family(fs, "wghub_dropped_packets_total");
   ASSERT_NE(drops, nullptr);
   // Every reason but "none" for each worker, plus the control thread's three.
-  EXPECT_EQ(drops->metric.size(), 2 * (dp::kDropReasonCount - 1) + 3);
-  for (const ClientMetric& m : drops->metric) EXPECT_NE(labels_of(m).at("reason"), "none");
+  EXPECT_EQ(drops->samples.size(), 2 * (dp::kDropReasonCount - 1) + 3);
+  for (const Sample& m : drops->samples) EXPECT_NE(labels_of(m).at("reason"), "none");
   EXPECT_EQ(sample(fs, "wghub_dropped_packets_total", {{"lcore", "1"}, {"reason", "replay"}}), 2);
   EXPECT_EQ(sum(fs, "wghub_dropped_packets_total", {{"reason", "replay"}}), 6);
   EXPECT_EQ(sum(fs, "wghub_dropped_packets_total", {{"reason", "auth_failed"}}), 3);
@@ -219,13 +226,13 @@ TEST(MetricsCollect, DropsByReasonPerLcore) {
 
 TEST(MetricsCollect, ControlThreadState) {
   MetricsFixture fx;
-  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  const auto fs = scrape(fx);
   EXPECT_EQ(sample(fs, "wghub_handshakes_total", {{"result", "completed"}}), 12);
   EXPECT_EQ(sample(fs, "wghub_handshakes_total", {{"result", "failed"}}), 5);
-  EXPECT_EQ(find_family(fs, "wghub_handshakes_total")->metric.size(), 2u);
+  EXPECT_EQ(find_family(fs, "wghub_handshakes_total")->samples.size(), 2u);
   EXPECT_EQ(sample(fs, "wghub_handshake_failures_total", {{"reason", "invalid_mac1"}}), 3);
   EXPECT_EQ(sample(fs, "wghub_handshake_failures_total", {{"reason", "noise_failed"}}), 2);
-  EXPECT_EQ(find_family(fs, "wghub_handshake_failures_total")->metric.size(),
+  EXPECT_EQ(find_family(fs, "wghub_handshake_failures_total")->samples.size(),
             static_cast<std::size_t>(HandshakeDrop::kCount));
   EXPECT_EQ(sample(fs, "wghub_handshake_messages_received_total", {{"type", "initiation"}}), 14);
   EXPECT_EQ(sample(fs, "wghub_handshake_messages_sent_total", {{"type", "response"}}), 11);
@@ -243,14 +250,16 @@ TEST(MetricsCollect, ControlThreadState) {
 
 TEST(MetricsCollect, BeforeTheFirstSnapshotEveryFamilyIsStillThere) {
   MetricsFixture fx;
-  const auto fs = collect(fx.lcores, nullptr);
-  EXPECT_EQ(fs.size(), collect(fx.lcores, fx.snapshot.get()).size());
-  EXPECT_TRUE(find_family(fs, "wireguard_sent_bytes_total")->metric.empty());
+  const auto fs = scrape(fx, nullptr);
+  EXPECT_EQ(fs.size(), scrape(fx).size());
+  EXPECT_TRUE(find_family(fs, "wireguard_sent_bytes_total")->samples.empty());
   EXPECT_EQ(sample(fs, "wghub_peers_configured", {}), 0);
   EXPECT_EQ(sample(fs, "wghub_under_load", {}), 0);
   EXPECT_EQ(sum(fs, "wghub_rx_packets_total", {{"port", "wan"}}), 300);
   // And with no workers at all.
-  EXPECT_EQ(collect({}, nullptr).size(), fs.size());
+  std::string error;
+  EXPECT_EQ(testing::parse_exposition(exposition({}, nullptr), error).size(), fs.size());
+  EXPECT_EQ(error, "");
 }
 
 std::string hex(const std::array<std::uint8_t, 32>& k) {
@@ -265,7 +274,7 @@ std::string hex(const std::array<std::uint8_t, 32>& k) {
 
 TEST(MetricsCollect, NoPrivateOrPresharedKeyInTheExposition) {
   MetricsFixture fx;
-  const std::string text = serialize_text(collect(fx.lcores, fx.snapshot.get()));
+  const std::string text = exposition(fx.lcores, fx.snapshot.get());
   // The public key derived from the private key is there...
   EXPECT_NE(text.find(testing::fixture_public_key_base64()), std::string::npos);
   // ...the private and preshared keys are not, in any encoding wg(8) uses.
@@ -279,7 +288,7 @@ TEST(MetricsCollect, NoPrivateOrPresharedKeyInTheExposition) {
 
 TEST(MetricsCollect, TextFormatEscapesLabelValues) {
   MetricsFixture fx;
-  const std::string text = serialize_text(collect(fx.lcores, fx.snapshot.get()));
+  const std::string text = exposition(fx.lcores, fx.snapshot.get());
   EXPECT_NE(text.find("friendly_name=\"kiosk \\\"12\\\"\""), std::string::npos) << text;
   EXPECT_NE(text.find("# TYPE wireguard_sent_bytes_total counter"), std::string::npos);
   EXPECT_NE(text.find("# TYPE wireguard_latest_handshake_seconds gauge"), std::string::npos);
@@ -305,7 +314,7 @@ TEST(MetricsCollect, ScrapesRacingAWriterSeeMonotonicCounters) {
   bool finished = false;
   while (!finished) {
     finished = done.load(std::memory_order_acquire);
-    const auto fs = collect(fx.lcores, fx.snapshot.get());
+    const auto fs = scrape(fx);
     const double v = sample(fs, "wghub_decrypted_packets_total", {{"lcore", "1"}});
     const double p = sample(fs, "wireguard_received_bytes_total", {{"friendly_name", "plant-7"}});
     EXPECT_GE(v, last);
@@ -345,7 +354,7 @@ std::string http_get(std::uint16_t port, const std::string& path) {
 TEST(MetricsExporter, ServesTheExpositionOverHttpOnLoopback) {
   MetricsFixture fx;
   std::string error;
-  auto exporter = MetricsExporter::start("127.0.0.1:0", fx.lcores, error);
+  auto exporter = MetricsExporter::start("127.0.0.1:0", fx.lcores, {}, error);
   ASSERT_NE(exporter, nullptr) << error;
   ASSERT_NE(exporter->port(), 0);
 
@@ -364,7 +373,7 @@ TEST(MetricsExporter, ServesTheExpositionOverHttpOnLoopback) {
                    "\",allowed_ips=\"10.7.0.0/24,fd00:7::/64\",friendly_name=\"plant-7\"} 500"),
             std::string::npos)
       << r;
-  // The body is what collect() serializes (counters do not move here).
+  // The body is what exposition() writes (counters do not move here).
   const std::size_t body = r.find("\r\n\r\n");
   ASSERT_NE(body, std::string::npos);
   EXPECT_NE(r.find(exporter->scrape_text()), std::string::npos);
@@ -380,10 +389,10 @@ TEST(MetricsExporter, ServesTheExpositionOverHttpOnLoopback) {
 TEST(MetricsExporter, AnAddressInUseIsAnErrorNotACrash) {
   MetricsFixture fx;
   std::string error;
-  auto first = MetricsExporter::start("127.0.0.1:0", fx.lcores, error);
+  auto first = MetricsExporter::start("127.0.0.1:0", fx.lcores, {}, error);
   ASSERT_NE(first, nullptr) << error;
   const std::string taken = "127.0.0.1:" + std::to_string(first->port());
-  auto second = MetricsExporter::start(taken, fx.lcores, error);
+  auto second = MetricsExporter::start(taken, fx.lcores, {}, error);
   EXPECT_EQ(second, nullptr);
   EXPECT_NE(error.find(taken), std::string::npos) << error;
 }
@@ -397,7 +406,7 @@ namespace {
 // Frames the drivers dropped before any worker saw them are visible per port.
 TEST(MetricsCollect, PortReceiveLossesPerPort) {
   MetricsFixture fx;
-  const auto fs = collect(fx.lcores, fx.snapshot.get());
+  const auto fs = scrape(fx);
   EXPECT_EQ(sum(fs, "wghub_port_rx_missed_packets_total", {{"port", "wan"}}), 31);
   EXPECT_EQ(sum(fs, "wghub_port_rx_missed_packets_total", {{"port", "lan"}}), 0);
   EXPECT_EQ(sum(fs, "wghub_port_rx_nombuf_total", {{"port", "wan"}}), 1);

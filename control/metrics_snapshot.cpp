@@ -1,0 +1,140 @@
+// Building the metrics snapshot on the control thread; see
+// metrics_snapshot.hpp for why it must be cheap.
+#include "control/metrics_snapshot.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "control/control_thread.hpp"
+#include "control/control_tx.hpp"
+#include "crypto/base64.hpp"
+#include "dataplane/context.hpp"
+
+namespace wghub::ctl {
+
+const std::shared_ptr<const MetricsPeerLabels>& MetricsPeerCache::labels(
+    const std::string& interface_name, const Device::Peer& p) {
+  if (interface_name != interface_name_) {
+    by_slot_.clear();  // every label set names the interface
+    interface_name_ = interface_name;
+  }
+  if (p.slot >= by_slot_.size()) by_slot_.resize(std::size_t{p.slot} + 1);
+  std::shared_ptr<const MetricsPeerLabels>& l = by_slot_[p.slot];
+  // Comparing costs no allocation; rendering (base64, prefixes, escaping)
+  // happens once per peer, not once per peer per second.
+  if (l == nullptr || l->public_key != p.public_key || l->name != p.name ||
+      l->allowed_ips != p.allowed_ips) {
+    std::string allowed_ips;
+    for (const config::Prefix& prefix : p.allowed_ips) {
+      if (!allowed_ips.empty()) allowed_ips += ',';
+      allowed_ips += prefix.to_string();
+    }
+    auto fresh = render_peer_labels(interface_name, crypto::key_to_base64(p.public_key.data()),
+                                    allowed_ips, p.name);
+    fresh->public_key = p.public_key;
+    fresh->allowed_ips = p.allowed_ips;
+    l = std::move(fresh);
+  }
+  return l;
+}
+
+std::size_t MetricsPeerCache::size() const {
+  std::size_t n = 0;
+  for (const auto& l : by_slot_) n += l != nullptr ? 1 : 0;
+  return n;
+}
+
+void add_snapshot_peer(MetricsSnapshot& s, MetricsPeerCache& cache, const MetricsOptions& options,
+                       const Device::Peer& p, const dp::Endpoint& endpoint, bool live_session) {
+  ++s.peers_configured;
+  s.peers_live += live_session ? 1 : 0;
+  s.staged_waiting += p.staged.size();
+  if (!options.per_peer ||
+      (options.per_peer_limit != 0 && s.peers.size() >= options.per_peer_limit))
+    return;
+  MetricsPeer& mp = s.peers.emplace_back();
+  mp.slot = p.slot;
+  mp.labels = cache.labels(s.interface_name, p);
+  mp.endpoint = endpoint;
+  if (p.last_handshake)
+    mp.latest_handshake_unix =
+        std::chrono::duration_cast<std::chrono::seconds>(p.last_handshake->time_since_epoch())
+            .count();
+  mp.live_session = live_session;
+  mp.counter_base = p.counters_baseline;
+  mp.control = p.control_counters;
+}
+
+std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
+    const std::string& interface_name, const MetricsOptions& options, const Device& device,
+    const HandshakeEngine& engine, const ControlThread& control, const ControlTx& tx,
+    const dp::Dataplane& dp, std::uint64_t now_tsc, std::size_t slice) {
+  if (building_ == nullptr) {
+    building_ = std::make_shared<MetricsSnapshot>();
+    building_->interface_name = interface_name;
+    std::size_t exported = options.per_peer ? device.peers().size() : 0;
+    if (options.per_peer_limit != 0)
+      exported = std::min<std::size_t>(exported, options.per_peer_limit);
+    building_->peers.reserve(exported);
+    next_slot_ = 0;
+  }
+  MetricsSnapshot* s = building_.get();
+  // std::map by slot: a slice resumes at the first slot not yet seen, so a
+  // peer removed meanwhile is skipped, and a limit keeps the lowest slots.
+  auto it = device.peers().lower_bound(next_slot_);
+  for (std::size_t n = 0; it != device.peers().end() && n < slice; ++it, ++n)
+    add_snapshot_peer(*s, cache_, options, it->second, dp.peers->at(it->first).endpoint.load(),
+                      device.has_session(it->second, now_tsc));
+  if (it != device.peers().end()) {
+    next_slot_ = it->first;
+    return nullptr;
+  }
+
+  s->handshakes = engine.counters();
+  // The DoS gate runs on the workers (cookie_gate.hpp): their cookie
+  // replies, mac1 failures and rate-limited sources count here too.
+  for (const auto& w : dp.worker_stats) {
+    const dp::LcoreStats st = dp::snapshot(*w);
+    s->handshakes.cookie_replies_sent += st.cookie_replies_sent;
+    s->handshakes.drops[static_cast<std::size_t>(HandshakeDrop::kInvalidMac)] +=
+        st.drops[static_cast<std::size_t>(dp::DropReason::kHandshakeBadMac1)];
+    s->handshakes.drops[static_cast<std::size_t>(HandshakeDrop::kRateLimited)] +=
+        st.drops[static_cast<std::size_t>(dp::DropReason::kHandshakeRateLimited)];
+  }
+  s->handshakes.cookie_replies_sent += control.counters().cookie_replies_sent;
+  const Device::StagedCounters& staged = device.staged_counters();
+  s->staged_queued = staged.queued;
+  s->staged_sent = staged.sent;
+  s->staged_overflow = staged.overflow;
+  s->staged_purged = staged.purged;
+  s->staged_over_budget = staged.over_budget;
+  s->under_load = control.under_load();
+  s->under_load_entered = control.counters().under_load_entered;
+  if (dp.handshakes != nullptr) {
+    s->control_ring_count = rte_ring_count(dp.handshakes);
+    s->control_ring_capacity = rte_ring_get_capacity(dp.handshakes);
+  }
+  const ControlTxCounters& tc = tx.counters();
+  for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
+    s->control_tx_packets[p] = tc.tx_packets[p];
+    s->control_tx_bytes[p] = tc.tx_bytes[p];
+  }
+  s->control_tx_failed = tc.tx_failed;
+  s->control_held_dropped = tc.held_dropped;
+  s->control_bad_ndp = control.counters().ndp_bad;
+  const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
+  for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
+    rte_eth_stats st{};
+    if (ports[p]->port.started && rte_eth_stats_get(ports[p]->port.id, &st) == 0) {
+      s->port_rx_missed[p] = st.imissed;
+      s->port_rx_nombuf[p] = st.rx_nombuf;
+      s->port_rx_errors[p] = st.ierrors;
+    }
+  }
+  return std::move(building_);
+}
+
+}  // namespace wghub::ctl

@@ -1,0 +1,99 @@
+// Budgets a stranger or an offline site can fill (issue 12): packets staged
+// for handshakes across all peers, and ARP/NDP/echo passed up to the control
+// thread. Each test fills the budget and checks that its counter moves while
+// a live site keeps forwarding both ways.
+#include "tests/pipeline/pipeline_test.hpp"
+
+namespace wghub::pipeline {
+namespace {
+
+// Sites 10.100.i.0/24 with a configured endpoint 100.64.0.(100+i), never
+// answered: traffic for them waits for a handshake that does not come.
+std::vector<PeerSpec> offline_sites(unsigned n) {
+  std::vector<PeerSpec> specs{site_a()};
+  for (unsigned i = 0; i < n; ++i)
+    specs.push_back(
+        {"offline-" + std::to_string(i),
+         static_cast<std::uint8_t>(0x40 + i),
+         Outer{test_mac(static_cast<std::uint16_t>(0x4000 + i)), ip4(100, 64, 0, 100 + i), 51820},
+         {"10.100." + std::to_string(i) + ".0/24"},
+         true});
+  return specs;
+}
+
+// Site A's session carries a packet to HQ and one back.
+void expect_site_a_forwards(Harness& h, std::uint32_t seq) {
+  SimPeer& a = h.peer("site-a");
+  h.send(a, a.seal(inner_udp(ip4(10, 1, 0, 5), kHqHostIp, seq, 100)));
+  h.run();
+  EXPECT_EQ(h.take_lan().size(), 1u) << "site A -> HQ";
+  h.send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), seq, 100));
+  h.run();
+  std::size_t opened = 0;
+  for (const Bytes& f : h.take_wan()) {
+    const auto pf = parse_frame(f);
+    if (pf && a.open(pf->udp_payload)) ++opened;
+  }
+  EXPECT_EQ(opened, 1u) << "HQ -> site A";
+}
+
+TEST_F(PipelineTest, StagedPacketsHaveOneBudgetAcrossPeers) {
+  constexpr unsigned kPerPeer = ctl::Device::kMaxStagedPackets;
+  constexpr unsigned kFull = ctl::Device::kStagedBudget / kPerPeer;  // peers that fill it
+  rebuild({.peers = offline_sites(kFull + 2)});
+  ASSERT_TRUE(h().establish(h().peer("site-a")));
+  expect_site_a_forwards(h(), 0);
+  h().take_wan();
+
+  // kPerPeer packets for each offline site, a peer at a time (the workers'
+  // ring to the control thread holds 2048).
+  for (unsigned i = 0; i < kFull + 2; ++i) {
+    for (unsigned seq = 0; seq < kPerPeer; ++seq)
+      h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 100, i, 9), seq, 64));
+    h().run();
+    h().take_wan();  // ARP requests and initiations towards the offline sites
+  }
+  const ctl::Device::StagedCounters& staged = h().hub().device().staged_counters();
+  EXPECT_EQ(staged.waiting, ctl::Device::kStagedBudget);
+  EXPECT_EQ(staged.queued, ctl::Device::kStagedBudget);
+  EXPECT_EQ(staged.over_budget, 2u * kPerPeer) << "the last two sites' packets found it full";
+  EXPECT_EQ(h().device_peer("offline-" + std::to_string(kFull + 1)).staged.size(), 0u);
+  EXPECT_EQ(total_drops(h().stats()), 0u);
+
+  // The pool is not drained: the live site still forwards both ways.
+  expect_site_a_forwards(h(), 1);
+
+  // A peer's removal gives its share back.
+  ASSERT_TRUE(h().hub().device().remove_peer(h().peer("offline-0").public_key()));
+  EXPECT_EQ(staged.waiting, ctl::Device::kStagedBudget - kPerPeer);
+}
+
+TEST_F(PipelineTest, PingFloodAtTheHubMeetsTheLocalBudget) {
+  SimPeer& a = h().peer("site-a");
+  ASSERT_TRUE(h().establish(a));
+  expect_site_a_forwards(h(), 0);
+  h().take_wan();
+  const dp::LcoreStats before = h().stats();
+  const std::uint64_t answered = h().hub().control().counters().icmp_answered;
+  // Far more echo requests at once than the worker's share of the budget
+  // (burst 1000 across the workers): the rest never reaches a ring.
+  constexpr unsigned kPings = 3000;
+  for (unsigned i = 0; i < kPings; ++i)
+    h().inject_wan(
+        ethernet_frame(h().hub_wan().mac, a.outer().mac, kEtherTypeIpv4,
+                       ipv4_packet(a.outer().ip, kHubWanIp, kProtoIcmp,
+                                   echo_request(0x4242, static_cast<std::uint16_t>(i)))));
+  h().run();
+  const std::uint64_t limited =
+      h().stats().drops[static_cast<std::size_t>(dp::DropReason::kLocalRateLimited)] -
+      before.drops[static_cast<std::size_t>(dp::DropReason::kLocalRateLimited)];
+  const std::uint64_t up = h().hub().control().counters().icmp_answered - answered;
+  EXPECT_GT(limited, 0u);
+  EXPECT_EQ(limited + up, kPings) << "every echo request is answered or counted";
+  EXPECT_LE(up, dp::LocalLimit{}.burst + 100u) << "about one burst goes up, not the flood";
+  h().take_wan();
+  expect_site_a_forwards(h(), 1);
+}
+
+}  // namespace
+}  // namespace wghub::pipeline
