@@ -42,7 +42,12 @@ SourceAddress source_of(const std::uint8_t* frame, const dp::Classified& c) {
 
 ControlThread::ControlThread(dp::Dataplane& dp, Device& device, HandshakeEngine& engine,
                              ControlTx& tx, unsigned status_interval_s)
-    : dp_(dp), device_(device), engine_(engine), tx_(tx), status_interval_s_(status_interval_s) {
+    : dp_(dp),
+      device_(device),
+      engine_(engine),
+      tx_(tx),
+      status_interval_s_(status_interval_s),
+      failure_lines_(kFailureLinesPerSecond, kFailureLinesBurst, rte_get_tsc_hz()) {
   next_status_ = Clock::now() + std::chrono::seconds(status_interval_s_);
 }
 
@@ -263,11 +268,23 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool prov
       r.outcome == HandshakeOutcome::kCookieConsumed)
     device_.handshake_received(*r.peer_slot, c.payload_len,
                                r.outcome == HandshakeOutcome::kSessionDerived, now);
-  const std::string endpoint = format_endpoint(endpoint_of(source));
   // Failures of a known peer are logged and audited; anonymous garbage is
-  // only counted (metrics), so a flood can fill neither log nor audit trail.
+  // only counted (metrics). A known peer's failure can still be caused by a
+  // stranger (a replayed initiation), so those lines have a budget
+  // (kFailureLinesPerSecond) and what it holds back is counted and reported.
   const Device::Peer* p = r.peer_slot ? device_.peer_at(*r.peer_slot) : nullptr;
   if (r.drop && r.noise_error && p != nullptr) {
+    if (!failure_lines_.take(now_tsc)) {
+      ++counters_.log_lines_suppressed;
+      rte_pktmbuf_free(m);
+      return;
+    }
+    if (counters_.log_lines_suppressed != reported_suppressed_) {
+      log_warn("%" PRIu64 " handshake_failed log and audit lines held back by their budget",
+               counters_.log_lines_suppressed - reported_suppressed_);
+      reported_suppressed_ = counters_.log_lines_suppressed;
+    }
+    const std::string endpoint = format_endpoint(endpoint_of(source));
     log_warn("handshake from peer %s at %s refused: %s", p->name.c_str(), endpoint.c_str(),
              to_string(*r.noise_error).data());
     AuditEvent("handshake_failed")

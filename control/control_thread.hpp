@@ -47,6 +47,8 @@ struct ControlCounters {
   // Unproven messages that were already queued when the hub came under load,
   // answered with a cookie reply here instead of a handshake.
   std::uint64_t cookie_replies_sent = 0;
+  // handshake_failed log and audit lines over their budget (kFailureLines).
+  std::uint64_t log_lines_suppressed = 0;
 };
 
 class ControlThread {
@@ -85,6 +87,12 @@ class ControlThread {
   HandshakeEngine& engine_;
   ControlTx& tx_;
   unsigned status_interval_s_;
+  // Log and audit lines a stranger can cause (a replayed initiation of a
+  // known peer): 10 a second, 20 banked.
+  static constexpr std::uint64_t kFailureLinesPerSecond = 10;
+  static constexpr std::uint64_t kFailureLinesBurst = 20;
+  dp::TokenBucket failure_lines_;
+  std::uint64_t reported_suppressed_ = 0;
   UnderLoad load_;
   crypto::RandomBuffer random_;  // nonces of the cookie replies sent from here
   TimePoint next_tick_{};

@@ -236,6 +236,12 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
                                 "Times the hub entered the under-load state", MetricType::Counter);
   add_counter(entered, {}, s != nullptr ? s->under_load_entered : 0);
 
+  MetricFamily suppressed =
+      family("wghub_log_lines_suppressed_total",
+             "handshake_failed log and audit lines held back by their budget (10/s, burst 20)",
+             MetricType::Counter);
+  add_counter(suppressed, {}, s != nullptr ? s->log_lines_suppressed : 0);
+
   MetricFamily ring =
       family("wghub_control_ring_occupancy",
              "Messages queued from the workers to the control thread", MetricType::Gauge);

@@ -125,6 +125,7 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
   s->control_tx_failed = tc.tx_failed;
   s->control_held_dropped = tc.held_dropped;
   s->control_bad_ndp = control.counters().ndp_bad;
+  s->log_lines_suppressed = control.counters().log_lines_suppressed;
   const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
     rte_eth_stats st{};

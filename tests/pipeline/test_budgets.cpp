@@ -95,5 +95,25 @@ TEST_F(PipelineTest, PingFloodAtTheHubMeetsTheLocalBudget) {
   expect_site_a_forwards(h(), 1);
 }
 
+// A captured initiation of a known peer, replayed: each copy fails
+// (replayed timestamp) and would log and audit a line; past the budget of
+// 20 lines (then 10 a second) the rest are only counted.
+TEST_F(PipelineTest, ReplayedInitiationsMeetTheLogBudget) {
+  SimPeer& a = h().peer("site-a");
+  const Bytes initiation = a.create_initiation();
+  h().send(a, initiation);
+  h().run();
+  h().take_wan();
+  constexpr unsigned kCopies = 300;  // under the under-load mark: each one runs Noise
+  for (unsigned i = 0; i < kCopies; ++i) h().send(a, initiation);
+  h().run();
+  const auto& hs = h().hub().engine().counters();
+  EXPECT_EQ(hs.noise_errors[static_cast<std::size_t>(ctl::NoiseError::kReplayedTimestamp)],
+            kCopies);
+  const std::uint64_t suppressed = h().hub().control().counters().log_lines_suppressed;
+  EXPECT_GT(suppressed, 0u);
+  EXPECT_LE(suppressed, kCopies - 20) << "the burst of 20 lines is always there";
+}
+
 }  // namespace
 }  // namespace wghub::pipeline
