@@ -175,15 +175,22 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
     MetricFamily errors =
         family("wghub_port_rx_errors_total",
                "Erroneous frames the port's driver dropped on receive", MetricType::Counter);
+    MetricFamily refused =
+        family("wghub_neighbour_incomplete_refused_total",
+               "Addresses the hub did not start resolving (ARP / NDP) because incomplete neighbour "
+               "entries already fill their quarter of the table",
+               MetricType::Counter);
     for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
       const Labels labels = {{"port", kPortNames[p]}};
       add_counter(missed, labels, s != nullptr ? s->port_rx_missed[p] : 0);
       add_counter(nombuf, labels, s != nullptr ? s->port_rx_nombuf[p] : 0);
       add_counter(errors, labels, s != nullptr ? s->port_rx_errors[p] : 0);
+      add_counter(refused, labels, s != nullptr ? s->neighbour_incomplete_refused[p] : 0);
     }
     out.push_back(std::move(missed));
     out.push_back(std::move(nombuf));
     out.push_back(std::move(errors));
+    out.push_back(std::move(refused));
   }
 
   static const HandshakeCounters kZero{};
@@ -267,7 +274,7 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
   add_gauge(waiting, {}, s != nullptr ? static_cast<double>(s->staged_waiting) : 0);
 
   for (MetricFamily* f : {&handshakes, &failures, &received, &sent, &cookies, &under_load, &entered,
-                          &ring, &ring_capacity, &staged, &waiting})
+                          &suppressed, &ring, &ring_capacity, &staged, &waiting})
     out.push_back(std::move(*f));
 }
 

@@ -137,6 +137,8 @@ struct MetricsSnapshot {
   // What the ports' drivers dropped before any worker saw it (rte_eth_stats):
   // rx rings full (imissed), no mbuf (rx_nombuf), bad frames (ierrors).
   std::uint64_t port_rx_missed[dp::kStatsPortCount] = {};
+  // IPv4 and IPv6 neighbour tables together (incomplete-entry budget).
+  std::uint64_t neighbour_incomplete_refused[dp::kStatsPortCount] = {};
   std::uint64_t port_rx_nombuf[dp::kStatsPortCount] = {};
   std::uint64_t port_rx_errors[dp::kStatsPortCount] = {};
 };

@@ -128,6 +128,8 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
   s->log_lines_suppressed = control.counters().log_lines_suppressed;
   const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
+    s->neighbour_incomplete_refused[p] =
+        ports[p]->neighbours->incomplete_refused() + ports[p]->neighbours6->incomplete_refused();
     rte_eth_stats st{};
     if (ports[p]->port.started && rte_eth_stats_get(ports[p]->port.id, &st) == 0) {
       s->port_rx_missed[p] = st.imissed;

@@ -38,6 +38,7 @@ std::optional<std::size_t> NeighbourTable::insert(std::uint32_t ip_be, std::uint
     slots_[i].key.store(std::uint64_t{ip_be} | std::uint64_t{gen} << 32, std::memory_order_release);
     if (key_is_tombstone(key)) --tombstones_;
     ++live_;
+    ++incomplete_;
     meta_[i] = NeighbourEntry{ip_be, NeighbourState::kIncomplete, {}, 0, now, 0};
     return i;
   }
@@ -57,6 +58,7 @@ void NeighbourTable::erase(std::size_t i) {
   slots_[i].mac.store(0, std::memory_order_release);
   slots_[i].key.store(slots_[i].key.load(std::memory_order_relaxed) | kTombstoneBit,
                       std::memory_order_release);
+  if (meta_[i].state == NeighbourState::kIncomplete) --incomplete_;
   meta_[i] = NeighbourEntry{};
   --live_;
   ++tombstones_;
@@ -98,6 +100,7 @@ bool NeighbourTable::update(std::uint32_t ip_be, const rte_ether_addr& mac, std:
   if (!i) i = insert(ip_be, now);
   if (!i) return false;
   NeighbourEntry& e = meta_[*i];
+  if (e.state == NeighbourState::kIncomplete) --incomplete_;
   if (e.state != NeighbourState::kResolved || !rte_is_same_ether_addr(&e.mac, &mac)) {
     publish_mac(*i, mac);
   }
@@ -111,6 +114,13 @@ bool NeighbourTable::update(std::uint32_t ip_be, const rte_ether_addr& mac, std:
 bool NeighbourTable::needs_request(std::uint32_t ip_be, std::uint64_t now) {
   const std::optional<std::size_t> found = find(ip_be);
   if (!found) {
+    // A stranger can make us resolve many addresses (a site sending to
+    // every host of the LAN): incomplete entries get a quarter of the
+    // table, so real neighbours always find room.
+    if (incomplete_ >= max_incomplete()) {
+      ++incomplete_refused_;
+      return false;
+    }
     const std::optional<std::size_t> i = insert(ip_be, now);
     if (!i) return false;
     meta_[*i].tries = 1;

@@ -58,6 +58,7 @@ std::optional<std::size_t> Neighbour6Table::insert(const Ipv6Bytes& ip, std::uin
     write_slot(i, hi, lo, 0);  // the key, no MAC yet
     if (tomb) --tombstones_;
     ++live_;
+    ++incomplete_;
     meta_[i] = Neighbour6Entry{ip, NeighbourState::kIncomplete, {}, 0, now, 0};
     return i;
   }
@@ -67,6 +68,7 @@ std::optional<std::size_t> Neighbour6Table::insert(const Ipv6Bytes& ip, std::uin
 void Neighbour6Table::erase(std::size_t i) {
   write_slot(i, slots_[i].hi.load(std::memory_order_relaxed),
              slots_[i].lo.load(std::memory_order_relaxed), kTombstoneBit);
+  if (meta_[i].state == NeighbourState::kIncomplete) --incomplete_;
   meta_[i] = Neighbour6Entry{};
   --live_;
   ++tombstones_;
@@ -102,6 +104,7 @@ bool Neighbour6Table::update(const Ipv6Bytes& ip, const rte_ether_addr& mac, std
   if (!i) i = insert(ip, now);
   if (!i) return false;
   Neighbour6Entry& e = meta_[*i];
+  if (e.state == NeighbourState::kIncomplete) --incomplete_;
   if (e.state != NeighbourState::kResolved || !rte_is_same_ether_addr(&e.mac, &mac)) {
     std::uint64_t word = kValidBit;
     for (int b = 0; b < RTE_ETHER_ADDR_LEN; ++b)
@@ -119,6 +122,13 @@ bool Neighbour6Table::update(const Ipv6Bytes& ip, const rte_ether_addr& mac, std
 bool Neighbour6Table::needs_request(const Ipv6Bytes& ip, std::uint64_t now) {
   const std::optional<std::size_t> found = find(ip);
   if (!found) {
+    // A stranger can make us resolve many addresses (a site sending to
+    // every host of the LAN): incomplete entries get a quarter of the
+    // table, so real neighbours always find room.
+    if (incomplete_ >= max_incomplete()) {
+      ++incomplete_refused_;
+      return false;
+    }
     const std::optional<std::size_t> i = insert(ip, now);
     if (!i) return false;
     meta_[*i].tries = 1;

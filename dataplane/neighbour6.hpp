@@ -106,6 +106,11 @@ class Neighbour6Table {
   std::size_t size() const { return live_; }
   std::size_t capacity() const { return mask_ + 1; }
   std::size_t max_entries() const { return (mask_ + 1) / 4 * 3; }
+  // Incomplete entries (a request out, no answer yet) may fill a quarter of
+  // the entries; past that needs_request() refuses new addresses and counts.
+  std::size_t max_incomplete() const { return max_entries() / 4; }
+  std::size_t incomplete() const { return incomplete_; }
+  std::uint64_t incomplete_refused() const { return incomplete_refused_; }
   std::size_t tombstones() const { return tombstones_; }
 
  private:
@@ -142,6 +147,8 @@ class Neighbour6Table {
   std::unique_ptr<Slot[]> slots_;      // read by workers
   std::vector<Neighbour6Entry> meta_;  // control only
   std::size_t live_ = 0;
+  std::size_t incomplete_ = 0;
+  std::uint64_t incomplete_refused_ = 0;
   std::size_t tombstones_ = 0;
 };
 

@@ -55,6 +55,7 @@ EXPECTED = {
     "wghub_cookie_replies_sent_total": ("counter", set()),
     "wghub_under_load": ("gauge", set()),
     "wghub_under_load_entered_total": ("counter", set()),
+    "wghub_log_lines_suppressed_total": ("counter", set()),
     "wghub_control_ring_occupancy": ("gauge", set()),
     "wghub_control_ring_capacity": ("gauge", set()),
     "wghub_staged_packets_total": ("counter", {"result"}),
@@ -62,6 +63,7 @@ EXPECTED = {
     "wghub_port_rx_missed_packets_total": ("counter", {"port"}),
     "wghub_port_rx_nombuf_total": ("counter", {"port"}),
     "wghub_port_rx_errors_total": ("counter", {"port"}),
+    "wghub_neighbour_incomplete_refused_total": ("counter", {"port"}),
 }
 
 failures = []

@@ -124,6 +124,7 @@ struct MetricsFixture {
     s.handshakes.drops[static_cast<std::size_t>(HandshakeDrop::kNoise)] = 2;
     s.under_load = true;
     s.under_load_entered = 1;
+    s.log_lines_suppressed = 9;
     s.staged_queued = 40;
     s.staged_sent = 30;
     s.staged_overflow = 2;
@@ -139,6 +140,8 @@ struct MetricsFixture {
     s.control_held_dropped = 2;
     s.port_rx_missed[0] = 31;
     s.port_rx_missed[1] = 0;
+    s.neighbour_incomplete_refused[0] = 0;
+    s.neighbour_incomplete_refused[1] = 17;
     s.port_rx_nombuf[0] = 1;
     s.port_rx_errors[1] = 4;
   }

@@ -89,7 +89,7 @@ double sum(const std::vector<Family>& fs, const std::string& name, const LabelMa
 TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   MetricsFixture fx;
   const auto fs = scrape(fx);
-  EXPECT_EQ(fs.size(), 36u);
+  EXPECT_EQ(fs.size(), 38u);
   std::set<std::string> names;
   for (const Family& f : fs) {
     EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
@@ -239,6 +239,7 @@ TEST(MetricsCollect, ControlThreadState) {
   EXPECT_EQ(sample(fs, "wghub_cookie_replies_sent_total", {}), 4);
   EXPECT_EQ(sample(fs, "wghub_under_load", {}), 1);
   EXPECT_EQ(sample(fs, "wghub_under_load_entered_total", {}), 1);
+  EXPECT_EQ(sample(fs, "wghub_log_lines_suppressed_total", {}), 9);
   EXPECT_EQ(sample(fs, "wghub_control_ring_occupancy", {}), 700);
   EXPECT_EQ(sample(fs, "wghub_control_ring_capacity", {}), 4095);
   EXPECT_EQ(sample(fs, "wghub_staged_packets_total", {{"result", "queued"}}), 40);
@@ -409,6 +410,7 @@ TEST(MetricsCollect, PortReceiveLossesPerPort) {
   const auto fs = scrape(fx);
   EXPECT_EQ(sum(fs, "wghub_port_rx_missed_packets_total", {{"port", "wan"}}), 31);
   EXPECT_EQ(sum(fs, "wghub_port_rx_missed_packets_total", {{"port", "lan"}}), 0);
+  EXPECT_EQ(sum(fs, "wghub_neighbour_incomplete_refused_total", {{"port", "lan"}}), 17);
   EXPECT_EQ(sum(fs, "wghub_port_rx_nombuf_total", {{"port", "wan"}}), 1);
   EXPECT_EQ(sum(fs, "wghub_port_rx_errors_total", {{"port", "lan"}}), 4);
 }
