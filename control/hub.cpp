@@ -18,6 +18,7 @@
 #include "control/audit.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
+#include "control/table_sizes.hpp"
 #include "control/uapi_backend.hpp"
 #include "control/uapi_server.hpp"
 #include "crypto/aead.hpp"
@@ -152,14 +153,28 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
     error = "cannot set up RCU for " + std::to_string(workers) + " workers";
     return nullptr;
   }
-  d.fib = dp::Fib::create(dp::FibConfig{}, d.rcu.get(), error);
+  // Sized from the config (table_sizes.hpp): 2^20 peers fit, and a small
+  // config does not pay for them.
+  const TableSizes sizes = table_sizes(s);
+  dp::FibConfig fib_config;
+  fib_config.max_rules = sizes.fib_rules;
+  fib_config.tbl8_groups = sizes.fib_tbl8;
+  d.fib = dp::Fib::create(fib_config, d.rcu.get(), error);
   if (!d.fib) return nullptr;
   d.lan_gateways = std::make_unique<dp::LanGateways>();
-  d.fib6 = dp::Fib6::create(dp::Fib6Config{}, d.rcu.get(), error);
+  dp::Fib6Config fib6_config;
+  fib6_config.max_rules = sizes.fib6_rules;
+  fib6_config.tbl8_groups = sizes.fib6_tbl8;
+  d.fib6 = dp::Fib6::create(fib6_config, d.rcu.get(), error);
   if (!d.fib6) return nullptr;
   d.lan_gateways6 = std::make_unique<dp::LanGateways6>();
-  d.keypairs = std::make_unique<dp::KeypairTable>();
-  d.peers = std::make_unique<dp::PeerTable>();
+  d.keypairs = std::make_unique<dp::KeypairTable>(sizes.keypair_log2);
+  d.peers = std::make_unique<dp::PeerTable>(sizes.peers);
+  log_info(
+      "tables: %u peer slots, %u receiver indices, IPv4 FIB %u rules / %u groups, IPv6 FIB "
+      "%u rules / %u groups",
+      sizes.peers, 1u << sizes.keypair_log2, sizes.fib_rules, sizes.fib_tbl8, sizes.fib6_rules,
+      sizes.fib6_tbl8);
   d.to_control =
       rte_ring_create("wghub_control", 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
   d.events =
