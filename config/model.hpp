@@ -61,6 +61,7 @@ struct Interface {
 struct Route {
   Prefix prefix;
   IpAddress via;
+  friend bool operator==(const Route&, const Route&) = default;
 };
 
 struct Port {
