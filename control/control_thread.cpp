@@ -12,6 +12,7 @@
 #include "control/audit.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
+#include "control/reload.hpp"
 #include "control/uapi_server.hpp"
 #include "crypto/base64.hpp"
 #include "dataplane/arp.hpp"
@@ -69,6 +70,7 @@ void ControlThread::run(ControlSignals& signals, const std::function<void()>& on
 }
 
 unsigned ControlThread::poll_once() {
+  const auto poll_start = std::chrono::steady_clock::now();
   // The ring's depth decides "under load" (kernel: the handshake queue past
   // 1/8 of its length).
   const unsigned depth = rte_ring_count(dp_.to_control);
@@ -105,6 +107,9 @@ unsigned ControlThread::poll_once() {
     device_.stage(m, dp::control_meta(m).peer_slot, now, now_tsc);
   }
 
+  // One slice of a reload in progress (bounded: reload.hpp), between the
+  // rings above and the wg(8) socket below, so neither waits for all of it.
+  if (reloader_ != nullptr) reloader_->step();
   if (uapi_ != nullptr) uapi_->poll();
   if (now >= next_tick_) {
     next_tick_ = now + kTickInterval;
@@ -121,6 +126,7 @@ unsigned ControlThread::poll_once() {
     next_status_ = now + std::chrono::seconds(status_interval_s_);
     print_status(false);
   }
+  if (reloader_ != nullptr) reloader_->observe_poll(std::chrono::steady_clock::now() - poll_start);
   return n + events + staged;
 }
 

@@ -11,8 +11,10 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include <chrono>
 #include <csignal>
 #include <sstream>
+#include <thread>
 
 #include "config/loader.hpp"
 #include "control/audit.hpp"
@@ -40,18 +42,6 @@ void on_dump_signal(int) {
 }
 void on_reload_signal(int) {
   g_signals.reload = 1;
-}
-
-bool same_key(const std::shared_ptr<const crypto::Key>& a,
-              const std::shared_ptr<const crypto::Key>& b) {
-  if (!a || !b) return !a && !b;
-  return crypto::equal_ct(a->data(), b->data(), a->size());
-}
-
-bool same_peer(const config::Peer& a, const config::Peer& b) {
-  return a.name == b.name && same_key(a.preshared_key, b.preshared_key) &&
-         a.allowed_ips == b.allowed_ips && a.endpoint == b.endpoint &&
-         a.persistent_keepalive == b.persistent_keepalive;
 }
 
 std::uint32_t ipv4_be(const config::IpAddress& a) {
@@ -206,6 +196,8 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
            s.interface.listen_port, listen6.c_str(), hub->device_->peers().size());
   hub->control_ = std::make_unique<ControlThread>(d, *hub->device_, *hub->engine_, *hub->tx_,
                                                   options.status_interval_s);
+  hub->reloader_ = std::make_unique<Reloader>(*hub->device_, hub->state_);
+  hub->control_->set_reloader(hub->reloader_.get());
 
   // One worker per lcore; rx queues dealt round-robin (net_af_packet may
   // create more than asked for, and every one must be polled).
@@ -248,79 +240,12 @@ void Hub::stop_workers() {
 }
 
 bool Hub::reload() {
-  const std::string path = state_->source_file;  // state_ is replaced below
-  auto loaded = config::load_config_file(path);
-  if (!loaded.ok()) {
-    std::vector<std::string> errors;
-    for (const auto& e : loaded.errors) {
-      log_error("reload: %s", e.to_string().c_str());
-      errors.push_back(e.to_string());
-    }
-    AuditEvent("config_refused")
-        .add("file", path)
-        .add("source", "reload")
-        .add("errors", errors)
-        .emit();
-    log_error("reload: %zu error(s) in %s; the running configuration is unchanged",
-              loaded.errors.size(), path.c_str());
-    return false;
-  }
-  const config::DesiredState& old_state = *state_;
-  const config::DesiredState& next = *loaded.state;
-  std::vector<std::string> restart_needed;
-  auto needs_restart = [&](const char* what) {
-    log_warn("reload: %s changed; that takes a restart, the running value stays", what);
-    restart_needed.push_back(what);
-  };
-  if (!same_key(old_state.interface.private_key, next.interface.private_key))
-    needs_restart("interface.private_key_file");
-  if (old_state.interface.listen_port != next.interface.listen_port)
-    needs_restart("interface.listen_port");
-  auto port_changed = [](const config::Port& a, const config::Port& b) {
-    return a.devargs != b.devargs || a.address != b.address || a.address6 != b.address6 ||
-           a.gateway6 != b.gateway6;
-  };
-  if (port_changed(old_state.ports.wan, next.ports.wan) ||
-      port_changed(old_state.ports.lan, next.ports.lan))
-    needs_restart("ports");
-  if (old_state.dataplane.lcores != next.dataplane.lcores) needs_restart("dataplane.lcores");
-
-  unsigned added = 0, removed = 0, changed = 0, failed = 0;
-  std::string error;
-  for (const config::Peer& old_peer : old_state.peers)
-    if (next.find_peer(old_peer.public_key) == nullptr && device_->remove_peer(old_peer.public_key))
-      ++removed;
-  for (const config::Peer& peer : next.peers) {
-    const config::Peer* before = old_state.find_peer(peer.public_key);
-    if (before != nullptr && same_peer(*before, peer)) continue;
-    if (!device_->add_peer(PeerSpec::from(peer), error)) {
-      log_error("reload: peer %s (%s:%d): %s", peer.name.c_str(), peer.origin.file.c_str(),
-                peer.origin.line, error.c_str());
-      ++failed;
-      continue;
-    }
-    ++(before == nullptr ? added : changed);
-  }
-  // Fields that need a restart keep their running values in the state.
-  auto merged = std::make_shared<config::DesiredState>(next);
-  merged->interface = old_state.interface;
-  merged->ports = old_state.ports;
-  merged->dataplane = old_state.dataplane;
-  merged->metrics = old_state.metrics;
-  state_ = merged;
-  AuditEvent("config_applied")
-      .add("file", path)
-      .add("source", "reload")
-      .add("added", std::uint64_t{added})
-      .add("removed", std::uint64_t{removed})
-      .add("changed", std::uint64_t{changed})
-      .add("failed", std::uint64_t{failed})
-      .add("peers", std::uint64_t{device_->peers().size()})
-      .add("restart_needed", restart_needed)
-      .emit();
-  log_info("reload of %s applied: %u peer(s) added, %u removed, %u changed, %u failed; %zu peer(s)",
-           path.c_str(), added, removed, changed, failed, device_->peers().size());
-  return failed == 0;
+  reloader_->request();
+  // Parse and diff run on the reloader's thread: wait for them here, as a
+  // caller of this synchronous form expects; the control loop never does.
+  while (reloader_->step())
+    if (!reloader_->parsed()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  return reloader_->last().ok;
 }
 
 unsigned Hub::poll_workers_once() {
@@ -336,6 +261,8 @@ Hub::~Hub() {
   // grace period (device teardown) would wait for them for ever.
   for (unsigned i = 0; i < workers_.size(); ++i) dp_->rcu->offline(i);
   workers_.clear();
+  if (control_) control_->set_reloader(nullptr);
+  reloader_.reset();  // joins its thread
   control_.reset();
   engine_.reset();
   device_.reset();  // retires keypairs; workers are gone
