@@ -82,6 +82,7 @@ class ControlThread {
   bool under_load_ = false;
   TimePoint under_load_until_{};
   TimePoint next_tick_{};
+  bool tick_pass_open_ = false;  // a pass over the peers is under way (Device::tick_slice)
   TimePoint next_status_{};
   ControlCounters counters_;
   MetricsExporter* metrics_ = nullptr;

@@ -11,6 +11,8 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include <malloc.h>
+
 #include <chrono>
 #include <csignal>
 #include <sstream>
@@ -288,6 +290,10 @@ Hub::~Hub() {
 
 int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions& options) {
   const config::DesiredState& s = *state;
+  // The YAML tree of a big config (~5 KB a peer in yaml-cpp) is freed by
+  // now, but glibc keeps the pages; give them back before the hub locks its
+  // memory, or they count against every peer for the hub's life.
+  malloc_trim(0);
   if (!crypto::harden_process_memory())
     log_warn("could not lock memory or disable core dumps; keys may reach swap or a core file");
 
