@@ -80,6 +80,7 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
   if (!errors.empty()) return nullptr;
   state->peers.reserve(peers.size());
   for (auto& p : peers) state->peers.push_back(std::move(p.peer));
+  state->index_peers();
   return state;
 }
 

@@ -7,9 +7,11 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/address.hpp"
@@ -20,6 +22,24 @@
 namespace wghub::config {
 
 using PublicKey = std::array<std::uint8_t, 32>;
+
+// Public keys are uniformly random bytes (X25519 outputs), so their first
+// word is already a good hash.
+struct PublicKeyHash {
+  std::size_t operator()(const PublicKey& key) const {
+    std::size_t h;
+    std::memcpy(&h, key.data(), sizeof h);
+    return h;
+  }
+};
+
+// The kernel's MAX_PEERS_PER_DEVICE (2^20): the most peers a config may hold,
+// and the most the hub's tables are ever sized for (the IPv6 FIB's next hop
+// has 20 bits of peer slot, fib6.hpp).
+inline constexpr std::size_t kMaxPeers = std::size_t{1} << 20;
+// Distinct next hops (`via`s and the gateway) per port and family: the data
+// plane's LanGateways table (fib.hpp).
+inline constexpr std::size_t kMaxNextHopsPerPort = 256;
 
 inline constexpr std::uint16_t kDefaultListenPort = 51820;
 inline constexpr const char* kDefaultInterfaceName = "wghub0";
@@ -41,6 +61,7 @@ struct Interface {
 struct Route {
   Prefix prefix;
   IpAddress via;
+  friend bool operator==(const Route&, const Route&) = default;
 };
 
 struct Port {
@@ -97,6 +118,12 @@ struct Peer {
   Location origin;                         // where the peer is defined (for logs)
 };
 
+// Where each peer of a DesiredState sits in `peers`, by key and by name.
+struct PeerIndex {
+  std::unordered_map<PublicKey, std::uint32_t, PublicKeyHash> by_key;
+  std::unordered_map<std::string, std::uint32_t> by_name;
+};
+
 struct DesiredState {
   std::string source_file;  // the config file this was loaded from
   Interface interface;
@@ -104,10 +131,16 @@ struct DesiredState {
   Dataplane dataplane;
   Metrics metrics;
   std::vector<Peer> peers;  // inline peers first, then peers_dir files by file name
+  // Built by index_peers() (the loader does, once the peers are final), so
+  // that a reload's diff and wg(8)'s name lookups are O(1) per peer rather
+  // than a scan: with 10^5 peers a scan per peer was the reload's O(n^2).
+  PeerIndex peer_index;
 
-  // Linear search; the control thread builds its own index when it applies the state.
+  // O(1) once index_peers() ran and `peers` did not change size since; a
+  // scan otherwise (states built by hand in tests).
   const Peer* find_peer(const PublicKey& key) const;
   const Peer* find_peer(const std::string& name) const;
+  void index_peers();
 };
 
 }  // namespace wghub::config

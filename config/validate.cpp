@@ -2,7 +2,11 @@
 // public keys are unique, and every prefix has exactly one owner in the FIB
 // (a peer, a static route or a port's connected subnet), because the same
 // table decides both where a packet goes and which peer may send from it.
+// Also every limit the hub would otherwise only find at start (the peer
+// count, IPv4 port addresses, distinct next hops), so that --check-config
+// and the hub agree: one validation, one message.
 #include <map>
+#include <set>
 
 #include "config/parse.hpp"
 
@@ -46,6 +50,26 @@ class PrefixOwners {
 
 void validate(const Doc& doc, const std::vector<PortDraft>& ports,
               const std::vector<PeerDraft>& peers) {
+  if (peers.size() > kMaxPeers) {
+    doc.error(Location{doc.file(), 0, 0}, "peers",
+              std::to_string(peers.size()) + " peers; the hub holds at most " +
+                  std::to_string(kMaxPeers) + " (2^20, the kernel's limit)");
+  }
+  for (const auto& port : ports) {
+    if (port.port.address.address.family != Family::v4)
+      doc.error(port.address_src.at, port.address_src.field,
+                "the port address must be IPv4 for now; give the IPv6 one as address6");
+    std::set<IpAddress> vias[2];  // IPv4, IPv6
+    auto count = [&](const IpAddress& a) { vias[a.family == Family::v4 ? 0 : 1].insert(a); };
+    for (const Route& r : port.port.routes) count(r.via);
+    if (port.port.gateway) count(*port.port.gateway);
+    if (port.port.gateway6) count(*port.port.gateway6);
+    for (const auto& v : vias)
+      if (v.size() > kMaxNextHopsPerPort)
+        doc.error(port.address_src.at, port.path + ".routes",
+                  std::to_string(v.size()) + " distinct next hops; a port has room for " +
+                      std::to_string(kMaxNextHopsPerPort) + " per address family");
+  }
   PrefixOwners owners(doc);
   for (const auto& port : ports) {
     owners.claim(port.port.address.subnet(),

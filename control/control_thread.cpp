@@ -12,6 +12,7 @@
 #include "control/audit.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
+#include "control/reload.hpp"
 #include "control/uapi_server.hpp"
 #include "crypto/base64.hpp"
 #include "dataplane/arp.hpp"
@@ -24,6 +25,11 @@ namespace {
 
 constexpr unsigned kRingBurst = 64;
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
+// Peers serviced per poll during a timer pass: a few ms at most, so that
+// with 10^5 peers a pass is spread over polls instead of stalling one
+// (handshakes and wg(8) are served between the slices).
+constexpr std::size_t kTickSlicePeers = 4096;
+constexpr auto kTickSliceBudget = std::chrono::milliseconds(1);
 // Peer metadata for the metrics exporter: O(peers) work, so once a second.
 constexpr auto kMetricsInterval = std::chrono::seconds(1);
 
@@ -68,7 +74,9 @@ void ControlThread::run(ControlSignals& signals, const std::function<void()>& on
       signals.reload = 0;
       if (on_reload) on_reload();
     }
-    if (poll_once() == 0) usleep(200);
+    // Idle: a short sleep; not while a timer pass or a reload has slices left.
+    if (poll_once() == 0 && !tick_pass_open_ && (reloader_ == nullptr || !reloader_->parsed()))
+      usleep(200);
   }
 }
 
@@ -91,6 +99,7 @@ void ControlThread::update_load(TimePoint now) {
 }
 
 unsigned ControlThread::poll_once() {
+  const auto poll_start = std::chrono::steady_clock::now();
   const TimePoint now = Clock::now();
   update_load(now);
   const std::uint64_t now_tsc = rte_get_tsc_cycles();
@@ -118,10 +127,13 @@ unsigned ControlThread::poll_once() {
     device_.stage(m, dp::control_meta(m).peer_slot, now, now_tsc);
   }
 
+  // One slice of a reload in progress (bounded: reload.hpp), between the
+  // rings above and the wg(8) socket below, so neither waits for all of it.
+  if (reloader_ != nullptr) reloader_->step();
   if (uapi_ != nullptr) uapi_->poll();
-  if (now >= next_tick_) {
-    next_tick_ = now + kTickInterval;
-    device_.tick(engine_, now, now_tsc);
+  if (now >= next_tick_ || tick_pass_open_) {
+    if (!tick_pass_open_) next_tick_ = now + kTickInterval;
+    tick_pass_open_ = !device_.tick_slice(engine_, now, now_tsc, kTickSlicePeers, kTickSliceBudget);
     dp_.cookie_gate->rotate_if_due(now_tsc);
     // Fresh: the device tick may have stamped held frames after now_tsc.
     tx_.tick(rte_get_tsc_cycles());
@@ -138,6 +150,7 @@ unsigned ControlThread::poll_once() {
     next_status_ = now + std::chrono::seconds(status_interval_s_);
     print_status(false);
   }
+  if (reloader_ != nullptr) reloader_->observe_poll(std::chrono::steady_clock::now() - poll_start);
   return n + events + staged;
 }
 

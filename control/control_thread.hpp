@@ -26,6 +26,7 @@
 namespace wghub::ctl {
 
 class MetricsExporter;
+class Reloader;
 namespace uapi {
 class Server;
 }
@@ -57,7 +58,8 @@ class ControlThread {
                 unsigned status_interval_s);
 
   // Runs until signals.stop; a dump request prints the full status, a
-  // reload request calls `on_reload` (between two polls, on this thread).
+  // reload request calls `on_reload` (between two polls, on this thread;
+  // it should only start the reload, which poll_once() then advances).
   void run(ControlSignals& signals, const std::function<void()>& on_reload);
   // One pass: drain the ring and run due periodic work. Returns the number
   // of mbufs taken from the ring (tests step the control thread with it).
@@ -69,6 +71,9 @@ class ControlThread {
 
   // Serves the wg(8) socket from this thread (nullptr: none).
   void set_uapi(uapi::Server* server) { uapi_ = server; }
+  // Advances a reload in the background, one bounded slice per poll
+  // (reload.hpp; nullptr: none).
+  void set_reloader(Reloader* reloader) { reloader_ = reloader; }
 
   void print_status(bool full) const;
   bool under_load() const { return load_.active(); }
@@ -96,10 +101,12 @@ class ControlThread {
   UnderLoad load_;
   crypto::RandomBuffer random_;  // nonces of the cookie replies sent from here
   TimePoint next_tick_{};
+  bool tick_pass_open_ = false;  // a pass over the peers is under way (Device::tick_slice)
   TimePoint next_status_{};
   ControlCounters counters_;
   MetricsExporter* metrics_ = nullptr;
   uapi::Server* uapi_ = nullptr;
+  Reloader* reloader_ = nullptr;
   std::string metrics_interface_;
   MetricsSnapshotBuilder metrics_builder_;  // the snapshot under way, and the peers' labels
   TimePoint next_metrics_{};

@@ -220,7 +220,10 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
   if (slot_of_.contains(spec.public_key)) return update_peer(spec, error);
   const auto slot = dp_.peers->allocate();
   if (!slot) {
-    error = "peers: more than " + std::to_string(dp_.peers->capacity()) + " peers";
+    // The table is sized at start from the config's peers plus headroom
+    // (table_sizes.hpp); a restart with the peers in the file makes room.
+    error = "peers: more than " + std::to_string(dp_.peers->capacity()) +
+            " peers (the room sized at start; add them to the config and restart)";
     return false;
   }
   Peer& p = peers_[*slot];

@@ -36,6 +36,34 @@ struct PeerSpec {
   static PeerSpec from(const config::Peer& peer);
 };
 
+// A peer's packets waiting for a session, oldest first. std::deque
+// allocates ~600 bytes even when empty, and on a hub with 10^5 peers almost
+// every queue is empty: this one allocates its deque on the first packet and
+// frees it when drained.
+class StagedQueue {
+ public:
+  bool empty() const { return q_ == nullptr || q_->empty(); }
+  std::size_t size() const { return q_ == nullptr ? 0 : q_->size(); }
+  void push_back(rte_mbuf* m) {
+    if (q_ == nullptr) q_ = std::make_unique<std::deque<rte_mbuf*>>();
+    q_->push_back(m);
+  }
+  rte_mbuf* front() const { return q_->front(); }  // not empty()
+  void pop_front() {
+    q_->pop_front();
+    if (q_->empty()) q_.reset();
+  }
+  void clear() { q_.reset(); }  // the caller freed the packets
+  template <typename F>
+  void for_each(F&& f) const {
+    if (q_ != nullptr)
+      for (rte_mbuf* m : *q_) f(m);
+  }
+
+ private:
+  std::unique_ptr<std::deque<rte_mbuf*>> q_;
+};
+
 class Device : public HandshakeSink {
  public:
   struct Peer {
@@ -69,7 +97,7 @@ class Device : public HandshakeSink {
     bool dial_pending = false;
     // Inner packets waiting for a session (kernel: staged packets), oldest
     // first, at most kMaxStagedPackets.
-    std::deque<rte_mbuf*> staged;
+    StagedQueue staged;
   };
 
   // The kernel's MAX_STAGED_PACKETS: beyond it the oldest waiting packet goes.
@@ -122,6 +150,14 @@ class Device : public HandshakeSink {
   // the workers to the engine, starts handshakes that are wanted, sends
   // persistent keepalives, frees retired keypairs.
   void tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc);
+  // The same, at most `max_peers` peers and about `budget` per call,
+  // resuming where the last call stopped: true when the pass over every
+  // peer is complete. The control thread runs each pass this way, so with
+  // 10^5 peers (a few us each, mostly cache misses) no single poll services
+  // them all.
+  bool tick_slice(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc,
+                  std::size_t max_peers,
+                  std::chrono::nanoseconds budget = std::chrono::nanoseconds::max());
   // A worker's notice about one peer: the same work for that peer, at once.
   void on_event(HandshakeEngine& engine, dp::WorkerEvent event, std::uint32_t slot, TimePoint now,
                 std::uint64_t now_tsc);
@@ -171,6 +207,7 @@ class Device : public HandshakeSink {
   std::map<config::Prefix, std::uint32_t> owner_of_;  // allowed IP -> slot
   StagedCounters staged_counters_;
   std::uint64_t fib6_failures_logged_ = 0;
+  std::uint32_t tick_cursor_ = 0;  // tick_slice: the slot the pass resumes at
 };
 
 // "a.b.c.d:port" or "[v6]:port" of an endpoint ("(none)" when empty), for

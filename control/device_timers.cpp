@@ -194,9 +194,29 @@ void Device::service(HandshakeEngine& engine, Peer& p, TimePoint now, std::uint6
 }
 
 void Device::tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc) {
-  for (auto& [slot, p] : peers_) service(engine, p, now, now_tsc);
+  tick_cursor_ = 0;
+  while (!tick_slice(engine, now, now_tsc, peers_.size() + 1)) {
+  }
+}
+
+bool Device::tick_slice(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc,
+                        std::size_t max_peers, std::chrono::nanoseconds budget) {
+  // By slot, from the cursor: peers added or removed between two slices are
+  // simply met or not met by this pass (service() itself removes none).
+  const auto start = std::chrono::steady_clock::now();
+  auto it = peers_.lower_bound(tick_cursor_);
+  for (std::size_t n = 0; it != peers_.end() && n < max_peers; ++it, ++n) {
+    if (n % 64 == 63 && std::chrono::steady_clock::now() - start >= budget) break;
+    service(engine, it->second, now, now_tsc);
+  }
   publish_ipv6_routes();
   deferred_.reclaim();
+  if (it == peers_.end()) {
+    tick_cursor_ = 0;
+    return true;
+  }
+  tick_cursor_ = it->first;
+  return false;
 }
 
 void Device::on_event(HandshakeEngine& engine, dp::WorkerEvent, std::uint32_t slot, TimePoint now,
@@ -246,7 +266,7 @@ void Device::send_staged(Peer& p, std::uint64_t now_tsc) {
 void Device::purge_staged(Peer& p) {
   staged_counters_.purged += p.staged.size();
   staged_counters_.waiting -= p.staged.size();
-  for (rte_mbuf* m : p.staged) rte_pktmbuf_free(m);
+  p.staged.for_each([](rte_mbuf* m) { rte_pktmbuf_free(m); });
   p.staged.clear();
 }
 

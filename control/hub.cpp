@@ -11,13 +11,18 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include <malloc.h>
+
+#include <chrono>
 #include <csignal>
 #include <sstream>
+#include <thread>
 
 #include "config/loader.hpp"
 #include "control/audit.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
+#include "control/table_sizes.hpp"
 #include "control/uapi_backend.hpp"
 #include "control/uapi_server.hpp"
 #include "crypto/aead.hpp"
@@ -39,18 +44,6 @@ void on_dump_signal(int) {
 }
 void on_reload_signal(int) {
   g_signals.reload = 1;
-}
-
-bool same_key(const std::shared_ptr<const crypto::Key>& a,
-              const std::shared_ptr<const crypto::Key>& b) {
-  if (!a || !b) return !a && !b;
-  return crypto::equal_ct(a->data(), b->data(), a->size());
-}
-
-bool same_peer(const config::Peer& a, const config::Peer& b) {
-  return a.name == b.name && same_key(a.preshared_key, b.preshared_key) &&
-         a.allowed_ips == b.allowed_ips && a.endpoint == b.endpoint &&
-         a.persistent_keepalive == b.persistent_keepalive;
 }
 
 std::uint32_t ipv4_be(const config::IpAddress& a) {
@@ -152,14 +145,28 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
     error = "cannot set up RCU for " + std::to_string(workers) + " workers";
     return nullptr;
   }
-  d.fib = dp::Fib::create(dp::FibConfig{}, d.rcu.get(), error);
+  // Sized from the config (table_sizes.hpp): 2^20 peers fit, and a small
+  // config does not pay for them.
+  const TableSizes sizes = table_sizes(s);
+  dp::FibConfig fib_config;
+  fib_config.max_rules = sizes.fib_rules;
+  fib_config.tbl8_groups = sizes.fib_tbl8;
+  d.fib = dp::Fib::create(fib_config, d.rcu.get(), error);
   if (!d.fib) return nullptr;
   d.lan_gateways = std::make_unique<dp::LanGateways>();
-  d.fib6 = dp::Fib6::create(dp::Fib6Config{}, d.rcu.get(), error);
+  dp::Fib6Config fib6_config;
+  fib6_config.max_rules = sizes.fib6_rules;
+  fib6_config.tbl8_groups = sizes.fib6_tbl8;
+  d.fib6 = dp::Fib6::create(fib6_config, d.rcu.get(), error);
   if (!d.fib6) return nullptr;
   d.lan_gateways6 = std::make_unique<dp::LanGateways6>();
-  d.keypairs = std::make_unique<dp::KeypairTable>();
-  d.peers = std::make_unique<dp::PeerTable>();
+  d.keypairs = std::make_unique<dp::KeypairTable>(sizes.keypair_log2);
+  d.peers = std::make_unique<dp::PeerTable>(sizes.peers);
+  log_info(
+      "tables: %u peer slots, %u receiver indices, IPv4 FIB %u rules / %u groups, IPv6 FIB "
+      "%u rules / %u groups",
+      sizes.peers, 1u << sizes.keypair_log2, sizes.fib_rules, sizes.fib_tbl8, sizes.fib6_rules,
+      sizes.fib6_tbl8);
   auto ring = [](const char* name, unsigned size) {
     return rte_ring_create(name, size, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
   };
@@ -195,6 +202,8 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
            s.interface.listen_port, listen6.c_str(), hub->device_->peers().size());
   hub->control_ = std::make_unique<ControlThread>(d, *hub->device_, *hub->engine_, *hub->tx_,
                                                   options.status_interval_s);
+  hub->reloader_ = std::make_unique<Reloader>(*hub->device_, hub->state_);
+  hub->control_->set_reloader(hub->reloader_.get());
 
   // One worker per lcore; rx queues dealt round-robin (net_af_packet may
   // create more than asked for, and every one must be polled).
@@ -237,79 +246,12 @@ void Hub::stop_workers() {
 }
 
 bool Hub::reload() {
-  const std::string path = state_->source_file;  // state_ is replaced below
-  auto loaded = config::load_config_file(path);
-  if (!loaded.ok()) {
-    std::vector<std::string> errors;
-    for (const auto& e : loaded.errors) {
-      log_error("reload: %s", e.to_string().c_str());
-      errors.push_back(e.to_string());
-    }
-    AuditEvent("config_refused")
-        .add("file", path)
-        .add("source", "reload")
-        .add("errors", errors)
-        .emit();
-    log_error("reload: %zu error(s) in %s; the running configuration is unchanged",
-              loaded.errors.size(), path.c_str());
-    return false;
-  }
-  const config::DesiredState& old_state = *state_;
-  const config::DesiredState& next = *loaded.state;
-  std::vector<std::string> restart_needed;
-  auto needs_restart = [&](const char* what) {
-    log_warn("reload: %s changed; that takes a restart, the running value stays", what);
-    restart_needed.push_back(what);
-  };
-  if (!same_key(old_state.interface.private_key, next.interface.private_key))
-    needs_restart("interface.private_key_file");
-  if (old_state.interface.listen_port != next.interface.listen_port)
-    needs_restart("interface.listen_port");
-  auto port_changed = [](const config::Port& a, const config::Port& b) {
-    return a.devargs != b.devargs || a.address != b.address || a.address6 != b.address6 ||
-           a.gateway6 != b.gateway6;
-  };
-  if (port_changed(old_state.ports.wan, next.ports.wan) ||
-      port_changed(old_state.ports.lan, next.ports.lan))
-    needs_restart("ports");
-  if (old_state.dataplane.lcores != next.dataplane.lcores) needs_restart("dataplane.lcores");
-
-  unsigned added = 0, removed = 0, changed = 0, failed = 0;
-  std::string error;
-  for (const config::Peer& old_peer : old_state.peers)
-    if (next.find_peer(old_peer.public_key) == nullptr && device_->remove_peer(old_peer.public_key))
-      ++removed;
-  for (const config::Peer& peer : next.peers) {
-    const config::Peer* before = old_state.find_peer(peer.public_key);
-    if (before != nullptr && same_peer(*before, peer)) continue;
-    if (!device_->add_peer(PeerSpec::from(peer), error)) {
-      log_error("reload: peer %s (%s:%d): %s", peer.name.c_str(), peer.origin.file.c_str(),
-                peer.origin.line, error.c_str());
-      ++failed;
-      continue;
-    }
-    ++(before == nullptr ? added : changed);
-  }
-  // Fields that need a restart keep their running values in the state.
-  auto merged = std::make_shared<config::DesiredState>(next);
-  merged->interface = old_state.interface;
-  merged->ports = old_state.ports;
-  merged->dataplane = old_state.dataplane;
-  merged->metrics = old_state.metrics;
-  state_ = merged;
-  AuditEvent("config_applied")
-      .add("file", path)
-      .add("source", "reload")
-      .add("added", std::uint64_t{added})
-      .add("removed", std::uint64_t{removed})
-      .add("changed", std::uint64_t{changed})
-      .add("failed", std::uint64_t{failed})
-      .add("peers", std::uint64_t{device_->peers().size()})
-      .add("restart_needed", restart_needed)
-      .emit();
-  log_info("reload of %s applied: %u peer(s) added, %u removed, %u changed, %u failed; %zu peer(s)",
-           path.c_str(), added, removed, changed, failed, device_->peers().size());
-  return failed == 0;
+  reloader_->request();
+  // Parse and diff run on the reloader's thread: wait for them here, as a
+  // caller of this synchronous form expects; the control loop never does.
+  while (reloader_->step())
+    if (!reloader_->parsed()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  return reloader_->last().ok;
 }
 
 unsigned Hub::poll_workers_once() {
@@ -325,6 +267,8 @@ Hub::~Hub() {
   // grace period (device teardown) would wait for them for ever.
   for (unsigned i = 0; i < workers_.size(); ++i) dp_->rcu->offline(i);
   workers_.clear();
+  if (control_) control_->set_reloader(nullptr);
+  reloader_.reset();  // joins its thread
   control_.reset();
   engine_.reset();
   device_.reset();  // retires keypairs; workers are gone
@@ -346,6 +290,10 @@ Hub::~Hub() {
 
 int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions& options) {
   const config::DesiredState& s = *state;
+  // The YAML tree of a big config (~5 KB a peer in yaml-cpp) is freed by
+  // now, but glibc keeps the pages; give them back before the hub locks its
+  // memory, or they count against every peer for the hub's life.
+  malloc_trim(0);
   if (!crypto::harden_process_memory())
     log_warn("could not lock memory or disable core dumps; keys may reach swap or a core file");
 

@@ -15,6 +15,7 @@
 #include "control/control_tx.hpp"
 #include "control/device.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/reload.hpp"
 #include "dataplane/context.hpp"
 #include "dataplane/worker.hpp"
 
@@ -47,14 +48,21 @@ class Hub {
   unsigned poll_workers_once();
   unsigned poll_control_once() { return control_->poll_once(); }
   void run_control(ControlSignals& signals) {
-    control_->run(signals, [this] { reload(); });
+    control_->run(signals, [this] { reloader_->request(); });
   }
   // Re-reads the config file and applies the difference in peers (added,
   // removed, changed; unchanged peers and their sessions are not touched).
   // A file with errors changes nothing: each error is logged. Settings that
-  // need a restart (ports, lcores, keys, listen port) are reported, not
-  // applied. Returns false when the file was refused.
+  // need a restart (every field but the peers; config/diff.hpp) are named,
+  // not applied. The control loop does this in the background (reload.hpp:
+  // parse and diff on a thread, the diff applied in slices between polls);
+  // reload() is the same, run to its end on the calling thread for callers
+  // that step the hub by hand. Returns false when the file was refused or a
+  // peer could not be applied.
   bool reload();
+  // SIGHUP's way: starts (or queues) a reload that poll_control_once() advances.
+  void request_reload() { reloader_->request(); }
+  Reloader& reloader() { return *reloader_; }
 
   const config::DesiredState& state() const { return *state_; }
   dp::Dataplane& dataplane() { return *dp_; }
@@ -72,6 +80,7 @@ class Hub {
   std::unique_ptr<Device> device_;
   std::unique_ptr<HandshakeEngine> engine_;
   std::unique_ptr<ControlThread> control_;
+  std::unique_ptr<Reloader> reloader_;
   std::vector<std::unique_ptr<dp::Worker>> workers_;
   bool launched_ = false;
 };

@@ -92,7 +92,7 @@ bool Fib6::add(const Ipv6Address& ip, uint8_t depth, NextHop nh) {
     return false;
   }
   if (nh.kind == NextHopKind::kNone || static_cast<unsigned>(nh.kind) >= kNextHopKindCount ||
-      nh.id > kMaxNextHop6Id) {
+      nh.id > max_next_hop6_id(nh.kind)) {
     error_ = format_prefix6(ip, depth) + ": invalid next hop";
     return false;
   }

@@ -10,8 +10,9 @@
 // answer the /2 (found by the naive-model test in tests/unit/fib/test_fib6.cpp,
 // reduced to those three adds). rte_lpm6 passes that test, adds and deletes.
 // Its cost: 21 bits of next hop per rule (rte_fib6 has 31), so the IPv6 table
-// packs the same NextHop {kind, id} into 3 + 18 bits (encode_next_hop6): ids
-// up to 262143, beyond the peer table's 65536 slots and the gateways' 256.
+// packs the NextHop {kind, id} tighter than the IPv4 one (encode_next_hop6):
+// a peer takes 1 + 20 bits (slots up to 2^20 - 1: the kernel's peer limit),
+// every other kind 1 + 3 + 17 (ids up to 131071, beyond the gateways' 256).
 // It rejects depth 0, so /0 is kept beside each table. Memory is the same for
 // both: a 2^24-entry first level (64 MiB at 4 bytes) plus 1 KiB per tbl8
 // group, per table.
@@ -78,13 +79,24 @@ std::string format_ipv6(const uint8_t* ip16);
 // The address with the bits past `depth` cleared.
 Ipv6Address mask_ipv6(const Ipv6Address& ip, uint8_t depth);
 
-// rte_lpm6 keeps 21 bits per rule: kind in bits 18..20, id in bits 0..17.
-inline constexpr unsigned kNextHop6IdBits = 18;
+// rte_lpm6 keeps 21 bits per rule. Bit 20 set: a peer, its slot in bits
+// 0..19. Bit 20 clear: kind in bits 17..19, id in bits 0..16. Peers get the
+// wide field because 2^20 of them (the kernel's limit) must each be able to
+// own IPv6 AllowedIPs; the encoded value is never 0 for an installed rule.
+inline constexpr unsigned kNextHop6PeerIdBits = 20;
+inline constexpr uint32_t kNextHop6PeerFlag = uint32_t{1} << kNextHop6PeerIdBits;
+inline constexpr uint32_t kMaxNextHop6PeerId = kNextHop6PeerFlag - 1;
+inline constexpr unsigned kNextHop6IdBits = 17;
 inline constexpr uint32_t kMaxNextHop6Id = (uint32_t{1} << kNextHop6IdBits) - 1;
+constexpr uint32_t max_next_hop6_id(NextHopKind kind) {
+  return kind == NextHopKind::kPeer ? kMaxNextHop6PeerId : kMaxNextHop6Id;
+}
 constexpr uint32_t encode_next_hop6(NextHop nh) {
+  if (nh.kind == NextHopKind::kPeer) return kNextHop6PeerFlag | (nh.id & kMaxNextHop6PeerId);
   return (static_cast<uint32_t>(nh.kind) << kNextHop6IdBits) | (nh.id & kMaxNextHop6Id);
 }
 constexpr NextHop decode_next_hop6(uint32_t value) {
+  if (value & kNextHop6PeerFlag) return NextHop{NextHopKind::kPeer, value & kMaxNextHop6PeerId};
   return NextHop{static_cast<NextHopKind>((value >> kNextHop6IdBits) & 0x7),
                  value & kMaxNextHop6Id};
 }
@@ -121,7 +133,7 @@ class Fib6 {
   // --- control thread only ---
 
   // Installs or replaces the rule for ip/depth (0..128). False if depth >
-  // 128, nh is kNone or its id above kMaxNextHop6Id, the rule table is full, or the
+  // 128, nh is kNone or its id above max_next_hop6_id(kind), the rule table is full, or the
   // change was applied at once and did not fit; error() then says which.
   bool add(const Ipv6Address& ip, uint8_t depth, NextHop nh);
   // Removes the rule for exactly ip/depth; false if there was none.

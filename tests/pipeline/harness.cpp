@@ -65,6 +65,24 @@ ctl::PublicKey hub_public_key() {
 
 }  // namespace
 
+std::string generated_peer(std::size_t i, std::size_t shift) {
+  std::uint8_t key[32];
+  for (unsigned b = 0; b < 32; ++b) key[b] = static_cast<std::uint8_t>((i >> (8 * (b % 4))) + b);
+  key[31] = 0xee;  // never one of the played sites' keys
+  const std::size_t ip = (i + shift) % (std::size_t{1} << 20);
+  std::ostringstream out;
+  out << "  - name: g" << i << "\n    public_key: \"" << crypto::key_to_base64(key)
+      << "\"\n    allowed_ips: [\"172." << 16 + (ip >> 16) << "." << ((ip >> 8) & 0xff) << "."
+      << (ip & 0xff) << "/32\"]\n";
+  return out.str();
+}
+
+bool Harness::write_config(const std::string& yaml) const {
+  std::ofstream out(config_path_, std::ios::trunc);
+  out << yaml;
+  return static_cast<bool>(out);
+}
+
 PeerSpec site_a() {
   return {"site-a", 0xa1, Outer{test_mac(0x0b0b), kSiteAOuterIp, 40001}, {"10.1.0.0/24"}, false};
 }
@@ -117,6 +135,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
        << "metrics:\n"
        << "  enabled: false\n"
        << "peers:\n";
+  config_head_ = yaml.str();
   for (const PeerSpec& spec : options_.peers) {
     auto peer = std::make_unique<SimPeer>(spec.name, spec.key_seed, spec.outer, hub_public);
     yaml << "  - name: " << spec.name << "\n"
@@ -136,11 +155,18 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
     }
     peers_[spec.name] = std::move(peer);
   }
+  config_played_ = yaml.str().substr(config_head_.size());
+  for (std::size_t i = 0; i < options_.generated_peers; ++i) yaml << generated_peer(i);
   neighbours_[0][kWanGatewayIp] = kWanGatewayMac;
   neighbours_[1][kHqHostIp] = kHqHostMac;
   if (options_.ipv6) neighbours6_[1][kHqHostIp6] = kHqHostMac;
 
-  const config::LoadResult loaded = config::load_config_string(yaml.str(), dir_ + "/wghub.yaml");
+  config_path_ = dir_ + "/wghub.yaml";
+  if (!write_config(yaml.str())) {
+    error_ = "cannot write " + config_path_;
+    return;
+  }
+  const config::LoadResult loaded = config::load_config_file(config_path_);
   if (!loaded.ok()) {
     error_ = "config: " + loaded.error_text() + "\n" + yaml.str();
     return;

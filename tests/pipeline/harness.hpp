@@ -81,7 +81,15 @@ struct HarnessOptions {
   bool ipv6 = false;
   // ICMP errors the hub may send (fragmentation needed, Packet Too Big).
   dp::IcmpErrorLimit icmp_error_limit{};
+  // That many more peers nobody plays (generated_peer(i)), after `peers`:
+  // the large peer sets of the reload tests.
+  std::size_t generated_peers = 0;
 };
+
+// The YAML of generated peer i: name g<i>, a key of bytes derived from i
+// (any 32 bytes are a public key to the hub), and one /32 from 172.16.0.0/12
+// (`shift` moves it: the same peer with other AllowedIPs).
+std::string generated_peer(std::size_t i, std::size_t shift = 0);
 
 // The global mbuf pool for frames the test injects (made once per process).
 rte_mempool* inject_pool();
@@ -98,6 +106,14 @@ class Harness {
   // Destroys the hub now (the rings and ports stay until ~Harness).
   void destroy_hub();
   const std::string& error() const { return error_; }
+  // The config file the hub was started from (on disk, so reloads read it),
+  // its text up to the peers list (`peers:` included), and the YAML of the
+  // peers the harness plays. A test writes a new file for a reload with
+  // write_config(config_head() + config_played_peers() + more peers).
+  const std::string& config_path() const { return config_path_; }
+  const std::string& config_head() const { return config_head_; }
+  const std::string& config_played_peers() const { return config_played_; }
+  bool write_config(const std::string& yaml) const;
 
   ctl::Hub& hub() { return *hub_; }
   SimPeer& peer(const std::string& name);
@@ -165,6 +181,7 @@ class Harness {
   HarnessOptions options_;
   std::string error_;
   std::string dir_;
+  std::string config_path_, config_head_, config_played_;
   RingPort wan_, lan_;
   std::unique_ptr<ctl::Hub> hub_;
   std::map<std::string, std::unique_ptr<SimPeer>> peers_;

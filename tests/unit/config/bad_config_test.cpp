@@ -112,6 +112,16 @@ std::vector<Row> rows() {
        with_lan_routes("      - {prefix: 172.16.0.0/12, via: 10.1.0.254}\n"),
        {"$D/hub.yaml:9:38: ports.lan.routes[0].via: via 10.1.0.254 is outside the port's subnet "
         "10.0.0.0/16; a next hop must be directly reachable"}},
+      // The hub's ports need an IPv4 address (IPv6 goes in address6);
+      // --check-config says so, not only the start.
+      {"Ipv6PortAddress",
+       "interface:\n"
+       "  private_key_file: hub.key\n"
+       "ports:\n"
+       "  wan: {devargs: net_null0, address: \"2001:db8:1::10/64\"}\n"
+       "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n",
+       {"$D/hub.yaml:4:38: ports.wan.address: the port address must be IPv4 for now; give the "
+        "IPv6 one as address6"}},
       {"GatewayOutsideSubnet",
        "interface:\n"
        "  private_key_file: hub.key\n"

@@ -88,8 +88,8 @@ TEST_F(GoodConfig, EverySectionIsRead) {
       "ports:\n"
       "  wan:\n"
       "    devargs: net_af_packet0,iface=veth0\n"
-      "    address: \"2001:db8:1::10/64\"\n"
-      "    gateway: \"2001:db8:1::1\"\n"
+      "    address: 198.51.100.10/24\n"
+      "    gateway: 198.51.100.1\n"
       "  lan:\n"
       "    devargs: \"0000:3b:00.1\"\n"
       "    address: 10.0.0.1/16\n"
@@ -111,8 +111,8 @@ TEST_F(GoodConfig, EverySectionIsRead) {
   ASSERT_TRUE(s->interface.address.has_value());
   EXPECT_EQ(s->interface.address->to_string(), "10.99.0.1/24");
   EXPECT_EQ(s->ports.wan.devargs, "net_af_packet0,iface=veth0");
-  EXPECT_EQ(s->ports.wan.address.subnet(), prefix("2001:db8:1::/64"));
-  EXPECT_EQ(s->ports.wan.gateway, ip("2001:db8:1::1"));
+  EXPECT_EQ(s->ports.wan.address.subnet(), prefix("198.51.100.0/24"));
+  EXPECT_EQ(s->ports.wan.gateway, ip("198.51.100.1"));
   EXPECT_EQ(s->ports.lan.devargs, "0000:3b:00.1");
   EXPECT_EQ(s->ports.lan.gateway, ip("10.0.0.2"));
   ASSERT_EQ(s->ports.lan.routes.size(), 1u);

@@ -88,6 +88,16 @@ TEST(NextHop6Encoding, RoundTripsEveryKindAndIdEdgesIn21Bits) {
   expect_next_hop_round_trips<Ipv6Fib>({0u, 1u, 65535u, kMaxNextHop6Id});  // rte_lpm6: 21 bits
 }
 
+// Peers have 20 bits of slot: the kernel's 2^20 peers can all own IPv6 prefixes.
+TEST(NextHop6Encoding, PeersKeepTwentyBitsOfSlot) {
+  for (uint32_t id : {0u, 1u, 262144u, kMaxNextHop6PeerId}) {
+    const NextHop nh{NextHopKind::kPeer, id};
+    EXPECT_EQ(decode_next_hop6(encode_next_hop6(nh)), nh) << id;
+    EXPECT_LT(encode_next_hop6(nh), 1u << 21) << id;
+  }
+  EXPECT_EQ(kMaxNextHop6PeerId, (1u << 20) - 1);
+}
+
 // rte_fib6's TRIE (DPDK 22.11) gets this wrong (see fib6.hpp); rte_lpm6 must not.
 TEST(Fib6, APrefixCoveredByMoreSpecificOnesChangesNothing) {
   auto fib = make_fib6("fib6_cover");
@@ -133,7 +143,8 @@ TEST(Fib6, RejectsBadInputWithAMessage) {
   EXPECT_FALSE(fib->add(net, 129, NextHop{NextHopKind::kPeer, 1}));
   EXPECT_FALSE(fib->error().empty());
   EXPECT_FALSE(fib->add(net, 64, NextHop{NextHopKind::kNone, 1}));
-  EXPECT_FALSE(fib->add(net, 64, NextHop{NextHopKind::kPeer, kMaxNextHop6Id + 1}));
+  EXPECT_FALSE(fib->add(net, 64, NextHop{NextHopKind::kPeer, kMaxNextHop6PeerId + 1}));
+  EXPECT_FALSE(fib->add(net, 64, NextHop{NextHopKind::kLanRoute, kMaxNextHop6Id + 1}));
   EXPECT_NE(fib->error().find("fd00:1::/64"), std::string::npos) << fib->error();
   EXPECT_FALSE(fib->remove(net, 64));
   EXPECT_FALSE(fib->remove(net, 200));

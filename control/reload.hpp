@@ -1,0 +1,122 @@
+// A reload (SIGHUP, or Hub::reload) without stopping the control thread.
+// DESIGN.md: "Config parse and diff run off it; changes are applied in
+// slices". The control thread only ever does bounded work here:
+//
+//   request()   SIGHUP: starts a job, or marks one to follow the job in
+//               flight (any number of requests meanwhile coalesce into one).
+//   step()      once per control poll: picks up a finished parse, then
+//               applies one slice of the diff, bounded by a time budget
+//               (and, for tests, a peer count), so handshakes, keepalives
+//               and the wg(8) socket are served between slices.
+//
+// The job's thread loads the file, diffs it against the running state
+// (config/diff.hpp) and builds the state that will run (restart settings
+// kept). Both states are immutable, so nothing is shared but the job, handed
+// over through one atomic flag. A file with errors changes nothing and each
+// error is logged as file:line:column. The old state is destroyed on a
+// thread too: freeing 10^5 peers is a stall of its own.
+//
+// Order of the slices: removals, then additions and changes (a prefix that
+// moves from a removed peer to a new one is free by then). Peers the diff
+// does not name are not touched. While slices are applied, the running
+// state (Hub::state) is still the old file's; it is replaced after the
+// last slice.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/diff.hpp"
+#include "config/loader.hpp"
+#include "control/device.hpp"
+
+namespace wghub::ctl {
+
+struct ReloadOptions {
+  // One slice stops at the first peer after this much time.
+  std::chrono::microseconds slice_budget{1000};
+  // And after this many peers (0: no limit). Tests use it to get a known
+  // number of slices independent of the machine's speed.
+  std::size_t max_peers_per_slice = 0;
+};
+
+struct ReloadReport {
+  bool ok = false;  // applied (false: the file was refused, or a peer failed)
+  std::size_t added = 0, removed = 0, changed = 0, failed = 0;
+  std::size_t slices = 0;
+  std::chrono::nanoseconds longest_slice{0};
+  // The longest whole control poll while the reload was in flight (its
+  // slice plus the rings, timers and wg(8) work of that poll).
+  std::chrono::nanoseconds longest_poll{0};
+  std::chrono::nanoseconds parse_and_diff{0};  // on the job's thread
+  std::vector<std::string> errors;             // a refused file's, as file:line:column: ...
+};
+
+class Reloader {
+ public:
+  // `state` is the hub's running state; the reloader replaces it when a
+  // reload has been applied. Both must outlive the reloader.
+  Reloader(Device& device, std::shared_ptr<const config::DesiredState>& state,
+           ReloadOptions options = {});
+  ~Reloader();
+  Reloader(const Reloader&) = delete;
+  Reloader& operator=(const Reloader&) = delete;
+
+  void request();
+  // Control thread, every poll. True while a reload is parsing, applying or queued.
+  bool step();
+  bool busy() const { return job_ != nullptr || pending_; }
+  // True once the job in flight has been parsed and diffed (its slices may follow).
+  bool parsed() const { return job_ != nullptr && job_->phase == Phase::kApplying; }
+
+  // The control thread's poll that just ran took `d` (the stall every
+  // packet queued for it waited through at most).
+  void observe_poll(std::chrono::nanoseconds d) {
+    if (job_ != nullptr) job_->report.longest_poll = std::max(job_->report.longest_poll, d);
+  }
+
+  const ReloadReport& last() const { return last_; }
+  std::uint64_t completed() const { return completed_; }
+  void set_options(const ReloadOptions& options) { options_ = options; }
+
+ private:
+  enum class Phase { kParsing, kApplying };
+  struct Job {
+    std::string path;
+    std::shared_ptr<const config::DesiredState> running;  // what the diff is against
+    config::LoadResult loaded;
+    std::shared_ptr<const config::DesiredState> next;  // loaded + running restart settings
+    config::StateDiff diff;
+    std::chrono::nanoseconds parse_and_diff{0};
+    std::atomic<bool> done{false};
+    Phase phase = Phase::kParsing;
+    std::size_t cursor = 0;  // removals first, then additions, then changes
+    ReloadReport report;
+  };
+
+  void start();
+  void picked_up();
+  void apply_slice();
+  bool apply_one(std::size_t item);
+  void finish();
+  void refuse();
+  void dispose(std::unique_ptr<Job> job);
+  void join();
+
+  Device& device_;
+  std::shared_ptr<const config::DesiredState>& state_;
+  ReloadOptions options_;
+  std::unique_ptr<Job> job_;
+  bool pending_ = false;
+  std::thread thread_;  // the job's parse, or the disposal of the last one
+  ReloadReport last_;
+  std::uint64_t completed_ = 0;
+};
+
+}  // namespace wghub::ctl
