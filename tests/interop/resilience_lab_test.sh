@@ -16,9 +16,13 @@
 #           HQ host (existing session) and site2 is made to handshake afresh
 #           (its hub peer removed and re-added with wg(8)). The hub must send
 #           cookie replies, enter the under-load state (log, audit, metrics),
-#           complete site2's handshake, keep site1's session forwarding (loss
-#           <= 5 %), and count rate-limited initiations (the generator's proven
-#           source retries with the cookie's mac2 above 20/s).
+#           complete site2's handshake at its first initiation (it dials from
+#           the endpoint the hub knows), then again from a new listen port
+#           (a source the hub never saw: the worker's cookie reply, then
+#           wireguard-go's retransmit with mac2), keep site1's session
+#           forwarding (loss <= 5 %), and count rate-limited initiations (the
+#           generator's proven source retries with the cookie's mac2 above
+#           20/s).
 #
 # usage: resilience_lab_test.sh PATH/TO/wghub PATH/TO/scripts/lab \
 #          PATH/TO/wghub-initiation-flood [PHASES]
@@ -289,7 +293,7 @@ phase_flood() { # phase_flood [RATE SECONDS CHECK_LOSS]
   phase "flood: valid-mac1 initiations from $FLOOD_ADDR for $flood_s s (rate ${rate:-0}/s, 0 = max)"
   local m0 m1 d0 d1 cookies0 cookies1 rl0 rl1 ule0 ule1 hs2_before gen_pid ping_pid
   local ping_count loss_pct received site2_ok=no site2_at="" site2_secs="" under_at_site2="?" t0
-  local max_occ=0 under_seen=0 allowed wg2=$LAB_SITE2_WG_IF gen_line
+  local max_occ=0 under_seen=0 allowed wg2=$LAB_SITE2_WG_IF gen_line fresh_at="" fresh_before fresh_secs=""
   ip netns list | awk '{print $1}' | grep -qx "$flood_ns" || flood_ns_up
   ip netns exec "$flood_ns" ping -n -q -c 2 -i 0.2 -W 1 "$HUB_WAN" >/dev/null 2>&1 || true # ARP both ways
   d0=$(status_dump)
@@ -339,6 +343,24 @@ phase_flood() { # phase_flood [RATE SECONDS CHECK_LOSS]
       under_at_site2=$(metric_value "${m1:-}" wghub_under_load)
       echo "t+$((SECONDS - t0))s site2: handshake completed during the flood (wg show), ${site2_secs} s after the re-add"
     fi
+    # Then from a source the hub has never seen (a new listen port, so a new
+    # NAT mapping): stock wireguard-go gets the worker's cookie reply, and
+    # its retransmit carries mac2 and is answered.
+    if [ "$check_loss" = yes ] && [ "$site2_ok" = yes ] && [ -z "$fresh_at" ]; then
+      fresh_at=$((SECONDS - t0))
+      fresh_before=$(latest_handshake 2)
+      in_ns site2 wg set "$wg2" listen-port $((40000 + RANDOM % 20000))
+      in_ns site2 wg set "$wg2" peer "$LAB_HUB_PUBKEY" remove
+      in_ns site2 wg set "$wg2" peer "$LAB_HUB_PUBKEY" endpoint "$HUB_WAN:$HUB_PORT" \
+        allowed-ips "$allowed" persistent-keepalive "$LAB_KEEPALIVE"
+      in_ns lan2 ping -n -c 3 -i 0.5 -W 1 "$HQ_HOST" >/dev/null 2>&1 &
+      bg_pids+=($!)
+      echo "t+${fresh_at}s site2: new listen port, hub peer re-added: a source the hub does not know"
+    fi
+    if [ -n "$fresh_at" ] && [ -z "$fresh_secs" ] && [ "$(latest_handshake 2)" -gt "${fresh_before:-0}" ]; then
+      fresh_secs=$((SECONDS - t0 - fresh_at))
+      echo "t+$((SECONDS - t0))s site2: handshake from the new source completed, ${fresh_secs} s after the re-add"
+    fi
     sleep 1
   done
   wait "$gen_pid" || { cat "$tmp/flood.txt"; fail "flood: the generator failed"; }
@@ -381,6 +403,10 @@ phase_flood() { # phase_flood [RATE SECONDS CHECK_LOSS]
   [ "$(ping_replies "$tmp/flood-site2-ping.txt")" -gt 0 ] ||
     fail "flood: site2's fresh session forwarded none of its pings"
   grep -q 'handshake completed with peer site2 ' "$hub_log" || fail "flood: the hub logged no handshake with site2"
+  if [ "$check_loss" = yes ]; then
+    [ -n "$fresh_secs" ] ||
+      fail "flood: site2 from a new source (cookie reply, then mac2) did not complete a handshake during the flood"
+  fi
   [ "$check_loss" = no ] || [ "$loss_pct" -le "$FLOOD_MAX_LOSS_PCT" ] ||
     fail "flood: site1's session lost $loss_pct % of its pings (at most $FLOOD_MAX_LOSS_PCT %)"
   [ $((rl1 - rl0)) -gt 0 ] || fail "flood: no rate_limited handshake failures counted ($rl0 -> $rl1)"
