@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "dataplane/neighbour6.hpp"
+#include "tests/unit/ports/neighbour_common.hpp"
 
 namespace wghub::dp {
 namespace {
@@ -85,25 +86,9 @@ TEST(Neighbour6, CapacityIsThreeQuartersAndSlotsAreReused) {
   EXPECT_EQ(t.tombstones(), 0u);
 }
 
-// A stranger can make the hub resolve any number of addresses; incomplete
-// entries stop at a quarter of the table, so a real neighbour still finds
-// room, and resolving one gives its place back.
 TEST(Neighbour6, IncompleteEntriesHaveABudget) {
   Neighbour6Table t(kTiming, 64);
-  const std::size_t budget = t.max_incomplete();
-  ASSERT_EQ(budget, t.max_entries() / 4);
-  for (std::uint32_t i = 1; i <= budget; ++i) EXPECT_TRUE(t.needs_request(host(i), 0)) << i;
-  EXPECT_EQ(t.incomplete(), budget);
-  EXPECT_FALSE(t.needs_request(host(1000), 0));
-  EXPECT_FALSE(t.needs_request(host(1001), 0));
-  EXPECT_EQ(t.incomplete_refused(), 2u);
-  EXPECT_FALSE(t.contains(host(1000)));
-  ASSERT_TRUE(t.update(host(2000), mac_of(0x20), 0)) << "a real neighbour is learned";
-  ASSERT_TRUE(t.update(host(1), mac_of(0x01), 0)) << "an answer resolves an incomplete entry";
-  EXPECT_EQ(t.incomplete(), budget - 1);
-  EXPECT_TRUE(t.needs_request(host(1000), 0)) << "its place is free again";
-  EXPECT_TRUE(t.remove(host(2)));
-  EXPECT_EQ(t.incomplete(), budget - 1);
+  check_incomplete_budget(t, host);
 }
 
 TEST(Neighbour6, RequestsRetriesAndGivingUp) {
