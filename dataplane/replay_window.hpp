@@ -2,11 +2,12 @@
 // RFC 6479, sized and bounded exactly as the Linux kernel's WireGuard
 // (drivers/net/wireguard/receive.c counter_validate, noise.h constants).
 //
-// One window per receiving keypair. Single writer: only the worker that owns the
-// peer's keypair calls check_and_update(), so there are no locks or atomics
-// (DESIGN.md: run to completion, peers owned by one worker). Call it only after
-// the packet authenticated (whitepaper 5.4.6: the counter is checked after
-// decryption, so forged packets cannot move the window).
+// One window per receiving keypair. Not thread-safe itself: a keypair's
+// packets can reach any worker (RSS spreads one peer's flows over queues), so
+// callers hold the keypair's rx lock (Keypair::rx_lock) around
+// check_and_update(); no atomics in here. Call it only after the packet
+// authenticated (whitepaper 5.4.6: the counter is checked after decryption,
+// so forged packets cannot move the window).
 #pragma once
 
 #include <array>

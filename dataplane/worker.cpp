@@ -66,71 +66,78 @@ int Worker::run() {
   return 0;
 }
 
+// What both ports do with every received frame first: count it, drop one
+// longer than the port carries, make a chained one linear. False when it
+// was dropped.
+inline bool Worker::admit(rte_mbuf* m, const PortContext& port) {
+  counter_add(stats_.rx_packets[port.stats_index]);
+  counter_add(stats_.rx_bytes[port.stats_index], m->pkt_len);
+  if (m->pkt_len > port.max_frame_len()) {
+    drop(m, DropReason::kFrameTooLong);
+    return false;
+  }
+  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+    drop(m, DropReason::kNoMbuf);
+    return false;
+  }
+  return true;
+}
+
+// One WAN rx burst: data messages to the decrypt batch, handshakes through
+// the gate, the rest to the slow classifier.
+unsigned Worker::rx_wan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
+  const std::uint16_t n = rte_eth_rx_burst(dp_.wan.port.id, queue, burst, want);
+  const std::uint64_t now = now_ = rte_get_tsc_cycles();
+  prefetch_sessions(burst, n);
+  for (std::uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
+    rte_mbuf* m = burst[i];
+    if (!admit(m, dp_.wan)) continue;
+    WireGuardDatagram d;
+    if (match_wireguard_ipv4(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, m->pkt_len,
+                             dp_.wan.local, rx_ip_checksum(m), d)) {
+      queue_message(m, kOuterHeadersLen, d.payload_len, Endpoint::v4(d.src_ip_be, d.src_port_be),
+                    now);
+    } else {
+      classify_wan_slow(m, now);
+    }
+  }
+  finish_decrypt(now);
+  finish_encrypt(now);
+  return n;
+}
+
+// One LAN rx burst: packets into the tunnel (or to another LAN next hop),
+// the rest to the slow classifier.
+unsigned Worker::rx_lan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
+  const std::uint16_t n = rte_eth_rx_burst(dp_.lan.port.id, queue, burst, want);
+  const std::uint64_t now = now_ = rte_get_tsc_cycles();
+  prefetch_routes(burst, n);
+  for (std::uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
+    rte_mbuf* m = burst[i];
+    if (!admit(m, dp_.lan)) continue;
+    std::uint32_t total, dst_be;
+    if (match_forward_ipv4(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, m->pkt_len,
+                           dp_.lan.local, rx_ip_checksum(m), total, dst_be)) {
+      rte_pktmbuf_adj(m, kEthernetHeaderLen);
+      // Ethernet pads short frames to 60 bytes: tunnel only the packet.
+      if (m->pkt_len > total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
+      route_inner(m, dst_be, kNoPeer);
+    } else {
+      classify_lan_slow(m);
+    }
+  }
+  finish_encrypt(now);
+  return n;
+}
+
 unsigned Worker::poll_once() {
   unsigned received = 0;
   rte_mbuf* burst[kMaxBurst];
   const unsigned want = std::min(dp_.burst, kMaxBurst);
-  for (std::uint16_t q : config_.wan_rx_queues) {
-    const std::uint16_t n = rte_eth_rx_burst(dp_.wan.port.id, q, burst, want);
-    received += n;
-    const std::uint64_t now = now_ = rte_get_tsc_cycles();
-    prefetch_sessions(burst, n);
-    for (std::uint16_t i = 0; i < n; ++i) {
-      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
-      rte_mbuf* m = burst[i];
-      counter_add(stats_.rx_packets[kStatsPortWan]);
-      counter_add(stats_.rx_bytes[kStatsPortWan], m->pkt_len);
-      if (m->pkt_len > dp_.wan.max_frame_len()) {
-        drop(m, DropReason::kFrameTooLong);
-        continue;
-      }
-      if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
-        drop(m, DropReason::kNoMbuf);
-        continue;
-      }
-      WireGuardDatagram d;
-      if (match_wireguard_ipv4(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, m->pkt_len,
-                               dp_.wan.local, rx_ip_checksum(m), d)) {
-        queue_message(m, kOuterHeadersLen, d.payload_len, Endpoint::v4(d.src_ip_be, d.src_port_be),
-                      now);
-      } else {
-        classify_wan_slow(m, now);
-      }
-    }
-    finish_decrypt(now);
-    finish_encrypt(now);
-  }
-  for (std::uint16_t q : config_.lan_rx_queues) {
-    const std::uint16_t n = rte_eth_rx_burst(dp_.lan.port.id, q, burst, want);
-    received += n;
-    const std::uint64_t now = now_ = rte_get_tsc_cycles();
-    prefetch_routes(burst, n);
-    for (std::uint16_t i = 0; i < n; ++i) {
-      if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
-      rte_mbuf* m = burst[i];
-      counter_add(stats_.rx_packets[kStatsPortLan]);
-      counter_add(stats_.rx_bytes[kStatsPortLan], m->pkt_len);
-      if (m->pkt_len > dp_.lan.max_frame_len()) {
-        drop(m, DropReason::kFrameTooLong);
-        continue;
-      }
-      if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
-        drop(m, DropReason::kNoMbuf);
-        continue;
-      }
-      std::uint32_t total, dst_be;
-      if (match_forward_ipv4(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, m->pkt_len,
-                             dp_.lan.local, rx_ip_checksum(m), total, dst_be)) {
-        rte_pktmbuf_adj(m, kEthernetHeaderLen);
-        // Ethernet pads short frames to 60 bytes: tunnel only the packet.
-        if (m->pkt_len > total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
-        route_inner(m, dst_be, kNoPeer);
-      } else {
-        classify_lan_slow(m);
-      }
-    }
-    finish_encrypt(now);
-  }
+  for (std::uint16_t q : config_.wan_rx_queues) received += rx_wan(q, burst, want);
+  for (std::uint16_t q : config_.lan_rx_queues) received += rx_lan(q, burst, want);
   flush_tx();
   flush_control();
   dp_.rcu->quiescent(config_.index);

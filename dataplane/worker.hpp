@@ -65,8 +65,9 @@ class Worker {
 
   void prefetch_sessions(rte_mbuf* const* pkts, std::uint16_t n);
   void prefetch_routes(rte_mbuf* const* pkts, std::uint16_t n);
-  void rx_wan(std::uint16_t queue);
-  void rx_lan(std::uint16_t queue);
+  bool admit(rte_mbuf* m, const PortContext& port);
+  unsigned rx_wan(std::uint16_t queue, rte_mbuf** burst, unsigned want);
+  unsigned rx_lan(std::uint16_t queue, rte_mbuf** burst, unsigned want);
   void to_local(rte_mbuf* m, const PortContext& port);
   void arp_to_local(rte_mbuf* m, const PortContext& port);
   void gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
