@@ -1,7 +1,9 @@
 // Parsers for one peer mapping and for the peers_dir directory (one peer per file).
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "config/keys.hpp"
 #include "config/parse.hpp"
@@ -163,21 +165,53 @@ void load_peers_dir(const Doc& doc, const Location& at, const std::string& field
     return;
   }
   std::sort(files.begin(), files.end());
-  for (const auto& file : files) {
-    const Doc peer_doc(file.string(), errors);
+
+  // yaml-cpp is most of a load (docs/perf.md, "Scale"), and the files are
+  // independent documents: parse them on every core, each file's peer and
+  // errors into its own slot, then merge in file-name order so the result
+  // and the order of the messages are those of a sequential load.
+  struct Parsed {
+    std::optional<PeerDraft> peer;
+    std::vector<ConfigError> errors;
+  };
+  std::vector<Parsed> parsed(files.size());
+  auto parse_file = [&](std::size_t i) {
+    const fs::path& file = files[i];
+    const Doc peer_doc(file.string(), parsed[i].errors);
     const auto text = read_text_file(peer_doc, "peer file");
-    if (!text) continue;
-    const auto root = parse_document(peer_doc, *text);
-    if (!root) continue;
-    if (root->IsNull() || !root->IsDefined()) {
-      peer_doc.error(Location{file.string(), 0, 0}, "",
-                     "the file is empty; expected a mapping with the peer's keys (public_key, "
-                     "allowed_ips, ...)");
-      continue;
+    if (!text) return;
+    try {
+      const auto root = parse_document(peer_doc, *text);
+      if (!root) return;
+      if (root->IsNull() || !root->IsDefined()) {
+        peer_doc.error(Location{file.string(), 0, 0}, "",
+                       "the file is empty; expected a mapping with the peer's keys (public_key, "
+                       "allowed_ips, ...)");
+        return;
+      }
+      parsed[i].peer = parse_peer(peer_doc, *root, "", file.stem().string());
+    } catch (const std::exception& e) {
+      // As load() does for the main file: yaml-cpp may throw on malformed input.
+      peer_doc.error(Location{file.string(), 0, 0}, "", std::string("internal error: ") + e.what());
     }
-    if (auto peer = parse_peer(peer_doc, *root, "", file.stem().string())) {
-      peers.push_back(std::move(*peer));
-    }
+  };
+  constexpr std::size_t kFilesPerThread = 256;  // below that a thread costs more than it saves
+  const std::size_t threads = std::min<std::size_t>(
+      std::max(1u, std::thread::hardware_concurrency()), files.size() / kFilesPerThread + 1);
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < files.size();)
+      parse_file(i);
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+
+  for (Parsed& p : parsed) {
+    errors.insert(errors.end(), std::make_move_iterator(p.errors.begin()),
+                  std::make_move_iterator(p.errors.end()));
+    if (p.peer) peers.push_back(std::move(*p.peer));
   }
 }
 

@@ -322,6 +322,14 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
         .emit();
     return 1;
   }
+  {
+    // What the peers cost: the heap in use (RSS is larger: the hub locks its
+    // memory, so the config parse's high-water mark stays resident).
+    const struct mallinfo2 mi = mallinfo2();
+    log_info("memory: %.1f MiB of heap in use for %zu peer(s)",
+             static_cast<double>(mi.uordblks + mi.hblkhd) / (1 << 20),
+             hub->device().peers().size());
+  }
   AuditEvent("config_applied")
       .add("file", s.source_file)
       .add("source", "startup")

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "config/diff.hpp"
 #include "config/loader.hpp"
+#include "crypto/base64.hpp"
 #include "temp_dir.hpp"
 
 namespace wghub::config {
@@ -158,6 +160,52 @@ TEST_F(Diff, MergeKeepsTheRunningSettingsAndTakesThePeers) {
   EXPECT_EQ(m.peers[0].name, "p2");
   EXPECT_NE(m.find_peer(b->peers[0].public_key), nullptr);
   EXPECT_EQ(m.find_peer(a->peers[0].public_key), nullptr);
+}
+
+}  // namespace
+}  // namespace wghub::config
+
+namespace wghub::config {
+namespace {
+
+// peers_dir files are parsed on several threads (peers.cpp): the peers and
+// the error messages still come in file-name order, as a sequential load.
+TEST(PeersDirInParallel, ManyFilesLoadInNameOrderWithErrorsInOrder) {
+  TempDir dir;
+  dir.write("hub.key", key_text(0x42) + "\n", 0600);
+  constexpr int kFiles = 1200;
+  for (int i = 0; i < kFiles; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "peers/s%04d.yaml", i);
+    std::uint8_t key[32] = {};
+    key[0] = static_cast<std::uint8_t>(i);
+    key[1] = static_cast<std::uint8_t>(i >> 8);
+    key[2] = 0x99;
+    dir.write(name, "public_key: \"" + crypto::key_to_base64(key) + "\"\nallowed_ips: [10." +
+                        std::to_string(100 + i / 256) + "." + std::to_string(i % 256) + ".0/24]\n");
+  }
+  const std::string head =
+      "interface: {private_key_file: hub.key}\n"
+      "ports:\n"
+      "  wan: {devargs: net_null0, address: 198.51.100.10/24}\n"
+      "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n"
+      "peers_dir: peers\n";
+  LoadResult ok = load_config_file(dir.write("hub.yaml", head));
+  ASSERT_TRUE(ok.ok()) << ok.error_text();
+  ASSERT_EQ(ok.state->peers.size(), static_cast<std::size_t>(kFiles));
+  for (int i = 0; i < kFiles; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "s%04d", i);
+    ASSERT_EQ(ok.state->peers[static_cast<std::size_t>(i)].name, name);
+  }
+
+  dir.write("peers/s0700.yaml", "public_key: nope\n");
+  dir.write("peers/s0100.yaml", "public_key: [\n");
+  LoadResult bad = load_config_file(dir / "hub.yaml");
+  ASSERT_EQ(bad.errors.size(), 2u) << bad.error_text();
+  EXPECT_EQ(bad.errors[0].to_string().rfind(dir / "peers/s0100.yaml:", 0), 0u) << bad.error_text();
+  EXPECT_EQ(bad.errors[1].to_string().rfind(dir / "peers/s0700.yaml:1:13: public_key: ", 0), 0u)
+      << bad.error_text();
 }
 
 }  // namespace
