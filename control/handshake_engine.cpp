@@ -53,10 +53,10 @@ std::size_t PublicKeyHash::operator()(const PublicKey& key) const noexcept {
 }
 
 struct HandshakeEngine::Peer {
-  Peer(const LocalIdentity& local, const HandshakePeerSettings& s)
+  explicit Peer(const HandshakePeerSettings& s)
       : slot(s.slot),
         name(s.name),
-        handshake(local, s.public_key, s.preshared_key),
+        handshake(s.public_key, s.preshared_key),
         cookie(s.public_key),
         endpoint(s.endpoint) {}
 
@@ -76,7 +76,7 @@ HandshakeEngine::~HandshakeEngine() = default;
 
 void HandshakeEngine::add_peer(const HandshakePeerSettings& settings) {
   remove_peer(settings.slot);
-  auto peer = std::make_unique<Peer>(local_, settings);
+  auto peer = std::make_unique<Peer>(settings);
   by_key_[settings.public_key] = settings.slot;
   peers_[settings.slot] = std::move(peer);
 }

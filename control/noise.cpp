@@ -74,7 +74,7 @@ struct NoiseAccess {
     peer.clear();
     out = dp::MessageInitiation{};
     if (!local.has_identity()) return NoiseError::kNoIdentity;
-    if (!peer.has_valid_static()) return NoiseError::kBadPeerKey;
+    if (!peer.has_valid_static(local)) return NoiseError::kBadPeerKey;
 
     Secret<32> e;
     fresh_ephemeral(e, ephemeral);
@@ -121,7 +121,7 @@ struct NoiseAccess {
 
     PeerHandshake* peer = lookup(state.remote_static());
     if (peer == nullptr) return {NoiseError::kUnknownPeer};
-    if (!peer->has_valid_static()) return {NoiseError::kBadPeerKey, peer};
+    if (!peer->has_valid_static(local)) return {NoiseError::kBadPeerKey, peer};
 
     // ss, {timestamp}
     crypto::Tai64n timestamp{};
@@ -224,11 +224,12 @@ struct NoiseAccess {
   }
 
   static void precompute(PeerHandshake& peer, const LocalIdentity& local) {
-    peer.precomputed_ss_.clear();
-    if (!local.has_identity()) return;
     // ss; an all-zero result (low-order peer key) leaves it zero = invalid.
-    if (!crypto::x25519(peer.precomputed_ss_.span(), local.private_key.span(), peer.remote_static_))
-      peer.precomputed_ss_.clear();
+    peer.static_ =
+        crypto::x25519(peer.precomputed_ss_.span(), local.private_key.span(), peer.remote_static_)
+            ? PeerHandshake::Static::kValid
+            : PeerHandshake::Static::kLowOrder;
+    if (peer.static_ != PeerHandshake::Static::kValid) peer.precomputed_ss_.clear();
   }
 };
 
@@ -267,17 +268,24 @@ std::string_view to_string(NoiseError error) {
   return "unknown error";
 }
 
-PeerHandshake::PeerHandshake(const LocalIdentity& local,
-                             std::span<const std::uint8_t, 32> remote_static,
+PeerHandshake::PeerHandshake(std::span<const std::uint8_t, 32> remote_static,
                              const crypto::Secret<32>* psk) {
   std::copy(remote_static.begin(), remote_static.end(), remote_static_.begin());
   set_preshared_key(psk);
-  NoiseAccess::precompute(*this, local);
 }
 
-void PeerHandshake::set_local_identity(const LocalIdentity& local) {
+void PeerHandshake::local_identity_changed() {
   clear();
-  NoiseAccess::precompute(*this, local);
+  precomputed_ss_.clear();
+  static_ = Static::kNotComputed;
+}
+
+bool PeerHandshake::has_valid_static(const LocalIdentity& local) {
+  // The verbs check has_identity() first; without one there is nothing to
+  // compute with, and nothing is cached.
+  if (!local.has_identity()) return false;
+  if (static_ == Static::kNotComputed) NoiseAccess::precompute(*this, local);
+  return static_ == Static::kValid;
 }
 
 void PeerHandshake::set_preshared_key(const crypto::Secret<32>* psk) {

@@ -88,19 +88,26 @@ struct Keypair {
 };
 
 // One configured peer's handshake state (kernel struct noise_handshake):
-// its static key, the preshared key, the precomputed static-static DH, and
-// the transient Noise state of a handshake in progress. Move-only; secrets
-// are wiped when it dies or is cleared.
+// its static key, the preshared key, the static-static DH, and the transient
+// Noise state of a handshake in progress. Move-only; secrets are wiped when
+// it dies or is cleared.
+//
+// The static-static DH(local static, remote static) is computed once, at the
+// first handshake with the peer (with the LocalIdentity the verbs are given),
+// and kept: the kernel computes it when the peer is created, but a hub with
+// 10^5 peers would then spend 10^5 X25519 (about 4 s here) before it starts
+// or while it reloads.
 class PeerHandshake {
  public:
-  // Precomputes DH(local static, remote static). psk nullptr or all zero
-  // means "no preshared key" (Noise then mixes 32 zero bytes).
-  PeerHandshake(const LocalIdentity& local, std::span<const std::uint8_t, 32> remote_static,
-                const crypto::Secret<32>* psk = nullptr);
+  // psk nullptr or all zero means "no preshared key" (Noise then mixes 32
+  // zero bytes).
+  explicit PeerHandshake(std::span<const std::uint8_t, 32> remote_static,
+                         const crypto::Secret<32>* psk = nullptr);
 
-  // Recomputes the static-static DH after the local private key changed,
-  // and clears any handshake in progress.
-  void set_local_identity(const LocalIdentity& local);
+  // Forgets the static-static DH after the local private key changed (the
+  // next handshake computes it with the new key), and clears any handshake
+  // in progress.
+  void local_identity_changed();
   // Replaces the preshared key (nullptr = none).
   void set_preshared_key(const crypto::Secret<32>* psk);
 
@@ -113,8 +120,9 @@ class PeerHandshake {
   std::uint32_t remote_index() const { return remote_index_; }
   // The newest TAI64N accepted from this peer (all zero before the first).
   const crypto::Tai64n& latest_timestamp() const { return latest_timestamp_; }
-  // False if the peer's static key is low order: no handshake can succeed.
-  bool has_valid_static() const { return !precomputed_ss_.is_zero(); }
+  // False if the peer's static key is low order (DH with `local` all zero):
+  // no handshake can succeed. Computes the static-static DH on first use.
+  bool has_valid_static(const LocalIdentity& local);
 
   // Abandons a handshake in progress: stage kZeroed, transient secrets wiped.
   // The replay/flood history (timestamp, last consumption) is kept, as the
@@ -126,8 +134,10 @@ class PeerHandshake {
   friend struct NoiseAccess;
 
   PublicKey remote_static_{};
-  crypto::Secret<32> precomputed_ss_;  // ss: DH(s_local, s_remote), precomputed
-  crypto::Secret<32> psk_;             // all zero when none
+  crypto::Secret<32> precomputed_ss_;  // ss: DH(s_local, s_remote), once computed
+  enum class Static : std::uint8_t { kNotComputed, kValid, kLowOrder };
+  Static static_ = Static::kNotComputed;
+  crypto::Secret<32> psk_;  // all zero when none
   HandshakeStage stage_ = HandshakeStage::kZeroed;
   noise::IkPsk2 state_;  // h, ck, e, re of the handshake in progress
   std::uint32_t local_index_ = 0;

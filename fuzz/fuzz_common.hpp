@@ -119,7 +119,7 @@ inline dp::MessageInitiation site_initiation(ctl::PeerHandshake& hs, const ctl::
 inline dp::MessageResponse hub_response(const dp::MessageInitiation& init,
                                         const ctl::LocalIdentity& hub,
                                         const ctl::PublicKey& site_public) {
-  ctl::PeerHandshake peer(hub, site_public);
+  ctl::PeerHandshake peer(site_public);
   const auto consumed = ctl::consume_initiation(
       init, hub,
       [&](const ctl::PublicKey& k) -> ctl::PeerHandshake* {

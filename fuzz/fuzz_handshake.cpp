@@ -106,8 +106,7 @@ struct Site {
       : index(i), maker(fixtures().hub_public), checker(fixtures().site[i].public_key) {}
   PeerHandshake& hs() {
     if (!handshake)
-      handshake.emplace(fixtures().site[index], fixtures().hub_public,
-                        index == 1 ? &fixtures().psk : nullptr);
+      handshake.emplace(fixtures().hub_public, index == 1 ? &fixtures().psk : nullptr);
     return *handshake;
   }
   std::size_t index;

@@ -31,7 +31,7 @@ struct Fixtures {
   LocalIdentity site = fuzz::site_identity(0);
   dp::MessageInitiation initiation{};  // site 0's, to the hub
   Fixtures() {
-    PeerHandshake hs(site, hub.public_key);
+    PeerHandshake hs(hub.public_key);
     initiation = fuzz::site_initiation(hs, site, hub.public_key);
   }
 };
@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   switch (what % 4) {
     case 0: {
       const auto msg = from_bytes<dp::MessageInitiation>(data, size);
-      PeerHandshake peer(f.hub, f.site.public_key);
+      PeerHandshake peer(f.site.public_key);
       const auto r = consume_initiation(
           msg, f.hub,
           [&](const PublicKey& k) -> PeerHandshake* {
@@ -80,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 1: {
       const auto msg = from_bytes<dp::MessageResponse>(data, size);
-      PeerHandshake hs(f.site, f.hub.public_key);
+      PeerHandshake hs(f.hub.public_key);
       dp::MessageInitiation init{};
       const auto eph = fuzz::ephemeral(0xc0);
       check(create_initiation(init, hs, f.site, fuzz::kSiteIndex, fuzz::timestamp(1), &eph) ==

@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
   ::mkdir(g_dir.c_str(), 0755);
   const auto hub = fuzz::hub_identity();
   const auto site = fuzz::site_identity(0);
-  ctl::PeerHandshake hs(site, hub.public_key);
+  ctl::PeerHandshake hs(hub.public_key);
   const auto init = fuzz::site_initiation(hs, site, hub.public_key);
   const auto resp = fuzz::hub_response(init, hub, site.public_key);
   ctl::CookieChecker checker(hub.public_key);

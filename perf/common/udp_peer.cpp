@@ -88,7 +88,7 @@ std::vector<std::uint8_t> receive(int fd, ctl::TimePoint until, sockaddr_in* fro
 Handshaker::Handshaker(ctl::LocalIdentity local, const ctl::PublicKey& remote,
                        const crypto::Secret<32>* psk)
     : local_(std::move(local)),
-      handshake_(local_, remote, psk),
+      handshake_(remote, psk),
       checker_(local_.public_key),
       maker_(remote) {}
 

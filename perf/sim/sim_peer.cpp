@@ -57,7 +57,7 @@ SimPeer::SimPeer(std::string name, const std::array<std::uint8_t, 32>& private_k
     : name_(std::move(name)),
       local_(ctl::LocalIdentity::from_private_key(private_key)),
       outer_(outer),
-      handshake_(local_, hub_public),
+      handshake_(hub_public),
       maker_(hub_public),
       checker_(local_.public_key),
       next_index_(index_base),

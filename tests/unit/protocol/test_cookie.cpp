@@ -33,8 +33,8 @@ class Cookies : public ::testing::Test {
 
   LocalIdentity site = random_identity();
   LocalIdentity hub = random_identity();
-  PeerHandshake site_peer_hub{site, hub.public_key};
-  PeerHandshake hub_peer_site{hub, site.public_key};
+  PeerHandshake site_peer_hub{hub.public_key};
+  PeerHandshake hub_peer_site{site.public_key};
   CookieMaker site_maker{hub.public_key};  // the site's macs towards the hub
   CookieChecker hub_checker{hub.public_key};
   SourceAddress site_addr = SourceAddress::ipv4({192, 0, 2, 7}, 51820);

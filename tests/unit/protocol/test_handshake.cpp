@@ -50,8 +50,8 @@ class Handshake : public ::testing::Test {
   void SetUp() override { configure(nullptr, nullptr); }
 
   void configure(const Secret<32>* site_psk, const Secret<32>* hub_psk) {
-    site_peer_hub = std::make_unique<PeerHandshake>(site, hub.public_key, site_psk);
-    hub_peer_site = std::make_unique<PeerHandshake>(hub, site.public_key, hub_psk);
+    site_peer_hub = std::make_unique<PeerHandshake>(hub.public_key, site_psk);
+    hub_peer_site = std::make_unique<PeerHandshake>(site.public_key, hub_psk);
   }
 
   PeerLookup hub_lookup() {
@@ -256,7 +256,7 @@ TEST_F(Handshake, UnknownPeerRejected) {
 TEST_F(Handshake, StrangerWithUnconfiguredKeyRejected) {
   // A third party that knows the hub's public key but is not configured.
   LocalIdentity stranger = random_identity();
-  PeerHandshake stranger_peer_hub(stranger, hub.public_key);
+  PeerHandshake stranger_peer_hub(hub.public_key);
   dp::MessageInitiation init{};
   ASSERT_EQ(create_initiation(init, stranger_peer_hub, stranger, 9, timestamp(100)),
             NoiseError::kOk);
@@ -267,7 +267,7 @@ TEST_F(Handshake, StrangerWithUnconfiguredKeyRejected) {
 TEST_F(Handshake, InitiationForAnotherResponderRejected) {
   // Encrypted to a different responder static key: the hub cannot decrypt s.
   LocalIdentity other = random_identity();
-  PeerHandshake site_peer_other(site, other.public_key);
+  PeerHandshake site_peer_other(other.public_key);
   dp::MessageInitiation init{};
   ASSERT_EQ(create_initiation(init, site_peer_other, site, 9, timestamp(100)), NoiseError::kOk);
   EXPECT_EQ(consume_initiation(init, hub, hub_lookup(), at_seconds(0)).error,
@@ -338,7 +338,7 @@ TEST_F(Handshake, ResponseIndexAndStateChecks) {
   // A responder cannot respond twice, nor without an initiation.
   dp::MessageResponse again{};
   EXPECT_EQ(create_response(again, *hub_peer_site, kHubIndex), NoiseError::kWrongState);
-  PeerHandshake fresh(hub, site.public_key);
+  PeerHandshake fresh(site.public_key);
   EXPECT_EQ(create_response(again, fresh, 5), NoiseError::kWrongState);
   EXPECT_FALSE(begin_session(fresh, at_seconds(0)).has_value());
 }
@@ -346,8 +346,8 @@ TEST_F(Handshake, ResponseIndexAndStateChecks) {
 TEST_F(Handshake, LowOrderKeysRefused) {
   // A peer whose static key is a low-order point: ss is all zero.
   const std::array<std::uint8_t, 32> zero_point{};
-  PeerHandshake bad(site, zero_point);
-  EXPECT_FALSE(bad.has_valid_static());
+  PeerHandshake bad(zero_point);
+  EXPECT_FALSE(bad.has_valid_static(site));
   dp::MessageInitiation msg{};
   EXPECT_EQ(create_initiation(msg, bad, site, 1, timestamp(100)), NoiseError::kBadPeerKey);
   EXPECT_EQ(bad.stage(), HandshakeStage::kZeroed);
@@ -361,7 +361,7 @@ TEST_F(Handshake, LowOrderKeysRefused) {
 TEST_F(Handshake, NoIdentityRefused) {
   LocalIdentity none;
   EXPECT_FALSE(none.has_identity());
-  PeerHandshake peer(none, hub.public_key);
+  PeerHandshake peer(hub.public_key);
   dp::MessageInitiation msg{};
   EXPECT_EQ(create_initiation(msg, peer, none, 1, timestamp(100)), NoiseError::kNoIdentity);
   auto init = initiation();
@@ -386,7 +386,7 @@ TEST_F(Handshake, ChangedLocalKeyInvalidatesPrecomputation) {
   // no longer decrypts.
   auto init = initiation();
   hub = random_identity();
-  hub_peer_site->set_local_identity(hub);
+  hub_peer_site->local_identity_changed();
   EXPECT_EQ(consume_initiation(init, hub, hub_lookup(), at_seconds(0)).error,
             NoiseError::kDecryptFailed);
 }

@@ -71,7 +71,7 @@ class FakeSink : public HandshakeSink {
 struct Site {
   explicit Site(const PublicKey& hub_public)
       : id(fresh_identity()),
-        hub(id, hub_public),
+        hub(hub_public),
         macs_for_hub(hub_public),
         checker(id.public_key) {}
 
