@@ -82,7 +82,9 @@ void ControlThread::run(ControlSignals& signals, const std::function<void()>& on
 
 void ControlThread::update_load(TimePoint now) {
   const unsigned depth = rte_ring_count(dp_.handshakes);
-  switch (load_.update(depth, rte_ring_get_capacity(dp_.handshakes), now)) {
+  std::uint64_t answered = 0;  // the workers' cookie replies so far
+  for (const auto& w : dp_.worker_stats) answered += dp::counter_read(w->cookie_replies_sent);
+  switch (load_.update(depth, rte_ring_get_capacity(dp_.handshakes), answered, now)) {
     case UnderLoad::Change::kEntered:
       ++counters_.under_load_entered;
       log_warn("under load: %u handshake messages queued; the workers answer with cookies", depth);
