@@ -16,6 +16,7 @@
 #include "control/metrics_snapshot.hpp"
 #include "tests/unit/metrics/exposition.hpp"
 #include "tests/unit/metrics/fixture.hpp"
+#include "tests/unit/metrics/http_get.hpp"
 
 namespace wghub::ctl {
 namespace {
@@ -216,26 +217,6 @@ TEST(MetricsPeerLabels, EscapedOnceInTheTextFormat) {
 
 // --- gzip over HTTP, as Prometheus asks for it ---
 
-std::string http_get(std::uint16_t port, const std::string& extra_headers) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
-                                "Connection: close\r\n\r\n";
-    if (send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
-      char buf[4096];
-      ssize_t n;
-      while ((n = recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  return response;
-}
-
 std::string gunzip(const std::string& in) {
   z_stream zs{};
   EXPECT_EQ(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
@@ -262,8 +243,8 @@ TEST(MetricsExporter, GzipWhenAskedAndTheSameText) {
   ASSERT_NE(exporter, nullptr) << error;
   exporter->publish(fx.snapshot);
 
-  const std::string plain = http_get(exporter->port(), "");
-  const std::string zipped = http_get(exporter->port(), "Accept-Encoding: gzip\r\n");
+  const std::string plain = http_get(exporter->port(), "/metrics");
+  const std::string zipped = http_get(exporter->port(), "/metrics", "Accept-Encoding: gzip\r\n");
   ASSERT_TRUE(zipped.starts_with("HTTP/1.1 200")) << zipped.substr(0, 200);
   const std::size_t head_end = zipped.find("\r\n\r\n");
   ASSERT_NE(head_end, std::string::npos);
