@@ -256,8 +256,8 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool prov
   // answered as the workers answer now: with a cookie reply, no X25519.
   if (!proven && load_.active() &&
       message[0] != static_cast<std::uint8_t>(dp::MessageType::kCookieReply)) {
-    const dp::Endpoint from = c.ip_version == 6 ? dp::Endpoint::v6(src6.data(), c.src_port_be)
-                                                : dp::Endpoint::v4(c.src_ip_be, c.src_port_be);
+    const dp::Endpoint from = v6 ? dp::Endpoint::v6(src6.data(), c.src_port_be)
+                                 : dp::Endpoint::v4(c.src_ip_be, c.src_port_be);
     dp::MessageCookieReply reply;
     dp_.cookie_gate->make_reply(reply, message, from, random_);
     device_.send_handshake(source, {reinterpret_cast<const std::uint8_t*>(&reply), sizeof reply},
