@@ -87,7 +87,8 @@ def main():
                   f"  listen_port: 51820\n"
                   f"ports:\n  wan:\n    devargs: \"{a.wan}\"\n    address: 100.64.0.1/24\n"
                   f"  lan:\n    devargs: \"{a.lan}\"\n    address: 10.0.0.1/24\n"
-                  f"dataplane:\n  lcores: [{a.lcores}]\nmetrics:\n  enabled: false\n")
+                  f"dataplane:\n  lcores: [{a.lcores}]\n"
+                  f"metrics:\n  enabled: true\n  listen: \"127.0.0.1:9586\"\n")
         with open(os.path.join(a.out, "header.yaml"), "w") as f:
             f.write(header)
         peers_dir = a.peers_dir
