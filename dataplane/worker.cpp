@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "dataplane/arp.hpp"
 #include "dataplane/data_message.hpp"
 #include "dataplane/fast_path.hpp"
 #include "dataplane/messages.hpp"
@@ -142,24 +141,6 @@ unsigned Worker::poll_once() {
   flush_control();
   dp_.rcu->quiescent(config_.index);
   return received;
-}
-
-// What both ports do with a frame that is neither WireGuard nor forwarded:
-// ARP, NDP and echo to us go up to the control thread (local ring, within
-// this worker's budget); the rest is dropped under the classifier's reason.
-void Worker::local_or_drop(rte_mbuf* m, const Classified& c, const PortContext& port) {
-  switch (c.kind) {
-    case Classify::kArp:
-      arp_to_local(m, port);
-      break;
-    case Classify::kNdp:
-    case Classify::kIcmpEchoToUs:
-      to_local(m, port);
-      break;
-    default:
-      drop(m, c.reason == DropReason::kNone ? DropReason::kNotForUs : c.reason);
-      break;
-  }
 }
 
 // Everything match_wireguard_ipv4 did not take: IPv6, IP options, ARP, NDP,
@@ -303,90 +284,6 @@ void Worker::drop(rte_mbuf* m, DropReason why) {
   rte_pktmbuf_free(m);
 }
 
-void Worker::to_local(rte_mbuf* m, const PortContext& port) {
-  if (!local_budget_.take(now_)) {
-    drop(m, DropReason::kLocalRateLimited);
-    return;
-  }
-  ControlMeta& meta = control_meta(m);
-  meta = ControlMeta{};
-  meta.reason = ControlReason::kReceived;
-  meta.port_stats_index = static_cast<std::uint8_t>(port.stats_index);
-  local_batch_.push_back(m);
-}
-
-// Only well-formed Ethernet/IPv4 ARP requests and replies go up; the rest is
-// counted here rather than vanishing on the control thread.
-void Worker::arp_to_local(rte_mbuf* m, const PortContext& port) {
-  ArpMessage msg;
-  if (!parse_arp(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, msg)) {
-    drop(m, DropReason::kBadArp);
-    return;
-  }
-  to_local(m, port);
-}
-
-// A handshake-class message of the right size (whitepaper 5.3; kernel
-// receive.c up to its handshake queue). mac1 first: without it nothing is
-// queued. Under load an initiation or response needs a valid mac2 or a
-// source a peer authenticated from (KnownSources), else it is answered with
-// a cookie reply from here; with either it passes the per-source limit to
-// the proven ring. Cookie replies carry no macs: they
-// go up as they are, and the control thread matches them to a handshake
-// of ours or drops them.
-void Worker::gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
-                            MessageType type, const Endpoint& from, std::uint64_t now) {
-  ControlMeta& meta = control_meta(m);
-  meta = ControlMeta{};
-  meta.reason = ControlReason::kReceived;
-  meta.port_stats_index = kStatsPortWan;
-  if (type == MessageType::kCookieReply) {
-    counter_add(stats_.handshakes_to_control);
-    handshake_batch_.push_back(m);
-    return;
-  }
-  const CookieGate& gate = *dp_.cookie_gate;
-  const std::span<const std::uint8_t> message(
-      rte_pktmbuf_mtod_offset(m, const std::uint8_t*, payload_offset), payload_len);
-  if (!gate.mac1_valid(message)) {
-    drop(m, DropReason::kHandshakeBadMac1);
-    return;
-  }
-  if (!dp_.under_load.load(std::memory_order_relaxed)) {
-    counter_add(stats_.handshakes_to_control);
-    handshake_batch_.push_back(m);
-    return;
-  }
-  CookieGate::Cookie cookie;
-  gate.cookie_for(cookie, from);
-  if (!gate.mac2_valid(message, cookie) && !dp_.known_sources->contains(from)) {
-    send_cookie_reply(m, payload_offset, payload_len, from, cookie);
-    return;
-  }
-  if (!handshake_sources_.allow(from, now)) {
-    drop(m, DropReason::kHandshakeRateLimited);
-    return;
-  }
-  counter_add(stats_.handshakes_proven);
-  counter_add(stats_.handshakes_to_control);
-  proven_batch_.push_back(m);
-}
-
-// Turns the message's mbuf into the cookie reply answering it: the reply
-// replaces the payload, and send_outer writes fresh headers to the sender.
-void Worker::send_cookie_reply(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
-                               const Endpoint& from, const CookieGate::Cookie& cookie) {
-  MessageCookieReply reply;
-  auto* payload = rte_pktmbuf_mtod_offset(m, std::uint8_t*, payload_offset);
-  dp_.cookie_gate->make_reply(reply, std::span<const std::uint8_t>(payload, payload_len), cookie,
-                              random_);
-  std::memcpy(payload, &reply, sizeof reply);
-  rte_pktmbuf_adj(m, payload_offset);
-  rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - sizeof reply));
-  counter_add(stats_.cookie_replies_sent);
-  send_outer(m, from);
-}
-
 // A WireGuard message on the WAN port. Data messages join the decrypt batch;
 // handshake messages go up to the control thread (never X25519 here).
 void Worker::queue_message(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
@@ -446,19 +343,6 @@ void Worker::queue_message(rte_mbuf* m, std::uint16_t payload_offset, std::uint1
   p.keypair = kp;
   p.endpoint = from;
   p.payload_offset = payload_offset;
-}
-
-void Worker::flush_control() {
-  auto flush = [this](rte_ring* ring, std::vector<rte_mbuf*>& batch, DropReason full) {
-    if (batch.empty()) return;
-    const unsigned sent = rte_ring_enqueue_burst(ring, reinterpret_cast<void* const*>(batch.data()),
-                                                 static_cast<unsigned>(batch.size()), nullptr);
-    for (std::size_t i = sent; i < batch.size(); ++i) drop(batch[i], full);
-    batch.clear();
-  };
-  flush(dp_.handshakes_proven, proven_batch_, DropReason::kHandshakeRingFull);
-  flush(dp_.handshakes, handshake_batch_, DropReason::kHandshakeRingFull);
-  flush(dp_.local, local_batch_, DropReason::kLocalRingFull);
 }
 
 void Worker::finish_decrypt(std::uint64_t now) {
@@ -684,16 +568,6 @@ void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
   if (n_encrypt_ == kMaxBurst) finish_encrypt(now);
 }
 
-// A packet for a peer without a usable session: handed to the control thread,
-// which keeps it in the peer's bounded queue until the handshake completes
-// (kernel send.c: staged packets).
-void Worker::stage(rte_mbuf* m, std::uint32_t slot) {
-  ControlMeta& meta = control_meta(m);
-  meta.reason = ControlReason::kStaged;
-  meta.peer_slot = slot;
-  if (rte_ring_enqueue(dp_.staged, m) != 0) drop(m, DropReason::kStagedRingFull);
-}
-
 void Worker::finish_encrypt(std::uint64_t now) {
   if (n_encrypt_ == 0) return;
   const std::uint32_t n = n_encrypt_;
@@ -772,27 +646,6 @@ void Worker::send_outer6(rte_mbuf* m, const Endpoint& endpoint) {
     return;
   }
   tx(dp_.wan, m);
-}
-
-// A finished frame whose next hop's MAC is unknown: the control thread
-// resolves it (ARP / NDP) and sends the frame then.
-void Worker::await_neighbour(rte_mbuf* m, unsigned stats_port, std::uint32_t next_hop_be) {
-  ControlMeta& meta = control_meta(m);
-  meta = ControlMeta{};
-  meta.reason = ControlReason::kAwaitingNeighbour;
-  meta.next_hop_be = next_hop_be;
-  meta.port_stats_index = static_cast<std::uint8_t>(stats_port);
-  local_batch_.push_back(m);
-}
-
-void Worker::await_neighbour6(rte_mbuf* m, unsigned stats_port, const Ipv6Address& next_hop) {
-  ControlMeta& meta = control_meta(m);
-  meta = ControlMeta{};
-  meta.reason = ControlReason::kAwaitingNeighbour;
-  meta.port_stats_index = static_cast<std::uint8_t>(stats_port);
-  meta.next_hop_family = 6;
-  std::memcpy(meta.next_hop6, next_hop.data(), 16);
-  local_batch_.push_back(m);
 }
 
 void Worker::tx(PortContext& port, rte_mbuf* m) {

@@ -63,7 +63,7 @@ struct PointResult {
   std::uint64_t handshakes = 0, cookies = 0;
   double handshakes_per_s = 0, cycles_per_handshake = 0;
   double cookies_per_s = 0, cycles_per_cookie = 0;  // one worker, under load
-  double x25519_cycles = 0;  // one X25519 on this core, timed in the same run
+  double x25519_cycles = 0;           // one X25519 on this core, timed in the same run
   std::uint64_t control_cookies = 0;  // answered by the control thread (queued before)
   double control_cycles_per_cookie = 0;
 };

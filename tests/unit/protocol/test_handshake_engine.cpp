@@ -70,10 +70,7 @@ class FakeSink : public HandshakeSink {
 // A WireGuard site: our own protocol core playing the far end.
 struct Site {
   explicit Site(const PublicKey& hub_public)
-      : id(fresh_identity()),
-        hub(hub_public),
-        macs_for_hub(hub_public),
-        checker(id.public_key) {}
+      : id(fresh_identity()), hub(hub_public), macs_for_hub(hub_public), checker(id.public_key) {}
 
   dp::MessageInitiation initiation(std::uint32_t index, TimePoint now) {
     dp::MessageInitiation msg{};
