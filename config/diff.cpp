@@ -67,6 +67,8 @@ StateDiff diff(const DesiredState& running, const DesiredState& next) {
   diff_port(r, running.ports.lan, next.ports.lan, "ports.lan");
   r.check(running.dataplane.lcores, next.dataplane.lcores, "dataplane.lcores");
   r.check(running.dataplane.burst_size, next.dataplane.burst_size, "dataplane.burst_size");
+  r.check(running.dataplane.handshake_threads, next.dataplane.handshake_threads,
+          "dataplane.handshake_threads");
   r.check(running.metrics.enabled, next.metrics.enabled, "metrics.enabled");
   r.check(running.metrics.listen, next.metrics.listen, "metrics.listen");
   r.check(running.metrics.per_peer, next.metrics.per_peer, "metrics.per_peer");

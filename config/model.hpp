@@ -90,7 +90,11 @@ struct Ports {
 struct Dataplane {
   std::vector<unsigned> lcores{1};  // worker lcores; lcore 0 is the main/control lcore
   std::uint32_t burst_size = kDefaultBurstSize;
+  // Threads that run the responder's X25519s (control/handshake_threads.hpp),
+  // on the CPUs the workers do not use; 0: the control thread runs them.
+  std::uint32_t handshake_threads = 0;
 };
+inline constexpr std::uint32_t kMaxHandshakeThreads = 64;
 
 // Which peers get per-peer series (wireguard_*, wghub_peer_*): each peer adds
 // seven series and ~1.2 kB to every scrape (docs/metrics.md).

@@ -264,7 +264,7 @@ std::optional<PortDraft> parse_port(const Doc& doc, const YAML::Node& node, cons
 
 void parse_dataplane(const Doc& doc, const YAML::Node& node, const std::string& path,
                      Dataplane& out) {
-  MapReader map(doc, node, path, {"lcores", "burst_size"});
+  MapReader map(doc, node, path, {"lcores", "burst_size", "handshake_threads"});
   if (!map.ok()) return;
 
   if (auto n = map.get("lcores"); n.IsDefined()) {
@@ -297,6 +297,13 @@ void parse_dataplane(const Doc& doc, const YAML::Node& node, const std::string& 
   if (auto n = map.get("burst_size"); n.IsDefined()) {
     if (auto burst = read_int(doc, n, map.path("burst_size"), "burst size", 1, kMaxBurstSize)) {
       out.burst_size = static_cast<std::uint32_t>(*burst);
+    }
+  }
+
+  if (auto n = map.get("handshake_threads"); n.IsDefined()) {
+    if (auto t = read_int(doc, n, map.path("handshake_threads"), "thread count", 0,
+                          kMaxHandshakeThreads)) {
+      out.handshake_threads = static_cast<std::uint32_t>(*t);
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "control/audit.hpp"
+#include "control/handshake_threads.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/reload.hpp"
@@ -106,16 +107,10 @@ unsigned ControlThread::poll_once() {
   update_load(now);
   const std::uint64_t now_tsc = rte_get_tsc_cycles();
   void* objs[kRingBurst];
-  // Proven messages first: a flood of unproven ones never makes them wait.
-  const unsigned proven = rte_ring_dequeue_burst(dp_.handshakes_proven, objs, kRingBurst, nullptr);
-  for (unsigned i = 0; i < proven; ++i)
-    process_handshake(static_cast<rte_mbuf*>(objs[i]), true, now, now_tsc);
-  const unsigned unproven = rte_ring_dequeue_burst(dp_.handshakes, objs, kRingBurst, nullptr);
-  for (unsigned i = 0; i < unproven; ++i)
-    process_handshake(static_cast<rte_mbuf*>(objs[i]), false, now, now_tsc);
+  const unsigned handshakes = poll_handshakes(now, now_tsc);
   const unsigned local = rte_ring_dequeue_burst(dp_.local, objs, kRingBurst, nullptr);
   for (unsigned i = 0; i < local; ++i) process_local(static_cast<rte_mbuf*>(objs[i]), now_tsc);
-  const unsigned n = proven + unproven + local;
+  const unsigned n = handshakes + local;
   const unsigned events = rte_ring_dequeue_burst(dp_.events, objs, kRingBurst, nullptr);
   for (unsigned i = 0; i < events; ++i) {
     dp::WorkerEvent event;
@@ -156,14 +151,44 @@ unsigned ControlThread::poll_once() {
   return n + events + staged;
 }
 
-void ControlThread::process_handshake(rte_mbuf* m, bool proven, TimePoint now,
+unsigned ControlThread::poll_handshakes(TimePoint now, std::uint64_t now_tsc) {
+  if (handshake_threads_ != nullptr) {
+    // The threads did the X25519s (and took the proven ring first).
+    handshake_jobs_.clear();
+    const std::size_t n = handshake_threads_->take(handshake_jobs_, 2 * kRingBurst);
+    for (HandshakeThreads::Job& job : handshake_jobs_)
+      process_handshake(job.m, job.proven, job.prepared.get(), now, now_tsc);
+    handshake_jobs_.clear();  // wipes what was prepared
+    // Under load the threads leave the unproven ring: cookie replies from here.
+    unsigned unproven = 0;
+    if (load_.active()) {
+      void* objs[kRingBurst];
+      unproven = rte_ring_dequeue_burst(dp_.handshakes, objs, kRingBurst, nullptr);
+      for (unsigned i = 0; i < unproven; ++i)
+        process_handshake(static_cast<rte_mbuf*>(objs[i]), false, nullptr, now, now_tsc);
+    }
+    return static_cast<unsigned>(n) + unproven;
+  }
+  void* objs[kRingBurst];
+  // Proven messages first: a flood of unproven ones never makes them wait.
+  const unsigned proven = rte_ring_dequeue_burst(dp_.handshakes_proven, objs, kRingBurst, nullptr);
+  for (unsigned i = 0; i < proven; ++i)
+    process_handshake(static_cast<rte_mbuf*>(objs[i]), true, nullptr, now, now_tsc);
+  const unsigned unproven = rte_ring_dequeue_burst(dp_.handshakes, objs, kRingBurst, nullptr);
+  for (unsigned i = 0; i < unproven; ++i)
+    process_handshake(static_cast<rte_mbuf*>(objs[i]), false, nullptr, now, now_tsc);
+  return proven + unproven;
+}
+
+void ControlThread::process_handshake(rte_mbuf* m, bool proven,
+                                      HandshakeEngine::Prepared* prepared, TimePoint now,
                                       std::uint64_t now_tsc) {
   const dp::Classified c = dp::classify_wan(m, dp_.wan.local);
   if (c.kind != dp::Classify::kWireGuard) {  // cannot happen: a worker classified it
     rte_pktmbuf_free(m);
     return;
   }
-  on_wireguard(m, c, proven, now, now_tsc);
+  on_wireguard(m, c, proven, prepared, now, now_tsc);
 }
 
 void ControlThread::process_local(rte_mbuf* m, std::uint64_t now_tsc) {
@@ -232,7 +257,8 @@ void ControlThread::on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classif
   }
 }
 
-void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool proven, TimePoint now,
+void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool proven,
+                                 HandshakeEngine::Prepared* prepared, TimePoint now,
                                  std::uint64_t now_tsc) {
   ++counters_.handshake_messages;
   const auto* payload = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, c.payload_offset);
@@ -253,8 +279,9 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool prov
   const std::span<const std::uint8_t> message(payload, c.payload_len);
   // The workers checked mac1, and under load mac2 and the source's rate
   // (cookie_gate.hpp). A message queued before the hub came under load is
-  // answered as the workers answer now: with a cookie reply, no X25519.
-  if (!proven && load_.active() &&
+  // answered as the workers answer now: with a cookie reply, no X25519
+  // (unless a handshake thread already spent them).
+  if (!proven && prepared == nullptr && load_.active() &&
       message[0] != static_cast<std::uint8_t>(dp::MessageType::kCookieReply)) {
     const dp::Endpoint from = v6 ? dp::Endpoint::v6(src6.data(), c.src_port_be)
                                  : dp::Endpoint::v4(c.src_ip_be, c.src_port_be);
@@ -267,7 +294,9 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool prov
     rte_pktmbuf_free(m);
     return;
   }
-  const HandshakeEngine::Result r = engine_.receive(message, source, now, false);
+  const HandshakeEngine::Result r = prepared != nullptr
+                                       ? engine_.complete_initiation(*prepared, source, now)
+                                       : engine_.receive(message, source, now);
   tx_.clear_reply_hint();
   // An authenticated handshake proves the on-link sender: remember its MAC so
   // the reply and the data that follows need no ARP / NDP round trip.

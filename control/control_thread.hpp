@@ -14,11 +14,13 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
+#include <vector>
 #include <string>
 
 #include "control/control_tx.hpp"
 #include "control/device.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/handshake_threads.hpp"
 #include "control/metrics_snapshot.hpp"
 #include "control/under_load.hpp"
 #include "dataplane/context.hpp"
@@ -69,6 +71,11 @@ class ControlThread {
   // none). The exporter must outlive the control thread's loop.
   void set_metrics(MetricsExporter* exporter, std::string interface_name);
 
+  // Takes the handshake rings from these threads' output instead of reading
+  // them itself (handshake_threads.hpp; nullptr: none).
+  void set_handshake_threads(HandshakeThreads* threads) { handshake_threads_ = threads; }
+  const HandshakeThreads* handshake_threads() const { return handshake_threads_; }
+
   // Serves the wg(8) socket from this thread (nullptr: none).
   void set_uapi(uapi::Server* server) { uapi_ = server; }
   // Advances a reload in the background, one bounded slice per poll
@@ -82,9 +89,11 @@ class ControlThread {
  private:
   void update_load(TimePoint now);
   void process_local(rte_mbuf* m, std::uint64_t now_tsc);
-  void process_handshake(rte_mbuf* m, bool proven, TimePoint now, std::uint64_t now_tsc);
-  void on_wireguard(rte_mbuf* m, const dp::Classified& c, bool proven, TimePoint now,
-                    std::uint64_t now_tsc);
+  unsigned poll_handshakes(TimePoint now, std::uint64_t now_tsc);
+  void process_handshake(rte_mbuf* m, bool proven, HandshakeEngine::Prepared* prepared,
+                         TimePoint now, std::uint64_t now_tsc);
+  void on_wireguard(rte_mbuf* m, const dp::Classified& c, bool proven,
+                    HandshakeEngine::Prepared* prepared, TimePoint now, std::uint64_t now_tsc);
   void on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classified& c, std::uint64_t now_tsc);
 
   dp::Dataplane& dp_;
@@ -106,6 +115,8 @@ class ControlThread {
   ControlCounters counters_;
   MetricsExporter* metrics_ = nullptr;
   uapi::Server* uapi_ = nullptr;
+  HandshakeThreads* handshake_threads_ = nullptr;
+  std::vector<HandshakeThreads::Job> handshake_jobs_;  // reused between polls
   Reloader* reloader_ = nullptr;
   std::string metrics_interface_;
   MetricsSnapshotBuilder metrics_builder_;  // the snapshot under way, and the peers' labels

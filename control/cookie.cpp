@@ -75,17 +75,21 @@ void CookieChecker::make_cookie(std::span<std::uint8_t, dp::kCookieLen> out,
   hash.final(out);
 }
 
-MacState CookieChecker::validate(std::span<const std::uint8_t> message, const SourceAddress& source,
-                                 TimePoint now, bool check_cookie) {
-  if (!carries_macs(message)) return MacState::kInvalidMac;
+bool CookieChecker::mac1_valid(std::span<const std::uint8_t> message) const {
+  if (!carries_macs(message)) return false;
   const std::size_t mac1_offset = message.size() - kMacsLen;
-  const std::size_t mac2_offset = mac1_offset + dp::kCookieLen;
-
   std::array<std::uint8_t, dp::kCookieLen> computed{};
   mac(computed, mac1_key_.span(), message.first(mac1_offset));
-  if (!crypto::equal_ct(computed.data(), message.data() + mac1_offset, dp::kCookieLen))
-    return MacState::kInvalidMac;
+  return crypto::equal_ct(computed.data(), message.data() + mac1_offset, dp::kCookieLen);
+}
+
+MacState CookieChecker::validate(std::span<const std::uint8_t> message, const SourceAddress& source,
+                                 TimePoint now, bool check_cookie) {
+  if (!mac1_valid(message)) return MacState::kInvalidMac;
   if (!check_cookie) return MacState::kValidMacButNoCookie;
+  const std::size_t mac2_offset = message.size() - kMacsLen + dp::kCookieLen;
+
+  std::array<std::uint8_t, dp::kCookieLen> computed{};
 
   crypto::Secret<dp::kCookieLen> cookie;
   make_cookie(cookie.span(), source, now);

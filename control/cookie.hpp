@@ -49,6 +49,9 @@ class CookieChecker {
   MacState validate(std::span<const std::uint8_t> message, const SourceAddress& source,
                     TimePoint now, bool check_cookie);
 
+  // mac1 alone (any thread: reads only the key).
+  bool mac1_valid(std::span<const std::uint8_t> message) const;
+
   // Answers `message` (whose mac1 was valid) with a cookie for `source`,
   // addressed to the message's sender index. `nonce` injects the 24-byte
   // nonce for tests; nullptr draws a random one.

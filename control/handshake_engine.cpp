@@ -1,6 +1,6 @@
 // The handshake stage of the control thread; see handshake_engine.hpp. The
 // order of checks follows the kernel's wg_receive_handshake_packet: length,
-// mac1, then (under load) mac2 -> cookie reply or rate limit, then Noise.
+// mac1 (mac2 and the rate limit under load are the workers'), then Noise.
 #include "control/handshake_engine.hpp"
 
 #include <cstring>
@@ -15,11 +15,6 @@ namespace {
 template <typename Message>
 std::span<std::uint8_t> bytes_of(Message& m) {
   return {reinterpret_cast<std::uint8_t*>(&m), sizeof m};
-}
-
-std::uint64_t to_ns(TimePoint t) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
 }  // namespace
@@ -46,21 +41,17 @@ std::string_view to_string(HandshakeDrop drop) {
   return "unknown";
 }
 
-std::size_t PublicKeyHash::operator()(const PublicKey& key) const noexcept {
-  std::size_t h;
-  std::memcpy(&h, key.data(), sizeof h);
-  return h;
-}
-
 struct HandshakeEngine::Peer {
-  explicit Peer(const HandshakePeerSettings& s)
+  Peer(const HandshakePeerSettings& s, std::uint64_t generation)
       : slot(s.slot),
+        generation(generation),
         name(s.name),
         handshake(s.public_key, s.preshared_key),
         cookie(s.public_key),
         endpoint(s.endpoint) {}
 
   std::uint32_t slot;
+  std::uint64_t generation;  // distinguishes a re-added peer in the same slot
   std::string name;
   PeerHandshake handshake;
   CookieMaker cookie;  // macs on what we send this peer; the cookie it gave us
@@ -70,14 +61,15 @@ struct HandshakeEngine::Peer {
 };
 
 HandshakeEngine::HandshakeEngine(LocalIdentity local, HandshakeSink& sink)
-    : local_(std::move(local)), sink_(sink), checker_(local_.public_key) {}
+    : local_(std::move(local)), sink_(sink), checker_(local_.public_key), directory_(local_) {}
 
 HandshakeEngine::~HandshakeEngine() = default;
 
 void HandshakeEngine::add_peer(const HandshakePeerSettings& settings) {
   remove_peer(settings.slot);
-  auto peer = std::make_unique<Peer>(settings);
-  by_key_[settings.public_key] = settings.slot;
+  const std::uint64_t generation = next_generation_++;
+  auto peer = std::make_unique<Peer>(settings, generation);
+  directory_.set(settings.public_key, settings.slot, generation, settings.preshared_key);
   peers_[settings.slot] = std::move(peer);
 }
 
@@ -85,17 +77,15 @@ void HandshakeEngine::remove_peer(std::uint32_t slot) {
   auto it = peers_.find(slot);
   if (it == peers_.end()) return;
   set_pending_index(*it->second, 0);
-  by_key_.erase(it->second->handshake.remote_static());
+  directory_.erase(it->second->handshake.remote_static());
   peers_.erase(it);
 }
 
 void HandshakeEngine::set_preshared_key(std::uint32_t slot, const crypto::Secret<32>* psk) {
-  if (auto it = peers_.find(slot); it != peers_.end()) it->second->handshake.set_preshared_key(psk);
-}
-
-HandshakeEngine::Peer* HandshakeEngine::find_by_key(const PublicKey& key) {
-  auto it = by_key_.find(key);
-  return it == by_key_.end() ? nullptr : peers_.at(it->second).get();
+  auto it = peers_.find(slot);
+  if (it == peers_.end()) return;
+  it->second->handshake.set_preshared_key(psk);
+  directory_.set_preshared_key(it->second->handshake.remote_static(), psk);
 }
 
 HandshakeEngine::Peer* HandshakeEngine::find_by_pending_index(std::uint32_t index) {
@@ -142,97 +132,97 @@ HandshakeEngine::Result HandshakeEngine::drop(HandshakeDrop why,
 }
 
 HandshakeEngine::Result HandshakeEngine::receive(std::span<const std::uint8_t> message,
-                                                 const SourceAddress& from, TimePoint now,
-                                                 bool under_load) {
+                                                 const SourceAddress& from, TimePoint now) {
   if (message.size() < sizeof(dp::MessageHeader)) return drop(HandshakeDrop::kBadLength);
   const auto type = reinterpret_cast<const dp::MessageHeader*>(message.data())->message_type();
-  std::size_t expected = 0;
   switch (type) {
-    case dp::MessageType::kInitiation:
-      expected = dp::kMessageInitiationSize;
-      break;
+    case dp::MessageType::kInitiation: {
+      Prepared prepared;
+      prepare_initiation(message, prepared);
+      return complete_initiation(prepared, from, now);
+    }
     case dp::MessageType::kResponse:
-      expected = dp::kMessageResponseSize;
-      break;
+      if (message.size() != dp::kMessageResponseSize) return drop(HandshakeDrop::kBadLength);
+      if (!checker_.mac1_valid(message)) return drop(HandshakeDrop::kInvalidMac);
+      return on_response(message, from, now);
     case dp::MessageType::kCookieReply:
-      expected = dp::kMessageCookieReplySize;
-      break;
+      if (message.size() != dp::kMessageCookieReplySize) return drop(HandshakeDrop::kBadLength);
+      return on_cookie_reply(message, now);
     default:
       return drop(HandshakeDrop::kBadLength);
   }
-  if (message.size() != expected) return drop(HandshakeDrop::kBadLength);
-  if (type == dp::MessageType::kCookieReply) return on_cookie_reply(message, now);
-
-  // Whitepaper 5.3 / kernel receive.c: mac1 always; under load a valid mac2
-  // is required (else a cookie reply), and proven sources are rate limited.
-  const MacState mac = checker_.validate(message, from, now, under_load);
-  if (mac == MacState::kInvalidMac) return drop(HandshakeDrop::kInvalidMac);
-  if (under_load) {
-    if (mac != MacState::kValidMacWithCookie) {
-      dp::MessageCookieReply reply{};
-      checker_.create_cookie_reply(reply, message, from, now);
-      sink_.send_handshake(from, bytes_of(reply), std::nullopt);
-      ++counters_.cookie_replies_sent;
-      Result r;
-      r.outcome = HandshakeOutcome::kCookieSent;
-      return r;
-    }
-    if (!limiter_.allow(from, to_ns(now))) return drop(HandshakeDrop::kRateLimited);
-  }
-
-  if (type == dp::MessageType::kInitiation) return on_initiation(message, from, now);
-  return on_response(message, from, now);
 }
 
-HandshakeEngine::Result HandshakeEngine::on_initiation(std::span<const std::uint8_t> message,
-                                                       const SourceAddress& from, TimePoint now) {
-  ++counters_.initiations_received;
+void HandshakeEngine::prepare_initiation(std::span<const std::uint8_t> message, Prepared& out,
+                                         const crypto::Secret<32>* ephemeral) const {
+  if (message.size() != dp::kMessageInitiationSize) {
+    out.bad_length = true;
+    return;
+  }
+  if (!checker_.mac1_valid(message)) {
+    out.bad_mac = true;
+    return;
+  }
   const auto& msg = *reinterpret_cast<const dp::MessageInitiation*>(message.data());
-  const ConsumeResult consumed = consume_initiation(
-      msg, local_,
-      [this](const PublicKey& key) -> PeerHandshake* {
-        Peer* peer = find_by_key(key);
-        return peer ? &peer->handshake : nullptr;
-      },
-      now);
-  if (!consumed.ok()) {
-    ++counters_.noise_errors[static_cast<std::size_t>(consumed.error)];
-    Result r = drop(HandshakeDrop::kNoise,
-                    consumed.peer ? std::optional(find_by_key(consumed.peer->remote_static())->slot)
-                                  : std::nullopt);
-    r.noise_error = consumed.error;
-    return r;
+  noise::IkPsk2 state;
+  out.error = open_initiation(msg, local_, state);
+  if (out.error != NoiseError::kOk) return;
+  ResponderDirectory::Found peer;
+  switch (directory_.find(state.remote_static(), peer)) {
+    case ResponderDirectory::Lookup::kUnknown:
+      out.error = NoiseError::kUnknownPeer;
+      return;
+    case ResponderDirectory::Lookup::kLowOrder:
+      out.error = NoiseError::kBadPeerKey;
+      out.slot = peer.slot;
+      out.generation = peer.generation;
+      return;
+    case ResponderDirectory::Lookup::kFound:
+      break;
   }
-  Peer& peer = *find_by_key(consumed.peer->remote_static());
-  // Consuming overwrote our own initiation in flight, if any.
-  set_pending_index(peer, 0);
+  out.slot = peer.slot;
+  out.generation = peer.generation;
+  out.error = prepare_response(state, msg, peer.ss, peer.psk, out.response, ephemeral);
+}
 
-  const auto index = sink_.reserve_index();
-  if (!index) {
-    peer.handshake.clear();
-    return drop(HandshakeDrop::kNoIndex, peer.slot);
-  }
-  dp::MessageResponse response{};
-  const NoiseError err = create_response(response, peer.handshake, *index);
+HandshakeEngine::Result HandshakeEngine::complete_initiation(Prepared& prepared,
+                                                             const SourceAddress& from,
+                                                             TimePoint now) {
+  if (prepared.bad_length) return drop(HandshakeDrop::kBadLength);
+  if (prepared.bad_mac) return drop(HandshakeDrop::kInvalidMac);
+  ++counters_.initiations_received;
+  // The peer the thread found may have been removed or replaced since.
+  auto it = prepared.slot ? peers_.find(*prepared.slot) : peers_.end();
+  Peer* peer = it != peers_.end() && it->second->generation == prepared.generation
+                   ? it->second.get()
+                   : nullptr;
+  NoiseError err = prepared.error;
+  if (err == NoiseError::kOk && peer == nullptr) err = NoiseError::kUnknownPeer;
+  if (err == NoiseError::kOk) err = accept_initiation(peer->handshake, prepared.response.timestamp, now);
   if (err != NoiseError::kOk) {
-    sink_.release_index(*index);
     ++counters_.noise_errors[static_cast<std::size_t>(err)];
-    Result r = drop(HandshakeDrop::kNoise, peer.slot);
+    Result r = drop(HandshakeDrop::kNoise, peer ? std::optional(peer->slot) : std::nullopt);
     r.noise_error = err;
     return r;
   }
-  peer.cookie.add_macs(bytes_of(response), now);
-  learn_endpoint(peer, from);
-  sink_.send_handshake(from, bytes_of(response), peer.slot);
+  // Accepting abandoned our own initiation in flight, if any.
+  set_pending_index(*peer, 0);
+
+  const auto index = sink_.reserve_index();
+  if (!index) return drop(HandshakeDrop::kNoIndex, peer->slot);
+  Keypair keypair = finish_response(prepared.response, *index, now);
+  auto& response = prepared.response.message;
+  peer->cookie.add_macs(bytes_of(response), now);
+  learn_endpoint(*peer, from);
+  sink_.send_handshake(from, bytes_of(response), peer->slot);
   ++counters_.responses_sent;
 
   // The response's index now names the new keypair (the sink owns it).
-  auto keypair = begin_session(peer.handshake, now);
   ++counters_.sessions_derived;
-  sink_.install_keypair(peer.slot, std::move(*keypair));
+  sink_.install_keypair(peer->slot, std::move(keypair));
   Result r;
   r.outcome = HandshakeOutcome::kSessionDerived;
-  r.peer_slot = peer.slot;
+  r.peer_slot = peer->slot;
   return r;
 }
 

@@ -1,15 +1,22 @@
 // The control thread's handshake stage (kernel receive.c
 // wg_receive_handshake_packet and send.c's handshake senders): takes the
 // handshake-class messages the workers pass up (initiation, response, cookie
-// reply), applies the DoS defence (mac1 always; under load mac2, cookie
-// replies and the per-source rate limit), runs Noise, and hands the results
-// to a HandshakeSink: messages to send, session indices, new keypairs and
-// endpoint changes. It also starts handshakes with peers whose endpoint is
-// known.
+// reply), checks mac1, runs Noise, and hands the results to a HandshakeSink:
+// messages to send, session indices, new keypairs and endpoint changes. It
+// also starts handshakes with peers whose endpoint is known. The DoS defence
+// under load (mac2, cookie replies, the per-source limit) is the workers'
+// (dataplane/cookie_gate.hpp): what reaches the engine has passed it.
+//
+// An initiation is answered in two steps so that the expensive one can run on
+// several threads (handshake_threads.hpp): prepare_initiation() does the
+// responder's X25519s and touches no engine state (any thread);
+// complete_initiation() checks the peer's replay and flood history, takes a
+// session index, sends the response and installs the keypair (control
+// thread). receive() runs both in turn.
 //
 // DPDK-free and clock-free (`now` is passed in), so the unit tests drive it in
 // simulated time against a simulated peer; the hub's sink talks to the data
-// plane. Single-threaded: the control thread owns it.
+// plane. Everything but prepare_initiation() is the control thread's.
 #pragma once
 
 #include <chrono>
@@ -24,7 +31,7 @@
 #include "control/clock.hpp"
 #include "control/cookie.hpp"
 #include "control/noise.hpp"
-#include "control/ratelimiter.hpp"
+#include "control/responder_directory.hpp"
 #include "control/source_address.hpp"
 
 namespace wghub::ctl {
@@ -58,7 +65,7 @@ class HandshakeSink {
 enum class HandshakeDrop : std::uint8_t {
   kBadLength,       // size does not match the message type
   kInvalidMac,      // mac1 wrong: silently dropped (whitepaper 5.3)
-  kRateLimited,     // under load, valid cookie, but the source exceeds 20/s
+  kRateLimited,     // under load, valid cookie, but the source exceeds 20/s (the workers' gate)
   kNoise,           // the Noise step failed (see noise_errors)
   kUnknownIndex,    // response or cookie reply for no handshake of ours
   kBadCookieReply,  // cookie reply that does not authenticate
@@ -69,7 +76,6 @@ std::string_view to_string(HandshakeDrop drop);
 
 enum class HandshakeOutcome : std::uint8_t {
   kSessionDerived,  // consumed an initiation (responded) or a response
-  kCookieSent,      // under load without mac2: answered with a cookie
   kCookieConsumed,  // stored a cookie from a peer
   kDropped,
 };
@@ -80,7 +86,7 @@ struct HandshakeCounters {
   std::uint64_t cookie_replies_received = 0;
   std::uint64_t initiations_sent = 0;
   std::uint64_t responses_sent = 0;
-  std::uint64_t cookie_replies_sent = 0;
+  std::uint64_t cookie_replies_sent = 0;  // the workers' and the control thread's (metrics)
   std::uint64_t sessions_derived = 0;
   std::uint64_t drops[static_cast<std::size_t>(HandshakeDrop::kCount)] = {};
   std::uint64_t noise_errors[16] = {};  // by NoiseError
@@ -93,11 +99,6 @@ struct HandshakePeerSettings {
   PublicKey public_key{};
   const crypto::Secret<32>* preshared_key = nullptr;  // copied; nullptr = none
   std::optional<SourceAddress> endpoint;              // configured endpoint, if any
-};
-
-// Public keys are uniformly random: their first bytes are a fine hash.
-struct PublicKeyHash {
-  std::size_t operator()(const PublicKey& key) const noexcept;
 };
 
 class HandshakeEngine {
@@ -115,6 +116,7 @@ class HandshakeEngine {
   // keep their keys, the next handshake uses the new one.
   void set_preshared_key(std::uint32_t slot, const crypto::Secret<32>* psk);
   bool has_peer(std::uint32_t slot) const { return peers_.contains(slot); }
+  std::optional<std::uint32_t> slot_of(const PublicKey& key) const { return directory_.slot_of(key); }
   std::size_t peer_count() const { return peers_.size(); }
 
   struct Result {
@@ -123,10 +125,28 @@ class HandshakeEngine {
     std::optional<NoiseError> noise_error;
     std::optional<std::uint32_t> peer_slot;  // set when a peer was identified
   };
-  // One handshake-class message (types 1-3) from `from`. `under_load` is the
-  // caller's verdict (handshake queue past 1/8 full, kept for 1 s).
-  Result receive(std::span<const std::uint8_t> message, const SourceAddress& from, TimePoint now,
-                 bool under_load);
+  // One handshake-class message (types 1-3) from `from`, whose mac1 and
+  // (under load) mac2 and source limit the workers checked; mac1 is checked
+  // again here.
+  Result receive(std::span<const std::uint8_t> message, const SourceAddress& from, TimePoint now);
+
+  // An initiation's responder crypto, done (any thread) but not yet
+  // accepted: see the file comment.
+  struct Prepared {
+    NoiseError error = NoiseError::kOk;
+    bool bad_length = false;
+    bool bad_mac = false;
+    std::optional<std::uint32_t> slot;  // set once the peer is known
+    std::uint64_t generation = 0;       // of the peer in that slot
+    PreparedResponse response;
+  };
+  // Any thread, concurrently with the control thread's use of the engine.
+  // `ephemeral` injects the response's ephemeral key for tests.
+  void prepare_initiation(std::span<const std::uint8_t> message, Prepared& out,
+                          const crypto::Secret<32>* ephemeral = nullptr) const;
+  // Control thread: accepts a prepared initiation from `from` (replay and
+  // flood checks), responds and installs the session.
+  Result complete_initiation(Prepared& prepared, const SourceAddress& from, TimePoint now);
 
   // Sends an initiation to the peer's endpoint. False when it has none or
   // the last initiation went out less than REKEY_TIMEOUT ago (unless
@@ -148,22 +168,19 @@ class HandshakeEngine {
   struct Peer;
 
   Result drop(HandshakeDrop why, std::optional<std::uint32_t> slot = std::nullopt);
-  Result on_initiation(std::span<const std::uint8_t> message, const SourceAddress& from,
-                       TimePoint now);
   Result on_response(std::span<const std::uint8_t> message, const SourceAddress& from,
                      TimePoint now);
   Result on_cookie_reply(std::span<const std::uint8_t> message, TimePoint now);
-  Peer* find_by_key(const PublicKey& key);
   Peer* find_by_pending_index(std::uint32_t index);
   void set_pending_index(Peer& peer, std::uint32_t index);
   void learn_endpoint(Peer& peer, const SourceAddress& from);
 
   LocalIdentity local_;
   HandshakeSink& sink_;
-  CookieChecker checker_;
-  RateLimiter limiter_;
+  CookieChecker checker_;  // mac1 only
   std::unordered_map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // by slot
-  std::unordered_map<PublicKey, std::uint32_t, PublicKeyHash> by_key_;
+  ResponderDirectory directory_;  // by static key, for every thread
+  std::uint64_t next_generation_ = 1;
   std::unordered_map<std::uint32_t, std::uint32_t> by_pending_index_;  // index -> slot
   HandshakeCounters counters_;
 };

@@ -12,6 +12,9 @@
 #include <rte_ring.h>
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <csignal>
@@ -167,11 +170,12 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
       "%u rules / %u groups",
       sizes.peers, 1u << sizes.keypair_log2, sizes.fib_rules, sizes.fib_tbl8, sizes.fib6_rules,
       sizes.fib6_tbl8);
-  auto ring = [](const char* name, unsigned size) {
-    return rte_ring_create(name, size, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+  auto ring = [](const char* name, unsigned size, unsigned flags = RING_F_SC_DEQ) {
+    return rte_ring_create(name, size, static_cast<int>(rte_socket_id()), flags);
   };
-  d.handshakes = ring("wghub_handshakes", 4096);
-  d.handshakes_proven = ring("wghub_proven", 1024);
+  // Read by the control thread or by the handshake threads.
+  d.handshakes = ring("wghub_handshakes", 4096, 0);
+  d.handshakes_proven = ring("wghub_proven", 1024, 0);
   d.local = ring("wghub_local", 2048);
   d.events = ring("wghub_events", 4096);
   d.staged = ring("wghub_staged", 2048);
@@ -204,6 +208,23 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
                                                   options.status_interval_s);
   hub->reloader_ = std::make_unique<Reloader>(*hub->device_, hub->state_);
   hub->control_->set_reloader(hub->reloader_.get());
+  if (s.dataplane.handshake_threads > 0) {
+    std::vector<unsigned> cpus = options.handshake_cpus;
+    if (cpus.empty()) {
+      // The main lcore's thread is pinned to one CPU by now: ask the OS.
+      const long online = sysconf(_SC_NPROCESSORS_ONLN);
+      for (long cpu = 0; cpu < online; ++cpu)
+        if (std::find(s.dataplane.lcores.begin(), s.dataplane.lcores.end(), cpu) ==
+            s.dataplane.lcores.end())
+          cpus.push_back(static_cast<unsigned>(cpu));
+    }
+    hub->handshake_threads_ =
+        HandshakeThreads::start(d, *hub->engine_, s.dataplane.handshake_threads, cpus, error);
+    if (!hub->handshake_threads_) return nullptr;
+    hub->control_->set_handshake_threads(hub->handshake_threads_.get());
+    log_info("handshake threads: %u, on %zu CPU(s) the workers leave", s.dataplane.handshake_threads,
+             cpus.size());
+  }
 
   // One worker per lcore; rx queues dealt round-robin (net_af_packet may
   // create more than asked for, and every one must be polled).
@@ -269,6 +290,8 @@ Hub::~Hub() {
   workers_.clear();
   if (control_) control_->set_reloader(nullptr);
   reloader_.reset();  // joins its thread
+  if (control_) control_->set_handshake_threads(nullptr);
+  handshake_threads_.reset();  // joins them; before the engine they use
   control_.reset();
   engine_.reset();
   device_.reset();  // retires keypairs; workers are gone

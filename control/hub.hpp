@@ -5,6 +5,8 @@
 // ports and step its workers and control thread by hand.
 #pragma once
 
+#include <rte_ring.h>
+
 #include <csignal>
 #include <memory>
 #include <string>
@@ -15,6 +17,7 @@
 #include "control/control_tx.hpp"
 #include "control/device.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/handshake_threads.hpp"
 #include "control/reload.hpp"
 #include "dataplane/context.hpp"
 #include "dataplane/worker.hpp"
@@ -27,6 +30,9 @@ struct HubOptions {
   std::string extra_eal_args;             // appended to the EAL command line
   std::string audit_log;                  // also append audit JSON lines here (empty: stdout only)
   dp::IcmpErrorLimit icmp_error_limit{};  // ICMP errors the hub may originate (context.hpp)
+  // CPUs the handshake threads may run on; empty: every CPU but the workers'
+  // lcores (the perf tool, whose workers are stepped by hand, gives all).
+  std::vector<unsigned> handshake_cpus;
 };
 
 class Hub {
@@ -47,6 +53,14 @@ class Hub {
   // with launched workers). Returns the packets received.
   unsigned poll_workers_once();
   unsigned poll_control_once() { return control_->poll_once(); }
+  // Handshake messages queued for, or being prepared by, handshake threads
+  // (tests that step the hub wait for them).
+  std::size_t handshakes_in_flight() const {
+    return handshake_threads_ ? handshake_threads_->in_flight() +
+                                    rte_ring_count(dp_->handshakes) +
+                                    rte_ring_count(dp_->handshakes_proven)
+                              : 0;
+  }
   void run_control(ControlSignals& signals) {
     control_->run(signals, [this] { reloader_->request(); });
   }
@@ -69,6 +83,7 @@ class Hub {
   Device& device() { return *device_; }
   HandshakeEngine& engine() { return *engine_; }
   ControlThread& control() { return *control_; }
+  const HandshakeThreads* handshake_threads() const { return handshake_threads_.get(); }
   const PublicKey& public_key() const { return engine_->public_key(); }
 
  private:
@@ -80,6 +95,7 @@ class Hub {
   std::unique_ptr<Device> device_;
   std::unique_ptr<HandshakeEngine> engine_;
   std::unique_ptr<ControlThread> control_;
+  std::unique_ptr<HandshakeThreads> handshake_threads_;
   std::unique_ptr<Reloader> reloader_;
   std::vector<std::unique_ptr<dp::Worker>> workers_;
   bool launched_ = false;

@@ -249,6 +249,19 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
              MetricType::Counter);
   add_counter(suppressed, {}, s != nullptr ? s->log_lines_suppressed : 0);
 
+  MetricFamily prepared =
+      family("wghub_handshake_threads_prepared_total",
+             "Initiations whose responder crypto ran on a handshake thread",
+             MetricType::Counter);
+  add_counter(prepared, {}, s != nullptr ? s->handshake_threads_prepared : 0);
+
+  MetricFamily queue_full =
+      family("wghub_handshake_threads_queue_full_total",
+             "Handshake messages dropped: the handshake threads' queue to the control thread "
+             "was full (1,024)",
+             MetricType::Counter);
+  add_counter(queue_full, {}, s != nullptr ? s->handshake_threads_queue_full : 0);
+
   MetricFamily ring =
       family("wghub_control_ring_occupancy",
              "Messages queued from the workers to the control thread", MetricType::Gauge);
@@ -274,7 +287,8 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
   add_gauge(waiting, {}, s != nullptr ? static_cast<double>(s->staged_waiting) : 0);
 
   for (MetricFamily* f : {&handshakes, &failures, &received, &sent, &cookies, &under_load, &entered,
-                          &suppressed, &ring, &ring_capacity, &staged, &waiting})
+                          &suppressed, &prepared, &queue_full, &ring, &ring_capacity, &staged,
+                          &waiting})
     out.push_back(std::move(*f));
 }
 

@@ -133,6 +133,9 @@ struct MetricsSnapshot {
   std::uint64_t control_tx_failed = 0;     // control tx queue full -> reason tx_full
   std::uint64_t control_held_dropped = 0;  // no neighbour answered -> reason no_neighbour
   std::uint64_t log_lines_suppressed = 0;  // handshake_failed lines over their budget
+  // dataplane.handshake_threads (handshake_threads.hpp)
+  std::uint64_t handshake_threads_prepared = 0;
+  std::uint64_t handshake_threads_queue_full = 0;
   std::uint64_t control_bad_ndp = 0;       // NS/NA refused by RFC 4861 7.1 -> reason bad_ndp
   // What the ports' drivers dropped before any worker saw it (rte_eth_stats):
   // rx rings full (imissed), no mbuf (rx_nombuf), bad frames (ierrors).

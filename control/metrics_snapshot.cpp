@@ -126,6 +126,11 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
   s->control_held_dropped = tc.held_dropped;
   s->control_bad_ndp = control.counters().ndp_bad;
   s->log_lines_suppressed = control.counters().log_lines_suppressed;
+  if (const HandshakeThreads* t = control.handshake_threads()) {
+    const HandshakeThreads::Counters tc = t->counters();
+    s->handshake_threads_prepared = tc.prepared;
+    s->handshake_threads_queue_full = tc.done_queue_full;
+  }
   const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
     s->neighbour_incomplete_refused[p] =

@@ -63,6 +63,27 @@ bool has_type(const dp::MessageHeader& header, dp::MessageType type) {
   return header.message_type() == type;
 }
 
+// The Noise body of an initiation: e, {s}, {timestamp}.
+std::array<std::uint8_t, kInitiationBodyLen> initiation_body(const dp::MessageInitiation& msg) {
+  std::array<std::uint8_t, kInitiationBodyLen> body{};
+  auto it =
+      std::copy(msg.unencrypted_ephemeral.begin(), msg.unencrypted_ephemeral.end(), body.begin());
+  it = std::copy(msg.encrypted_static.begin(), msg.encrypted_static.end(), it);
+  std::copy(msg.encrypted_timestamp.begin(), msg.encrypted_timestamp.end(), it);
+  return body;
+}
+
+void write_response(dp::MessageResponse& out, std::uint32_t sender_index,
+                    std::uint32_t receiver_index,
+                    const std::array<std::uint8_t, kResponseBodyLen>& body) {
+  out.header.set_type(dp::MessageType::kResponse);
+  out.sender_index.set(sender_index);
+  out.receiver_index.set(receiver_index);
+  std::copy_n(body.begin(), out.unencrypted_ephemeral.size(), out.unencrypted_ephemeral.begin());
+  std::copy_n(body.begin() + out.unencrypted_ephemeral.size(), out.encrypted_nothing.size(),
+              out.encrypted_nothing.begin());
+}
+
 }  // namespace
 
 // Reaches PeerHandshake's private state for the verbs below.
@@ -101,52 +122,94 @@ struct NoiseAccess {
     return NoiseError::kOk;
   }
 
-  static ConsumeResult consume_initiation(const dp::MessageInitiation& msg,
-                                          const LocalIdentity& local, const PeerLookup& lookup,
-                                          TimePoint now) {
-    if (!has_type(msg.header, dp::MessageType::kInitiation)) return {NoiseError::kMalformed};
-    if (!local.has_identity()) return {NoiseError::kNoIdentity};
-
-    std::array<std::uint8_t, kInitiationBodyLen> body{};
-    auto it =
-        std::copy(msg.unencrypted_ephemeral.begin(), msg.unencrypted_ephemeral.end(), body.begin());
-    it = std::copy(msg.encrypted_static.begin(), msg.encrypted_static.end(), it);
-    std::copy(msg.encrypted_timestamp.begin(), msg.encrypted_timestamp.end(), it);
-
-    IkPsk2 state;
+  // e, es, s of an initiation: the initiator's static key is then
+  // state.remote_static().
+  static NoiseError open_initiation(const dp::MessageInitiation& msg, const LocalIdentity& local,
+                                    IkPsk2& state) {
+    if (!has_type(msg.header, dp::MessageType::kInitiation)) return NoiseError::kMalformed;
+    if (!local.has_identity()) return NoiseError::kNoIdentity;
     begin_handshake(state, IkPsk2::Role::kResponder, local.public_key);
-    // e, es, s
-    Status status = state.read_message_1_static(body, local.private_key);
-    if (status != Status::kOk) return {to_error(status)};
+    return to_error(state.read_message_1_static(initiation_body(msg), local.private_key));
+  }
 
-    PeerHandshake* peer = lookup(state.remote_static());
-    if (peer == nullptr) return {NoiseError::kUnknownPeer};
-    if (!peer->has_valid_static(local)) return {NoiseError::kBadPeerKey, peer};
+  // ss, {timestamp}
+  static NoiseError read_timestamp(IkPsk2& state, const dp::MessageInitiation& msg,
+                                   const Secret<32>& ss, crypto::Tai64n& timestamp) {
+    return to_error(state.read_message_1_payload(initiation_body(msg), ss, timestamp));
+  }
 
-    // ss, {timestamp}
-    crypto::Tai64n timestamp{};
-    status = state.read_message_1_payload(body, peer->precomputed_ss_, timestamp);
-    if (status != Status::kOk) return {to_error(status), peer};
-
+  static NoiseError check_history(const PeerHandshake& peer, const crypto::Tai64n& timestamp,
+                                  TimePoint now) {
     // Whitepaper 5.1: a replayed initiation must not reset the session, so
     // the timestamp has to be strictly newer than the last one accepted.
-    if (!crypto::tai64n_after(timestamp, peer->latest_timestamp_))
-      return {NoiseError::kReplayedTimestamp, peer};
+    if (!crypto::tai64n_after(timestamp, peer.latest_timestamp_))
+      return NoiseError::kReplayedTimestamp;
     // Kernel INITIATIONS_PER_SECOND: a peer with fresh timestamps still may
     // not make us run this more than 50 times a second.
     constexpr auto kMinInterval =
         std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
         dp::kInitiationsPerSecond;
-    if (peer->last_initiation_consumption_ &&
-        now < *peer->last_initiation_consumption_ + kMinInterval)
-      return {NoiseError::kFlood, peer};
+    if (peer.last_initiation_consumption_ && now < *peer.last_initiation_consumption_ + kMinInterval)
+      return NoiseError::kFlood;
+    return NoiseError::kOk;
+  }
+
+  static void record_history(PeerHandshake& peer, const crypto::Tai64n& timestamp,
+                             TimePoint now) {
+    peer.latest_timestamp_ = timestamp;
+    peer.last_initiation_consumption_ = now;
+  }
+
+  static ConsumeResult consume_initiation(const dp::MessageInitiation& msg,
+                                          const LocalIdentity& local, const PeerLookup& lookup,
+                                          TimePoint now) {
+    IkPsk2 state;
+    if (NoiseError err = open_initiation(msg, local, state); err != NoiseError::kOk) return {err};
+
+    PeerHandshake* peer = lookup(state.remote_static());
+    if (peer == nullptr) return {NoiseError::kUnknownPeer};
+    if (!peer->has_valid_static(local)) return {NoiseError::kBadPeerKey, peer};
+
+    crypto::Tai64n timestamp{};
+    if (NoiseError err = read_timestamp(state, msg, peer->precomputed_ss_, timestamp);
+        err != NoiseError::kOk)
+      return {err, peer};
+    if (NoiseError err = check_history(*peer, timestamp, now); err != NoiseError::kOk)
+      return {err, peer};
 
     peer->state_ = std::move(state);
     peer->stage_ = HandshakeStage::kConsumedInitiation;
     peer->remote_index_ = msg.sender_index.get();
-    peer->latest_timestamp_ = timestamp;
-    peer->last_initiation_consumption_ = now;
+    record_history(*peer, timestamp, now);
     return {NoiseError::kOk, peer};
+  }
+
+  static NoiseError prepare_response(IkPsk2& state, const dp::MessageInitiation& msg,
+                                     const Secret<32>& ss, const Secret<32>& psk,
+                                     PreparedResponse& out, const Secret<32>* ephemeral) {
+    out.remote_static = state.remote_static();
+    if (NoiseError err = read_timestamp(state, msg, ss, out.timestamp); err != NoiseError::kOk)
+      return err;
+    out.remote_index = msg.sender_index.get();
+    Secret<32> e;
+    fresh_ephemeral(e, ephemeral);
+    std::array<std::uint8_t, kResponseBodyLen> body{};
+    // e, ee, se, psk, {}
+    if (NoiseError err = to_error(state.write_message_2(body, e, psk.span(), {}));
+        err != NoiseError::kOk)
+      return err;
+    write_response(out.message, 0, out.remote_index, body);
+    state.split(out.receiving_key, out.sending_key);
+    state.clear();
+    return NoiseError::kOk;
+  }
+
+  static NoiseError accept_initiation(PeerHandshake& peer, const crypto::Tai64n& timestamp,
+                                      TimePoint now) {
+    if (NoiseError err = check_history(peer, timestamp, now); err != NoiseError::kOk) return err;
+    peer.clear();
+    record_history(peer, timestamp, now);
+    return NoiseError::kOk;
   }
 
   static NoiseError create_response(dp::MessageResponse& out, PeerHandshake& peer,
@@ -164,12 +227,7 @@ struct NoiseAccess {
       return to_error(status);
     }
 
-    out.header.set_type(dp::MessageType::kResponse);
-    out.sender_index.set(local_index);
-    out.receiver_index.set(peer.remote_index_);
-    std::copy_n(body.begin(), out.unencrypted_ephemeral.size(), out.unencrypted_ephemeral.begin());
-    std::copy_n(body.begin() + out.unencrypted_ephemeral.size(), out.encrypted_nothing.size(),
-                out.encrypted_nothing.begin());
+    write_response(out, local_index, peer.remote_index_, body);
 
     peer.stage_ = HandshakeStage::kCreatedResponse;
     peer.local_index_ = local_index;
@@ -326,6 +384,35 @@ ConsumeResult consume_response(const dp::MessageResponse& msg, const LocalIdenti
 
 std::optional<Keypair> begin_session(PeerHandshake& peer, TimePoint now) {
   return NoiseAccess::begin_session(peer, now);
+}
+
+NoiseError open_initiation(const dp::MessageInitiation& msg, const LocalIdentity& local,
+                           noise::IkPsk2& state) {
+  return NoiseAccess::open_initiation(msg, local, state);
+}
+
+NoiseError prepare_response(noise::IkPsk2& state, const dp::MessageInitiation& msg,
+                            const crypto::Secret<32>& ss, const crypto::Secret<32>& psk,
+                            PreparedResponse& out, const crypto::Secret<32>* ephemeral) {
+  return NoiseAccess::prepare_response(state, msg, ss, psk, out, ephemeral);
+}
+
+NoiseError accept_initiation(PeerHandshake& peer, const crypto::Tai64n& timestamp, TimePoint now) {
+  return NoiseAccess::accept_initiation(peer, timestamp, now);
+}
+
+Keypair finish_response(PreparedResponse& prepared, std::uint32_t local_index, TimePoint now) {
+  prepared.message.sender_index.set(local_index);
+  Keypair keypair;
+  keypair.sending_key.assign(prepared.sending_key.span());
+  keypair.receiving_key.assign(prepared.receiving_key.span());
+  prepared.sending_key.clear();
+  prepared.receiving_key.clear();
+  keypair.local_index = local_index;
+  keypair.remote_index = prepared.remote_index;
+  keypair.is_initiator = false;
+  keypair.birth = now;
+  return keypair;
 }
 
 }  // namespace wghub::ctl

@@ -193,6 +193,41 @@ NoiseError create_response(dp::MessageResponse& out, PeerHandshake& peer, std::u
 ConsumeResult consume_response(const dp::MessageResponse& msg, const LocalIdentity& local,
                                const IndexLookup& lookup);
 
+// The responder's half of a handshake split for several threads
+// (control/handshake_threads.hpp). The expensive part, four X25519 (es, the
+// response's ephemeral, ee, se; ss is the peer's cached one), touches no peer
+// state and runs on any thread; what needs the peer's history (the replay and
+// flood checks) and the session index runs afterwards on the control thread.
+// The sender index is not part of the Noise transcript, so the response is
+// complete but for it (and the macs).
+struct PreparedResponse {
+  PublicKey remote_static{};        // the initiator's static key
+  crypto::Tai64n timestamp{};       // its TAI64N payload
+  std::uint32_t remote_index = 0;   // its sender index
+  dp::MessageResponse message{};    // sender index and macs still zero
+  crypto::Secret<32> sending_key;   // the responder's transport keys
+  crypto::Secret<32> receiving_key;
+};
+
+// Responder, any thread, step 1 (e, es, s): decrypts the initiator's static
+// key into state.remote_static() for the caller to look up.
+NoiseError open_initiation(const dp::MessageInitiation& msg, const LocalIdentity& local,
+                           noise::IkPsk2& state);
+// Responder, any thread, step 2 (ss, {timestamp}; then the response's e, ee,
+// se, psk, {} and the split), given the peer's static-static DH and
+// preshared key (all zero = none). `state` is consumed.
+NoiseError prepare_response(noise::IkPsk2& state, const dp::MessageInitiation& msg,
+                            const crypto::Secret<32>& ss, const crypto::Secret<32>& psk,
+                            PreparedResponse& out, const crypto::Secret<32>* ephemeral = nullptr);
+// Responder, control thread: the replay and flood checks of
+// consume_initiation against the peer's history, which is updated on success
+// (kReplayedTimestamp, kFlood otherwise). A handshake of ours in progress is
+// abandoned, as consuming an initiation overwrites it.
+NoiseError accept_initiation(PeerHandshake& peer, const crypto::Tai64n& timestamp, TimePoint now);
+// Responder: the keypair of an accepted PreparedResponse, whose message now
+// carries `local_index` as its sender index. Wipes the prepared keys.
+Keypair finish_response(PreparedResponse& prepared, std::uint32_t local_index, TimePoint now);
+
 // Both sides (whitepaper 5.4.5): derives the transport keypair from a
 // handshake at kConsumedResponse (initiator) or kCreatedResponse (responder)
 // and zeroes the handshake. nullopt in any other stage.

@@ -204,7 +204,7 @@ void handshake_seeds(const dp::MessageInitiation& init) {
   put("fuzz_handshake", "hub_initiates", rec(5, 0, 0) + rec(3, 0, 1) + rec(5, 1, 0) + rec(3, 1, 1));
   put("fuzz_handshake", "cookie_from_site",
       rec(5, 1, 0) + rec(4, 1, 1) + rec(5, 1, 255, {}) + rec(0x10 | 5, 1, 0));
-  put("fuzz_handshake", "under_load",
+  put("fuzz_handshake", "prepared_twice",
       rec(0x0a, 0, 0, {0x31}) + rec(0x0a, 0, 3, {0x32}) + rec(0x0a, 0, 1, {0x33}));
   put("fuzz_handshake", "tampered",
       rec(0x12, 0, 0, {0x41, 40, 1}) + rec(5, 0, 0) + rec(0x13, 0, 1, {12, 0x80}));

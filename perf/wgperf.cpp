@@ -161,12 +161,18 @@ int main(int argc, char** argv) {
         if (engine == Engine::kHandshake) {
           const double floor = 4 * r.x25519_cycles;
           std::fprintf(g_out,
-                       "handshake  %u peers: %.0f handshakes/s on the control thread (%.0f cycles "
+                       "handshake  %u peers: %.0f handshakes/s %s (%.0f cycles "
                        "each, %llu paced); 4 x X25519 = %.0f cycles here: %.2f x the floor\n"
                        "cookie     under load, one worker: %.0f cookie replies/s (%.0f cycles "
                        "each, %llu); control thread: %.0f cycles each (%llu queued before the "
                        "load was seen); drops %s\n",
-                       o.peers, r.handshakes_per_s, r.cycles_per_handshake,
+                       o.peers, r.handshakes_per_s,
+                       o.handshake_threads == 0
+                           ? "on the control thread"
+                           : ("on " + std::to_string(o.handshake_threads) +
+                              " handshake thread(s), wall clock")
+                                 .c_str(),
+                       r.cycles_per_handshake,
                        static_cast<unsigned long long>(r.handshakes), floor,
                        r.cycles_per_handshake > 0 ? floor / r.cycles_per_handshake : 0,
                        r.cookies_per_s, r.cycles_per_cookie,

@@ -97,6 +97,10 @@ void print_help(std::FILE* out) {
       "                   session, /24 of AllowedIPs and outer address:port\n"
       "  --lcores N       worker lcores (default 1); step mode needs 1, lcore mode\n"
       "                   runs workers on lcores 1..N (the main lcore 0 generates)\n"
+      "  --handshake-threads N\n"
+      "                   dataplane.handshake_threads, 0..64 (default 0: the control\n"
+      "                   thread runs the handshakes); the handshake engine then\n"
+      "                   reports wall-clock handshakes/s over every CPU\n"
       "  --duration S     seconds measured per point and repetition (default 1)\n"
       "  --burst N        worker rx burst (dataplane.burst_size), 1..512 (default 32)\n"
       "  --mode step|lcore|drain\n"
@@ -198,6 +202,9 @@ bool parse_options(int argc, char** argv, Options& o, bool& exit_now) {
       if (!parse_unsigned(v, 1, 20000, o.peers)) return fail("--peers wants 1..20000");
     } else if (arg == "--lcores") {
       if (!parse_unsigned(v, 1, 64, o.lcores)) return fail("--lcores wants 1..64");
+    } else if (arg == "--handshake-threads") {
+      if (!parse_unsigned(v, 0, 64, o.handshake_threads))
+        return fail("--handshake-threads wants 0..64");
     } else if (arg == "--duration") {
       const std::string s(v);
       char* end = nullptr;

@@ -35,6 +35,7 @@ struct Options {
   std::vector<unsigned> sizes{1420};  // inner IPv4 packet bytes; kImix = IMIX
   unsigned peers = 10;
   unsigned lcores = 1;
+  unsigned handshake_threads = 0;  // dataplane.handshake_threads (handshake engine)
   double duration = 1.0;  // seconds of measurement per point and repetition
   unsigned burst = 32;
   Mode mode = Mode::kStep;

@@ -7,7 +7,8 @@
 # (100.64.0.1), site 2 over IPv6 ([fd00:64::1]:51820, behind NAT66).
 #
 #   1. lab up --ipv6-wan 2 (2 sites) under a unique prefix and state root; start wghub
-#   2. both sites handshake; site 2's endpoint at the hub is IPv6
+#   2. both sites handshake, through a handshake thread (dataplane.handshake_threads:
+#      1); site 2's endpoint at the hub is IPv6
 #   3. ping -6 site LAN <-> HQ host both ways, site1 LAN <-> site2 LAN through
 #      the hub, the HQ host -> the hub's own fd00::1 (NDP + ICMPv6 echo):
 #      PING_COUNT each, no loss allowed
@@ -84,7 +85,10 @@ iperf_run() { # iperf_run NS OUTFILE [extra iperf3 args]: prints Gbit/s at the r
 # ---------------------------------------------------------------- 1. lab and hub
 
 step "1: lab up --ipv6-wan $V6_SITE (prefix $prefix, 2 sites) and start wghub"
-lab_up --sites 2 --ipv6-wan "$V6_SITE"
+# The responder's crypto on a handshake thread (control/handshake_threads.hpp),
+# for IPv4 and IPv6 outer addresses alike.
+WGHUB_LAB_HANDSHAKE_THREADS=1 lab_up --sites 2 --ipv6-wan "$V6_SITE"
+grep -q 'handshake_threads: 1' "$LAB_HUB_CONFIG" || fail "hub.yaml has no handshake_threads: 1"
 [ "$LAB_IPV6" = 1 ] || fail "lab.env says LAB_IPV6=$LAB_IPV6"
 grep -q 'address6: "fd00::1/64"' "$LAB_HUB_CONFIG" || fail "hub.yaml has no LAN address6"
 grep -q 'address6: "fd00:64::1/64"' "$LAB_HUB_CONFIG" || fail "hub.yaml has no WAN address6"
@@ -99,7 +103,18 @@ for i in 1 2; do
   in_ns "site$i" ping -n -q -c 3 -i 0.3 -W 2 "$LAB_HQ_HOST" >/dev/null 2>&1 || true
 done
 for i in 1 2; do wait_handshake "$i"; done
-ok "site1 and site2 handshook"
+grep -m1 'handshake threads: 1' "$hub_log" || fail "the hub did not start its handshake thread"
+# The metrics snapshot is published about once a second: ask for up to 20 s.
+prepared=0
+for _ in $(seq 40); do
+  prepared=$(in_ns hub curl -fsS --max-time 5 "http://$LAB_HUB_METRICS/metrics" |
+    awk '$1 == "wghub_handshake_threads_prepared_total" {print $2}') || prepared=0
+  [ "${prepared:-0}" -ge 2 ] 2>/dev/null && break
+  sleep 0.5
+done
+[ "${prepared:-0}" -ge 2 ] 2>/dev/null ||
+  fail "wghub_handshake_threads_prepared_total is '${prepared}', not >= 2: the thread did not run the handshakes"
+ok "site1 and site2 handshook (the handshake thread prepared $prepared)"
 site2_wg_endpoint=$(in_ns "site$V6_SITE" wg show "$LAB_SITE2_WG_IF" endpoints | awk '{print $2}')
 [ "$site2_wg_endpoint" = "[$LAB_HUB_WAN_ADDR6]:$LAB_HUB_PORT" ] ||
   fail "site$V6_SITE's wireguard-go has endpoint $site2_wg_endpoint, not [$LAB_HUB_WAN_ADDR6]:$LAB_HUB_PORT"

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "config/loader.hpp"
 #include "crypto/base64.hpp"
@@ -132,6 +134,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
        << "dataplane:\n"
        << "  lcores: [1]\n"
        << "  burst_size: " << options_.burst << "\n"
+       << "  handshake_threads: " << options_.handshake_threads << "\n"
        << "metrics:\n"
        << "  enabled: false\n"
        << "peers:\n";
@@ -332,13 +335,21 @@ void Harness::run_workers() {
 
 void Harness::run() {
   // Bounded: a hub that keeps talking to itself fails the test instead of
-  // hanging it.
-  for (int round = 0; round < 10000; ++round) {
+  // hanging it. Waiting for handshake threads is bounded by time instead,
+  // generously: they may share a busy machine.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  for (int round = 0; round < 10000;) {
     bool moved = rte_ring_count(wan_.rx) + rte_ring_count(lan_.rx) > 0;
     run_workers();
     while (hub_->poll_control_once() > 0) moved = true;
     if (collect() > 0) moved = true;
+    if (hub_->handshakes_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+      // Handshake threads still at work: give them the CPU, then look again.
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      continue;
+    }
     if (!moved) return;
+    ++round;
   }
   throw std::runtime_error("the hub did not settle");
 }

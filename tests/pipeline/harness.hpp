@@ -84,6 +84,8 @@ struct HarnessOptions {
   // That many more peers nobody plays (generated_peer(i)), after `peers`:
   // the large peer sets of the reload tests.
   std::size_t generated_peers = 0;
+  // dataplane.handshake_threads (control/handshake_threads.hpp).
+  unsigned handshake_threads = 0;
 };
 
 // The YAML of generated peer i: name g<i>, a key of bytes derived from i

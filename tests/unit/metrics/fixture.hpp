@@ -125,6 +125,8 @@ struct MetricsFixture {
     s.under_load = true;
     s.under_load_entered = 1;
     s.log_lines_suppressed = 9;
+    s.handshake_threads_prepared = 12;
+    s.handshake_threads_queue_full = 2;
     s.staged_queued = 40;
     s.staged_sent = 30;
     s.staged_overflow = 2;

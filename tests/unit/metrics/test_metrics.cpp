@@ -90,7 +90,7 @@ double sum(const std::vector<Family>& fs, const std::string& name, const LabelMa
 TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   MetricsFixture fx;
   const auto fs = scrape(fx);
-  EXPECT_EQ(fs.size(), 38u);
+  EXPECT_EQ(fs.size(), 40u);
   std::set<std::string> names;
   for (const Family& f : fs) {
     EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
@@ -241,6 +241,8 @@ TEST(MetricsCollect, ControlThreadState) {
   EXPECT_EQ(sample(fs, "wghub_under_load", {}), 1);
   EXPECT_EQ(sample(fs, "wghub_under_load_entered_total", {}), 1);
   EXPECT_EQ(sample(fs, "wghub_log_lines_suppressed_total", {}), 9);
+  EXPECT_EQ(sample(fs, "wghub_handshake_threads_prepared_total", {}), 12);
+  EXPECT_EQ(sample(fs, "wghub_handshake_threads_queue_full_total", {}), 2);
   EXPECT_EQ(sample(fs, "wghub_control_ring_occupancy", {}), 700);
   EXPECT_EQ(sample(fs, "wghub_control_ring_capacity", {}), 4095);
   EXPECT_EQ(sample(fs, "wghub_staged_packets_total", {{"result", "queued"}}), 40);
