@@ -4,6 +4,7 @@
 #include "control/handshake_engine.hpp"
 
 #include <cstring>
+#include <unordered_set>
 
 #include "crypto/tai64n.hpp"
 #include "dataplane/messages.hpp"
@@ -69,6 +70,10 @@ void HandshakeEngine::add_peer(const HandshakePeerSettings& settings) {
   remove_peer(settings.slot);
   const std::uint64_t generation = next_generation_++;
   auto peer = std::make_unique<Peer>(settings, generation);
+  if (auto old = retired_.find(settings.public_key); old != retired_.end()) {
+    peer->handshake.restore_latest_timestamp(old->second);
+    retired_.erase(old);  // its entry in retired_order_ is skipped when it comes up
+  }
   directory_.set(settings.public_key, settings.slot, generation, settings.preshared_key);
   peers_[settings.slot] = std::move(peer);
 }
@@ -77,8 +82,29 @@ void HandshakeEngine::remove_peer(std::uint32_t slot) {
   auto it = peers_.find(slot);
   if (it == peers_.end()) return;
   set_pending_index(*it->second, 0);
-  directory_.erase(it->second->handshake.remote_static());
+  const PeerHandshake& hs = it->second->handshake;
+  if (hs.latest_timestamp() != crypto::Tai64n{}) retire(hs.remote_static(), hs.latest_timestamp());
+  directory_.erase(hs.remote_static());
   peers_.erase(it);
+}
+
+void HandshakeEngine::retire(const PublicKey& key, const crypto::Tai64n& latest) {
+  if (retired_.insert_or_assign(key, latest).second) retired_order_.push_back(key);
+  // Oldest removals first; an order entry whose key came back (or was
+  // removed again: insert_or_assign above kept its first place) is skipped.
+  while (retired_.size() > kRetiredKeys && !retired_order_.empty()) {
+    if (retired_.erase(retired_order_.front()) != 0) ++counters_.retired_keys_forgotten;
+    retired_order_.pop_front();
+  }
+  // Order entries of keys that came back pile up with churn: compact to one
+  // entry per retired key (amortised O(1) a removal).
+  if (retired_order_.size() > 2 * retired_.size() + 1024) {
+    std::deque<PublicKey> kept;
+    std::unordered_set<PublicKey, PublicKeyHash> seen;
+    for (const PublicKey& k : retired_order_)
+      if (retired_.contains(k) && seen.insert(k).second) kept.push_back(k);
+    retired_order_ = std::move(kept);
+  }
 }
 
 void HandshakeEngine::set_preshared_key(std::uint32_t slot, const crypto::Secret<32>* psk) {

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -90,6 +91,8 @@ struct HandshakeCounters {
   std::uint64_t sessions_derived = 0;
   std::uint64_t drops[static_cast<std::size_t>(HandshakeDrop::kCount)] = {};
   std::uint64_t noise_errors[16] = {};  // by NoiseError
+  // Removed keys whose replay history was forgotten to stay within kRetiredKeys.
+  std::uint64_t retired_keys_forgotten = 0;
 };
 
 // A peer as the handshake stage knows it.
@@ -111,7 +114,11 @@ class HandshakeEngine {
   // Adds or replaces a peer (by slot). Replacing keeps nothing of the old
   // handshake state.
   void add_peer(const HandshakePeerSettings& settings);
+  // The peer's newest initiation timestamp outlives it: a peer added again
+  // with the same public key refuses an initiation captured before
+  // (whitepaper 5.1), for up to kRetiredKeys removed keys.
   void remove_peer(std::uint32_t slot);
+  static constexpr std::size_t kRetiredKeys = std::size_t{1} << 20;
   // Replaces a peer's preshared key (nullptr = none); established sessions
   // keep their keys, the next handshake uses the new one.
   void set_preshared_key(std::uint32_t slot, const crypto::Secret<32>* psk);
@@ -174,12 +181,16 @@ class HandshakeEngine {
   Peer* find_by_pending_index(std::uint32_t index);
   void set_pending_index(Peer& peer, std::uint32_t index);
   void learn_endpoint(Peer& peer, const SourceAddress& from);
+  void retire(const PublicKey& key, const crypto::Tai64n& latest);
 
   LocalIdentity local_;
   HandshakeSink& sink_;
   CookieChecker checker_;  // mac1 only
   std::unordered_map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // by slot
   ResponderDirectory directory_;  // by static key, for every thread
+  // Removed peers' newest TAI64N by key, and the order they were removed in.
+  std::unordered_map<PublicKey, crypto::Tai64n, PublicKeyHash> retired_;
+  std::deque<PublicKey> retired_order_;
   std::uint64_t next_generation_ = 1;
   std::unordered_map<std::uint32_t, std::uint32_t> by_pending_index_;  // index -> slot
   HandshakeCounters counters_;

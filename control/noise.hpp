@@ -12,8 +12,9 @@
 // consume_* (control/cookie.hpp).
 //
 // Nothing here reads a clock or allocates indices: `now` (monotonic), the
-// TAI64N timestamp and the local session index are parameters. Not
-// thread-safe; the control thread owns every PeerHandshake.
+// TAI64N timestamp and the local session index are parameters. The control
+// thread owns every PeerHandshake; open_initiation() and prepare_response()
+// touch none and may run on any thread (handshake threads).
 #pragma once
 
 #include <array>
@@ -120,6 +121,9 @@ class PeerHandshake {
   std::uint32_t remote_index() const { return remote_index_; }
   // The newest TAI64N accepted from this peer (all zero before the first).
   const crypto::Tai64n& latest_timestamp() const { return latest_timestamp_; }
+  // Carries the replay history over to a peer re-created with the same key
+  // (HandshakeEngine keeps it across remove and re-add).
+  void restore_latest_timestamp(const crypto::Tai64n& t) { latest_timestamp_ = t; }
   // False if the peer's static key is low order (DH with `local` all zero):
   // no handshake can succeed. Computes the static-static DH on first use.
   bool has_valid_static(const LocalIdentity& local);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <thread>
@@ -201,6 +202,33 @@ TEST_F(HandshakeEngineTest, ReplayedInitiationIsRefused) {
   auto again = engine_.receive(bytes_of(init), kSiteAddr, at_seconds(1));
   EXPECT_EQ(again.noise_error, NoiseError::kReplayedTimestamp);
   EXPECT_EQ(sink_.keypairs.size(), 1u);
+}
+
+// Issue 13.7: a removed peer's replay history outlives it. Without it, an
+// initiation captured before the peer was removed is accepted again after the
+// same key is added back (and would move its endpoint to the replayer).
+TEST_F(HandshakeEngineTest, ReplayRefusedAfterThePeerIsRemovedAndAddedAgain) {
+  auto init = site_.initiation(1, at_seconds(0));
+  ASSERT_EQ(engine_.receive(bytes_of(init), kSiteAddr, at_seconds(0)).outcome,
+            HandshakeOutcome::kSessionDerived);
+  engine_.remove_peer(7);
+  HandshakePeerSettings s;
+  s.slot = 8;  // another slot: the history goes by key
+  s.name = "plant-1";
+  s.public_key = site_.id.public_key;
+  engine_.add_peer(s);
+  const auto replayer = SourceAddress::ipv4({198, 51, 100, 9}, 666);
+  auto replay = engine_.receive(bytes_of(init), replayer, at_seconds(5));
+  EXPECT_EQ(replay.noise_error, NoiseError::kReplayedTimestamp);
+  EXPECT_EQ(replay.peer_slot, 8u);
+  EXPECT_FALSE(sink_.endpoints.contains(8)) << "the replayer must not become the endpoint";
+  // The site's fresh initiation is accepted (its TAI64N is rounded to 2^24 ns:
+  // let the wall clock pass a granule).
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto fresh = site_.initiation(2, at_seconds(6));
+  EXPECT_EQ(engine_.receive(bytes_of(fresh), kSiteAddr, at_seconds(6)).outcome,
+            HandshakeOutcome::kSessionDerived);
+  EXPECT_EQ(engine_.counters().retired_keys_forgotten, 0u);
 }
 
 // The two steps of handshake_threads.hpp: prepared on one thread, completed
