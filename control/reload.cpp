@@ -53,8 +53,13 @@ void Reloader::start() {
     job->loaded = config::load_config_file(job->path, job->running.get());
     if (job->loaded.ok()) {
       job->diff = config::diff(*job->running, *job->loaded.state);
-      job->next = std::make_shared<const config::DesiredState>(
-          config::merge_restart_settings(*job->running, *job->loaded.state));
+      // Nothing that takes a restart differs: the loaded state runs as it
+      // is (no copy of every peer).
+      if (job->diff.restart_needed.empty())
+        job->next = job->loaded.state;
+      else
+        job->next = std::make_shared<const config::DesiredState>(
+            config::merge_restart_settings(*job->running, *job->loaded.state));
     }
     job->parse_and_diff = Clock::now() - t0;
     job->done.store(true, std::memory_order_release);
