@@ -125,13 +125,16 @@ site2_allowed() {
     tr -s ' ' | sed 's/^ //; s/ /,/g'
 }
 
-# Makes site2 handshake afresh: its hub peer removed and added back as the lab
-# configured it (endpoint, allowed ips, keepalive), then its pings resume; the
-# first one waits in wireguard-go for the new handshake.
-rehandshake_site2() {
+# Makes site2 handshake afresh: its hub peer is removed (before SIGHUP) and
+# added back (right after it) as the lab configured it (endpoint, allowed
+# ips, keepalive), then its pings resume; the first one waits in wireguard-go
+# for the new handshake, which the keepalive starts at once.
+remove_site2_hub_peer() {
+  in_ns site2 wg set "$LAB_SITE2_WG_IF" peer "$LAB_HUB_PUBKEY" remove
+}
+readd_site2_hub_peer() {
   local ka=()
   [ "${LAB_KEEPALIVE:-0}" -gt 0 ] && ka=(persistent-keepalive "$LAB_KEEPALIVE")
-  in_ns site2 wg set "$LAB_SITE2_WG_IF" peer "$LAB_HUB_PUBKEY" remove
   in_ns site2 wg set "$LAB_SITE2_WG_IF" peer "$LAB_HUB_PUBKEY" \
     endpoint "$LAB_HUB_WAN_ADDR:$LAB_HUB_PORT" allowed-ips "$site2_allowed_ips" "${ka[@]}"
   start_pinger site2 lan2
@@ -151,10 +154,11 @@ reload_under_traffic() { # reload_under_traffic LABEL EXPECTED_COUNTS
   stop_pinger site2
   [ "$ping_sent" -gt 0 ] && [ "$ping_got" = "$ping_sent" ] ||
     fail "$label: site2 got $ping_got of $ping_sent replies before the reload"
+  remove_site2_hub_peer
   n=$(log_lines)
   t=$(now)
   kill -HUP "$hub_pid"
-  rehandshake_site2
+  readd_site2_hub_peer
   wait_for_log_since "$n" "$HANDSHAKE_TIMEOUT" "handshake completed with peer site2 " ||
     fail "$label: site2's handshake did not complete within $HANDSHAKE_TIMEOUT s of SIGHUP"
   wait_for_log_since "$n" "$RELOAD_TIMEOUT" "reload of .* applied:" ||
