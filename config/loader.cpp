@@ -33,7 +33,8 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
                                            std::vector<detail::PeerDraft>& peers,
                                            std::size_t inline_peers, std::string peers_dir,
                                            detail::PeersDirLoad& dir, const TextDigest& digest,
-                                           bool validated_before, std::vector<ConfigError>& errors) {
+                                           bool validated_before,
+                                           std::vector<ConfigError>& errors) {
   if (!validated_before) detail::validate(doc, ports, peers);
   if (!errors.empty()) return nullptr;
   state->peers.reserve(peers.size());
@@ -142,8 +143,7 @@ std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const Desire
   for (std::size_t i = 0; i < src.inline_peers; ++i) {
     const Peer& p = previous.peers[i];
     if (!p.preshared_key_file.empty() &&
-        !detail::key_file_unchanged(p.preshared_key_file, KeyKind::preshared_key,
-                                    p.preshared_key))
+        !detail::key_file_unchanged(p.preshared_key_file, KeyKind::preshared_key, p.preshared_key))
       return nullptr;
     peers.push_back(detail::reused_draft(p, detail::element("peers", i)));
   }
