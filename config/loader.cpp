@@ -6,8 +6,11 @@
 #include <exception>
 #include <optional>
 
+#include "config/keys.hpp"
 #include "config/parse.hpp"
+#include "config/sources.hpp"
 #include "config/yaml_reader.hpp"
+#include "crypto/blake2s.hpp"
 
 namespace wghub::config {
 
@@ -16,8 +19,46 @@ namespace {
 using detail::Doc;
 using detail::MapReader;
 
+// How a load went, beyond its result (LoadResult's counts).
+struct LoadStats {
+  std::size_t files_parsed = 0;
+  std::size_t peers_reused = 0;
+};
+
+// The common end of a load: the cross-checks (unless the peers are known to
+// be those of a previous load that passed them), then the frozen state with
+// the sources it was read from.
+std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<DesiredState> state,
+                                           const std::vector<detail::PortDraft>& ports,
+                                           std::vector<detail::PeerDraft>& peers,
+                                           std::size_t inline_peers, std::string peers_dir,
+                                           detail::PeersDirLoad& dir, const TextDigest& digest,
+                                           bool validated_before,
+                                           std::vector<ConfigError>& errors) {
+  if (!validated_before) detail::validate(doc, ports, peers);
+  if (!errors.empty()) return nullptr;
+  state->peers.reserve(peers.size());
+  for (auto& p : peers) state->peers.push_back(std::move(p.peer));
+  state->index_peers();
+  auto sources = std::make_shared<LoadedSources>();
+  sources->file = doc.file();
+  sources->file_digest = digest;
+  sources->interface = state->interface;
+  sources->ports = state->ports;
+  sources->dataplane = state->dataplane;
+  sources->metrics = state->metrics;
+  sources->inline_peers = inline_peers;
+  sources->peers_dir = std::move(peers_dir);
+  sources->peer_files = std::move(dir.files);
+  state->sources = std::move(sources);
+  return state;
+}
+
 std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root,
+                                          const TextDigest& digest,
+                                          const detail::PeerFileReuse* reuse, LoadStats& stats,
                                           std::vector<ConfigError>& errors) {
+  ++stats.files_parsed;
   if (!root.IsDefined() || root.IsNull()) {
     doc.error(Location{doc.file(), 0, 0}, "",
               "the file is empty; expected at least the 'interface' and 'ports' sections");
@@ -65,31 +106,132 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
       }
     }
   }
+  const std::size_t inline_peers = peers.size();
+  std::string peers_dir;
+  detail::PeersDirLoad dir;
+  dir.reuse = reuse;
   if (auto n = top.get("peers_dir"); n.IsDefined()) {
-    if (auto dir = detail::read_string(doc, n, "peers_dir")) {
-      if (dir->empty()) {
+    if (auto text = detail::read_string(doc, n, "peers_dir")) {
+      if (text->empty()) {
         doc.error(n, "peers_dir", "empty path; name a directory or leave peers_dir out");
       } else {
-        detail::load_peers_dir(doc, doc.at(n), "peers_dir", doc.resolve(*dir), errors, peers);
+        peers_dir = doc.resolve(*text);
+        detail::load_peers_dir(doc, doc.at(n), "peers_dir", peers_dir, errors, peers, dir);
       }
     }
   }
+  stats.files_parsed += dir.parsed;
+  stats.peers_reused += dir.reused;
+  return finish(doc, std::move(state), ports, peers, inline_peers, std::move(peers_dir), dir,
+                digest, false, errors);
+}
 
-  detail::validate(doc, ports, peers);
+// The main file's text is that of `previous`'s load: its settings and inline
+// peers come from there, unparsed. Null (and no error) when a key file it
+// names no longer holds the same key: the caller parses the file then.
+std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const DesiredState& previous,
+                                                    const LoadedSources& src,
+                                                    const detail::PeerFileReuse& reuse,
+                                                    LoadStats& stats,
+                                                    std::vector<ConfigError>& errors) {
+  if (!src.interface.private_key_file.empty() &&
+      !detail::key_file_unchanged(src.interface.private_key_file, KeyKind::private_key,
+                                  src.interface.private_key))
+    return nullptr;
+  std::vector<detail::PeerDraft> peers;
+  peers.reserve(previous.peers.size());
+  for (std::size_t i = 0; i < src.inline_peers; ++i) {
+    const Peer& p = previous.peers[i];
+    if (!p.preshared_key_file.empty() &&
+        !detail::key_file_unchanged(p.preshared_key_file, KeyKind::preshared_key, p.preshared_key))
+      return nullptr;
+    peers.push_back(detail::reused_draft(p, detail::element("peers", i)));
+  }
+  stats.peers_reused += src.inline_peers;
 
-  if (!errors.empty()) return nullptr;
-  state->peers.reserve(peers.size());
-  for (auto& p : peers) state->peers.push_back(std::move(p.peer));
-  state->index_peers();
-  return state;
+  auto state = std::make_shared<DesiredState>();
+  state->source_file = doc.file();
+  state->interface = src.interface;
+  state->ports = src.ports;
+  state->dataplane = src.dataplane;
+  state->metrics = src.metrics;
+  std::vector<detail::PortDraft> ports;
+  for (const char* name : {"wan", "lan"}) {
+    detail::PortDraft draft;
+    draft.port = std::string(name) == "wan" ? src.ports.wan : src.ports.lan;
+    draft.name = name;
+    draft.path = std::string("ports.") + name;
+    if (draft.port.address6) draft.address6_src = detail::Source{};
+    draft.route_src.resize(draft.port.routes.size());
+    ports.push_back(std::move(draft));
+  }
+
+  detail::PeersDirLoad dir;
+  dir.reuse = &reuse;
+  if (!src.peers_dir.empty()) {
+    detail::load_peers_dir(doc, Location{doc.file(), 0, 0}, "peers_dir", src.peers_dir, errors,
+                           peers, dir);
+  }
+  stats.files_parsed += dir.parsed;
+  stats.peers_reused += dir.reused;
+  // Every file as before and every peer reused: the peers are those of the
+  // previous load, which passed the cross-checks.
+  const bool same_peers = dir.parsed == 0 && dir.files.size() == src.peer_files.size();
+  return finish(doc, std::move(state), ports, peers, src.inline_peers, src.peers_dir, dir,
+                src.file_digest, same_peers, errors);
+}
+
+// The previous load's sources when they describe this file and that state.
+const LoadedSources* reusable(const DesiredState* previous, const std::string& path) {
+  if (previous == nullptr || previous->sources == nullptr) return nullptr;
+  const LoadedSources& s = *previous->sources;
+  if (s.file != path || s.inline_peers + s.peer_files.size() != previous->peers.size())
+    return nullptr;
+  return &s;
 }
 
 LoadResult load(const Doc& doc, const std::optional<std::string>& text,
-                std::vector<ConfigError>& errors) {
+                std::vector<ConfigError>& errors, const DesiredState* previous = nullptr) {
   LoadResult result;
   if (text) {
     try {
-      if (auto root = detail::parse_document(doc, *text)) result.state = build(doc, *root, errors);
+      const TextDigest digest = digest_text(*text);
+      LoadStats stats;
+      const LoadedSources* src = reusable(previous, doc.file());
+      detail::PeerFileReuse reuse;
+      if (src != nullptr) {
+        reuse.reserve(src->peer_files.size());
+        for (std::size_t i = 0; i < src->peer_files.size(); ++i) {
+          const auto& [file, file_digest] = src->peer_files[i];
+          reuse.try_emplace(file, file_digest, &previous->peers[src->inline_peers + i]);
+        }
+        // A load that reused anything and found an error is done again
+        // without reuse: its messages are then those of a full load, every
+        // position known.
+        bool again = false;
+        if (src->file_digest == digest) {
+          result.state = build_unchanged(doc, *previous, *src, reuse, stats, errors);
+          again = !errors.empty();
+        }
+        if (result.state == nullptr && !again) {
+          stats = LoadStats{};  // a key file changed: parse the main file
+          if (auto root = detail::parse_document(doc, *text))
+            result.state = build(doc, *root, digest, &reuse, stats, errors);
+          again = !errors.empty() && stats.peers_reused != 0;
+        }
+        if (again) {
+          errors.clear();
+          result.state = nullptr;
+          src = nullptr;
+        }
+      }
+      if (src == nullptr) {
+        stats = LoadStats{};
+        if (auto root = detail::parse_document(doc, *text))
+          result.state = build(doc, *root, digest, nullptr, stats, errors);
+      }
+      result.files_parsed = stats.files_parsed;
+      result.peers_reused = stats.peers_reused;
     } catch (const std::exception& e) {
       // yaml-cpp can throw from node access on malformed input; keep it a value.
       doc.error(Location{doc.file(), 0, 0}, "", std::string("internal error: ") + e.what());
@@ -102,17 +244,23 @@ LoadResult load(const Doc& doc, const std::optional<std::string>& text,
 
 }  // namespace
 
+TextDigest digest_text(std::string_view text) {
+  TextDigest out;
+  crypto::blake2s(out, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  return out;
+}
+
 std::string LoadResult::error_text() const {
   std::string out;
   for (const auto& e : errors) out += e.to_string() + "\n";
   return out;
 }
 
-LoadResult load_config_file(const std::string& path) {
+LoadResult load_config_file(const std::string& path, const DesiredState* previous) {
   std::vector<ConfigError> errors;
   const Doc doc(path, errors);
   const auto text = detail::read_text_file(doc, "config file");
-  return load(doc, text, errors);
+  return load(doc, text, errors, previous);
 }
 
 LoadResult load_config_string(std::string_view yaml, const std::string& virtual_path) {

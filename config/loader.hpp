@@ -19,6 +19,10 @@ namespace wghub::config {
 struct LoadResult {
   std::shared_ptr<const DesiredState> state;  // null unless ok()
   std::vector<ConfigError> errors;
+  // YAML documents parsed (the main file, peers_dir files) and peers taken
+  // unparsed from the previous load's state (config/sources.hpp).
+  std::size_t files_parsed = 0;
+  std::size_t peers_reused = 0;
 
   bool ok() const { return state != nullptr && errors.empty(); }
   // Every error's to_string(), one per line (for logs and the CLI).
@@ -27,7 +31,12 @@ struct LoadResult {
 
 // Loads the file at path. Relative paths inside it (key files, peers_dir)
 // resolve against the file's directory.
-LoadResult load_config_file(const std::string& path);
+//
+// `previous`: the state running from an earlier load of the same path (a
+// reload). The parts of the config whose text did not change since that
+// load are taken from it instead of parsed (config/sources.hpp); the result,
+// and every error message, is the same as without it.
+LoadResult load_config_file(const std::string& path, const DesiredState* previous = nullptr);
 
 // Loads YAML text as if it were the file virtual_path: messages name
 // virtual_path and relative paths resolve against its directory.

@@ -122,6 +122,8 @@ struct Peer {
   Location origin;                         // where the peer is defined (for logs)
 };
 
+struct LoadedSources;  // config/sources.hpp
+
 // Where each peer of a DesiredState sits in `peers`, by key and by name.
 struct PeerIndex {
   std::unordered_map<PublicKey, std::uint32_t, PublicKeyHash> by_key;
@@ -139,6 +141,10 @@ struct DesiredState {
   // that a reload's diff and wg(8)'s name lookups are O(1) per peer rather
   // than a scan: with 10^5 peers a scan per peer was the reload's O(n^2).
   PeerIndex peer_index;
+  // What the load that built this state read (null for states built by
+  // hand): the next load of the same file reuses the parts that did not
+  // change (config/sources.hpp).
+  std::shared_ptr<const LoadedSources> sources;
 
   // O(1) once index_peers() ran and `peers` did not change size since; a
   // scan otherwise (states built by hand in tests).

@@ -8,9 +8,13 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "config/keys.hpp"
 #include "config/model.hpp"
+#include "config/sources.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace wghub::config::detail {
@@ -53,11 +57,35 @@ void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& pa
 std::optional<PeerDraft> parse_peer(const Doc& doc, const YAML::Node& node, const std::string& path,
                                     const std::string& default_name);
 
+// The peers_dir files of the previous load (sources.hpp): path -> the hash
+// of the text it had and the peer it gave.
+using PeerFileReuse = std::unordered_map<std::string, std::pair<TextDigest, const Peer*>>;
+
+// How load_peers_dir went: per peer it added, its file and the file's hash
+// (for the next load's reuse), and how many files it parsed or reused.
+struct PeersDirLoad {
+  const PeerFileReuse* reuse = nullptr;  // null: parse every file
+  std::vector<std::pair<std::string, TextDigest>> files;
+  std::size_t parsed = 0;
+  std::size_t reused = 0;
+};
+
 // Loads every *.yaml / *.yml file of dir (sorted by name) as one peer each.
 // `at` is where peers_dir was written, for errors about the directory itself.
+// A file found in io.reuse with the same hash, whose preshared key file (if
+// any) still holds the same key, gives its previous peer unparsed; its
+// draft has no positions (a load with errors is done again without reuse).
 void load_peers_dir(const Doc& doc, const Location& at, const std::string& field,
                     const std::string& dir, std::vector<ConfigError>& errors,
-                    std::vector<PeerDraft>& peers);
+                    std::vector<PeerDraft>& peers, PeersDirLoad& io);
+
+// True when the key file at path still reads without error and holds `key`.
+bool key_file_unchanged(const std::string& path, KeyKind kind,
+                        const std::shared_ptr<const crypto::Key>& key);
+
+// A draft for a peer taken from a previous state: the peer, its field path,
+// and sources without positions (sized as validate() indexes them).
+PeerDraft reused_draft(const Peer& peer, std::string path);
 
 // Cross-checks over the whole config: unique peer names and keys, and no
 // prefix owned twice (peers, static routes, connected subnets).

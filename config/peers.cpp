@@ -7,6 +7,7 @@
 
 #include "config/keys.hpp"
 #include "config/parse.hpp"
+#include "crypto/secret.hpp"
 
 namespace wghub::config::detail {
 
@@ -135,9 +136,24 @@ std::optional<PeerDraft> parse_peer(const Doc& doc, const YAML::Node& node, cons
   return draft;
 }
 
+bool key_file_unchanged(const std::string& path, KeyKind kind,
+                        const std::shared_ptr<const crypto::Key>& key) {
+  const KeyFileResult now = read_key_file(path, kind);
+  if (!now.key || !key) return false;
+  return crypto::equal_ct(now.key->data(), key->data(), key->size());
+}
+
+PeerDraft reused_draft(const Peer& peer, std::string path) {
+  PeerDraft draft;
+  draft.peer = peer;
+  draft.path = std::move(path);
+  draft.prefix_src.resize(peer.allowed_ips.size());
+  return draft;
+}
+
 void load_peers_dir(const Doc& doc, const Location& at, const std::string& field,
                     const std::string& dir, std::vector<ConfigError>& errors,
-                    std::vector<PeerDraft>& peers) {
+                    std::vector<PeerDraft>& peers, PeersDirLoad& io) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const auto status = fs::status(dir, ec);
@@ -173,6 +189,8 @@ void load_peers_dir(const Doc& doc, const Location& at, const std::string& field
   struct Parsed {
     std::optional<PeerDraft> peer;
     std::vector<ConfigError> errors;
+    TextDigest digest{};
+    bool reused = false;
   };
   std::vector<Parsed> parsed(files.size());
   auto parse_file = [&](std::size_t i) {
@@ -180,6 +198,21 @@ void load_peers_dir(const Doc& doc, const Location& at, const std::string& field
     const Doc peer_doc(file.string(), parsed[i].errors);
     const auto text = read_text_file(peer_doc, "peer file");
     if (!text) return;
+    parsed[i].digest = digest_text(*text);
+    if (io.reuse != nullptr) {
+      // The same text gives the same peer; only its key file may have changed.
+      const auto it = io.reuse->find(file.string());
+      if (it != io.reuse->end() && it->second.first == parsed[i].digest) {
+        const Peer& before = *it->second.second;
+        if (before.preshared_key_file.empty() ||
+            key_file_unchanged(before.preshared_key_file, KeyKind::preshared_key,
+                               before.preshared_key)) {
+          parsed[i].peer = reused_draft(before, "");
+          parsed[i].reused = true;
+          return;
+        }
+      }
+    }
     try {
       const auto root = parse_document(peer_doc, *text);
       if (!root) return;
@@ -208,10 +241,15 @@ void load_peers_dir(const Doc& doc, const Location& at, const std::string& field
   work();
   for (auto& t : pool) t.join();
 
-  for (Parsed& p : parsed) {
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    Parsed& p = parsed[i];
     errors.insert(errors.end(), std::make_move_iterator(p.errors.begin()),
                   std::make_move_iterator(p.errors.end()));
-    if (p.peer) peers.push_back(std::move(*p.peer));
+    ++(p.reused ? io.reused : io.parsed);
+    if (p.peer) {
+      peers.push_back(std::move(*p.peer));
+      io.files.emplace_back(files[i].string(), p.digest);
+    }
   }
 }
 

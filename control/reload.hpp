@@ -11,10 +11,13 @@
 //
 // The job's thread loads the file, diffs it against the running state
 // (config/diff.hpp) and builds the state that will run (restart settings
-// kept). Both states are immutable, so nothing is shared but the job, handed
-// over through one atomic flag. A file with errors changes nothing and each
-// error is logged as file:line:column. The old state is destroyed on a
-// thread too: freeing 10^5 peers is a stall of its own.
+// kept; the loaded state itself when none differs). The load is given the
+// running state, so files whose text did not change since it was loaded are
+// not parsed again (config/sources.hpp). Both states are immutable, so
+// nothing is shared but the job, handed over through one atomic flag. A file
+// with errors changes nothing and each error is logged as file:line:column.
+// The old state is destroyed on a thread too: freeing 10^5 peers is a stall
+// of its own.
 //
 // Order of the slices: removals, then additions and changes (a prefix that
 // moves from a removed peer to a new one is free by then). Peers the diff

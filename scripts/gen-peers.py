@@ -7,7 +7,15 @@ and one /32 from 172.16.0.0/12 (2^20 addresses: enough for the kernel's
 peer limit). Peers go inline (`peers:`) or as one file each in peers_dir.
 
   gen-peers.py --peers 10000 --out DIR [--peers-dir] [--wan DEVARGS] [--lan DEVARGS]
-  gen-peers.py --change DIR --percent 1   # rewrite the peers of DIR: 1 % get a new /32
+  gen-peers.py --peers 100000 --out DIR --base hub.yaml   # the generated peers after
+                                          # those of an existing config (the lab's)
+  gen-peers.py --out DIR --change-percent 1   # rewrite DIR's config: 1 % get a new /32
+
+With --base the config is FILE's text with the generated peers appended to its
+`peers:` list (which must be its last section, as scripts/lab writes it); its
+own peers stay first and are never among the changed ones. The config file is
+written next to its final name and renamed, so a hub reloading it never reads
+half of it.
 """
 import argparse
 import base64
@@ -34,7 +42,26 @@ def peer_lines(name, key, ip, indent):
             f"{indent}allowed_ips: [\"{ip}/32\"]\n")
 
 
-def write_peers(out, keys, changed, peers_dir):
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def split_base(text):
+    """A config whose last section is `peers:` -> (the text before it, its peer lines)."""
+    lines = text.splitlines(keepends=True)
+    at = [i for i, l in enumerate(lines) if l.rstrip() == "peers:"]
+    if not at:
+        return text, ""
+    rest = lines[at[-1] + 1:]
+    if any(l.strip() and not l.startswith((" ", "#")) for l in rest):
+        sys.exit("--base: `peers:` must be the file's last section")
+    return "".join(lines[:at[-1]]), "".join(rest)
+
+
+def write_peers(out, keys, changed, peers_dir, base_peers=""):
     """keys: list of base64 keys; changed: set of peer numbers whose /32 moves."""
     n = len(keys)
     def ip_of(i):
@@ -47,7 +74,7 @@ def write_peers(out, keys, changed, peers_dir):
             with open(os.path.join(d, f"p{i:07d}.yaml"), "w") as f:
                 f.write(f"public_key: \"{k}\"\nallowed_ips: [\"{ip_of(i)}/32\"]\n")
         return ""
-    parts = ["peers:\n"]
+    parts = ["peers:\n", base_peers]
     for i, k in enumerate(keys):
         parts.append(f"  - name: p{i:07d}\n    public_key: \"{k}\"\n"
                      f"    allowed_ips: [\"{ip_of(i)}/32\"]\n")
@@ -63,6 +90,7 @@ def main():
     ap.add_argument("--lan", default="net_af_packet1,iface=lan0")
     ap.add_argument("--lcores", default="1")
     ap.add_argument("--interface", default="wgbench0")
+    ap.add_argument("--base", help="a config to add the generated peers to (see above)")
     ap.add_argument("--change-percent", type=float,
                     help="rewrite the existing config in --out with this share of peers changed")
     a = ap.parse_args()
@@ -72,6 +100,8 @@ def main():
         with open(keys_file) as f:
             keys = f.read().split()
         header = open(os.path.join(a.out, "header.yaml")).read()
+        base_file = os.path.join(a.out, "base-peers.yaml")
+        base_peers = open(base_file).read() if os.path.exists(base_file) else ""
         peers_dir = os.path.isdir(os.path.join(a.out, "peers"))
         step = max(1, int(round(100 / a.change_percent))) if a.change_percent > 0 else 0
         changed = set(range(0, len(keys), step)) if step else set()
@@ -82,23 +112,26 @@ def main():
         keys = [base64.b64encode(raw[32 * i:32 * i + 32]).decode() for i in range(a.peers)]
         with open(keys_file, "w") as f:
             f.write("\n".join(keys) + "\n")
-        write_key(os.path.join(a.out, "hub.key"), os.urandom(32))
-        header = (f"interface:\n  name: {a.interface}\n  private_key_file: hub.key\n"
-                  f"  listen_port: 51820\n"
-                  f"ports:\n  wan:\n    devargs: \"{a.wan}\"\n    address: 100.64.0.1/24\n"
-                  f"  lan:\n    devargs: \"{a.lan}\"\n    address: 10.0.0.1/24\n"
-                  f"dataplane:\n  lcores: [{a.lcores}]\n"
-                  f"metrics:\n  enabled: true\n  listen: \"127.0.0.1:9586\"\n")
+        base_peers = ""
+        if a.base:
+            header, base_peers = split_base(open(a.base).read())
+            with open(os.path.join(a.out, "base-peers.yaml"), "w") as f:
+                f.write(base_peers)
+        else:
+            write_key(os.path.join(a.out, "hub.key"), os.urandom(32))
+            header = (f"interface:\n  name: {a.interface}\n  private_key_file: hub.key\n"
+                      f"  listen_port: 51820\n"
+                      f"ports:\n  wan:\n    devargs: \"{a.wan}\"\n    address: 100.64.0.1/24\n"
+                      f"  lan:\n    devargs: \"{a.lan}\"\n    address: 10.0.0.1/24\n"
+                      f"dataplane:\n  lcores: [{a.lcores}]\n"
+                      f"metrics:\n  enabled: true\n  listen: \"127.0.0.1:9586\"\n")
         with open(os.path.join(a.out, "header.yaml"), "w") as f:
             f.write(header)
         peers_dir = a.peers_dir
         changed = set()
-    body = write_peers(a.out, keys, changed, peers_dir)
-    with open(os.path.join(a.out, "wghub.yaml"), "w") as f:
-        f.write(header)
-        if peers_dir:
-            f.write("peers_dir: peers\n")
-        f.write(body)
+    body = write_peers(a.out, keys, changed, peers_dir, base_peers)
+    write_atomic(os.path.join(a.out, "wghub.yaml"),
+                 header + ("peers_dir: peers\n" if peers_dir else "") + body)
     print(f"{a.out}/wghub.yaml: {len(keys)} peers, {len(changed)} changed")
 
 
