@@ -2,9 +2,9 @@
 
 #include <pthread.h>
 #include <rte_ring.h>
-#include <sched.h>
 #include <unistd.h>
 
+#include "control/cpu_affinity.hpp"
 #include "dataplane/messages.hpp"
 #include "dataplane/packet.hpp"
 
@@ -27,20 +27,11 @@ std::unique_ptr<HandshakeThreads> HandshakeThreads::start(dp::Dataplane& dp,
                                                           const std::vector<unsigned>& cpus,
                                                           std::string& error) {
   std::unique_ptr<HandshakeThreads> t(new HandshakeThreads(dp, engine));
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (cpus.empty()) {
-    if (sched_getaffinity(0, sizeof set, &set) != 0) CPU_ZERO(&set);
-  }
-  for (unsigned cpu : cpus)
-    if (cpu < CPU_SETSIZE) CPU_SET(cpu, &set);
   for (unsigned i = 0; i < count; ++i) {
     t->threads_.emplace_back([p = t.get()] { p->run(); });
     const std::string name = "wghub-hs" + std::to_string(i);
     pthread_setname_np(t->threads_.back().native_handle(), name.c_str());
-    // Created from the main lcore, a thread inherits its single-CPU affinity.
-    if (CPU_COUNT(&set) > 0 &&
-        pthread_setaffinity_np(t->threads_.back().native_handle(), sizeof set, &set) != 0) {
+    if (!allow_cpus(t->threads_.back().native_handle(), cpus)) {
       error = "dataplane.handshake_threads: cannot set the CPUs of handshake thread " +
               std::to_string(i);
       return nullptr;  // the destructor stops the ones started

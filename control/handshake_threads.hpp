@@ -45,7 +45,7 @@ class HandshakeThreads {
   static constexpr std::size_t kQueueBudget = 1024;
 
   // Starts `count` threads, each allowed on every CPU in `cpus` (empty: the
-  // CPUs this process may use). The engine must outlive them.
+  // creator's; cpu_affinity.hpp). The engine must outlive them.
   static std::unique_ptr<HandshakeThreads> start(dp::Dataplane& dp, const HandshakeEngine& engine,
                                                  unsigned count, const std::vector<unsigned>& cpus,
                                                  std::string& error);

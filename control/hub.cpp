@@ -23,6 +23,7 @@
 
 #include "config/loader.hpp"
 #include "control/audit.hpp"
+#include "control/cpu_affinity.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/table_sizes.hpp"
@@ -207,17 +208,12 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
   hub->control_ = std::make_unique<ControlThread>(d, *hub->device_, *hub->engine_, *hub->tx_,
                                                   options.status_interval_s);
   hub->reloader_ = std::make_unique<Reloader>(*hub->device_, hub->state_);
+  // Helper threads off the control thread's CPU (cpu_affinity.hpp).
+  const std::vector<unsigned> cpus =
+      options.handshake_cpus.empty() ? spare_cpus(s.dataplane.lcores) : options.handshake_cpus;
+  hub->reloader_->set_cpus(cpus);
   hub->control_->set_reloader(hub->reloader_.get());
   if (s.dataplane.handshake_threads > 0) {
-    std::vector<unsigned> cpus = options.handshake_cpus;
-    if (cpus.empty()) {
-      // The main lcore's thread is pinned to one CPU by now: ask the OS.
-      const long online = sysconf(_SC_NPROCESSORS_ONLN);
-      for (long cpu = 0; cpu < online; ++cpu)
-        if (std::find(s.dataplane.lcores.begin(), s.dataplane.lcores.end(), cpu) ==
-            s.dataplane.lcores.end())
-          cpus.push_back(static_cast<unsigned>(cpu));
-    }
     hub->handshake_threads_ =
         HandshakeThreads::start(d, *hub->engine_, s.dataplane.handshake_threads, cpus, error);
     if (!hub->handshake_threads_) return nullptr;

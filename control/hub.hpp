@@ -30,8 +30,9 @@ struct HubOptions {
   std::string extra_eal_args;             // appended to the EAL command line
   std::string audit_log;                  // also append audit JSON lines here (empty: stdout only)
   dp::IcmpErrorLimit icmp_error_limit{};  // ICMP errors the hub may originate (context.hpp)
-  // CPUs the handshake threads may run on; empty: every CPU but the workers'
-  // lcores (the perf tool, whose workers are stepped by hand, gives all).
+  // CPUs the handshake threads and the reload's parse may run on; empty:
+  // every CPU but the workers' lcores (the perf tool, whose workers are
+  // stepped by hand, gives all).
   std::vector<unsigned> handshake_cpus;
 };
 

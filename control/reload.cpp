@@ -4,6 +4,7 @@
 #include <cinttypes>
 
 #include "control/audit.hpp"
+#include "control/cpu_affinity.hpp"
 #include "control/log.hpp"
 
 namespace wghub::ctl {
@@ -46,7 +47,8 @@ void Reloader::start() {
   job_->path = state_->source_file;
   job_->running = state_;
   Job* job = job_.get();
-  thread_ = std::thread([job] {
+  thread_ = std::thread([job, cpus = cpus_] {
+    allow_cpus(pthread_self(), cpus);  // best effort: else it shares the control CPU
     const auto t0 = Clock::now();
     // The running state remembers what its load read: the files whose text
     // did not change are not parsed again (config/sources.hpp).

@@ -87,6 +87,9 @@ class Reloader {
   const ReloadReport& last() const { return last_; }
   std::uint64_t completed() const { return completed_; }
   void set_options(const ReloadOptions& options) { options_ = options; }
+  // The CPUs the parse thread (and the peers_dir threads it starts) may use
+  // (cpu_affinity.hpp); empty: the control thread's.
+  void set_cpus(std::vector<unsigned> cpus) { cpus_ = std::move(cpus); }
 
  private:
   enum class Phase { kParsing, kApplying };
@@ -118,6 +121,7 @@ class Reloader {
   std::unique_ptr<Job> job_;
   bool pending_ = false;
   std::thread thread_;  // the job's parse, or the disposal of the last one
+  std::vector<unsigned> cpus_;
   ReloadReport last_;
   std::uint64_t completed_ = 0;
 };
