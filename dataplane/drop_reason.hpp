@@ -55,6 +55,7 @@ namespace wghub::dp {
   X(kLocalRingFull, "local_ring_full")                           \
   /* Inner packets and forwarding */                             \
   X(kSpoofedInnerSource, "spoofed_inner_source")                 \
+  X(kSpoofedLanSource, "spoofed_lan_source")                     \
   X(kBadInnerPacket, "bad_inner_packet")                         \
   X(kBadInnerIpv6, "bad_inner_ipv6")                             \
   X(kNoRoute, "no_route")                                        \
