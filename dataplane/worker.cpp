@@ -422,6 +422,13 @@ void Worker::finish_decrypt(std::uint64_t now) {
       drop(m, why);
       continue;
     }
+    // Broadcast, multicast, loopback, ... never cross the hub (route_guard.hpp).
+    if (const DropReason why =
+            inner.version == 4 ? martian_verdict<Inet4>(op.data) : martian_verdict<Inet6>(op.data);
+        why != DropReason::kNone) [[unlikely]] {
+      drop(m, why);
+      continue;
+    }
     // The inner source must be one of the sender's AllowedIPs (whitepaper 2.2),
     // looked up in the table of its family (the IPv6 source is at byte 8).
     const NextHop owner = inner.version == 4 ? dp_.fib->lookup(rte_be_to_cpu_32(inner.src_be))

@@ -2,7 +2,10 @@
 // turn against the hub. Item 1: a packet from the LAN may not carry a source
 // that belongs to a peer (a site's AllowedIPs) or to the hub itself, in
 // either address family; each such packet is dropped as spoofed_lan_source
-// and nothing reaches the tunnel.
+// and nothing reaches the tunnel. Item 6: broadcast, multicast, loopback,
+// "this network", link-local and IPv6 multicast addresses are never
+// forwarded, as destination or as source, from a site or from the LAN, each
+// under its own drop reason.
 #include "tests/pipeline/pipeline_test.hpp"
 
 namespace wghub::pipeline {
@@ -83,6 +86,111 @@ TEST_F(LanIngressTest, UnroutedSourceStillPasses) {
   h().run();
   EXPECT_EQ(h().take_wan().size(), 1u);
   EXPECT_EQ(total_drops(h().stats()), 0u);
+}
+
+// Site A owns 0.0.0.0/0 and ::/0 (allowed: the harness configures no LAN
+// gateway), so every inner source passes its AllowedIPs check and only the
+// never-forwarded ranges can stop it.
+class MartianTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    HarnessOptions o;
+    o.ipv6 = true;
+    PeerSpec everything = site_a();
+    everything.allowed_ips = {"0.0.0.0/0", "::/0"};
+    o.peers = {everything};
+    rebuild(o);
+    ASSERT_TRUE(h().establish(a()));
+    // Not blanket: an ordinary packet goes through both ways.
+    h().send(a(), a().seal(inner_udp(ip4(10, 1, 0, 5), kHqHostIp, 0, 100)));
+    h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 0, 100));
+    h().run();
+    ASSERT_EQ(h().take_lan().size(), 1u);
+    ASSERT_EQ(h().take_wan().size(), 1u);
+    ASSERT_EQ(total_drops(h().stats()), 0u);
+  }
+  SimPeer& a() { return h().peer("site-a"); }
+
+  void expect_drop(DropReason reason) {
+    h().run();
+    expect_drops_moved(before_, h().stats(), reason, 1);
+    EXPECT_TRUE(h().take_wan().empty());
+    EXPECT_TRUE(h().take_lan().empty());
+  }
+  // From the site, through decryption.
+  void from_site(const Bytes& inner, DropReason reason) {
+    before_ = h().stats();
+    h().send(a(), a().seal(inner));
+    expect_drop(reason);
+  }
+  void from_lan(const Bytes& packet, DropReason reason) {
+    before_ = h().stats();
+    h().send_from_hq(packet);
+    expect_drop(reason);
+  }
+  void from_lan6(const Bytes& packet, DropReason reason) {
+    before_ = h().stats();
+    h().send_from_hq6(packet);
+    expect_drop(reason);
+  }
+
+  dp::LcoreStats before_;
+};
+
+struct Martian4 {
+  std::uint32_t address;
+  DropReason reason;
+};
+const Martian4 kMartians4[] = {
+    {ip4(255, 255, 255, 255), DropReason::kIpv4Broadcast},
+    {ip4(224, 0, 0, 5), DropReason::kIpv4Multicast},
+    {ip4(239, 255, 255, 250), DropReason::kIpv4Multicast},
+    {ip4(127, 0, 0, 1), DropReason::kIpv4Loopback},
+    {ip4(127, 200, 1, 1), DropReason::kIpv4Loopback},
+    {ip4(0, 0, 0, 0), DropReason::kIpv4ThisNetwork},
+    {ip4(0, 1, 2, 3), DropReason::kIpv4ThisNetwork},
+};
+
+TEST_F(MartianTest, Ipv4FromTheSite) {
+  std::uint32_t seq = 1;
+  for (const Martian4& m : kMartians4) {
+    SCOPED_TRACE(format_ip(m.address));
+    from_site(inner_udp(ip4(10, 1, 0, 5), m.address, seq++, 100), m.reason);
+    from_site(inner_udp(m.address, kHqHostIp, seq++, 100), m.reason);
+  }
+}
+
+TEST_F(MartianTest, Ipv4FromTheLan) {
+  std::uint32_t seq = 1;
+  for (const Martian4& m : kMartians4) {
+    SCOPED_TRACE(format_ip(m.address));
+    from_lan(inner_udp(kHqHostIp, m.address, seq++, 100), m.reason);
+    from_lan(inner_udp(m.address, ip4(10, 1, 0, 5), seq++, 100), m.reason);
+  }
+}
+
+TEST_F(MartianTest, Ipv6FromTheSite) {
+  const Ip6 site = ip6("fd00:1::5");
+  std::uint32_t seq = 1;
+  for (const char* text : {"ff02::1", "ff0e::1234", "fe80::1", "febf::1"}) {
+    SCOPED_TRACE(text);
+    const Ip6 martian = ip6(text);
+    const DropReason why =
+        martian[0] == 0xff ? DropReason::kIpv6Multicast : DropReason::kIpv6LinkLocal;
+    from_site(udp6_packet(site, martian, 1000, 2000, pattern_payload(seq++, 100)), why);
+    from_site(udp6_packet(martian, kHqHostIp6, 1000, 2000, pattern_payload(seq++, 100)), why);
+  }
+}
+
+TEST_F(MartianTest, Ipv6FromTheLan) {
+  const Ip6 site = ip6("fd00:1::5");
+  // A multicast destination in a frame unicast to the hub.
+  from_lan6(udp6_packet(kHqHostIp6, ip6("ff0e::1234"), 1000, 2000, pattern_payload(1, 100)),
+            DropReason::kIpv6Multicast);
+  from_lan6(udp6_packet(kHqHostIp6, ip6("fe80::1"), 1000, 2000, pattern_payload(2, 100)),
+            DropReason::kIpv6LinkLocal);
+  from_lan6(udp6_packet(ip6("fe80::10"), site, 1000, 2000, pattern_payload(3, 100)),
+            DropReason::kIpv6LinkLocal);
 }
 
 }  // namespace
