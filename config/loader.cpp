@@ -76,6 +76,8 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
   }
 
   detail::validate(doc, ports, peers);
+  if (ports.size() == 2)
+    detail::check_reserved_prefixes(doc, state->interface, state->ports, peers);
 
   if (!errors.empty()) return nullptr;
   state->peers.reserve(peers.size());

@@ -117,6 +117,7 @@ PeerSpec PeerSpec::from(const config::Peer& peer) {
 
 bool Device::apply(const config::DesiredState& state, std::string& error) {
   using config::Prefix;
+  route_policy_ = config::RoutePolicy(state.interface, state.ports);
   for (const config::Peer& cp : state.peers)
     if (!add_peer(PeerSpec::from(cp), error)) return false;
 
@@ -216,8 +217,18 @@ bool Device::set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixe
   return true;
 }
 
+// A peer's AllowedIPs may not replace the hub's own routes (route_policy.hpp).
+bool Device::permitted(const PeerSpec& spec, std::string& error) const {
+  if (auto why = route_policy_.refusal(spec.allowed_ips)) {
+    error = "peer " + spec.name + " allowed_ips: " + *why;
+    return false;
+  }
+  return true;
+}
+
 bool Device::add_peer(const PeerSpec& spec, std::string& error) {
   if (slot_of_.contains(spec.public_key)) return update_peer(spec, error);
+  if (!permitted(spec, error)) return false;
   const auto slot = dp_.peers->allocate();
   if (!slot) {
     // The table is sized at start from the config's peers plus headroom
@@ -274,6 +285,7 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
 bool Device::update_peer(const PeerSpec& spec, std::string& error) {
   Peer* p = find(spec.public_key);
   if (p == nullptr) return add_peer(spec, error);
+  if (!permitted(spec, error)) return false;  // before any field changes
   std::vector<std::string> changed;
   if (p->name != spec.name) changed.push_back("name");
   if (p->preshared_key != spec.preshared_key) changed.push_back("preshared_key");

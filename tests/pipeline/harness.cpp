@@ -128,6 +128,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
        << "  lan:\n"
        << "    devargs: \"" << lan_.device << "\"\n"
        << "    address: " << ip_text(kHubLanIp) << "/24\n"
+       << (options_.lan_gateway ? "    gateway: " + ip_text(kLanGatewayIp) + "\n" : "")
        << (options_.ipv6 ? "    address6: \"" + format_ip6(kHubLanIp6) + "/64\"\n" : "")
        << "dataplane:\n"
        << "  lcores: [1]\n"

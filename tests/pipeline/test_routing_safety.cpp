@@ -5,7 +5,13 @@
 // and nothing reaches the tunnel. Item 6: broadcast, multicast, loopback,
 // "this network", link-local and IPv6 multicast addresses are never
 // forwarded, as destination or as source, from a site or from the LAN, each
-// under its own drop reason.
+// under its own drop reason. Item 2: a peer's AllowedIPs may not replace
+// the hub's own routes (the LAN's subnet, a default route, the hub's
+// addresses), from wg(8) or a reload alike.
+#include <cerrno>
+
+#include "control/uapi_backend.hpp"
+#include "crypto/base64.hpp"
 #include "tests/pipeline/pipeline_test.hpp"
 
 namespace wghub::pipeline {
@@ -191,6 +197,105 @@ TEST_F(MartianTest, Ipv6FromTheLan) {
             DropReason::kIpv6LinkLocal);
   from_lan6(udp6_packet(ip6("fe80::10"), site, 1000, 2000, pattern_payload(3, 100)),
             DropReason::kIpv6LinkLocal);
+}
+
+config::Prefix prefix(const char* text) {
+  return config::Prefix::parse(text).value.value();
+}
+
+// wg(8)'s requests, through the hub's real UAPI backend.
+class RoutePolicyTest : public PipelineTest {
+ protected:
+  void SetUp() override { start({}); }
+  void start(HarnessOptions o) {
+    rebuild(std::move(o));
+    uapi_ = std::make_unique<ctl::DeviceUapiBackend>(h().hub().device(),
+                                                     h().hub().state().interface.private_key,
+                                                     kListenPort, h().hub().public_key(), nullptr);
+  }
+  SimPeer& a() { return h().peer("site-a"); }
+
+  // `wg set wghub0 peer KEY allowed-ips LIST` (replaces the list).
+  int wg_set_allowed_ips(const ctl::PublicKey& key, const std::vector<const char*>& prefixes) {
+    ctl::uapi::SetRequest request;
+    ctl::uapi::PeerChange change;
+    change.public_key = key;
+    change.replace_allowed_ips = true;
+    for (const char* p : prefixes) change.allowed_ips.push_back({prefix(p), false});
+    request.peers.push_back(std::move(change));
+    return uapi_->set(request);
+  }
+  std::vector<config::Prefix> allowed_ips(const std::string& name) {
+    return h().device_peer(name).allowed_ips;
+  }
+  // Site A -> HQ and HQ -> site A both still work.
+  void expect_hq_reachable() {
+    ASSERT_TRUE(h().establish(a()));
+    h().send(a(), a().seal(inner_udp(ip4(10, 1, 0, 5), kHqHostIp, 7, 100)));
+    h().run();
+    EXPECT_EQ(h().take_lan().size(), 1u);
+    h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 8, 100));
+    h().run();
+    EXPECT_EQ(h().take_wan().size(), 1u);
+    EXPECT_EQ(total_drops(h().stats()), 0u);
+  }
+
+  static std::string stranger_key() {
+    ctl::PublicKey key;
+    key.fill(0x77);
+    return crypto::key_to_base64(key.data());
+  }
+
+  std::unique_ptr<ctl::DeviceUapiBackend> uapi_;
+};
+
+TEST_F(RoutePolicyTest, WgSetWithTheLanPrefixIsRefused) {
+  EXPECT_EQ(wg_set_allowed_ips(a().public_key(), {"10.1.0.0/24", "10.0.0.0/24"}), EPERM);
+  EXPECT_EQ(allowed_ips("site-a"), std::vector{prefix("10.1.0.0/24")});
+  const auto lan = h().hub().dataplane().fib->rule(kHubLanIp, 24);
+  ASSERT_TRUE(lan.has_value());
+  EXPECT_EQ(lan->kind, dp::NextHopKind::kLanConnected);
+  expect_hq_reachable();
+}
+
+TEST_F(RoutePolicyTest, WgSetWithTheHubsAddressesIsRefused) {
+  ctl::PublicKey stranger;
+  stranger.fill(0x77);
+  for (const char* own : {"10.0.0.1/32", "100.64.0.1/32"}) {
+    SCOPED_TRACE(own);
+    EXPECT_EQ(wg_set_allowed_ips(a().public_key(), {own}), EPERM);
+    EXPECT_EQ(wg_set_allowed_ips(stranger, {own}), EPERM);  // a new peer: not added
+  }
+  EXPECT_EQ(h().hub().device().find(stranger), nullptr);
+  EXPECT_EQ(allowed_ips("site-a"), std::vector{prefix("10.1.0.0/24")});
+  expect_hq_reachable();
+  // The check is not blanket: another prefix is taken.
+  EXPECT_EQ(wg_set_allowed_ips(a().public_key(), {"10.1.0.0/24", "10.0.0.0/16"}), 0);
+}
+
+TEST_F(RoutePolicyTest, DefaultRouteOnlyWithoutALanGateway) {
+  // No gateway (the harness default): site A may be the default route.
+  EXPECT_EQ(wg_set_allowed_ips(a().public_key(), {"10.1.0.0/24", "0.0.0.0/0"}), 0);
+  HarnessOptions o;
+  o.lan_gateway = true;
+  start(o);
+  EXPECT_EQ(wg_set_allowed_ips(a().public_key(), {"10.1.0.0/24", "0.0.0.0/0"}), EPERM);
+  EXPECT_EQ(allowed_ips("site-a"), std::vector{prefix("10.1.0.0/24")});
+  const auto gateway = h().hub().dataplane().fib->rule(0, 0);
+  ASSERT_TRUE(gateway.has_value());
+  EXPECT_EQ(gateway->kind, dp::NextHopKind::kLanRoute);
+}
+
+TEST_F(RoutePolicyTest, ReloadWithAReservedPrefixChangesNothing) {
+  for (const char* reserved : {"10.0.0.1/32", "100.64.0.1/32"}) {
+    SCOPED_TRACE(reserved);
+    ASSERT_TRUE(h().write_config(h().config_head() + h().config_played_peers() +
+                                 "  - name: x\n    public_key: \"" + stranger_key() +
+                                 "\"\n    allowed_ips: [\"" + reserved + "\"]\n"));
+    EXPECT_FALSE(h().hub().reload());
+    EXPECT_EQ(h().hub().device().peers().size(), 2u);
+  }
+  expect_hq_reachable();
 }
 
 }  // namespace

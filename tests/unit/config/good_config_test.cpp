@@ -225,6 +225,14 @@ TEST_F(GoodConfig, OverlappingButDistinctPrefixesAreAllowed) {
   EXPECT_EQ(s->peers.size(), 2u);
 }
 
+TEST_F(GoodConfig, DefaultRoutePeerWithoutALanGateway) {
+  // No ports.lan.gateway: the peer is the hub's default route (route_policy.hpp).
+  auto s = load(kMinimal + "peers:\n  - {name: breakout, public_key: " + key_text(1) +
+                ", allowed_ips: [0.0.0.0/0, \"::/0\"]}\n");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->peers.at(0).allowed_ips.size(), 2u);
+}
+
 TEST_F(GoodConfig, PeersDirIsMergedAfterInlinePeersInFileOrder) {
   dir_.write("peers.d/b-site.yaml",
              "public_key: " + key_text(3) + "\nallowed_ips: [10.3.0.0/24]\n");
