@@ -130,7 +130,9 @@ class Device : public HandshakeSink {
 
   // Runtime changes (wg(8), reload). A prefix another peer owns moves to this
   // one (wg(8) semantics); a prefix the hub reserves (route_policy()) is
-  // refused before anything changes. Removing a peer cuts it off at once: no more
+  // refused before anything changes. A change of AllowedIPs either applies
+  // whole or leaves the peer's routes as they were (a table that fills part
+  // way rolls back what it added). Removing a peer cuts it off at once: no more
   // sending, its keypairs and routes are gone before the call returns; its
   // slot is reused only after an RCU grace period.
   bool add_peer(const PeerSpec& spec, std::string& error);
@@ -201,6 +203,7 @@ class Device : public HandshakeSink {
                  std::string& error);
   bool set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixes, std::string& error);
   bool permitted(const PeerSpec& spec, std::string& error) const;
+  void remove_route(const config::Prefix& prefix);
   void set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint);
   void publish_ipv6_routes();
 

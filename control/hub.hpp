@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "control/device.hpp"
 #include "control/handshake_engine.hpp"
 #include "control/reload.hpp"
+#include "control/table_sizes.hpp"
 #include "dataplane/context.hpp"
 #include "dataplane/worker.hpp"
 
@@ -27,6 +29,9 @@ struct HubOptions {
   std::string extra_eal_args;             // appended to the EAL command line
   std::string audit_log;                  // also append audit JSON lines here (empty: stdout only)
   dp::IcmpErrorLimit icmp_error_limit{};  // ICMP errors the hub may originate (context.hpp)
+  // Tests: these table sizes instead of those sized from the config (a tiny
+  // FIB that fills part way through a peer's AllowedIPs).
+  std::optional<TableSizes> table_sizes;
 };
 
 class Hub {

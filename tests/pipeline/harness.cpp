@@ -175,6 +175,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
   ctl::HubOptions hub_options;
   hub_options.status_interval_s = 0;
   hub_options.icmp_error_limit = options_.icmp_error_limit;
+  hub_options.table_sizes = options_.table_sizes;
   hub_ = ctl::Hub::create(loaded.state, hub_options, error_);
   if (hub_ && hub_->public_key() != hub_public) {
     error_ = "the hub's public key is not the one derived from its key file";

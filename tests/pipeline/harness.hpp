@@ -87,6 +87,8 @@ struct HarnessOptions {
   std::size_t generated_peers = 0;
   // ports.lan.gateway 10.0.0.254 (kLanGatewayIp): the LAN holds the default route.
   bool lan_gateway = false;
+  // The hub's tables at these sizes instead of those from the config.
+  std::optional<ctl::TableSizes> table_sizes{};
 };
 
 // The YAML of generated peer i: name g<i>, a key of bytes derived from i

@@ -7,7 +7,9 @@
 // forwarded, as destination or as source, from a site or from the LAN, each
 // under its own drop reason. Item 2: a peer's AllowedIPs may not replace
 // the hub's own routes (the LAN's subnet, a default route, the hub's
-// addresses), from wg(8) or a reload alike.
+// addresses), from wg(8) or a reload alike. Item 3: a peer's AllowedIPs
+// that fill the FIB part way are rolled back, and a later claim of the same
+// prefixes works (it used to throw std::out_of_range, which aborted a reload).
 #include <cerrno>
 
 #include "control/uapi_backend.hpp"
@@ -296,6 +298,92 @@ TEST_F(RoutePolicyTest, ReloadWithAReservedPrefixChangesNothing) {
     EXPECT_EQ(h().hub().device().peers().size(), 2u);
   }
   expect_hq_reachable();
+}
+
+// The IPv4 FIB with 4 tbl8 groups: the hub's own /32s (WAN and LAN address)
+// take 2, so only two more prefixes longer than /24 in other /24s fit.
+class TinyFibTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    HarnessOptions o;
+    ctl::TableSizes sizes;
+    sizes.peers = 64;
+    sizes.keypair_log2 = 8;
+    sizes.fib_rules = 64;
+    sizes.fib_tbl8 = 4;
+    sizes.fib6_rules = 64;
+    sizes.fib6_tbl8 = 64;
+    o.table_sizes = sizes;
+    rebuild(o);
+    // A full table makes the FIB wait a grace period for freed groups; the
+    // worker is stepped on this thread, so it must not hold one up.
+    h().hub().dataplane().rcu->offline(0);
+  }
+  void TearDown() override { h().hub().dataplane().rcu->online(0); }
+
+  static ctl::PeerSpec spec(const std::string& name, std::uint8_t key,
+                            std::vector<const char*> prefixes) {
+    ctl::PeerSpec s;
+    s.name = name;
+    s.public_key.fill(key);
+    for (const char* p : prefixes) s.allowed_ips.push_back(prefix(p));
+    return s;
+  }
+  std::optional<dp::NextHop> rule(std::uint32_t ip, std::uint8_t depth) {
+    return h().hub().dataplane().fib->rule(ip, depth);
+  }
+  static constexpr const char* kTooMany[] = {"172.16.1.1/32", "172.16.2.1/32", "172.16.3.1/32"};
+};
+
+TEST_F(TinyFibTest, AddThatDoesNotFitLeavesNoRouteBehind) {
+  ctl::Device& device = h().hub().device();
+  std::string error;
+  ASSERT_FALSE(device.add_peer(spec("x", 0x71, {kTooMany[0], kTooMany[1], kTooMany[2]}), error));
+  EXPECT_NE(error.find("FIB full"), std::string::npos) << error;
+  EXPECT_EQ(device.peers().size(), 2u);
+  EXPECT_FALSE(rule(ip4(172, 16, 1, 1), 32).has_value());
+  EXPECT_FALSE(rule(ip4(172, 16, 2, 1), 32).has_value());
+  // The same prefix claimed again: by a new peer, then by a site.
+  EXPECT_NO_THROW(EXPECT_TRUE(device.add_peer(spec("y", 0x72, {kTooMany[0]}), error)) << error);
+  ASSERT_TRUE(rule(ip4(172, 16, 1, 1), 32).has_value());
+  const ctl::PublicKey y = spec("y", 0x72, {}).public_key;
+  EXPECT_EQ(rule(ip4(172, 16, 1, 1), 32)->id, device.find(y)->slot);
+  ASSERT_TRUE(device.remove_peer(y));
+  EXPECT_NO_THROW(EXPECT_TRUE(device.add_peer(spec("z", 0x73, {kTooMany[1], kTooMany[0]}), error))
+                  << error);
+}
+
+TEST_F(TinyFibTest, UpdateThatDoesNotFitKeepsEveryPeerAsItWas) {
+  ctl::Device& device = h().hub().device();
+  const std::uint32_t b = h().slot("site-b");
+  ctl::PeerSpec a =
+      spec("site-a", 0, {"10.1.0.0/24", "10.2.0.0/24", kTooMany[0], kTooMany[1], kTooMany[2]});
+  a.public_key = h().peer("site-a").public_key();
+  std::string error;
+  ASSERT_FALSE(device.update_peer(a, error));
+  EXPECT_EQ(h().device_peer("site-a").allowed_ips, std::vector{prefix("10.1.0.0/24")});
+  // Site B keeps the prefix the failed update would have taken from it.
+  EXPECT_EQ(h().device_peer("site-b").allowed_ips, std::vector{prefix("10.2.0.0/24")});
+  ASSERT_TRUE(rule(ip4(10, 2, 0, 0), 24).has_value());
+  EXPECT_EQ(*rule(ip4(10, 2, 0, 0), 24), (dp::NextHop{dp::NextHopKind::kPeer, b}));
+  EXPECT_FALSE(rule(ip4(172, 16, 1, 1), 32).has_value());
+  EXPECT_FALSE(rule(ip4(172, 16, 2, 1), 32).has_value());
+}
+
+TEST_F(TinyFibTest, ReloadThatDoesNotFitThenClaimsTheSamePrefix) {
+  auto with_peer = [&](const std::string& prefixes) {
+    return h().config_head() + h().config_played_peers() +
+           generated_peer(0).substr(0, generated_peer(0).find("    allowed_ips")) +
+           "    allowed_ips: [" + prefixes + "]\n";
+  };
+  ASSERT_TRUE(h().write_config(with_peer("172.16.1.1/32, 172.16.2.1/32, 172.16.3.1/32")));
+  EXPECT_FALSE(h().hub().reload());
+  EXPECT_FALSE(rule(ip4(172, 16, 1, 1), 32).has_value());
+  ASSERT_TRUE(h().write_config(with_peer("172.16.1.1/32")));
+  EXPECT_NO_THROW(EXPECT_TRUE(h().hub().reload()));
+  const auto r = rule(ip4(172, 16, 1, 1), 32);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->id, h().slot("g0"));
 }
 
 }  // namespace
