@@ -6,6 +6,7 @@
 #include <exception>
 #include <optional>
 
+#include "config/file_trust.hpp"
 #include "config/parse.hpp"
 #include "config/yaml_reader.hpp"
 
@@ -113,6 +114,11 @@ std::string LoadResult::error_text() const {
 LoadResult load_config_file(const std::string& path) {
   std::vector<ConfigError> errors;
   const Doc doc(path, errors);
+  // Whoever can write the file decides who may connect (file_trust.hpp).
+  if (const std::string why = untrusted_because(path, TrustedKind::config_file); !why.empty()) {
+    doc.error(Location{path, 0, 0}, "", why);
+    return load(doc, std::nullopt, errors);
+  }
   const auto text = detail::read_text_file(doc, "config file");
   return load(doc, text, errors);
 }
