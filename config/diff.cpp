@@ -13,7 +13,7 @@ namespace {
 static_assert(sizeof(Interface) == 112, "a field was added to config::Interface: diff it");
 static_assert(sizeof(Port) == 152, "a field was added to config::Port: diff it");
 static_assert(sizeof(Dataplane) == 32, "a field was added to config::Dataplane: diff it");
-static_assert(sizeof(Metrics) == 32, "a field was added to config::Metrics: diff it");
+static_assert(sizeof(Metrics) == 36, "a field was added to config::Metrics: diff it");
 static_assert(sizeof(Peer) == 200, "a field was added to config::Peer: diff it");
 
 bool same_key(const std::shared_ptr<const crypto::Key>& a,
@@ -73,6 +73,7 @@ StateDiff diff(const DesiredState& running, const DesiredState& next) {
   r.check(running.metrics.listen, next.metrics.listen, "metrics.listen");
   r.check(running.metrics.per_peer, next.metrics.per_peer, "metrics.per_peer");
   r.check(running.metrics.per_peer_limit, next.metrics.per_peer_limit, "metrics.per_peer_limit");
+  r.check(running.metrics.peer_endpoints, next.metrics.peer_endpoints, "metrics.peer_endpoints");
 
   for (std::uint32_t i = 0; i < running.peers.size(); ++i)
     if (next.find_peer(running.peers[i].public_key) == nullptr) d.removed.push_back(i);

@@ -6,6 +6,7 @@
 #include <exception>
 #include <optional>
 
+#include "config/file_trust.hpp"
 #include "config/keys.hpp"
 #include "config/parse.hpp"
 #include "config/sources.hpp"
@@ -35,7 +36,11 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
                                            detail::PeersDirLoad& dir, const TextDigest& digest,
                                            bool validated_before,
                                            std::vector<ConfigError>& errors) {
-  if (!validated_before) detail::validate(doc, ports, peers);
+  if (!validated_before) {
+    detail::validate(doc, ports, peers);
+    if (ports.size() == 2)
+      detail::check_reserved_prefixes(doc, state->interface, state->ports, peers);
+  }
   if (!errors.empty()) return nullptr;
   state->peers.reserve(peers.size());
   for (auto& p : peers) state->peers.push_back(std::move(p.peer));
@@ -259,6 +264,11 @@ std::string LoadResult::error_text() const {
 LoadResult load_config_file(const std::string& path, const DesiredState* previous) {
   std::vector<ConfigError> errors;
   const Doc doc(path, errors);
+  // Whoever can write the file decides who may connect (file_trust.hpp).
+  if (const std::string why = untrusted_because(path, TrustedKind::config_file); !why.empty()) {
+    doc.error(Location{path, 0, 0}, "", why);
+    return load(doc, std::nullopt, errors);
+  }
   const auto text = detail::read_text_file(doc, "config file");
   return load(doc, text, errors, previous);
 }

@@ -104,11 +104,17 @@ inline constexpr std::uint32_t kMaxPerPeerLimit = 1u << 20;
 
 struct Metrics {
   bool enabled = true;
-  Endpoint listen{IpAddress::v4(0, 0, 0, 0), kDefaultMetricsPort};
+  // Loopback by default: the scrape names every site's public key and
+  // AllowedIPs; an operator opens it on purpose (docs/config.md#metrics).
+  Endpoint listen{IpAddress::v4(127, 0, 0, 1), kDefaultMetricsPort};
   PerPeerMetrics per_peer = PerPeerMetrics::kAll;
   // With kAll: at most this many peers (the lowest peer slots) are exported;
   // 0 = no limit.
   std::uint32_t per_peer_limit = 0;
+  // wghub_peer_info's `endpoint` label: each site's public IP and port. Off
+  // by default (the label is then empty): who dials in from where is not
+  // every scraper's business.
+  bool peer_endpoints = false;
 };
 
 struct Peer {

@@ -91,5 +91,9 @@ PeerDraft reused_draft(const Peer& peer, std::string path);
 // prefix owned twice (peers, static routes, connected subnets).
 void validate(const Doc& doc, const std::vector<PortDraft>& ports,
               const std::vector<PeerDraft>& peers);
+// No peer's allowed IP is one of the hub's own addresses or a LAN default
+// route (route_policy.hpp); needs both ports.
+void check_reserved_prefixes(const Doc& doc, const Interface& interface, const Ports& ports,
+                             const std::vector<PeerDraft>& peers);
 
 }  // namespace wghub::config::detail

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "config/file_trust.hpp"
 #include "config/keys.hpp"
 #include "config/parse.hpp"
 #include "crypto/secret.hpp"
@@ -165,6 +166,10 @@ void load_peers_dir(const Doc& doc, const Location& at, const std::string& field
     doc.error(at, field, "'" + dir + "' is not a directory");
     return;
   }
+  if (const std::string why = untrusted_because(dir, TrustedKind::peers_dir); !why.empty()) {
+    doc.error(at, field, why);
+    return;
+  }
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& p = it->path();
@@ -174,6 +179,11 @@ void load_peers_dir(const Doc& doc, const Location& at, const std::string& field
     if (name.empty() || name.front() == '.' || (ext != ".yaml" && ext != ".yml")) continue;
     std::error_code type_ec;
     if (!fs::is_regular_file(p, type_ec)) continue;
+    if (const std::string why = untrusted_because(p.string(), TrustedKind::peer_file);
+        !why.empty()) {
+      doc.error(Location{p.string(), 0, 0}, "", why);
+      continue;
+    }
     files.push_back(p);
   }
   if (ec) {

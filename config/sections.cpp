@@ -309,7 +309,8 @@ void parse_dataplane(const Doc& doc, const YAML::Node& node, const std::string& 
 }
 
 void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& path, Metrics& out) {
-  MapReader map(doc, node, path, {"enabled", "listen", "per_peer", "per_peer_limit"});
+  MapReader map(doc, node, path,
+                {"enabled", "listen", "per_peer", "per_peer_limit", "peer_endpoints"});
   if (!map.ok()) return;
 
   if (auto n = map.get("enabled"); n.IsDefined()) {
@@ -336,6 +337,9 @@ void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& pa
         doc.error(n, map.path("per_peer"), "expected all or none, got '" + *text + "'");
       }
     }
+  }
+  if (auto n = map.get("peer_endpoints"); n.IsDefined()) {
+    if (auto on = read_bool(doc, n, map.path("peer_endpoints"))) out.peer_endpoints = *on;
   }
   if (auto n = map.get("per_peer_limit"); n.IsDefined()) {
     if (auto limit =

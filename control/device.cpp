@@ -117,6 +117,7 @@ PeerSpec PeerSpec::from(const config::Peer& peer) {
 
 bool Device::apply(const config::DesiredState& state, std::string& error) {
   using config::Prefix;
+  route_policy_ = config::RoutePolicy(state.interface, state.ports);
   for (const config::Peer& cp : state.peers)
     if (!add_peer(PeerSpec::from(cp), error)) return false;
 
@@ -184,40 +185,80 @@ void Device::set_configured_endpoint(Peer& p, const std::optional<config::Endpoi
   dp_.peers->at(p.slot).endpoint.store(p.logged_endpoint);
 }
 
-// Installs `prefixes` as the peer's AllowedIPs: routes it no longer has go,
-// new ones are added (taken from their previous owner if any, as wg(8) does).
+// Installs `prefixes` as the peer's AllowedIPs, make before break: the new
+// ones are added first (taken from their previous owner if any, as wg(8)
+// does), and only when all of them fit do the previous owners lose them and
+// the peer's old ones go. A table that fills part way (rules or tbl8 groups)
+// undoes the adds, so no route is left pointing at a slot that is freed and
+// reused later, and owner_of_ never names a peer that is gone.
 bool Device::set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixes,
                              std::string& error) {
+  struct Taken {
+    config::Prefix prefix;
+    std::optional<std::uint32_t> previous;  // the slot that owned it before
+  };
+  std::vector<Taken> taken;
+  for (const config::Prefix& prefix : prefixes) {
+    auto owner = owner_of_.find(prefix);
+    if (owner != owner_of_.end() && owner->second == p.slot) continue;  // already ours
+    const std::optional<std::uint32_t> previous =
+        owner == owner_of_.end() ? std::nullopt : std::optional(owner->second);
+    if (!add_route(prefix, {dp::NextHopKind::kPeer, p.slot}, "peer " + p.name + " allowed_ips",
+                   error)) {
+      for (auto t = taken.rbegin(); t != taken.rend(); ++t) {
+        if (t->previous) {  // the rule is there: replacing its next hop needs no room
+          std::string ignored;
+          add_route(t->prefix, {dp::NextHopKind::kPeer, *t->previous}, "rollback", ignored);
+          owner_of_[t->prefix] = *t->previous;
+        } else {
+          remove_route(t->prefix);
+          owner_of_.erase(t->prefix);
+        }
+      }
+      return false;
+    }
+    owner_of_[prefix] = p.slot;
+    taken.push_back({prefix, previous});
+  }
+  for (const Taken& t : taken) {
+    if (!t.previous) continue;
+    auto previous = peers_.find(*t.previous);
+    if (previous == peers_.end()) continue;
+    std::erase(previous->second.allowed_ips, t.prefix);
+    log_info("allowed ip %s moves from peer %s to peer %s", t.prefix.to_string().c_str(),
+             previous->second.name.c_str(), p.name.c_str());
+  }
   for (const config::Prefix& old : p.allowed_ips) {
     if (std::find(prefixes.begin(), prefixes.end(), old) != prefixes.end()) continue;
     auto owner = owner_of_.find(old);
     if (owner == owner_of_.end() || owner->second != p.slot) continue;
     owner_of_.erase(owner);
-    if (old.family() == config::Family::v4) {
-      dp_.fib->remove(ipv4_host(old.address()), static_cast<std::uint8_t>(old.length()));
-    } else {
-      dp_.fib6->remove(ipv6_bytes(old.address()), static_cast<std::uint8_t>(old.length()));
-    }
-  }
-  for (const config::Prefix& prefix : prefixes) {
-    auto owner = owner_of_.find(prefix);
-    if (owner != owner_of_.end() && owner->second != p.slot) {
-      Peer& previous = peers_.at(owner->second);
-      std::erase(previous.allowed_ips, prefix);
-      log_info("allowed ip %s moves from peer %s to peer %s", prefix.to_string().c_str(),
-               previous.name.c_str(), p.name.c_str());
-    }
-    if (!add_route(prefix, {dp::NextHopKind::kPeer, p.slot}, "peer " + p.name + " allowed_ips",
-                   error))
-      return false;
-    owner_of_[prefix] = p.slot;
+    remove_route(old);
   }
   p.allowed_ips = prefixes;
   return true;
 }
 
+void Device::remove_route(const config::Prefix& prefix) {
+  if (prefix.family() == config::Family::v4) {
+    dp_.fib->remove(ipv4_host(prefix.address()), static_cast<std::uint8_t>(prefix.length()));
+  } else {
+    dp_.fib6->remove(ipv6_bytes(prefix.address()), static_cast<std::uint8_t>(prefix.length()));
+  }
+}
+
+// A peer's AllowedIPs may not replace the hub's own routes (route_policy.hpp).
+bool Device::permitted(const PeerSpec& spec, std::string& error) const {
+  if (auto why = route_policy_.refusal(spec.allowed_ips)) {
+    error = "peer " + spec.name + " allowed_ips: " + *why;
+    return false;
+  }
+  return true;
+}
+
 bool Device::add_peer(const PeerSpec& spec, std::string& error) {
   if (slot_of_.contains(spec.public_key)) return update_peer(spec, error);
+  if (!permitted(spec, error)) return false;
   const auto slot = dp_.peers->allocate();
   if (!slot) {
     // The table is sized at start from the config's peers plus headroom
@@ -274,6 +315,7 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
 bool Device::update_peer(const PeerSpec& spec, std::string& error) {
   Peer* p = find(spec.public_key);
   if (p == nullptr) return add_peer(spec, error);
+  if (!permitted(spec, error)) return false;  // before any field changes
   std::vector<std::string> changed;
   if (p->name != spec.name) changed.push_back("name");
   if (p->preshared_key != spec.preshared_key) changed.push_back("preshared_key");

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config/model.hpp"
+#include "config/route_policy.hpp"
 #include "control/control_tx.hpp"
 #include "control/handshake_engine.hpp"
 #include "control/timers.hpp"
@@ -128,12 +129,18 @@ class Device : public HandshakeSink {
   bool apply(const config::DesiredState& state, std::string& error);
 
   // Runtime changes (wg(8), reload). A prefix another peer owns moves to this
-  // one (wg(8) semantics). Removing a peer cuts it off at once: no more
+  // one (wg(8) semantics); a prefix the hub reserves (route_policy()) is
+  // refused before anything changes. A change of AllowedIPs either applies
+  // whole or leaves the peer's routes as they were (a table that fills part
+  // way rolls back what it added). Removing a peer cuts it off at once: no more
   // sending, its keypairs and routes are gone before the call returns; its
   // slot is reused only after an RCU grace period.
   bool add_peer(const PeerSpec& spec, std::string& error);
   bool update_peer(const PeerSpec& spec, std::string& error);
   bool remove_peer(const PublicKey& key);
+  // The hub's own routes that no peer may take (config/route_policy.hpp),
+  // set by apply().
+  const config::RoutePolicy& route_policy() const { return route_policy_; }
   Peer* find(const PublicKey& key);
   const Peer* peer_at(std::uint32_t slot) const {
     auto it = peers_.find(slot);
@@ -195,6 +202,8 @@ class Device : public HandshakeSink {
   bool add_route(const config::Prefix& prefix, dp::NextHop nh, const std::string& what,
                  std::string& error);
   bool set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixes, std::string& error);
+  bool permitted(const PeerSpec& spec, std::string& error) const;
+  void remove_route(const config::Prefix& prefix);
   void set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint);
   void publish_ipv6_routes();
 
@@ -205,6 +214,7 @@ class Device : public HandshakeSink {
   std::map<std::uint32_t, Peer> peers_;               // by slot
   std::map<PublicKey, std::uint32_t> slot_of_;        // by public key
   std::map<config::Prefix, std::uint32_t> owner_of_;  // allowed IP -> slot
+  config::RoutePolicy route_policy_;
   StagedCounters staged_counters_;
   std::uint64_t fib6_failures_logged_ = 0;
   std::uint32_t tick_cursor_ = 0;  // tick_slice: the slot the pass resumes at

@@ -151,7 +151,7 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
   }
   // Sized from the config (table_sizes.hpp): 2^20 peers fit, and a small
   // config does not pay for them.
-  const TableSizes sizes = table_sizes(s);
+  const TableSizes sizes = options.table_sizes ? *options.table_sizes : table_sizes(s);
   dp::FibConfig fib_config;
   fib_config.max_rules = sizes.fib_rules;
   fib_config.tbl8_groups = sizes.fib_tbl8;

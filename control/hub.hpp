@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "control/handshake_engine.hpp"
 #include "control/handshake_threads.hpp"
 #include "control/reload.hpp"
+#include "control/table_sizes.hpp"
 #include "dataplane/context.hpp"
 #include "dataplane/worker.hpp"
 
@@ -34,6 +36,9 @@ struct HubOptions {
   // every CPU but the workers' lcores (the perf tool, whose workers are
   // stepped by hand, gives all).
   std::vector<unsigned> handshake_cpus;
+  // Tests: these table sizes instead of those sized from the config (a tiny
+  // FIB that fills part way through a peer's AllowedIPs).
+  std::optional<TableSizes> table_sizes;
 };
 
 class Hub {

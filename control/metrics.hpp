@@ -105,6 +105,7 @@ struct MetricsPeer {
 struct MetricsOptions {
   bool per_peer = true;
   std::uint32_t per_peer_limit = 0;  // at most this many peers, lowest slots first; 0 = no limit
+  bool peer_endpoints = false;       // wghub_peer_info's endpoint label; empty when false
 };
 
 // The control thread's state, published as a whole (immutable once built).

@@ -168,7 +168,7 @@ void append_peer_series(std::span<const MetricsLcore> lcores, const MetricsSnaps
   constexpr std::string_view kInfo = "wghub_peer_info";
   append_head(out, kInfo,
               "Always 1; the endpoint label is the peer's last authenticated outer address "
-              "(empty if none)",
+              "(empty if none, or unless metrics.peer_endpoints is true)",
               "gauge");
   for (const MetricsPeer& p : peers) {
     out += kInfo;

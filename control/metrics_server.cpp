@@ -55,6 +55,7 @@ MetricsOptions metrics_options(const config::Metrics& metrics) {
   MetricsOptions o;
   o.per_peer = metrics.per_peer == config::PerPeerMetrics::kAll;
   o.per_peer_limit = metrics.per_peer_limit;
+  o.peer_endpoints = metrics.peer_endpoints;
   return o;
 }
 

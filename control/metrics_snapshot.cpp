@@ -58,7 +58,7 @@ void add_snapshot_peer(MetricsSnapshot& s, MetricsPeerCache& cache, const Metric
   MetricsPeer& mp = s.peers.emplace_back();
   mp.slot = p.slot;
   mp.labels = cache.labels(s.interface_name, p);
-  mp.endpoint = endpoint;
+  if (options.peer_endpoints) mp.endpoint = endpoint;  // opt-in: a site's public IP:port
   if (p.last_handshake)
     mp.latest_handshake_unix =
         std::chrono::duration_cast<std::chrono::seconds>(p.last_handshake->time_since_epoch())

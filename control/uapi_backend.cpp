@@ -126,6 +126,13 @@ int DeviceUapiBackend::apply(const uapi::PeerChange& change) {
     std::erase(spec.allowed_ips, a.prefix);
     if (!a.remove) spec.allowed_ips.push_back(a.prefix);
   }
+  // A prefix that is one of the hub's own routes (the LAN's subnet, a static
+  // or default route, the hub's addresses; config/route_policy.hpp) is
+  // refused, and nothing about the peer changes.
+  if (auto why = device_.route_policy().refusal(spec.allowed_ips)) {
+    log_warn("wg(8): peer %s: allowed-ips %s; refused", who.c_str(), why->c_str());
+    return EPERM;
+  }
   std::string error;
   if (!device_.add_peer(spec, error)) {
     log_warn("wg(8): peer %s: %s", who.c_str(), error.c_str());

@@ -55,6 +55,13 @@ namespace wghub::dp {
   X(kLocalRingFull, "local_ring_full")                           \
   /* Inner packets and forwarding */                             \
   X(kSpoofedInnerSource, "spoofed_inner_source")                 \
+  X(kSpoofedLanSource, "spoofed_lan_source")                     \
+  /* Never forwarded, either way (route_guard.hpp) */            \
+  X(kIpv4Broadcast, "ipv4_broadcast")                            \
+  X(kIpv4Multicast, "ipv4_multicast")                            \
+  X(kIpv4Loopback, "ipv4_loopback")                              \
+  X(kIpv4ThisNetwork, "ipv4_this_network")                       \
+  X(kIpv6Multicast, "ipv6_multicast")                            \
   X(kBadInnerPacket, "bad_inner_packet")                         \
   X(kBadInnerIpv6, "bad_inner_ipv6")                             \
   X(kNoRoute, "no_route")                                        \

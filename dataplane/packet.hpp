@@ -335,6 +335,9 @@ inline Classified classify_ipv6(const std::uint8_t* frame, std::uint32_t contigu
   bool to_us = false;
   bool ndp_only = false;
   if (ipv6_is_multicast(dst)) {
+    // A unicast frame to us asks the hub to route to a group: never
+    // (route_guard.hpp), under the reason a decrypted one gets.
+    if (!multicast_frame && forward) return drop(Classify::kNotForUs, DropReason::kIpv6Multicast);
     // Only what NDP sends to us: a Neighbor Solicitation to our
     // solicited-node group, an unsolicited Advertisement to all nodes.
     if (!multicast_frame ||

@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "dataplane/data_message.hpp"
 #include "dataplane/fast_path.hpp"
 #include "dataplane/messages.hpp"
+#include "dataplane/route_guard.hpp"
 
 namespace wghub::dp {
 
@@ -106,6 +108,21 @@ unsigned Worker::rx_wan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
   return n;
 }
 
+template <typename Family>
+inline bool Worker::admit_from_lan(rte_mbuf* m) {
+  const auto* ip = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  DropReason why;
+  if constexpr (std::is_same_v<Family, Inet4>) {
+    why = lan_ingress_verdict<Inet4>(*dp_.fib, ip);
+  } else {
+    why = lan_ingress_verdict<Inet6>(*dp_.fib6, ip);
+  }
+  if (why == DropReason::kNone) [[likely]]
+    return true;
+  drop(m, why);
+  return false;
+}
+
 // One LAN rx burst: packets into the tunnel (or to another LAN next hop),
 // the rest to the slow classifier.
 unsigned Worker::rx_lan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
@@ -122,7 +139,7 @@ unsigned Worker::rx_lan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
       rte_pktmbuf_adj(m, kEthernetHeaderLen);
       // Ethernet pads short frames to 60 bytes: tunnel only the packet.
       if (m->pkt_len > total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
-      route_inner(m, dst_be, kNoPeer);
+      if (admit_from_lan<Inet4>(m)) route_inner(m, dst_be, kNoPeer);
     } else {
       classify_lan_slow(m);
     }
@@ -177,9 +194,9 @@ void Worker::classify_lan_slow(rte_mbuf* m) {
               : rte_be_to_cpu_16(reinterpret_cast<const rte_ipv4_hdr*>(ip)->total_length);
       if (m->pkt_len > total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
       if (c.ip_version == 6) {
-        route_inner6(m, kNoPeer);
+        if (admit_from_lan<Inet6>(m)) route_inner6(m, kNoPeer);
       } else {
-        route_inner(m, c.dst_ip_be, kNoPeer);
+        if (admit_from_lan<Inet4>(m)) route_inner(m, c.dst_ip_be, kNoPeer);
       }
       break;
     }
@@ -242,8 +259,8 @@ void Worker::prefetch_sessions(rte_mbuf* const* pkts, std::uint16_t n) {
   }
 }
 
-// The same for a LAN burst headed into the tunnel: the FIB line of each
-// IPv4 destination, then the peer's state and counters, then its sending
+// The same for a LAN burst headed into the tunnel: the FIB lines of each
+// IPv4 source and destination, then the peer's state and counters, then its sending
 // keypair (key, index, counter). The real route decision comes later.
 void Worker::prefetch_routes(rte_mbuf* const* pkts, std::uint16_t n) {
   constexpr std::uint32_t kDstOffset = kEthernetHeaderLen + 16;
@@ -254,6 +271,8 @@ void Worker::prefetch_routes(rte_mbuf* const* pkts, std::uint16_t n) {
     const auto* f = rte_pktmbuf_mtod(m, const std::uint8_t*);
     if (m->data_len < kDstOffset + 4 || f[12] != 0x08 || f[13] != 0x00) continue;
     std::uint32_t be;
+    std::memcpy(&be, f + kDstOffset - 4, 4);  // the source: admit_from_lan looks it up
+    dp_.fib->prefetch(rte_be_to_cpu_32(be));
     std::memcpy(&be, f + kDstOffset, 4);
     dst[k] = rte_be_to_cpu_32(be);
     dp_.fib->prefetch(dst[k++]);
@@ -400,6 +419,13 @@ void Worker::finish_decrypt(std::uint64_t now) {
     }
     InnerPacket inner;
     if (const DropReason why = parse_inner(op.data, op.len, inner); why != DropReason::kNone) {
+      drop(m, why);
+      continue;
+    }
+    // Broadcast, multicast, loopback, ... never cross the hub (route_guard.hpp).
+    if (const DropReason why =
+            inner.version == 4 ? martian_verdict<Inet4>(op.data) : martian_verdict<Inet6>(op.data);
+        why != DropReason::kNone) [[unlikely]] {
       drop(m, why);
       continue;
     }

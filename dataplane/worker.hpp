@@ -80,6 +80,10 @@ class Worker {
   void classify_lan_slow(rte_mbuf* m);
   void local_or_drop(rte_mbuf* m, const Classified& c, const PortContext& port);
   void finish_decrypt(std::uint64_t now);
+  // The guards of route_guard.hpp for a packet from the LAN (m starts at
+  // its IP header): false when it was dropped.
+  template <typename Family>
+  bool admit_from_lan(rte_mbuf* m);
   void route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer);
   void route_inner6(rte_mbuf* m, std::uint32_t from_peer);
   void queue_encrypt(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);

@@ -10,6 +10,10 @@
 #      with DF refused with "Frag needed and DF set (mtu = 1420)"
 #   4. iperf3 TCP 10 s site1 LAN -> HQ and back (-R); figures printed, no threshold
 #   5. spoofed inner source (site1 sends from site2's LAN): dropped and counted
+#      5b. the HQ host sends from site2's LAN to site1's LAN host: nothing arrives,
+#      spoofed_lan_source counts it (issue 13 item 1)
+#      5c. `wg set HUB peer SITE1 allowed-ips <HQ LAN>` is refused, site1 keeps its
+#      allowed-ips and pings to and from the HQ host still work (issue 13 item 2)
 #   6. replay: one captured type-4 frame re-injected 3 times: replay counter +3
 #   7. roaming: `lab roam 1` (new address), then `--port-only`, mid-flow; the flow goes
 #      on and the hub's status dump shows it sending to the new endpoint
@@ -58,7 +62,11 @@ stop_test_processes() {
 }
 
 icmp_in_echos() { # echo requests the HQ host's kernel received
-  in_ns hq cat /proc/net/snmp |
+  in_echos hq
+}
+
+in_echos() { # in_echos NS: echo requests the namespace's kernel received
+  in_ns "$1" cat /proc/net/snmp |
     awk '/^Icmp:/{ if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["InEchos"] }'
 }
 
@@ -157,6 +165,38 @@ iperf_server_pid=""
 step "5: spoofed inner source ($SPOOFED_SOURCE, site2's LAN, sent by site1)"
 expect_spoofed_dropped "$SPOOFED_SOURCE/32" "$HQ_HOST" "$SPOOF_COUNT" icmp_in_echos
 
+step "5b: the HQ host sends from $SPOOFED_SOURCE (site2's LAN) to site1's LAN host"
+dump=$(status_dump)
+lan_spoofed_before=$(drop_count "$dump" spoofed_lan_source)
+lan1_echos_before=$(in_echos lan1)
+in_ns hq ip addr add "$SPOOFED_SOURCE/32" dev lo
+got=$(ping_received hq "$LAB_SITE1_HOST" "$SPOOF_COUNT" -I "$SPOOFED_SOURCE")
+in_ns hq ip addr del "$SPOOFED_SOURCE/32" dev lo
+lan1_echos_after=$(in_echos lan1)
+dump=$(status_dump)
+lan_spoofed_after=$(drop_count "$dump" spoofed_lan_source)
+printf '%s\n' "$dump" | grep ' status: '
+[ "${got:-0}" = 0 ] || fail "a ping from the HQ host posing as site2 got ${got} replies"
+[ "$lan1_echos_after" = "$lan1_echos_before" ] ||
+  fail "site1's LAN host received $((lan1_echos_after - lan1_echos_before)) spoofed echo requests"
+[ $((lan_spoofed_after - lan_spoofed_before)) -ge "$SPOOF_COUNT" ] ||
+  fail "spoofed_lan_source grew by $((lan_spoofed_after - lan_spoofed_before)), expected >= $SPOOF_COUNT"
+ok "spoofed_lan_source $lan_spoofed_before -> $lan_spoofed_after; site1's LAN host received none"
+
+step "5c: wg set $LAB_HUB_NAME peer site1 allowed-ips $LAB_HQ_LAN (the HQ LAN) is refused"
+site1_allowed() { wg show "$LAB_HUB_NAME" allowed-ips | awk -v k="$LAB_SITE1_PUBKEY" '$1 == k'; }
+allowed_before=$(site1_allowed)
+if wg set "$LAB_HUB_NAME" peer "$LAB_SITE1_PUBKEY" allowed-ips "$LAB_HQ_LAN" 2>"$tmp/wg-set.err"; then
+  fail "wg set with the HQ LAN $LAB_HQ_LAN as site1's allowed-ips was accepted"
+fi
+echo "wg set: $(cat "$tmp/wg-set.err")"
+grep -q "allowed-ips $LAB_HQ_LAN is the connected subnet of port lan" "$hub_log" ||
+  fail "the hub log does not say why the wg set was refused"
+[ "$(site1_allowed)" = "$allowed_before" ] ||
+  fail "site1's allowed-ips changed: '$allowed_before' -> '$(site1_allowed)'"
+ping_clean lan1 "$HQ_HOST" "site1 LAN -> HQ after the refused wg set"
+ping_clean hq "$LAB_SITE1_HOST" "HQ -> site1 LAN after the refused wg set"
+
 # ---------------------------------------------------------------- 6. replay
 
 step "6: replay: one captured data message from site1's NAT re-injected $REPLAY_COUNT times"
@@ -240,4 +280,5 @@ ok "no namespace, wireguard-go, socket or state dir left"
 
 echo
 echo "wghub_lab: OK (iperf3 site1->HQ $up_gbps Gbit/s, HQ->site1 $down_gbps Gbit/s;" \
-  "roam lost $roam_addr_lost+$roam_port_lost/$ROAM_PINGS; spoofed +$((spoofed_after - spoofed_before)); replay +$((replay_after - replay_before)))"
+  "roam lost $roam_addr_lost+$roam_port_lost/$ROAM_PINGS; spoofed +$((spoofed_after - spoofed_before));" \
+  "LAN spoofed +$((lan_spoofed_after - lan_spoofed_before)); replay +$((replay_after - replay_before)))"

@@ -130,6 +130,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
        << "  lan:\n"
        << "    devargs: \"" << lan_.device << "\"\n"
        << "    address: " << ip_text(kHubLanIp) << "/24\n"
+       << (options_.lan_gateway ? "    gateway: " + ip_text(kLanGatewayIp) + "\n" : "")
        << (options_.ipv6 ? "    address6: \"" + format_ip6(kHubLanIp6) + "/64\"\n" : "")
        << "dataplane:\n"
        << "  lcores: [1]\n"
@@ -177,6 +178,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
   ctl::HubOptions hub_options;
   hub_options.status_interval_s = 0;
   hub_options.icmp_error_limit = options_.icmp_error_limit;
+  hub_options.table_sizes = options_.table_sizes;
   hub_ = ctl::Hub::create(loaded.state, hub_options, error_);
   if (hub_ && hub_->public_key() != hub_public) {
     error_ = "the hub's public key is not the one derived from its key file";

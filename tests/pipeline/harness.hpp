@@ -45,6 +45,7 @@ inline constexpr std::uint16_t kListenPort = 51820;
 inline constexpr std::uint32_t kHubLanIp = ip4(10, 0, 0, 1);
 inline constexpr std::uint32_t kHqHostIp = ip4(10, 0, 0, 10);
 inline constexpr Mac kHqHostMac = test_mac(0x0a0a);
+inline constexpr std::uint32_t kLanGatewayIp = ip4(10, 0, 0, 254);
 inline constexpr std::uint8_t kHubKeySeed = 0x42;
 // IPv6 (HarnessOptions::ipv6): the ports' address6 and the HQ host.
 inline const Ip6 kHubLanIp6 = ip6("fd00::1");
@@ -86,6 +87,10 @@ struct HarnessOptions {
   std::size_t generated_peers = 0;
   // dataplane.handshake_threads (control/handshake_threads.hpp).
   unsigned handshake_threads = 0;
+  // ports.lan.gateway 10.0.0.254 (kLanGatewayIp): the LAN holds the default route.
+  bool lan_gateway = false;
+  // The hub's tables at these sizes instead of those from the config.
+  std::optional<ctl::TableSizes> table_sizes{};
 };
 
 // The YAML of generated peer i: name g<i>, a key of bytes derived from i

@@ -234,6 +234,25 @@ std::vector<Row> rows() {
            K1 + "\n    allowed_ips: [172.16.0.0/12]\n",
        {"$D/hub.yaml:13:19: peers[0].allowed_ips[0]: 172.16.0.0/12 is already claimed by a "
         "static route via 10.0.0.254 on port lan ($D/hub.yaml:9:18)"}},
+      // Issue 13 item 2: a peer may not replace the hub's own routes.
+      {"PeerPrefixIsTheHubsLanAddress",
+       one_peer(K1, "[10.1.0.0/24, 10.0.0.1/32]"),
+       {"$D/hub.yaml:9:32: peers[0].allowed_ips[1]: 10.0.0.1/32 is the hub's own address "
+        "(ports.lan.address); a peer's allowed IPs may not replace the hub's own routes"}},
+      {"PeerPrefixIsTheHubsWanAddress",
+       one_peer(K1, "[198.51.100.10]"),
+       {"$D/hub.yaml:9:19: peers[0].allowed_ips[0]: 198.51.100.10/32 is the hub's own address "
+        "(ports.wan.address); a peer's allowed IPs may not replace the hub's own routes"}},
+      {"DefaultRouteWhenTheLanHasAGateway",
+       with_lan_routes("      - {prefix: 172.16.0.0/12, via: 10.0.0.254}\n") +
+           "    gateway: 10.0.0.254\n"
+           "peers:\n"
+           "  - name: a\n"
+           "    public_key: " +
+           K1 + "\n    allowed_ips: [0.0.0.0/0]\n",
+       {"$D/hub.yaml:14:19: peers[0].allowed_ips[0]: 0.0.0.0/0 is the default route via "
+        "ports.lan.gateway 10.0.0.254 (a peer may hold it only on a hub without that gateway); "
+        "a peer's allowed IPs may not replace the hub's own routes"}},
       {"DuplicatePublicKey",
        one_peer(K1, "[10.1.0.0/24]") +
            "  - name: b\n"

@@ -98,6 +98,8 @@ TEST_F(Diff, EverySettingThatTakesARestartIsNamed) {
             V{"metrics.per_peer"});
   EXPECT_EQ(restart("listen: \"0.0.0.0:9586\"", "listen: \"0.0.0.0:9586\", per_peer_limit: 10"),
             V{"metrics.per_peer_limit"});
+  EXPECT_EQ(restart("listen: \"0.0.0.0:9586\"", "listen: \"0.0.0.0:9586\", peer_endpoints: true"),
+            V{"metrics.peer_endpoints"});
 }
 
 TEST_F(Diff, ASecretComparesByContentNotByFile) {

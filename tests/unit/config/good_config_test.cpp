@@ -72,9 +72,11 @@ TEST_F(GoodConfig, MinimalConfigGetsDefaults) {
   EXPECT_EQ(s->dataplane.lcores, std::vector<unsigned>{1});
   EXPECT_EQ(s->dataplane.burst_size, 32u);
   EXPECT_TRUE(s->metrics.enabled);
-  EXPECT_EQ(s->metrics.listen.to_string(), "0.0.0.0:9586");
+  // Loopback unless opened on purpose; no site endpoints in the scrape.
+  EXPECT_EQ(s->metrics.listen.to_string(), "127.0.0.1:9586");
   EXPECT_EQ(s->metrics.per_peer, PerPeerMetrics::kAll);
   EXPECT_EQ(s->metrics.per_peer_limit, 0u);
+  EXPECT_FALSE(s->metrics.peer_endpoints);
   EXPECT_TRUE(s->peers.empty());
 }
 
@@ -104,7 +106,8 @@ TEST_F(GoodConfig, EverySectionIsRead) {
       "  enabled: false\n"
       "  listen: \"[::1]:9100\"\n"
       "  per_peer: all\n"
-      "  per_peer_limit: 5000\n");
+      "  per_peer_limit: 5000\n"
+      "  peer_endpoints: true\n");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->interface.name, "hub-1");
   EXPECT_EQ(s->interface.listen_port, 4500);
@@ -124,6 +127,7 @@ TEST_F(GoodConfig, EverySectionIsRead) {
   EXPECT_EQ(s->metrics.listen.to_string(), "[::1]:9100");
   EXPECT_EQ(s->metrics.per_peer, PerPeerMetrics::kAll);
   EXPECT_EQ(s->metrics.per_peer_limit, 5000u);
+  EXPECT_TRUE(s->metrics.peer_endpoints);
 }
 
 TEST_F(GoodConfig, PerPeerMetricsOff) {
@@ -223,6 +227,14 @@ TEST_F(GoodConfig, OverlappingButDistinctPrefixesAreAllowed) {
                 ", allowed_ips: [10.1.2.0/24, 10.0.5.0/24]}\n");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->peers.size(), 2u);
+}
+
+TEST_F(GoodConfig, DefaultRoutePeerWithoutALanGateway) {
+  // No ports.lan.gateway: the peer is the hub's default route (route_policy.hpp).
+  auto s = load(kMinimal + "peers:\n  - {name: breakout, public_key: " + key_text(1) +
+                ", allowed_ips: [0.0.0.0/0, \"::/0\"]}\n");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->peers.at(0).allowed_ips.size(), 2u);
 }
 
 TEST_F(GoodConfig, PeersDirIsMergedAfterInlinePeersInFileOrder) {

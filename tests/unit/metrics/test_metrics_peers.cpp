@@ -95,7 +95,9 @@ TEST(MetricsPerPeer, AThousandPeersEachWithTheirOwnLabelsAndValues) {
   }
   const std::vector<MetricsLcore> lcores = {{"1", &stats[0], &b0}, {"2", &stats[1], &b1}};
   MetricsPeerCache cache;
-  const auto s = snapshot_of(peers, cache, {});
+  MetricsOptions options;
+  options.peer_endpoints = true;
+  const auto s = snapshot_of(peers, cache, options);
   const auto fs = parse(exposition(lcores, s.get()));
 
   for (const char* name : kPeerFamilies) EXPECT_EQ(family(fs, name).samples.size(), kPeers);
@@ -123,6 +125,22 @@ TEST(MetricsPerPeer, AThousandPeersEachWithTheirOwnLabelsAndValues) {
   EXPECT_EQ(single(fs, "wghub_peers_configured"), kPeers);
   EXPECT_EQ(single(fs, "wghub_peers_live"), kPeers / 2);
   EXPECT_EQ(single(fs, "wghub_peers_exported"), kPeers);
+}
+
+TEST(MetricsPerPeer, EndpointLabelsAreOptIn) {
+  // A site's public IP:port is exported only with metrics.peer_endpoints.
+  const auto peers = peers_0_to(3);
+  MetricsPeerCache cache;
+  testing::MetricsFixture fx;
+  const auto fs = parse(exposition(fx.lcores, snapshot_of(peers, cache, {}).get()));
+  const Family& info = family(fs, "wghub_peer_info");
+  ASSERT_EQ(info.samples.size(), 3u);
+  for (const auto& sample : info.samples)
+    EXPECT_EQ(sample.labels.back(), (std::pair<std::string, std::string>{"endpoint", ""}));
+  config::Metrics m;
+  EXPECT_FALSE(metrics_options(m).peer_endpoints);
+  m.peer_endpoints = true;
+  EXPECT_TRUE(metrics_options(m).peer_endpoints);
 }
 
 TEST(MetricsPerPeer, NoneExportsNoPeerSeriesButStillCountsThePeers) {
