@@ -137,6 +137,11 @@ std::unique_ptr<Fib> Fib::create(const FibConfig& config, Rcu* rcu, std::string&
   return fib;
 }
 
+std::size_t Fib::memory_bytes(const FibConfig& config) {
+  const std::size_t groups = RTE_ALIGN_CEIL(std::size_t{config.tbl8_groups}, 64u) + 1;
+  return (std::size_t{64} << 20) + groups * 1024 + groups / 8 + std::size_t{config.max_rules} * 512;
+}
+
 Fib::~Fib() {
   // The readers must already be stopped or still reporting quiescent states.
   if (rcu_ != nullptr) release_held(true);
