@@ -53,16 +53,18 @@
 //    entry has the extension bit set).
 //  - A freed group can be allocated again for another /24 at once, while a
 //    reader is still walking it for the old one, which would answer with an
-//    unrelated prefix's next hop. So the writer notes every change that may
-//    have freed a group (the group count fell, or a long prefix's /24 has no
-//    group after the change, or a shorter prefix covered long ones) with an
-//    RCU token, and before a change that may allocate one (a long prefix into
-//    a /24 without a group, or a shorter prefix over long ones) it waits for
-//    that token's grace period, if it has not already passed. Start-up only
-//    adds and never waits; a reload waits at most once per "a group was freed,
-//    then one is needed", each at most one loop iteration of the slowest
-//    worker. Readers must be registered with the Rcu and report quiescent
-//    states, and the Rcu must outlive the Fib.
+//    unrelated prefix's next hop. A long prefix's change touches only its own
+//    /24's group, so the writer sees which group it freed (the first-level
+//    entry before and after) and holds it: marks it used again in rte_fib's
+//    allocation bitmap, with an RCU token, and gives it back once that grace
+//    period has passed (checked, never waited for, before each change). Only
+//    when rte_fib finds no free group while some are held does add() wait for
+//    a grace period and retry. A prefix of /24 or shorter over long ones (a
+//    LAN route over peers) may free groups that are not tracked one by one:
+//    the next change that may allocate a group waits out a grace period then.
+//    Start-up and reloads of /32 peers never wait. Readers must be registered
+//    with the Rcu and report quiescent states, and the Rcu must outlive the
+//    Fib.
 #pragma once
 
 #include <atomic>
