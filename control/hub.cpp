@@ -318,6 +318,17 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
 
   dp::EalOptions eal;
   eal.worker_lcores = s.dataplane.lcores;
+  {
+    // The IPv4 FIB (rte_fib) keeps ~0.4 KB a rule in EAL memory: past ~2.5 * 10^5
+    // rules, --no-huge gets what it needs beyond the 128 MiB of the default 512
+    // that the table had when it was rte_lpm (dataplane/fib.hpp).
+    const TableSizes sizes = table_sizes(s);
+    dp::FibConfig fib_config;
+    fib_config.max_rules = sizes.fib_rules;
+    fib_config.tbl8_groups = sizes.fib_tbl8;
+    const std::size_t fib_mb = dp::Fib::memory_bytes(fib_config) >> 20;
+    if (fib_mb > 128) eal.memory_mb += static_cast<unsigned>(fib_mb - 128);
+  }
   eal.no_pci = is_vdev(s.ports.wan.devargs) && is_vdev(s.ports.lan.devargs);
   eal.extra = split_words(options.extra_eal_args);
   if (options.extra_eal_args.find("log-level") == std::string::npos)

@@ -8,6 +8,8 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dataplane/fib.hpp"
 #include "dataplane/rcu.hpp"
@@ -23,7 +25,7 @@ struct Ipv4Fib {
   using Config = FibConfig;
   static constexpr unsigned kBits = 32;
   static constexpr uint32_t kMaxId = kMaxNextHopId;
-  static constexpr unsigned kNextHopBits = 24;  // rte_lpm's next hop width
+  static constexpr unsigned kNextHopBits = 24;  // encode_next_hop's width
 
   static uint32_t encode(NextHop nh) { return encode_next_hop(nh); }
   static NextHop decode(uint32_t v) { return decode_next_hop(v); }
@@ -147,6 +149,115 @@ TEST(Fib, FullTableFailsCleanly) {
   EXPECT_FALSE(fib->rule(0x0a000280u, 25).has_value());
   EXPECT_FALSE(fib->lookup(0x0a000281u).found());
   EXPECT_EQ(fib->lookup(0x0a000181u), (NextHop{NextHopKind::kPeer, 2}));
+}
+
+// DPDK 22.11's DIR24_8 rewrote all 2^24 first-level entries when a rule was
+// changed with a more specific rule ending at 255.255.255.255 under it
+// (reduced from the naive-model test): such rules stay beside the table.
+TEST(Fib, RulesAtTheTopOfTheAddressSpace) {
+  auto fib = make_fib("fib_top");
+  ASSERT_NE(fib, nullptr);
+  const NextHop a{NextHopKind::kPeer, 1}, b{NextHopKind::kPeer, 2}, c{NextHopKind::kPeer, 3};
+  const NextHop d{NextHopKind::kPeer, 4}, dflt{NextHopKind::kLanRoute, 9};
+  ASSERT_TRUE(fib->add(0xc0000000u, 3, a));
+  ASSERT_TRUE(fib->add(0xe0000000u, 3, b));
+  ASSERT_TRUE(fib->add(0xc0000000u, 2, c));
+  EXPECT_EQ(fib->lookup(0xc0000001u), a);
+  EXPECT_EQ(fib->lookup(0xe0000001u), b);
+  EXPECT_FALSE(fib->lookup(0x80000001u).found());
+  ASSERT_TRUE(fib->add(0x80000000u, 1, d));  // wg-quick's 0/1 + 128/1 default
+  ASSERT_TRUE(fib->add(0xffffffffu, 32, a));
+  ASSERT_TRUE(fib->add(0xffffff00u, 24, c));
+  EXPECT_EQ(fib->lookup(0x80000001u), d);
+  EXPECT_EQ(fib->lookup(0xffffffffu), a);
+  EXPECT_EQ(fib->lookup(0xfffffffeu), c);
+  EXPECT_EQ(fib->lookup(0xf0000000u), b);
+  EXPECT_FALSE(fib->lookup(0x00000001u).found());
+  ASSERT_TRUE(fib->add(0, 0, dflt));
+  EXPECT_EQ(fib->lookup(0x00000001u), dflt);
+  EXPECT_TRUE(fib->remove(0xe0000000u, 3));
+  EXPECT_EQ(fib->lookup(0xf0000000u), c);  // now under 192.0.0.0/2
+  EXPECT_TRUE(fib->remove(0xc0000000u, 2));
+  EXPECT_EQ(fib->lookup(0xf0000000u), d);
+  EXPECT_EQ(fib->rule(0xffffffffu, 32), a);
+  EXPECT_EQ(fib->size(), 5u);
+  EXPECT_EQ(fib->routes().size(), 5u);
+}
+
+// A long prefix with the same next hop as the rule over it, added and removed:
+// DPDK 22.11's group count wraps below 0 there and refuses every later long
+// prefix in a new /24 (Fib keeps the count itself).
+TEST(Fib, LongPrefixWithItsCoveringRulesNextHop) {
+  auto fib = make_fib("fib_samenh", nullptr, 4);
+  ASSERT_NE(fib, nullptr);
+  const NextHop peer{NextHopKind::kPeer, 5};
+  ASSERT_TRUE(fib->add(0x0a010200u, 24, peer));
+  ASSERT_TRUE(fib->add(0x0a010205u, 32, peer));
+  ASSERT_TRUE(fib->remove(0x0a010205u, 32));
+  ASSERT_TRUE(fib->remove(0x0a010200u, 24));
+  ASSERT_TRUE(fib->add(0x0a010200u, 24, peer));  // the /24 first, then its /32
+  ASSERT_TRUE(fib->add(0x0a010207u, 32, {NextHopKind::kPeer, 6}));
+  ASSERT_TRUE(fib->remove(0x0a010200u, 24));  // the /24 goes first
+  ASSERT_TRUE(fib->remove(0x0a010207u, 32));
+  for (uint32_t net = 0; net < 4; ++net) {
+    const uint32_t ip = 0x0b000001u | (net << 8);
+    ASSERT_TRUE(fib->add(ip, 32, {NextHopKind::kPeer, net})) << net << ": " << fib->error();
+    EXPECT_EQ(fib->lookup(ip), (NextHop{NextHopKind::kPeer, net}));
+  }
+  EXPECT_FALSE(fib->add(0x0c000001u, 32, {NextHopKind::kPeer, 9}));  // a fifth /24: full
+  EXPECT_NE(fib->error().find("tbl8"), std::string::npos) << fib->error();
+}
+
+// Peers as the hub has them: one /32 each, densely (256 per /24) and sparsely
+// (one per /24), added, half removed, re-added with other next hops; every
+// address checked against the expected owner; the rule limit is exact.
+TEST(Fib, ManyHostRoutesAgainstTheirOwners) {
+  constexpr uint32_t kDense = 1u << 15, kSparse = 1u << 12;
+  FibConfig config;
+  config.name = "fib_hosts";
+  config.max_rules = kDense + kSparse;
+  config.tbl8_groups = kDense / 256 + kSparse;
+  std::string error;
+  auto fib = Fib::create(config, nullptr, error);
+  ASSERT_NE(fib, nullptr) << error;
+  std::vector<std::pair<uint32_t, uint32_t>> owners;  // ip, id (+1; 0 = none)
+  for (uint32_t i = 0; i < kDense; ++i) owners.emplace_back(0xac100000u + i, i + 1);
+  for (uint32_t i = 0; i < kSparse; ++i) owners.emplace_back(0x0a000007u + (i << 8), kDense + i + 1);
+  auto check = [&] {
+    std::vector<uint32_t> ips;
+    for (const auto& [ip, id] : owners) ips.push_back(ip);
+    std::vector<NextHop> bulk(ips.size());
+    fib->lookup_bulk(ips.data(), bulk.data(), static_cast<unsigned>(ips.size()));
+    for (std::size_t i = 0; i < owners.size(); ++i) {
+      const NextHop want = owners[i].second == 0 ? NextHop{}
+                                                 : NextHop{NextHopKind::kPeer, owners[i].second};
+      ASSERT_EQ(fib->lookup(owners[i].first), want) << format_prefix(owners[i].first, 32);
+      ASSERT_EQ(bulk[i], want) << format_prefix(owners[i].first, 32);
+    }
+  };
+  for (const auto& [ip, id] : owners) ASSERT_TRUE(fib->add(ip, 32, {NextHopKind::kPeer, id})) << fib->error();
+  EXPECT_EQ(fib->size(), owners.size());
+  EXPECT_FALSE(fib->add(0x0b000001u, 32, {NextHopKind::kPeer, 1}));  // max_rules reached
+  EXPECT_NE(fib->error().find("rules"), std::string::npos) << fib->error();
+  check();
+  std::mt19937 rng(12);
+  for (auto& [ip, id] : owners) {
+    if (rng() % 2 == 0) continue;
+    ASSERT_TRUE(fib->remove(ip, 32));
+    id = 0;
+  }
+  check();
+  uint32_t fresh = kDense + kSparse + 1;
+  for (auto& [ip, id] : owners) {
+    if (id != 0) continue;
+    id = fresh++;
+    ASSERT_TRUE(fib->add(ip, 32, {NextHopKind::kPeer, id})) << fib->error();
+  }
+  check();
+  EXPECT_EQ(fib->routes().size(), owners.size());
+  fib->clear();
+  for (auto& [ip, id] : owners) id = 0;
+  check();
 }
 
 TEST(LanGateways, SharesIdsPerAddressAndRecyclesAfterAGracePeriod) {

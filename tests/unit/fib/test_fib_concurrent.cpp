@@ -157,7 +157,7 @@ TEST(FibConcurrent, ReadersNeverSeeAForeignNextHop) {
 
 // With one tbl8 group and a live reader, removing the only long prefix and
 // adding one under another /24 must still work: the freed group comes back
-// after a grace period (rte_lpm's reclaim, or Fib::add's synchronize-and-retry).
+// after a grace period (Fib holds it until then).
 TEST(FibConcurrent, FreedGroupIsReusedAfterAGracePeriod) {
   Rcu rcu;
   ASSERT_TRUE(rcu.init(1));
@@ -192,6 +192,54 @@ TEST(FibConcurrent, FreedGroupIsReusedAfterAGracePeriod) {
   }
   stop.store(true);
   reader.join();
+}
+
+// Every one of rte_fib's groups in use (64: it allocates multiples of 64)
+// and a live reader: a long prefix's removal frees a group, which the Fib
+// holds for a grace period; an add under a new /24 then finds no free group
+// in rte_fib, waits for the grace period, and succeeds with the held one.
+TEST(FibConcurrent, AddWaitsForAHeldGroupWhenTheTableIsFull) {
+  Rcu rcu;
+  ASSERT_TRUE(rcu.init(1));
+  ASSERT_TRUE(rcu.register_thread(0));
+  FibConfig config;
+  config.name = "fib_held";
+  config.max_rules = 256;
+  config.tbl8_groups = 64;
+  std::string error;
+  auto fib = Fib::create(config, &rcu, error);
+  ASSERT_NE(fib, nullptr) << error;
+  for (uint32_t n = 0; n < 64; ++n)
+    ASSERT_TRUE(fib->add(0x0a000001u | (n << 8), 32, {NextHopKind::kPeer, n})) << fib->error();
+  EXPECT_FALSE(fib->add(0x0b000001u, 32, {NextHopKind::kPeer, 99}));  // 65th /24: full
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reports{0}, wrong{0};
+  std::thread reader([&] {
+    rcu.online(0);
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (uint32_t n = 1; n < 64; ++n) {
+        const NextHop nh = fib->lookup(0x0a000001u | (n << 8));
+        if (nh != NextHop{NextHopKind::kPeer, n}) wrong.fetch_add(1, std::memory_order_relaxed);
+      }
+      rcu.quiescent(0);
+      reports.fetch_add(1, std::memory_order_relaxed);
+    }
+    rcu.offline(0);
+  });
+  while (reports.load() == 0) std::this_thread::yield();
+  for (uint32_t round = 0; round < 20; ++round) {
+    const uint32_t old_ip = round == 0 ? 0x0a000001u : 0x0b000001u | ((round - 1) << 8);
+    EXPECT_TRUE(fib->remove(old_ip, 32));
+    const uint32_t ip = 0x0b000001u | (round << 8);
+    const bool added = fib->add(ip, 32, {NextHopKind::kPeer, 100 + round});
+    EXPECT_TRUE(added) << round << ": " << fib->error();
+    if (!added) break;  // not ASSERT: the reader must be stopped first
+    EXPECT_EQ(fib->lookup(ip), (NextHop{NextHopKind::kPeer, 100 + round}));
+  }
+  stop.store(true);
+  reader.join();
+  EXPECT_EQ(wrong.load(), 0u);
 }
 
 }  // namespace
