@@ -89,13 +89,12 @@ Device::~Device() {
 bool Device::add_route(const config::Prefix& prefix, dp::NextHop nh, const std::string& what,
                        std::string& error) {
   if (prefix.family() == config::Family::v6) {
-    if (!dp_.fib6->add(ipv6_bytes(prefix.address()), static_cast<std::uint8_t>(prefix.length()),
-                       nh)) {
+    const bool added =
+        dp_.fib6->add(ipv6_bytes(prefix.address()), static_cast<std::uint8_t>(prefix.length()), nh);
+    if (!added)
       error =
           what + ": cannot add " + prefix.to_string() + " to the IPv6 FIB: " + dp_.fib6->error();
-      return false;
-    }
-    return true;
+    return added;
   }
   if (!dp_.fib->add(ipv4_host(prefix.address()), static_cast<std::uint8_t>(prefix.length()), nh)) {
     error = what + ": cannot add " + prefix.to_string() + " to the FIB: " + dp_.fib->error();
@@ -215,6 +214,7 @@ bool Device::set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixe
           owner_of_.erase(t->prefix);
         }
       }
+      settle_fib6_failures();  // older IPv6 changes these adds published may have failed
       return false;
     }
     owner_of_[prefix] = p.slot;
@@ -236,6 +236,7 @@ bool Device::set_allowed_ips(Peer& p, const std::vector<config::Prefix>& prefixe
     remove_route(old);
   }
   p.allowed_ips = prefixes;
+  settle_fib6_failures();  // older IPv6 changes these adds published may have failed
   return true;
 }
 
@@ -523,10 +524,42 @@ void Device::send_keepalive(std::uint32_t peer_slot) {
 // with the first publish that finds it free (fib6.hpp).
 void Device::publish_ipv6_routes() {
   dp_.fib6->publish();
+  settle_fib6_failures();
+}
+
+// An IPv6 route change accepted while the standby table still had readers
+// is applied later (fib6.hpp), and may then not fit. Its owner record must
+// not outlive it: a peer listed as owning a prefix the table does not route
+// to it would pass the inner-source check for nothing and show in wg(8).
+void Device::settle_fib6_failures() {
   if (dp_.fib6->failed_ops() != fib6_failures_logged_) {
     log_error("IPv6 FIB: %" PRIu64 " route change(s) did not fit and were dropped; last: %s",
               dp_.fib6->failed_ops() - fib6_failures_logged_, dp_.fib6->error().c_str());
     fib6_failures_logged_ = dp_.fib6->failed_ops();
+  }
+  for (const dp::Fib6::FailedChange& f : dp_.fib6->take_failures()) {
+    config::IpAddress address;
+    address.family = config::Family::v6;
+    std::memcpy(address.bytes.data(), f.ip.data(), 16);
+    const config::Prefix prefix = config::Prefix::from(address, f.depth);
+    if (f.wanted.kind != dp::NextHopKind::kPeer) continue;  // a LAN route: logged above
+    auto owner = owner_of_.find(prefix);
+    if (owner == owner_of_.end() || owner->second != f.wanted.id) continue;
+    owner_of_.erase(owner);
+    if (auto p = peers_.find(f.wanted.id); p != peers_.end()) {
+      std::erase(p->second.allowed_ips, prefix);
+      log_error("peer %s: allowed ip %s did not fit in the IPv6 FIB and is not installed",
+                p->second.name.c_str(), prefix.to_string().c_str());
+    }
+    // The table kept the previous owner's route: so does the record.
+    if (f.kept && f.kept->kind == dp::NextHopKind::kPeer) {
+      if (auto q = peers_.find(f.kept->id); q != peers_.end()) {
+        owner_of_[prefix] = q->first;
+        if (std::find(q->second.allowed_ips.begin(), q->second.allowed_ips.end(), prefix) ==
+            q->second.allowed_ips.end())
+          q->second.allowed_ips.push_back(prefix);
+      }
+    }
   }
 }
 

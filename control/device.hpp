@@ -206,6 +206,11 @@ class Device : public HandshakeSink {
   void remove_route(const config::Prefix& prefix);
   void set_configured_endpoint(Peer& p, const std::optional<config::Endpoint>& endpoint);
   void publish_ipv6_routes();
+  // Takes back what the IPv6 FIB accepted and then could not apply
+  // (Fib6::take_failures): the AllowedIP goes back to whom the table kept it
+  // for, or to nobody. Run after a peer's AllowedIPs change and after each
+  // publish (not inside a loop over a peer's allowed_ips: it edits them).
+  void settle_fib6_failures();
 
   dp::Dataplane& dp_;
   ControlTx& tx_;

@@ -111,6 +111,8 @@ bool Fib6::add(const Ipv6Address& ip, uint8_t depth, NextHop nh) {
   // Applied at once and refused (publish dropped it): the caller hears it.
   if (failed_ops_ != failures && last_failed_index_ == index) {
     --failed_ops_;
+    if (!failures_.empty() && failures_.back().ip == key.first && failures_.back().depth == depth)
+      failures_.pop_back();
     return false;
   }
   return true;
@@ -184,12 +186,14 @@ bool Fib6::catch_up(unsigned side) {
     bool later_same_key = false;
     for (uint64_t j = index + 1; j < op_end(); ++j)
       if (ops_[j - op_base_].key == op.key) later_same_key = true;
-    if (!later_same_key) {
+    if (!later_same_key) {  // else the later change decides, and is reported
       if (op.prev == 0) {
         rules_.erase(op.key);
       } else {
         rules_[op.key] = op.prev;
       }
+      failures_.push_back({op.key.first, op.key.second, decode_next_hop6(op.value),
+                           op.prev == 0 ? std::nullopt : std::optional(decode_next_hop6(op.prev))});
     }
     ops_.erase(ops_.begin() + static_cast<std::ptrdiff_t>(index - op_base_));
     // Entries past it moved down by one: so do the indices that point past it.

@@ -65,6 +65,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/fib.hpp"
@@ -156,6 +157,18 @@ class Fib6 {
   void when_published(std::function<void()> fn);
   // Changes that were accepted but did not fit when applied later.
   uint64_t failed_ops() const { return failed_ops_; }
+  // One of those: the prefix, the next hop add() accepted for it, and what
+  // the table keeps for it instead (the rule before the change, or none).
+  struct FailedChange {
+    Ipv6Address ip{};
+    uint8_t depth = 0;
+    NextHop wanted{};
+    std::optional<NextHop> kept;
+  };
+  // The failures since the last call, so that whoever recorded the change
+  // (the device's owner of an AllowedIP) can take it back. A change whose add()
+  // returned false is not among them.
+  std::vector<FailedChange> take_failures() { return std::exchange(failures_, {}); }
 
   // --- any thread, lock-free (workers: between quiescent reports) ---
 
@@ -229,6 +242,7 @@ class Fib6 {
   uint32_t max_rules_ = 0;
   uint64_t failed_ops_ = 0;
   uint64_t last_failed_index_ = 0;
+  std::vector<FailedChange> failures_;
   std::string error_;
 };
 

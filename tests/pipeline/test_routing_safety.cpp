@@ -11,6 +11,7 @@
 // that fill the FIB part way are rolled back, and a later claim of the same
 // prefixes works (it used to throw std::out_of_range, which aborted a reload).
 #include <cerrno>
+#include <cstring>
 
 #include "control/uapi_backend.hpp"
 #include "crypto/base64.hpp"
@@ -384,6 +385,95 @@ TEST_F(TinyFibTest, ReloadThatDoesNotFitThenClaimsTheSamePrefix) {
   const auto r = rule(ip4(172, 16, 1, 1), 32);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->id, h().slot("g0"));
+}
+
+}  // namespace
+}  // namespace wghub::pipeline
+
+namespace wghub::pipeline {
+namespace {
+
+// Issue 13.5: an IPv6 AllowedIP accepted while the standby table still had
+// readers is applied later (fib6.hpp) and may then not fit. The device must
+// hear it: the peer no longer lists the prefix, and nobody owns it, so wg(8)
+// and the inner-source check agree with the table.
+class TinyFib6Test : public PipelineTest {
+ protected:
+  void SetUp() override {
+    HarnessOptions o;
+    ctl::TableSizes sizes;
+    sizes.peers = 64;
+    sizes.keypair_log2 = 8;
+    sizes.fib_rules = 64;
+    sizes.fib_tbl8 = 64;
+    sizes.fib6_rules = 64;
+    sizes.fib6_tbl8 = 16;  // a few /64s in distinct /24s
+    o.table_sizes = sizes;
+    rebuild(o);
+  }
+  static ctl::PeerSpec spec(std::uint8_t n) {
+    ctl::PeerSpec s;
+    s.name = "v6-" + std::to_string(n);
+    s.public_key.fill(static_cast<std::uint8_t>(0x80 + n));
+    // fdNN::/64: each in a /24 of its own, so each needs its own groups.
+    const std::string text = "fd" + std::to_string(10 + n) + "::/64";
+    s.allowed_ips.push_back(prefix(text.c_str()));
+    return s;
+  }
+};
+
+TEST_F(TinyFib6Test, LateFailureTakesTheAllowedIpBack) {
+  ctl::Device& device = h().hub().device();
+  dp::Rcu& rcu = *h().hub().dataplane().rcu;
+  // The stepped worker (reader 0) is online and reports no quiescent state
+  // meanwhile: after the first change, the standby table has a reader and
+  // the later changes wait.
+  constexpr std::uint8_t kPeers = 12;
+  std::string error;
+  for (std::uint8_t n = 0; n < kPeers; ++n)
+    ASSERT_TRUE(device.add_peer(spec(n), error)) << "accepted, applied later: " << error;
+  ASSERT_TRUE(h().hub().dataplane().fib6->pending());
+  rcu.quiescent(0);
+  // The next change publishes what waited; the ones that did not fit fail.
+  ctl::PeerSpec v4;
+  v4.name = "v4-only";
+  v4.public_key.fill(0x7f);
+  v4.allowed_ips.push_back(prefix("172.16.9.0/24"));
+  ASSERT_TRUE(device.add_peer(v4, error)) << error;  // IPv4: settles IPv6 failures too
+  rcu.quiescent(0);
+  h().run();  // the control tick publishes and settles as well
+  const std::uint64_t failed = h().hub().dataplane().fib6->failed_ops();
+  ASSERT_GT(failed, 0u) << "the test needs late failures: make the table smaller";
+  unsigned kept = 0, dropped = 0;
+  for (std::uint8_t n = 0; n < kPeers; ++n) {
+    const ctl::PeerSpec s = spec(n);
+    const ctl::Device::Peer* p = device.find(s.public_key);
+    ASSERT_NE(p, nullptr);
+    dp::Ipv6Address a;
+    std::memcpy(a.data(), s.allowed_ips[0].address().bytes.data(), 16);
+    const auto rule = h().hub().dataplane().fib6->rule(a, 64);
+    if (rule) {
+      ++kept;
+      EXPECT_EQ(rule->id, p->slot);
+      EXPECT_EQ(p->allowed_ips, s.allowed_ips) << s.name;
+    } else {
+      ++dropped;
+      EXPECT_TRUE(p->allowed_ips.empty()) << s.name << " still lists a prefix the table lacks";
+    }
+  }
+  EXPECT_EQ(dropped, failed);
+  EXPECT_GT(kept, 0u);
+  // The prefix is free again: a peer may claim it once there is room.
+  const ctl::PeerSpec first = spec(0);
+  ASSERT_TRUE(device.remove_peer(first.public_key));
+  rcu.quiescent(0);
+  h().run();
+  rcu.quiescent(0);
+  ctl::PeerSpec last = spec(kPeers - 1);
+  ASSERT_TRUE(device.update_peer(last, error)) << error;
+  rcu.quiescent(0);
+  h().run();
+  EXPECT_EQ(device.find(last.public_key)->allowed_ips, last.allowed_ips);
 }
 
 }  // namespace

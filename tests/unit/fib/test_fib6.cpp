@@ -177,6 +177,7 @@ TEST(Fib6, FullTableFailsCleanly) {
   EXPECT_NE(fib->error().find("full"), std::string::npos) << fib->error();
   EXPECT_FALSE(fib->rule(extra, 64).has_value());
   EXPECT_EQ(fib->failed_ops(), 0u) << "reported to the caller, not counted";
+  EXPECT_TRUE(fib->take_failures().empty()) << "the caller heard it: nothing to take back";
   EXPECT_EQ(fib->size(), fits);
   EXPECT_FALSE(fib->lookup(extra).found());
   for (unsigned i = 0; i < fits; ++i)
@@ -269,6 +270,16 @@ TEST(Fib6, LateChangesThatDoNotFitAreCounted) {
   EXPECT_NE(fib->error().find(format_prefix6(distinct_64(fits + 2), 64)), std::string::npos)
       << fib->error();
   EXPECT_EQ(fib->size(), fits);
+  // Issue 13.5: each is reported back, with what it was to route to.
+  const auto failures = fib->take_failures();
+  ASSERT_EQ(failures.size(), 3u);
+  for (unsigned k = 0; k < 3; ++k) {
+    EXPECT_EQ(failures[k].ip, distinct_64(fits + k));
+    EXPECT_EQ(failures[k].depth, 64u);
+    EXPECT_EQ(failures[k].wanted, (NextHop{NextHopKind::kPeer, fits + k}));
+    EXPECT_FALSE(failures[k].kept.has_value());
+  }
+  EXPECT_TRUE(fib->take_failures().empty());
   for (unsigned i = 0; i < fits + 3; ++i) {
     EXPECT_EQ(fib->rule(distinct_64(i), 64).has_value(), i < fits) << i;
     EXPECT_EQ(fib->lookup(distinct_64(i)).found(), i < fits) << i;
