@@ -121,7 +121,8 @@ unsigned ControlThread::poll_once() {
   const unsigned staged = rte_ring_dequeue_burst(dp_.staged, objs, kRingBurst, nullptr);
   for (unsigned i = 0; i < staged; ++i) {
     auto* m = static_cast<rte_mbuf*>(objs[i]);
-    device_.stage(m, dp::control_meta(m).peer_slot, now, now_tsc);
+    const dp::ControlMeta& meta = dp::control_meta(m);
+    device_.stage(m, meta.peer_slot, meta.peer_generation, now, now_tsc);
   }
 
   // One slice of a reload in progress (bounded: reload.hpp), between the

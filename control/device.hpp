@@ -170,7 +170,11 @@ class Device : public HandshakeSink {
                 std::uint64_t now_tsc);
   // A packet a worker could not send for want of a session (ring `staged`):
   // it waits in the peer's queue and a handshake starts.
-  void stage(rte_mbuf* m, std::uint32_t slot, TimePoint now, std::uint64_t now_tsc);
+  // `generation` is the slot's PeerState::generation when the worker staged
+  // it: a packet for a peer removed meanwhile is purged, also when another
+  // peer holds the slot by now.
+  void stage(rte_mbuf* m, std::uint32_t slot, std::uint32_t generation, TimePoint now,
+             std::uint64_t now_tsc);
   const StagedCounters& staged_counters() const { return staged_counters_; }
 
   const std::map<std::uint32_t, Peer>& peers() const { return peers_; }

@@ -224,9 +224,13 @@ void Device::on_event(HandshakeEngine& engine, dp::WorkerEvent, std::uint32_t sl
   if (auto it = peers_.find(slot); it != peers_.end()) service(engine, it->second, now, now_tsc);
 }
 
-void Device::stage(rte_mbuf* m, std::uint32_t slot, TimePoint now, std::uint64_t now_tsc) {
+void Device::stage(rte_mbuf* m, std::uint32_t slot, std::uint32_t generation, TimePoint now,
+                   std::uint64_t now_tsc) {
   auto it = peers_.find(slot);
-  if (it == peers_.end()) {  // removed meanwhile
+  // Removed meanwhile, or removed and the slot given to another peer: its
+  // traffic must not reach that one (issue 13.4).
+  if (it == peers_.end() ||
+      dp_.peers->at(slot).generation.load(std::memory_order_relaxed) != generation) {
     ++staged_counters_.purged;
     rte_pktmbuf_free(m);
     return;

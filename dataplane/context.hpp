@@ -131,8 +131,11 @@ enum class ControlReason : std::uint8_t {
 };
 
 struct ControlMeta {
-  std::uint32_t next_hop_be = 0;  // kAwaitingNeighbour: the IPv4 address to resolve
-  std::uint32_t peer_slot = 0;    // kStaged: the peer it waits for
+  union {
+    std::uint32_t next_hop_be = 0;  // kAwaitingNeighbour: the IPv4 address to resolve
+    std::uint32_t peer_generation;  // kStaged: the slot's PeerState::generation then
+  };
+  std::uint32_t peer_slot = 0;  // kStaged: the peer it waits for
   ControlReason reason = ControlReason::kReceived;
   std::uint8_t port_stats_index = 0;  // which port it arrived on / must leave from
   std::uint8_t next_hop_family = 4;   // kAwaitingNeighbour: 6 = resolve next_hop6 (NDP)

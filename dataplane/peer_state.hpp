@@ -203,6 +203,10 @@ struct alignas(64) PeerState {
   // --- control writes, workers read on every packet ---
   std::atomic<Keypair*> current{nullptr};  // keypair used to send; nullptr = none
   std::atomic<bool> active{false};         // configured and allowed to pass traffic
+  // Which peer holds the slot: one more each time it is allocated. A
+  // reference by slot that waits (a staged packet) carries it, so it cannot
+  // reach the next peer given the same slot.
+  std::atomic<uint32_t> generation{0};
 
   // --- workers write (roaming), control reads/sets ---
   alignas(64) EndpointCell endpoint;  // empty = none
@@ -266,6 +270,7 @@ class PeerTable {
     free_.pop_back();
     used_[slot] = true;
     peers_[slot].reset();
+    peers_[slot].generation.fetch_add(1, std::memory_order_relaxed);
     return slot;
   }
   // Returns the slot to the pool. Only after a grace period since the peer was

@@ -136,6 +136,7 @@ void Worker::stage(rte_mbuf* m, std::uint32_t slot) {
   ControlMeta& meta = control_meta(m);
   meta.reason = ControlReason::kStaged;
   meta.peer_slot = slot;
+  meta.peer_generation = dp_.peers->at(slot).generation.load(std::memory_order_relaxed);
   if (rte_ring_enqueue(dp_.staged, m) != 0) drop(m, DropReason::kStagedRingFull);
 }
 

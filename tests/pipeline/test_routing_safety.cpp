@@ -11,7 +11,12 @@
 // that fill the FIB part way are rolled back, and a later claim of the same
 // prefixes works (it used to throw std::out_of_range, which aborted a reload).
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
+
+#include <rte_cycles.h>
+#include <rte_ring.h>
 
 #include "control/uapi_backend.hpp"
 #include "crypto/base64.hpp"
@@ -474,6 +479,62 @@ TEST_F(TinyFib6Test, LateFailureTakesTheAllowedIpBack) {
   rcu.quiescent(0);
   h().run();
   EXPECT_EQ(device.find(last.public_key)->allowed_ips, last.allowed_ips);
+}
+
+}  // namespace
+}  // namespace wghub::pipeline
+
+namespace wghub::pipeline {
+namespace {
+
+// Issue 13.4: a packet staged for a peer that is removed, and whose slot then
+// goes to another peer, must not reach that peer. The packet waits on the
+// staged ring with the slot's generation; by the time the control thread
+// takes it, the slot holds someone else.
+TEST_F(PipelineTest, StagedPacketDoesNotReachTheNextPeerInItsSlot) {
+  ctl::Device& device = h().hub().device();
+  dp::Dataplane& dp = h().hub().dataplane();
+  const std::uint32_t slot_a = h().slot("site-a");
+  const ctl::PublicKey key_a = h().peer("site-a").public_key();
+  // Site A handshakes: the hub knows its endpoint, but may not send on the
+  // responder's keypair before A's first data. HQ -> site A is staged.
+  SimPeer& a = h().peer("site-a");
+  h().send(a, a.create_initiation());
+  h().run();
+  ASSERT_EQ(h().take_wan().size(), 1u) << "the response";
+  h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 1, 64));
+  h().run_workers();
+  void* obj = nullptr;
+  ASSERT_EQ(rte_ring_dequeue(dp.staged, &obj), 0) << "the worker staged the packet";
+  auto* m = static_cast<rte_mbuf*>(obj);
+  const dp::ControlMeta meta = dp::control_meta(m);
+  ASSERT_EQ(meta.peer_slot, slot_a);
+
+  // Site A goes; once the grace period passed its slot is free, and the next
+  // peer added gets it.
+  ASSERT_TRUE(device.remove_peer(key_a));
+  // The control tick (every 100 ms) reclaims it after a grace period.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (dp.peers->allocated(slot_a) && std::chrono::steady_clock::now() < deadline) {
+    h().run();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(dp.peers->allocated(slot_a)) << "the slot was not freed";
+  ctl::PeerSpec c;
+  c.name = "site-c-new";
+  c.public_key.fill(0x5c);
+  c.allowed_ips.push_back(prefix("10.3.0.0/24"));
+  std::string error;
+  ASSERT_TRUE(device.add_peer(c, error)) << error;
+  ASSERT_EQ(device.find(c.public_key)->slot, slot_a) << "the test needs the slot reused";
+
+  const std::uint64_t purged = device.staged_counters().purged;
+  device.stage(m, meta.peer_slot, meta.peer_generation, ctl::Clock::now(), rte_get_tsc_cycles());
+  EXPECT_EQ(device.staged_counters().purged, purged + 1);
+  EXPECT_TRUE(device.find(c.public_key)->staged.empty())
+      << "site A's traffic must not wait for (and go to) the new peer";
+  h().run();
+  EXPECT_TRUE(h().take_wan().empty()) << "no handshake to the new peer for site A's packet";
 }
 
 }  // namespace
