@@ -1,6 +1,8 @@
 // Fuzz target: the receive classifiers (classify_wan / classify_lan, on a
-// port without and with an IPv6 address), ARP parsing and answering, NDP
-// parsing and answering, the ICMPv6 echo reply, the inner-packet parser and
+// port without and with an IPv6 address), the fast path's matchers against
+// them (fast_path.hpp: the first parser every data frame meets), ARP parsing,
+// answering and merging into a neighbour table, NDP parsing, answering and
+// merging, the ICMPv6 echo reply, the inner-packet parser and
 // the TTL / hop limit decrement. The
 // frame lies in a buffer exactly `contiguous` bytes long, so ASan reports any
 // read past the first segment; offsets the classifier returns are checked
@@ -23,8 +25,11 @@
 #include <vector>
 
 #include "dataplane/arp.hpp"
+#include "dataplane/fast_path.hpp"
 #include "dataplane/icmp.hpp"
 #include "dataplane/ndp.hpp"
+#include "dataplane/neighbour.hpp"
+#include "dataplane/neighbour6.hpp"
 #include "dataplane/packet.hpp"
 #include "fuzz/fuzz_common.hpp"
 
@@ -130,6 +135,57 @@ void check_classified(const Classified& c, std::uint32_t contiguous, std::uint32
   (void)classify_name(c.kind);
 }
 
+// The fast path's matchers give the general classifiers' verdict on every
+// frame they claim, and claim every frame the general path would take the
+// common way (IPv4 without options).
+void fast_path(const std::uint8_t* f, std::uint32_t contiguous, std::uint32_t len,
+               IpChecksum checksum, const Classified& wan, const Classified& lan) {
+  WireGuardDatagram fast;
+  const bool hit = match_wireguard_ipv4(f, contiguous, len, kWan, checksum, fast);
+  const bool common = wan.kind == Classify::kWireGuard && wan.ip_version == 4 &&
+                      wan.l4_offset == kEthernetHeaderLen + kIpv4MinHeaderLen;
+  check(hit == common, "match_wireguard_ipv4 disagrees with classify_wan");
+  if (hit)
+    check(fast.payload_len == wan.payload_len && fast.src_ip_be == wan.src_ip_be &&
+              fast.src_port_be == wan.src_port_be,
+          "match_wireguard_ipv4's datagram differs from classify_wan's");
+  std::uint32_t total = 0, dst_be = 0;
+  const bool fwd = match_forward_ipv4(f, contiguous, len, kWan, checksum, total, dst_be);
+  const bool lan_common = lan.kind == Classify::kForward && lan.ip_version == 4 &&
+                          lan.l4_offset == kEthernetHeaderLen + kIpv4MinHeaderLen;
+  check(fwd == lan_common, "match_forward_ipv4 disagrees with classify_lan");
+  if (fwd) check(dst_be == lan.dst_ip_be && total <= len, "match_forward_ipv4's destination");
+}
+
+// RFC 826 / RFC 4861 merges into small tables: what is learned is a unicast
+// neighbour on the subnet, never us, and the tables keep their budgets.
+void merge_arp(const ArpMessage& msg) {
+  NeighbourTable table(NeighbourTiming{1000, 10, 3}, 16);
+  const Ipv4Interface iface{kWan.ip_be, ipv4_be(255, 255, 255, 0)};
+  for (std::uint64_t now = 1; now <= 3; ++now) {
+    const ArpLearn learned = arp_merge(msg, iface, table, now * 100);
+    if (learned == ArpLearn::kIgnored) continue;
+    check(iface.in_subnet(msg.sender_ip_be) && msg.sender_ip_be != kWan.ip_be,
+          "arp_merge learned an address off the subnet, or ours");
+    check(table.lookup(msg.sender_ip_be).has_value(), "arp_merge learned nothing it can look up");
+  }
+  check(table.size() <= table.max_entries(), "ARP table over its size");
+  check(table.incomplete() <= table.max_incomplete(), "ARP incomplete budget");
+}
+
+void merge_ndp(const NdpMessage& msg) {
+  Neighbour6Table table(NeighbourTiming{1000, 10, 3}, 16);
+  const Ipv6Interface iface{kWan6.ip6, 64};
+  for (std::uint64_t now = 1; now <= 3; ++now) {
+    const NdpLearn learned = ndp_merge(msg, iface, table, now * 100);
+    if (learned == NdpLearn::kIgnored) continue;
+    const Ipv6Bytes& who = msg.type == kNdpNeighborSolicit ? msg.src : msg.target;
+    check(iface.in_subnet(who) && who != kWan6.ip6, "ndp_merge learned off the subnet, or us");
+  }
+  check(table.size() <= table.max_entries(), "NDP table over its size");
+  check(table.incomplete() <= table.max_incomplete(), "NDP incomplete budget");
+}
+
 // The inner-packet helpers on `p` (a decrypted plaintext, as the worker sees it).
 void inner(const std::uint8_t* p, std::uint32_t n) {
   InnerPacket out;
@@ -168,11 +224,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_classified(lan, contiguous, len);
   check(wan.kind != Classify::kForward, "WAN never forwards");
   check(lan.kind != Classify::kWireGuard, "LAN serves no WireGuard");
+  fast_path(seg.get(), contiguous, len, checksum, wan, lan);
 
   if (wan.kind == Classify::kArp || lan.kind == Classify::kArp) {
     ArpMessage msg;
-    if (parse_arp(seg.get(), contiguous, msg))
+    if (parse_arp(seg.get(), contiguous, msg)) {
       check(msg.op == 1 || msg.op == 2, "parse_arp accepted an unknown op");
+      merge_arp(msg);
+    }
     std::vector<std::uint8_t> copy(seg.get(), seg.get() + contiguous);
     if (answer_arp_in_place(copy.data(), contiguous, kWan.ip_be, kWan.mac)) {
       ArpMessage reply;
@@ -192,6 +251,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       NdpMessage msg;
       if (parse_ndp(seg.get(), contiguous, c6, msg)) {
         check(msg.type == kNdpNeighborSolicit || msg.type == kNdpNeighborAdvert, "NDP type");
+        merge_ndp(msg);
         if (answer_ns(copy.data(), msg, kWan6.ip6, kWan6.mac) != 0) {
           const Classified again = classify_wan(copy.data(), kNdpFrameLen, kNdpFrameLen, kWan6);
           check(again.kind == Classify::kNotForUs || again.kind == Classify::kNdp,
