@@ -539,3 +539,45 @@ TEST_F(PipelineTest, StagedPacketDoesNotReachTheNextPeerInItsSlot) {
 
 }  // namespace
 }  // namespace wghub::pipeline
+
+namespace wghub::pipeline {
+namespace {
+
+// Issue 13.7 through the hub: a site's initiation, captured, is replayed from
+// another address after the site's peer was removed and added again (a
+// reload or `wg set` does that). The hub must not answer it, nor move the
+// site's endpoint to the replayer.
+TEST_F(PipelineTest, ReplayAfterRemoveAndReAddIsRefused) {
+  ctl::Device& device = h().hub().device();
+  SimPeer& a = h().peer("site-a");
+  const Bytes captured = a.create_initiation();
+  h().send(a, captured);
+  h().run();
+  ASSERT_EQ(h().take_wan().size(), 1u) << "the response to the genuine initiation";
+
+  ctl::PeerSpec spec;
+  spec.name = "site-a";
+  spec.public_key = a.public_key();
+  spec.allowed_ips = h().device_peer("site-a").allowed_ips;
+  ASSERT_TRUE(device.remove_peer(spec.public_key));
+  h().run();
+  std::string error;
+  ASSERT_TRUE(device.add_peer(spec, error)) << error;
+
+  // The replayer sends the captured initiation from its own address.
+  perfsim::Outer replayer = a.outer();
+  replayer.ip = ip4(198, 51, 100, 66);
+  replayer.port = 4444;
+  const HubWan hub = h().hub_wan();
+  h().inject_wan(ethernet_frame(hub.mac, replayer.mac, kEtherTypeIpv4,
+                                udp_packet(replayer.ip, hub.ip, replayer.port, hub.port, captured)));
+  h().run();
+  EXPECT_TRUE(h().take_wan().empty()) << "a replayed initiation must not be answered";
+  const auto& hs = h().hub().engine().counters();
+  EXPECT_EQ(hs.noise_errors[static_cast<std::size_t>(ctl::NoiseError::kReplayedTimestamp)], 1u);
+  EXPECT_NE(h().endpoint("site-a"), packed_endpoint(replayer.ip, replayer.port))
+      << "the replayer must not become site A's endpoint";
+}
+
+}  // namespace
+}  // namespace wghub::pipeline
