@@ -1,31 +1,14 @@
 // See file_trust.hpp.
 #include "config/file_trust.hpp"
 
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
+#include "config/keys.hpp"
 
 namespace wghub::config {
 
 namespace {
-
-std::string owner_name(uid_t uid) {
-  passwd pw{};
-  passwd* found = nullptr;
-  std::array<char, 1024> buf{};
-  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr)
-    return std::string(" (") + found->pw_name + ")";
-  return {};
-}
-
-std::string octal(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
 
 const char* describe(TrustedKind kind) {
   switch (kind) {
@@ -47,7 +30,8 @@ std::string untrusted_because(const std::string& path, TrustedKind kind) {
   const std::string what = std::string(describe(kind)) + " '" + path + "'";
   const uid_t euid = ::geteuid();
   if (st.st_uid != 0 && st.st_uid != euid) {
-    std::string m = what + " is owned by uid " + std::to_string(st.st_uid) + owner_name(st.st_uid) +
+    std::string m = what + " is owned by uid " + std::to_string(st.st_uid) +
+                    user_name_suffix(st.st_uid) +
                     ", not root; its owner could add peers. Refusing to use it. Fix it with: "
                     "chown root:root " +
                     path;
@@ -55,7 +39,7 @@ std::string untrusted_because(const std::string& path, TrustedKind kind) {
     return m;
   }
   if ((st.st_mode & 022) != 0)
-    return what + " is writable by group or others (mode " + octal(st.st_mode) +
+    return what + " is writable by group or others (mode " + octal_mode(st.st_mode) +
            "); anyone who can write it could add peers. Refusing to use it. Fix it with: chmod "
            "go-w " +
            path;

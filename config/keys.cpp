@@ -60,12 +60,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string octal_mode(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
 // Wipes a stack buffer on every way out of read_key_file.
 template <std::size_t N>
 struct WipedBuffer {
@@ -108,15 +102,6 @@ struct KeyFileNames {
   }
 };
 
-std::string user_name(uid_t uid) {
-  passwd pw{};
-  passwd* found = nullptr;
-  std::array<char, 1024> buf{};
-  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr)
-    return std::string(" (") + found->pw_name + ")";
-  return {};
-}
-
 const char* file_type_name(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISFIFO(mode)) return "a FIFO";
@@ -137,8 +122,9 @@ std::string check_key_file_stat(const struct stat& st, const std::string& path,
   const uid_t euid = ::geteuid();
   if (st.st_uid != 0 && st.st_uid != euid) {
     std::string m = n.what + " is owned by uid " + std::to_string(st.st_uid) +
-                    user_name(st.st_uid) + ", not root";
-    if (euid != 0) m += " or uid " + std::to_string(euid) + user_name(euid) + " (wghub's user)";
+                    user_name_suffix(st.st_uid) + ", not root";
+    if (euid != 0)
+      m += " or uid " + std::to_string(euid) + user_name_suffix(euid) + " (wghub's user)";
     m += "; refusing to use it. Fix it with: chown " +
          (euid == 0 ? std::string("root:root") : std::to_string(euid)) + " " + path;
     return m;
@@ -150,6 +136,21 @@ std::string check_key_file_stat(const struct stat& st, const std::string& path,
 }
 
 }  // namespace
+
+std::string user_name_suffix(uid_t uid) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::array<char, 1024> buf{};
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr)
+    return std::string(" (") + found->pw_name + ")";
+  return {};
+}
+
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
 
 KeyFileResult read_key_file(const std::string& path, KeyKind kind) {
   const bool is_private = kind == KeyKind::private_key;

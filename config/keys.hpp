@@ -4,6 +4,8 @@
 // quoting the content of a key file.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,5 +37,11 @@ enum class KeyKind { private_key, preshared_key };
 // fix it (chown, chmod, or where to point the field). The read buffer is
 // wiped on every way out.
 KeyFileResult read_key_file(const std::string& path, KeyKind kind);
+
+// The wording of those refusals, shared with the config files' check
+// (file_trust.hpp): " (alice)" for a uid with a name (else empty), and a mode
+// as "0664".
+std::string user_name_suffix(uid_t uid);
+std::string octal_mode(mode_t mode);
 
 }  // namespace wghub::config
