@@ -181,9 +181,8 @@ unsigned ControlThread::poll_handshakes(TimePoint now, std::uint64_t now_tsc) {
   return proven + unproven;
 }
 
-void ControlThread::process_handshake(rte_mbuf* m, bool proven,
-                                      HandshakeEngine::Prepared* prepared, TimePoint now,
-                                      std::uint64_t now_tsc) {
+void ControlThread::process_handshake(rte_mbuf* m, bool proven, HandshakeEngine::Prepared* prepared,
+                                      TimePoint now, std::uint64_t now_tsc) {
   const dp::Classified c = dp::classify_wan(m, dp_.wan.local);
   if (c.kind != dp::Classify::kWireGuard) {  // cannot happen: a worker classified it
     rte_pktmbuf_free(m);
@@ -296,8 +295,8 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool prov
     return;
   }
   const HandshakeEngine::Result r = prepared != nullptr
-                                       ? engine_.complete_initiation(*prepared, source, now)
-                                       : engine_.receive(message, source, now);
+                                        ? engine_.complete_initiation(*prepared, source, now)
+                                        : engine_.receive(message, source, now);
   tx_.clear_reply_hint();
   // An authenticated handshake proves the on-link sender: remember its MAC so
   // the reply and the data that follows need no ARP / NDP round trip.

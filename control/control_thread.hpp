@@ -14,8 +14,8 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "control/control_tx.hpp"
 #include "control/device.hpp"

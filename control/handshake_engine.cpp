@@ -224,7 +224,8 @@ HandshakeEngine::Result HandshakeEngine::complete_initiation(Prepared& prepared,
                    : nullptr;
   NoiseError err = prepared.error;
   if (err == NoiseError::kOk && peer == nullptr) err = NoiseError::kUnknownPeer;
-  if (err == NoiseError::kOk) err = accept_initiation(peer->handshake, prepared.response.timestamp, now);
+  if (err == NoiseError::kOk)
+    err = accept_initiation(peer->handshake, prepared.response.timestamp, now);
   if (err != NoiseError::kOk) {
     ++counters_.noise_errors[static_cast<std::size_t>(err)];
     Result r = drop(HandshakeDrop::kNoise, peer ? std::optional(peer->slot) : std::nullopt);

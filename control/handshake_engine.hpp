@@ -20,8 +20,8 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -123,7 +123,9 @@ class HandshakeEngine {
   // keep their keys, the next handshake uses the new one.
   void set_preshared_key(std::uint32_t slot, const crypto::Secret<32>* psk);
   bool has_peer(std::uint32_t slot) const { return peers_.contains(slot); }
-  std::optional<std::uint32_t> slot_of(const PublicKey& key) const { return directory_.slot_of(key); }
+  std::optional<std::uint32_t> slot_of(const PublicKey& key) const {
+    return directory_.slot_of(key);
+  }
   std::size_t peer_count() const { return peers_.size(); }
 
   struct Result {
@@ -185,7 +187,7 @@ class HandshakeEngine {
 
   LocalIdentity local_;
   HandshakeSink& sink_;
-  CookieChecker checker_;  // mac1 only
+  CookieChecker checker_;                                           // mac1 only
   std::unordered_map<std::uint32_t, std::unique_ptr<Peer>> peers_;  // by slot
   ResponderDirectory directory_;  // by static key, for every thread
   // Removed peers' newest TAI64N by key, and the order they were removed in.

@@ -74,8 +74,7 @@ void HandshakeThreads::run() {
       if (initiation) {
         job.prepared = std::make_unique<HandshakeEngine::Prepared>();
         engine_.prepare_initiation(
-            {rte_pktmbuf_mtod_offset(job.m, const std::uint8_t*, c.payload_offset),
-             c.payload_len},
+            {rte_pktmbuf_mtod_offset(job.m, const std::uint8_t*, c.payload_offset), c.payload_len},
             *job.prepared);
         prepared_.fetch_add(1, std::memory_order_relaxed);
       }

@@ -61,8 +61,8 @@ class HandshakeThreads {
   std::size_t take(std::vector<Job>& out, std::size_t max);
 
   struct Counters {
-    std::uint64_t prepared = 0;          // initiations the threads ran the crypto of
-    std::uint64_t done_queue_full = 0;   // messages dropped: the control thread fell behind
+    std::uint64_t prepared = 0;         // initiations the threads ran the crypto of
+    std::uint64_t done_queue_full = 0;  // messages dropped: the control thread fell behind
   };
   Counters counters() const;
 

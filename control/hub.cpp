@@ -218,8 +218,8 @@ std::unique_ptr<Hub> Hub::create(std::shared_ptr<const config::DesiredState> sta
         HandshakeThreads::start(d, *hub->engine_, s.dataplane.handshake_threads, cpus, error);
     if (!hub->handshake_threads_) return nullptr;
     hub->control_->set_handshake_threads(hub->handshake_threads_.get());
-    log_info("handshake threads: %u, on %zu CPU(s) the workers leave", s.dataplane.handshake_threads,
-             cpus.size());
+    log_info("handshake threads: %u, on %zu CPU(s) the workers leave",
+             s.dataplane.handshake_threads, cpus.size());
   }
 
   // One worker per lcore; rx queues dealt round-robin (net_af_packet may

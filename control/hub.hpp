@@ -62,8 +62,7 @@ class Hub {
   // Handshake messages queued for, or being prepared by, handshake threads
   // (tests that step the hub wait for them).
   std::size_t handshakes_in_flight() const {
-    return handshake_threads_ ? handshake_threads_->in_flight() +
-                                    rte_ring_count(dp_->handshakes) +
+    return handshake_threads_ ? handshake_threads_->in_flight() + rte_ring_count(dp_->handshakes) +
                                     rte_ring_count(dp_->handshakes_proven)
                               : 0;
   }

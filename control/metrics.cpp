@@ -251,8 +251,7 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
 
   MetricFamily prepared =
       family("wghub_handshake_threads_prepared_total",
-             "Initiations whose responder crypto ran on a handshake thread",
-             MetricType::Counter);
+             "Initiations whose responder crypto ran on a handshake thread", MetricType::Counter);
   add_counter(prepared, {}, s != nullptr ? s->handshake_threads_prepared : 0);
 
   MetricFamily queue_full =
@@ -286,9 +285,9 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
              MetricType::Gauge);
   add_gauge(waiting, {}, s != nullptr ? static_cast<double>(s->staged_waiting) : 0);
 
-  for (MetricFamily* f : {&handshakes, &failures, &received, &sent, &cookies, &under_load, &entered,
-                          &suppressed, &prepared, &queue_full, &ring, &ring_capacity, &staged,
-                          &waiting})
+  for (MetricFamily* f :
+       {&handshakes, &failures, &received, &sent, &cookies, &under_load, &entered, &suppressed,
+        &prepared, &queue_full, &ring, &ring_capacity, &staged, &waiting})
     out.push_back(std::move(*f));
 }
 

@@ -137,7 +137,7 @@ struct MetricsSnapshot {
   // dataplane.handshake_threads (handshake_threads.hpp)
   std::uint64_t handshake_threads_prepared = 0;
   std::uint64_t handshake_threads_queue_full = 0;
-  std::uint64_t control_bad_ndp = 0;       // NS/NA refused by RFC 4861 7.1 -> reason bad_ndp
+  std::uint64_t control_bad_ndp = 0;  // NS/NA refused by RFC 4861 7.1 -> reason bad_ndp
   // What the ports' drivers dropped before any worker saw it (rte_eth_stats):
   // rx rings full (imissed), no mbuf (rx_nombuf), bad frames (ierrors).
   std::uint64_t port_rx_missed[dp::kStatsPortCount] = {};

@@ -73,8 +73,9 @@ ResponderDirectory::Lookup ResponderDirectory::find(const PublicKey& key, Found&
   std::lock_guard entry_lock(e.mu);
   if (e.state == Entry::Static::kNotComputed) {
     // An all-zero result (a low-order peer key) can never complete a handshake.
-    e.state = crypto::x25519(e.ss.span(), local_.private_key.span(), key) ? Entry::Static::kValid
-                                                                          : Entry::Static::kLowOrder;
+    e.state = crypto::x25519(e.ss.span(), local_.private_key.span(), key)
+                  ? Entry::Static::kValid
+                  : Entry::Static::kLowOrder;
     if (e.state != Entry::Static::kValid) e.ss.clear();
   }
   if (e.state != Entry::Static::kValid) return Lookup::kLowOrder;

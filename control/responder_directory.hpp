@@ -60,8 +60,11 @@ class ResponderDirectory {
     std::uint32_t slot = 0;
     std::uint64_t generation = 0;
     std::mutex mu;  // over the secrets below
-    enum class Static : std::uint8_t { kNotComputed, kValid, kLowOrder } state =
-        Static::kNotComputed;
+    enum class Static : std::uint8_t {
+      kNotComputed,
+      kValid,
+      kLowOrder
+    } state = Static::kNotComputed;
     crypto::Secret<32> ss;
     crypto::Secret<32> psk;
   };
