@@ -95,6 +95,16 @@ PeerSpec site_c() {
   return {"site-c", 0xc3, Outer{test_mac(0x0d0d), kSiteCOuterIp, 51820}, {"10.3.0.0/24"}, true};
 }
 
+HarnessOptions dual_stack() {
+  HarnessOptions o;
+  o.ipv6 = true;
+  PeerSpec a = site_a(), b = site_b();
+  a.allowed_ips.push_back("fd00:1::/64");
+  b.allowed_ips.push_back("fd00:2::/64");
+  o.peers = {a, b};
+  return o;
+}
+
 rte_mempool* inject_pool() {
   static rte_mempool* pool = rte_pktmbuf_pool_create("pipeline_inject", kInjectPoolSize, 256, 0,
                                                      2048 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);

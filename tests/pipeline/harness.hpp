@@ -51,6 +51,9 @@ inline constexpr std::uint8_t kHubKeySeed = 0x42;
 inline const Ip6 kHubLanIp6 = ip6("fd00::1");
 inline const Ip6 kHqHostIp6 = ip6("fd00::10");
 inline const Ip6 kHubWanIp6 = ip6("fd00:64::1");
+// Hosts in site A's and site B's IPv6 LANs (dual_stack()).
+inline const Ip6 kSiteAHost6 = ip6("fd00:1::5");
+inline const Ip6 kSiteBHost6 = ip6("fd00:2::7");
 
 // Sites: A and B dial in from the WAN link (NAT-less), C has a configured
 // endpoint so the hub dials it.
@@ -92,6 +95,9 @@ struct HarnessOptions {
   // The hub's tables at these sizes instead of those from the config.
   std::optional<ctl::TableSizes> table_sizes{};
 };
+
+// IPv6 on both ports, and sites A and B with fd00:1::/64 and fd00:2::/64 too.
+HarnessOptions dual_stack();
 
 // The YAML of generated peer i: name g<i>, a key of bytes derived from i
 // (any 32 bytes are a public key to the hub), and one /32 from 172.16.0.0/12

@@ -14,22 +14,9 @@
 namespace wghub::pipeline {
 namespace {
 
-const Ip6 kSiteAHost6 = ip6("fd00:1::5");
-const Ip6 kSiteBHost6 = ip6("fd00:2::7");
-
-HarnessOptions ipv6_options() {
-  HarnessOptions o;
-  o.ipv6 = true;
-  PeerSpec a = site_a(), b = site_b();
-  a.allowed_ips.push_back("fd00:1::/64");
-  b.allowed_ips.push_back("fd00:2::/64");
-  o.peers = {a, b};
-  return o;
-}
-
 class Ipv6Test : public PipelineTest {
  protected:
-  void SetUp() override { rebuild(ipv6_options()); }
+  void SetUp() override { rebuild(dual_stack()); }
 };
 
 std::size_t payload_len(unsigned i) {
@@ -300,7 +287,7 @@ PeerSpec site_d6() {  // configured endpoint [fd00:64::22]:51820: the hub dials
 class Ipv6OuterTest : public PipelineTest {
  protected:
   void SetUp() override {
-    HarnessOptions o = ipv6_options();
+    HarnessOptions o = dual_stack();
     o.peers.push_back(site_c6());
     rebuild(o);
   }
@@ -357,7 +344,7 @@ TEST_F(Ipv6OuterTest, SiteReachesTheHubOverIpv6) {
 }
 
 TEST_F(Ipv6OuterTest, HubInitiatesToAConfiguredIpv6Endpoint) {
-  HarnessOptions o = ipv6_options();
+  HarnessOptions o = dual_stack();
   o.peers = {site_a(), site_d6()};
   rebuild(o);
   SimPeer& d = h().peer("site-d6");

@@ -27,19 +27,6 @@ namespace {
 
 using dp::DropReason;
 
-const Ip6 kSiteAHost6 = ip6("fd00:1::5");
-const Ip6 kSiteBHost6 = ip6("fd00:2::7");
-
-HarnessOptions dual_stack() {
-  HarnessOptions o;
-  o.ipv6 = true;
-  PeerSpec a = site_a(), b = site_b();
-  a.allowed_ips.push_back("fd00:1::/64");
-  b.allowed_ips.push_back("fd00:2::/64");
-  o.peers = {a, b};
-  return o;
-}
-
 // Site A's session is up, so anything the hub forwards to it shows on the WAN.
 class LanIngressTest : public PipelineTest {
  protected:
@@ -392,12 +379,6 @@ TEST_F(TinyFibTest, ReloadThatDoesNotFitThenClaimsTheSamePrefix) {
   EXPECT_EQ(r->id, h().slot("g0"));
 }
 
-}  // namespace
-}  // namespace wghub::pipeline
-
-namespace wghub::pipeline {
-namespace {
-
 // Issue 13.5: an IPv6 AllowedIP accepted while the standby table still had
 // readers is applied later (fib6.hpp) and may then not fit. The device must
 // hear it: the peer no longer lists the prefix, and nobody owns it, so wg(8)
@@ -481,12 +462,6 @@ TEST_F(TinyFib6Test, LateFailureTakesTheAllowedIpBack) {
   EXPECT_EQ(device.find(last.public_key)->allowed_ips, last.allowed_ips);
 }
 
-}  // namespace
-}  // namespace wghub::pipeline
-
-namespace wghub::pipeline {
-namespace {
-
 // Issue 13.4: a packet staged for a peer that is removed, and whose slot then
 // goes to another peer, must not reach that peer. The packet waits on the
 // staged ring with the slot's generation; by the time the control thread
@@ -537,12 +512,6 @@ TEST_F(PipelineTest, StagedPacketDoesNotReachTheNextPeerInItsSlot) {
   EXPECT_TRUE(h().take_wan().empty()) << "no handshake to the new peer for site A's packet";
 }
 
-}  // namespace
-}  // namespace wghub::pipeline
-
-namespace wghub::pipeline {
-namespace {
-
 // Issue 13.7 through the hub: a site's initiation, captured, is replayed from
 // another address after the site's peer was removed and added again (a
 // reload or `wg set` does that). The hub must not answer it, nor move the
@@ -569,8 +538,9 @@ TEST_F(PipelineTest, ReplayAfterRemoveAndReAddIsRefused) {
   replayer.ip = ip4(198, 51, 100, 66);
   replayer.port = 4444;
   const HubWan hub = h().hub_wan();
-  h().inject_wan(ethernet_frame(hub.mac, replayer.mac, kEtherTypeIpv4,
-                                udp_packet(replayer.ip, hub.ip, replayer.port, hub.port, captured)));
+  h().inject_wan(
+      ethernet_frame(hub.mac, replayer.mac, kEtherTypeIpv4,
+                     udp_packet(replayer.ip, hub.ip, replayer.port, hub.port, captured)));
   h().run();
   EXPECT_TRUE(h().take_wan().empty()) << "a replayed initiation must not be answered";
   const auto& hs = h().hub().engine().counters();
