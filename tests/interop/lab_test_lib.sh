@@ -192,30 +192,32 @@ drop_count() { # drop_count DUMP NAME
   echo "${n:-0}"
 }
 
-# Site1 pings DST COUNT times from SOURCE, an address in another site's LAN
-# (added to its lo for the pings): no reply, the HQ host's ECHO_COUNTER (a
-# function printing the echo requests it received) unchanged, the hub's
-# spoofed_inner_source grown by COUNT at least. Sets spoofed_before and
+# Site1 (or the namespace SPOOF_FROM) pings DST COUNT times from SOURCE, an
+# address in another site's LAN (added to its lo for the pings): no reply, the
+# destination's ECHO_COUNTER (a function printing the echo requests it
+# received) unchanged, the hub's drop counter SPOOF_REASON (default
+# spoofed_inner_source) grown by COUNT at least. Sets spoofed_before and
 # spoofed_after.
 expect_spoofed_dropped() { # expect_spoofed_dropped SOURCE/LEN DST COUNT ECHO_COUNTER [ip addr add options]
   local source=$1 dst=$2 count=$3 echo_counter=$4 dump echos_before echos_after got
+  local from=${SPOOF_FROM:-site1} reason=${SPOOF_REASON:-spoofed_inner_source}
   shift 4
   dump=$(status_dump)
-  spoofed_before=$(drop_count "$dump" spoofed_inner_source)
+  spoofed_before=$(drop_count "$dump" "$reason")
   echos_before=$("$echo_counter")
-  in_ns site1 ip addr add "$source" dev lo "$@"
-  got=$(ping_received site1 "$dst" "$count" -I "${source%/*}")
-  in_ns site1 ip addr del "$source" dev lo
+  in_ns "$from" ip addr add "$source" dev lo "$@"
+  got=$(ping_received "$from" "$dst" "$count" -I "${source%/*}")
+  in_ns "$from" ip addr del "$source" dev lo
   echos_after=$("$echo_counter")
   dump=$(status_dump)
-  spoofed_after=$(drop_count "$dump" spoofed_inner_source)
+  spoofed_after=$(drop_count "$dump" "$reason")
   printf '%s\n' "$dump" | grep ' status: '
-  [ "${got:-0}" = 0 ] || fail "a spoofed ping got ${got} replies"
+  [ "${got:-0}" = 0 ] || fail "a spoofed ping from $from got ${got} replies"
   [ "$echos_after" = "$echos_before" ] ||
-    fail "the HQ host received $((echos_after - echos_before)) spoofed echo requests"
+    fail "$dst received $((echos_after - echos_before)) spoofed echo requests"
   [ $((spoofed_after - spoofed_before)) -ge "$count" ] ||
-    fail "spoofed_inner_source grew by $((spoofed_after - spoofed_before)), expected >= $count"
-  ok "spoofed_inner_source $spoofed_before -> $spoofed_after; HQ host received none of the $count"
+    fail "$reason grew by $((spoofed_after - spoofed_before)), expected >= $count"
+  ok "$reason $spoofed_before -> $spoofed_after; $dst received none of the $count"
 }
 
 # A ping flow of ROAM_PINGS from NS to DST with `lab roam SITE` 3 s into it:
