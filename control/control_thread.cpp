@@ -153,32 +153,27 @@ unsigned ControlThread::poll_once() {
 }
 
 unsigned ControlThread::poll_handshakes(TimePoint now, std::uint64_t now_tsc) {
-  if (handshake_threads_ != nullptr) {
-    // The threads did the X25519s (and took the proven ring first).
-    handshake_jobs_.clear();
-    const std::size_t n = handshake_threads_->take(handshake_jobs_, 2 * kRingBurst);
-    for (HandshakeThreads::Job& job : handshake_jobs_)
-      process_handshake(job.m, job.proven, job.prepared.get(), now, now_tsc);
-    handshake_jobs_.clear();  // wipes what was prepared
-    // Under load the threads leave the unproven ring: cookie replies from here.
-    unsigned unproven = 0;
-    if (load_.active()) {
-      void* objs[kRingBurst];
-      unproven = rte_ring_dequeue_burst(dp_.handshakes, objs, kRingBurst, nullptr);
-      for (unsigned i = 0; i < unproven; ++i)
-        process_handshake(static_cast<rte_mbuf*>(objs[i]), false, nullptr, now, now_tsc);
-    }
-    return static_cast<unsigned>(n) + unproven;
+  // One burst of a handshake ring, processed here (no prepared crypto).
+  auto drain = [&](rte_ring* ring, bool proven) {
+    void* objs[kRingBurst];
+    const unsigned n = rte_ring_dequeue_burst(ring, objs, kRingBurst, nullptr);
+    for (unsigned i = 0; i < n; ++i)
+      process_handshake(static_cast<rte_mbuf*>(objs[i]), proven, nullptr, now, now_tsc);
+    return n;
+  };
+  if (handshake_threads_ == nullptr) {
+    // Proven messages first: a flood of unproven ones never makes them wait.
+    const unsigned proven = drain(dp_.handshakes_proven, true);
+    return proven + drain(dp_.handshakes, false);
   }
-  void* objs[kRingBurst];
-  // Proven messages first: a flood of unproven ones never makes them wait.
-  const unsigned proven = rte_ring_dequeue_burst(dp_.handshakes_proven, objs, kRingBurst, nullptr);
-  for (unsigned i = 0; i < proven; ++i)
-    process_handshake(static_cast<rte_mbuf*>(objs[i]), true, nullptr, now, now_tsc);
-  const unsigned unproven = rte_ring_dequeue_burst(dp_.handshakes, objs, kRingBurst, nullptr);
-  for (unsigned i = 0; i < unproven; ++i)
-    process_handshake(static_cast<rte_mbuf*>(objs[i]), false, nullptr, now, now_tsc);
-  return proven + unproven;
+  // The threads did the X25519s (and took the proven ring first).
+  handshake_jobs_.clear();
+  const std::size_t n = handshake_threads_->take(handshake_jobs_, 2 * kRingBurst);
+  for (HandshakeThreads::Job& job : handshake_jobs_)
+    process_handshake(job.m, job.proven, job.prepared.get(), now, now_tsc);
+  handshake_jobs_.clear();  // wipes what was prepared
+  // Under load the threads leave the unproven ring: cookie replies from here.
+  return static_cast<unsigned>(n) + (load_.active() ? drain(dp_.handshakes, false) : 0);
 }
 
 void ControlThread::process_handshake(rte_mbuf* m, bool proven, HandshakeEngine::Prepared* prepared,

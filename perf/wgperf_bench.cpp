@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "config/loader.hpp"
+#include "control/cpu_affinity.hpp"
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/x25519.hpp"
@@ -302,8 +303,7 @@ bool Testbed::build(std::string& error) {
   hub_options.status_interval_s = 0;
   hub_options.busy_poll = true;
   // The workers are stepped on this thread: handshake threads may use every CPU.
-  for (long cpu = 0; cpu < sysconf(_SC_NPROCESSORS_ONLN); ++cpu)
-    hub_options.handshake_cpus.push_back(static_cast<unsigned>(cpu));
+  hub_options.handshake_cpus = ctl::spare_cpus({});
   hub_ = ctl::Hub::create(loaded.state, hub_options, error);
   if (!hub_) return false;
   if (hub_->public_key() != hub_public) {
