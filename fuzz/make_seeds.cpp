@@ -2,7 +2,7 @@
 // DIR/<target>/ (the repository keeps them in fuzz/corpus/): real Ethernet
 // frames for fuzz_packet, sealed data messages for fuzz_data, genuine
 // handshake messages made with the fixed keys of fuzz_common.hpp for
-// fuzz_noise, and record scripts for fuzz_handshake. Deterministic except
+// fuzz_noise, and record scripts for fuzz_handshake and fuzz_worker. Deterministic except
 // where noted (a cookie's content depends on a random secret).
 #include <sys/stat.h>
 
@@ -185,6 +185,74 @@ void data_seeds() {
   put("fuzz_data", "raw_unsealed", raw_record(junk));
 }
 
+// ---- fuzz_worker: records [op][len lo][len hi][bytes] (see fuzz_worker.cpp).
+Bytes worker_record(std::uint8_t op, const Bytes& body) {
+  return Bytes{op, static_cast<std::uint8_t>(body.size()),
+               static_cast<std::uint8_t>(body.size() >> 8)} +
+         body;
+}
+
+// An IPv4/UDP packet with `payload` bytes, and `ttl`.
+Bytes udp4(std::uint32_t src_be, std::uint32_t dst_be, std::size_t payload, std::uint8_t ttl = 64) {
+  Bytes p(dp::kIpv4MinHeaderLen + 8 + payload, 0x5a);
+  dp::Ipv4Options o;
+  o.ttl = ttl;
+  dp::write_ipv4(p.data(), src_be, dst_be, 17, static_cast<std::uint16_t>(8 + payload), o);
+  return p;
+}
+
+// An IPv6/UDP packet between fd00:<src_net>::<src_host> and fd00:<dst_net>::<dst_host>.
+Bytes udp6(std::uint8_t src_net, std::uint8_t src_host, std::uint8_t dst_net, std::uint8_t dst_host,
+           std::size_t payload) {
+  Bytes p(40 + 8 + payload, 0x6b);
+  const std::size_t len = 8 + payload;
+  std::fill(p.begin(), p.begin() + 40, 0);
+  p[0] = 0x60;
+  p[4] = static_cast<std::uint8_t>(len >> 8);
+  p[5] = static_cast<std::uint8_t>(len);
+  p[6] = 17;
+  p[7] = 64;
+  p[8] = 0xfd;
+  p[11] = src_net;
+  p[23] = src_host;
+  p[24] = 0xfd;
+  p[27] = dst_net;
+  p[39] = dst_host;
+  return p;
+}
+
+void worker_seeds() {
+  const auto a = dp::ipv4_be(10, 1, 0, 9);
+  const auto b = dp::ipv4_be(10, 2, 0, 7);
+  const auto hq = dp::ipv4_be(10, 0, 0, 10);
+  Bytes padded = udp4(a, hq, 20);
+  padded.resize(padded.size() + 13, 0xee);  // bytes past the declared length: trimmed
+  put("fuzz_worker", "site_to_hq_and_back",
+      worker_record(0, udp4(a, hq, 100)) + worker_record(0, padded) +
+          worker_record(5, udp4(hq, a, 64)) + worker_record(0, Bytes{}));
+  put("fuzz_worker", "site_to_site",
+      worker_record(0, udp4(a, b, 300)) + worker_record(1, udp4(b, a, 1200)));
+  Bytes cut = udp4(a, hq, 10);
+  cut.resize(24);  // shorter than it says
+  put("fuzz_worker", "refused",
+      worker_record(0, udp4(b, hq, 10)) +                             // A spoofs B's source
+          worker_record(0, udp4(a, dp::ipv4_be(224, 0, 0, 1), 10)) +  // multicast
+          worker_record(0, udp4(a, dp::ipv4_be(10, 3, 0, 1), 10)) +   // no route
+          worker_record(0, udp4(a, hq, 10, 1)) +                      // TTL 1
+          worker_record(5, udp4(b, a, 10)) +                          // LAN spoofs B
+          worker_record(0, cut));
+  Bytes counter_then(8, 0);
+  counter_then[0] = 3;
+  put("fuzz_worker", "counters",
+      worker_record(2, counter_then + udp4(a, hq, 16)) +
+          worker_record(2, counter_then + udp4(a, hq, 16)) + worker_record(4, Bytes(48, 0x11)) +
+          worker_record(3, Bytes(32, 0x04)));
+  put("fuzz_worker", "ipv6",
+      worker_record(0, udp6(1, 5, 0, 0x10, 40)) + worker_record(6, udp6(0, 0x10, 2, 7, 40)) +
+          worker_record(1, udp6(2, 7, 1, 5, 500)) + worker_record(7, Bytes(80, 0x33)) +
+          worker_record(0x87, Bytes(44, 0x21)));
+}
+
 void noise_seeds(const dp::MessageInitiation& init, const dp::MessageResponse& resp,
                  const dp::MessageCookieReply& reply) {
   put("fuzz_noise", "initiation", Bytes{0} + raw(init));
@@ -240,6 +308,7 @@ int main(int argc, char** argv) {
   packet_seeds(init);
   packet_seeds6(init);
   data_seeds();
+  worker_seeds();
   noise_seeds(init, resp, reply);
   handshake_seeds(init);
   return 0;
