@@ -75,18 +75,21 @@ class NeighbourTable {
 
   // Worker lcores: wait-free. The MAC of a resolved neighbour, if any.
   std::optional<rte_ether_addr> lookup(std::uint32_t ip_be) const noexcept {
-    const std::uint64_t word = lookup_mac48(ip_be);
-    if (word == 0) return std::nullopt;
-    rte_ether_addr mac;
-    for (int b = 0; b < RTE_ETHER_ADDR_LEN; ++b)
-      mac.addr_bytes[b] = static_cast<std::uint8_t>(word >> (8 * b));
-    return mac;
+    return unpack_mac48(lookup_mac48(ip_be));
   }
 
   // The same for the fast path: the MAC in the low 48 bits (memory order:
   // byte 0 of the address is the lowest byte) with kFound set, or 0 for a
   // miss. A word in a register, no optional to copy through the stack.
   static constexpr std::uint64_t kFound = std::uint64_t{1} << 48;
+  // A lookup_mac48 word as a MAC (nullopt for a miss).
+  static std::optional<rte_ether_addr> unpack_mac48(std::uint64_t word) noexcept {
+    if (word == 0) return std::nullopt;
+    rte_ether_addr mac;
+    for (int b = 0; b < RTE_ETHER_ADDR_LEN; ++b)
+      mac.addr_bytes[b] = static_cast<std::uint8_t>(word >> (8 * b));
+    return mac;
+  }
   std::uint64_t lookup_mac48(std::uint32_t ip_be) const noexcept {
     std::size_t i = home(ip_be);
     for (std::size_t n = 0; n <= mask_; ++n, i = (i + 1) & mask_) {

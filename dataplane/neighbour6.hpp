@@ -65,6 +65,16 @@ class Neighbour6Table {
 
   // Worker lcores: wait-free. The MAC of a resolved neighbour, if any.
   std::optional<rte_ether_addr> lookup(const std::uint8_t* ip16) const noexcept {
+    return NeighbourTable::unpack_mac48(lookup_mac48(ip16));
+  }
+  std::optional<rte_ether_addr> lookup(const Ipv6Bytes& ip) const noexcept {
+    return lookup(ip.data());
+  }
+
+  // The same as a word, as NeighbourTable::lookup_mac48 gives it: the MAC in
+  // the low 48 bits with kFound set, or 0 for a miss.
+  static constexpr std::uint64_t kFound = NeighbourTable::kFound;
+  std::uint64_t lookup_mac48(const std::uint8_t* ip16) const noexcept {
     std::uint64_t hi, lo;
     std::memcpy(&hi, ip16, 8);
     std::memcpy(&lo, ip16 + 8, 8);
@@ -78,20 +88,15 @@ class Neighbour6Table {
       const std::uint64_t k_lo = s.lo.load(std::memory_order_acquire);
       const std::uint64_t word = s.mac.load(std::memory_order_acquire);
       if ((seq & 1) != 0 || s.seq.load(std::memory_order_relaxed) != seq)
-        return std::nullopt;  // being changed: the control path answers
-      if (k_hi == 0 && k_lo == 0 && (word & kTombstoneBit) == 0) return std::nullopt;
+        return 0;  // being changed: the control path answers
+      if (k_hi == 0 && k_lo == 0 && (word & kTombstoneBit) == 0) return 0;
       if ((word & kTombstoneBit) != 0 || k_hi != hi || k_lo != lo) continue;
-      if ((word & kValidBit) == 0) return std::nullopt;
-      rte_ether_addr mac;
-      for (int b = 0; b < RTE_ETHER_ADDR_LEN; ++b)
-        mac.addr_bytes[b] = static_cast<std::uint8_t>(word >> (8 * b));
-      return mac;
+      if ((word & kValidBit) == 0) return 0;
+      return (word & 0xffffffffffffu) | kFound;
     }
-    return std::nullopt;
+    return 0;
   }
-  std::optional<rte_ether_addr> lookup(const Ipv6Bytes& ip) const noexcept {
-    return lookup(ip.data());
-  }
+  std::uint64_t lookup_mac48(const Ipv6Bytes& ip) const noexcept { return lookup_mac48(ip.data()); }
 
   // ---- control thread only (same contract as NeighbourTable)
 

@@ -1,5 +1,5 @@
 // Forwarding guards the worker applies before a routing decision, written once
-// for both address families (Inet4, Inet6 below give each family's header
+// for both address families (Inet4, Inet6 in inet.hpp give each family's header
 // offsets, table type and reserved ranges):
 //
 //   martian_verdict: addresses that are never forwarded, as destination or as
@@ -35,50 +35,9 @@
 #include <cstring>
 
 #include "dataplane/drop_reason.hpp"
-#include "dataplane/fib.hpp"
-#include "dataplane/fib6.hpp"
+#include "dataplane/inet.hpp"
 
 namespace wghub::dp {
-
-// IPv4: addresses in host order (the Fib's convention).
-struct Inet4 {
-  using Address = std::uint32_t;
-  using Table = Fib;
-  static Address src(const std::uint8_t* ip) noexcept { return load(ip + 12); }
-  static Address dst(const std::uint8_t* ip) noexcept { return load(ip + 16); }
-  static DropReason never_forwarded(Address a) noexcept {
-    const std::uint32_t top = a >> 24;
-    if (top - 1 < 126 || top - 128 < 96) [[likely]]  // 1..126, 128..223: unicast
-      return DropReason::kNone;
-    if (top == 0) return DropReason::kIpv4ThisNetwork;
-    if (top == 127) return DropReason::kIpv4Loopback;
-    if (top < 240) return DropReason::kIpv4Multicast;
-    if (a == 0xffffffffu) return DropReason::kIpv4Broadcast;
-    return DropReason::kNone;  // 240/4 other than the broadcast: not ours to judge
-  }
-
- private:
-  static Address load(const std::uint8_t* at) noexcept {
-    std::uint32_t be;
-    std::memcpy(&be, at, 4);
-    return rte_be_to_cpu_32(be);
-  }
-};
-
-// IPv6: addresses are pointers to the 16 header bytes (network order, Fib6's).
-struct Inet6 {
-  using Address = const std::uint8_t*;
-  using Table = Fib6;
-  static Address src(const std::uint8_t* ip) noexcept { return ip + 8; }
-  static Address dst(const std::uint8_t* ip) noexcept { return ip + 24; }
-  static DropReason never_forwarded(Address a) noexcept {
-    if (a[0] < 0xfe) [[likely]]
-      return DropReason::kNone;
-    if (a[0] == 0xff) return DropReason::kIpv6Multicast;
-    if ((a[1] & 0xc0) == 0x80) return DropReason::kIpv6LinkLocal;  // fe80::/10
-    return DropReason::kNone;
-  }
-};
 
 // kNone, or the reason a packet (`ip`: its IP header) must never be
 // forwarded: its destination, else its source, is in a range above.

@@ -21,8 +21,6 @@ namespace wghub::dp {
 
 namespace {
 
-constexpr std::uint32_t kNoPeer = ~std::uint32_t{0};
-
 // How long a worker with nothing to do sleeps between polls unless --poll:
 // short enough that a burst waits little, long enough to leave a small or
 // shared machine its CPU.
@@ -139,7 +137,7 @@ unsigned Worker::rx_lan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
       rte_pktmbuf_adj(m, kEthernetHeaderLen);
       // Ethernet pads short frames to 60 bytes: tunnel only the packet.
       if (m->pkt_len > total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
-      if (admit_from_lan<Inet4>(m)) route_inner(m, dst_be, kNoPeer);
+      if (admit_from_lan<Inet4>(m)) route<Inet4>(m, kNoPeer);
     } else {
       classify_lan_slow(m);
     }
@@ -194,9 +192,9 @@ void Worker::classify_lan_slow(rte_mbuf* m) {
               : rte_be_to_cpu_16(reinterpret_cast<const rte_ipv4_hdr*>(ip)->total_length);
       if (m->pkt_len > total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - total));
       if (c.ip_version == 6) {
-        if (admit_from_lan<Inet6>(m)) route_inner6(m, kNoPeer);
+        if (admit_from_lan<Inet6>(m)) route<Inet6>(m, kNoPeer);
       } else {
-        if (admit_from_lan<Inet4>(m)) route_inner(m, c.dst_ip_be, kNoPeer);
+        if (admit_from_lan<Inet4>(m)) route<Inet4>(m, kNoPeer);
       }
       break;
     }
@@ -441,262 +439,70 @@ void Worker::finish_decrypt(std::uint64_t now) {
     rte_pktmbuf_adj(m, static_cast<std::uint16_t>(p.payload_offset + kMessageDataHeaderSize));
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - inner.length));
     if (inner.version == 6) {
-      route_inner6(m, kp->peer);
+      route<Inet6>(m, kp->peer);
     } else {
-      route_inner(m, inner.dst_be, kp->peer);
+      route<Inet4>(m, kp->peer);
     }
   }
 }
 
-// m starts at an IPv4 header (decrypted from a peer, or received on the LAN).
-void Worker::route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer) {
-  const NextHop nh = dp_.fib->lookup(rte_be_to_cpu_32(dst_be));
+// m starts at an IP header of the family: decrypted from a peer (`from_peer`),
+// received on the LAN (kNoPeer), or an error the hub originates (`forwarded`
+// false: kNoPeer, nothing decremented, the hub is its first hop). The FIB of
+// the family decides: a peer (never the sender itself), the LAN directly or
+// through a LAN gateway.
+template <typename Family>
+void Worker::route(rte_mbuf* m, std::uint32_t from_peer, bool forwarded) {
   auto* ip = rte_pktmbuf_mtod(m, std::uint8_t*);
+  const typename Family::Address dst = Family::dst(ip);
+  const NextHop nh = Family::fib(dp_).lookup(dst);
   switch (nh.kind) {
     case NextHopKind::kPeer:
-      if (nh.id == from_peer) break;  // never reflect a packet to its sender
-      if (!ipv4_decrement_ttl(ip)) {
-        drop(m, DropReason::kTtlExceeded);
-        return;
-      }
-      queue_encrypt(m, nh.id, now_);
-      return;
     case NextHopKind::kLanConnected:
-      if (!ipv4_decrement_ttl(ip)) {
-        drop(m, DropReason::kTtlExceeded);
-        return;
-      }
-      tx_lan(m, dst_be);
-      return;
     case NextHopKind::kLanRoute:
-      if (!ipv4_decrement_ttl(ip)) {
-        drop(m, DropReason::kTtlExceeded);
-        return;
-      }
-      tx_lan(m, rte_cpu_to_be_32(dp_.lan_gateways->address(nh.id)));
-      return;
+      break;
     case NextHopKind::kLocal:
-      drop(m, DropReason::kNotForUs);
+      drop(m, forwarded ? DropReason::kNotForUs : DropReason::kNoRoute);
       return;
     default:
-      break;
+      drop(m, DropReason::kNoRoute);
+      return;
   }
-  drop(m, DropReason::kNoRoute);
+  if (nh.kind == NextHopKind::kPeer && nh.id == from_peer) {
+    drop(m, DropReason::kNoRoute);  // never reflect a packet to its sender
+    return;
+  }
+  if (forwarded && !Family::decrement_hop_limit(ip)) {
+    drop(m, Family::kHopLimitExceeded);
+    return;
+  }
+  if (nh.kind == NextHopKind::kPeer) {
+    queue_encrypt(m, nh.id, now_);
+  } else {
+    tx_lan<Family>(m, nh.kind == NextHopKind::kLanRoute ? Family::lan_gateway(dp_, nh.id)
+                                                        : Family::next_hop(dst));
+  }
 }
+template void Worker::route<Inet4>(rte_mbuf*, std::uint32_t, bool);
+template void Worker::route<Inet6>(rte_mbuf*, std::uint32_t, bool);
 
-void Worker::tx_lan(rte_mbuf* m, std::uint32_t next_hop_be) {
-  const std::uint64_t mac = dp_.lan.neighbours->lookup_mac48(next_hop_be);
+// Ethernet to the next hop's MAC; unknown: the control thread resolves it
+// (ARP, NDP) and sends the frame then.
+template <typename Family>
+void Worker::tx_lan(rte_mbuf* m, const typename Family::NextHopAddress& next_hop) {
+  const std::uint64_t mac = Family::neighbours(dp_.lan).lookup_mac48(next_hop);
   auto* at = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kEthernetHeaderLen));
   if (at == nullptr) {
     drop(m, DropReason::kNoHeadroom);
     return;
   }
-  write_ethernet_fast(at, mac, dp_.lan.local.mac, kEtherTypeIpv4Be);
+  write_ethernet_fast(at, mac, dp_.lan.local.mac, Family::kEtherTypeBe);
   m->l2_len = kEthernetHeaderLen;
   if (mac == 0) {
-    await_neighbour(m, kStatsPortLan, next_hop_be);  // ARP by the control thread
+    await_neighbour<Family>(m, kStatsPortLan, next_hop);
     return;
   }
   tx(dp_.lan, m);
-}
-
-// m starts at an IPv6 header (decrypted from a peer, or received on the
-// LAN): the IPv6 table decides, as route_inner does for IPv4.
-void Worker::route_inner6(rte_mbuf* m, std::uint32_t from_peer) {
-  auto* ip = rte_pktmbuf_mtod(m, std::uint8_t*);
-  const std::uint8_t* dst = ip + 24;
-  const NextHop nh = dp_.fib6->lookup(dst);
-  switch (nh.kind) {
-    case NextHopKind::kPeer:
-      if (nh.id == from_peer) break;  // never reflect a packet to its sender
-      if (!ipv6_decrement_hop_limit(ip)) {
-        drop(m, DropReason::kHopLimitExceeded);
-        return;
-      }
-      queue_encrypt(m, nh.id, now_);
-      return;
-    case NextHopKind::kLanConnected:
-    case NextHopKind::kLanRoute: {
-      if (!ipv6_decrement_hop_limit(ip)) {
-        drop(m, DropReason::kHopLimitExceeded);
-        return;
-      }
-      Ipv6Address next_hop;
-      if (nh.kind == NextHopKind::kLanRoute) {
-        next_hop = dp_.lan_gateways6->address(nh.id);
-      } else {
-        std::memcpy(next_hop.data(), dst, 16);
-      }
-      tx_lan6(m, next_hop);
-      return;
-    }
-    case NextHopKind::kLocal:
-      drop(m, DropReason::kNotForUs);
-      return;
-    default:
-      break;
-  }
-  drop(m, DropReason::kNoRoute);
-}
-
-void Worker::tx_lan6(rte_mbuf* m, const Ipv6Address& next_hop) {
-  const auto mac = dp_.lan.neighbours6->lookup(next_hop);
-  if (prepend_ethernet(m, dp_.lan.local.mac, mac ? *mac : rte_ether_addr{}, kEtherTypeIpv6Be) !=
-      DropReason::kNone) {
-    drop(m, DropReason::kNoHeadroom);
-    return;
-  }
-  if (!mac) {
-    await_neighbour6(m, kStatsPortLan, next_hop);  // NDP by the control thread
-    return;
-  }
-  tx(dp_.lan, m);
-}
-
-// m starts at the inner IPv4 packet; it becomes a data message for the peer
-// (whitepaper 5.4.6): header, padded plaintext, tag.
-void Worker::queue_encrypt(rte_mbuf* m, std::uint32_t slot, std::uint64_t now) {
-  PeerState& peer = dp_.peers->at(slot);
-  if (!peer.active.load(std::memory_order_relaxed)) {
-    drop(m, DropReason::kNoRoute);
-    return;
-  }
-  if (m->pkt_len > kTunnelMtu) [[unlikely]] {  // fragment or refuse (worker_pmtu.cpp)
-    too_big(m, slot, now);
-    return;
-  }
-  Keypair* kp = peer.current.load(std::memory_order_acquire);
-  const Endpoint endpoint = peer.endpoint.load(std::memory_order_relaxed);
-  std::uint64_t counter = 0;
-  if (kp == nullptr || endpoint == 0 || kp->expired(now, dp_.reject_after_cycles) ||
-      !kp->take_send_counter(counter)) {
-    if (peer.request_handshake()) post_event(dp_.events, WorkerEvent::kHandshakeWanted, slot);
-    if (endpoint != 0) {
-      stage(m, slot);  // waits for the handshake in the control thread
-      return;
-    }
-    drop(m, DropReason::kNoSession);  // nowhere to send a handshake
-    return;
-  }
-  const std::uint32_t plain = m->pkt_len;
-  if (const DropReason why =
-          frame_data_message(m, *kp, counter, kTunnelMtu, encrypt_ops_[n_encrypt_]);
-      why != DropReason::kNone) {
-    drop(m, why);
-    return;
-  }
-  Pending& p = encrypt_pending_[n_encrypt_++];
-  p.m = m;
-  p.keypair = kp;
-  p.endpoint = endpoint;
-  p.peer = slot;
-  p.plain_len = plain;
-  if (n_encrypt_ == kMaxBurst) finish_encrypt(now);
-}
-
-void Worker::finish_encrypt(std::uint64_t now) {
-  if (n_encrypt_ == 0) return;
-  const std::uint32_t n = n_encrypt_;
-  n_encrypt_ = 0;
-  aead_->seal_burst(std::span(encrypt_ops_.data(), n));
-  const std::uint64_t stamp_granularity = rte_get_tsc_hz() / 100;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const Pending& p = encrypt_pending_[i];
-    PeerState& peer = dp_.peers->at(p.peer);
-    counter_add(stats_.encrypted_packets);
-    counter_add(stats_.encrypted_bytes, p.plain_len);
-    peer_counters_.add_tx(p.peer, p.m->pkt_len);
-    touch(peer.last_tx_tsc, now, stamp_granularity);
-    touch(peer.last_data_tx_tsc, now, stamp_granularity);
-    send_outer(p.m, p.endpoint);
-  }
-}
-
-void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
-  if (endpoint.is_v6()) {
-    send_outer6(m, endpoint);
-    return;
-  }
-  const std::uint32_t dst_be = endpoint.v4_be();
-  const std::uint32_t next_hop = dp_.wan.next_hop(dst_be);
-  if (next_hop == 0) {
-    drop(m, DropReason::kNoRoute);
-    return;
-  }
-  const std::uint64_t mac = dp_.wan.neighbours->lookup_mac48(next_hop);
-  const std::uint32_t payload_len = m->pkt_len;
-  if (payload_len > kMaxUdpPayload) {
-    drop(m, DropReason::kBadMessageLength);
-    return;
-  }
-  auto* at = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kOuterHeadersLen));
-  if (at == nullptr) {
-    drop(m, DropReason::kNoHeadroom);
-    return;
-  }
-  write_outer_ipv4(at, mac, dp_.wan.local, dst_be, endpoint.port_be(), ip_id_++, payload_len);
-  m->l2_len = kEthernetHeaderLen;
-  m->l3_len = kIpv4MinHeaderLen;
-  m->l4_len = kUdpHeaderLen;
-  if (mac == 0) {
-    await_neighbour(m, kStatsPortWan, next_hop);
-    return;
-  }
-  tx(dp_.wan, m);
-}
-
-// A site that reaches the hub over IPv6: Ethernet + IPv6 + UDP (checksum
-// mandatory, RFC 8200 8.1) from the WAN's address6, to the next hop's MAC
-// (NDP neighbour; unknown: the control thread solicits it and sends then).
-void Worker::send_outer6(rte_mbuf* m, const Endpoint& endpoint) {
-  PortContext& wan = dp_.wan;
-  Ipv6Address next_hop;
-  if (!wan.local.has_ip6 || !wan.next_hop6(endpoint.addr().data(), next_hop)) {
-    drop(m, DropReason::kNoRoute);
-    return;
-  }
-  const auto mac = wan.neighbours6->lookup(next_hop);
-  UdpFlow6 flow;
-  flow.src_mac = wan.local.mac;
-  flow.dst_mac = mac ? *mac : rte_ether_addr{};
-  flow.src_ip = wan.local.ip6;
-  flow.dst_ip = endpoint.addr();
-  flow.src_port_be = wan.local.udp_port_be;
-  flow.dst_port_be = endpoint.port_be();
-  if (const DropReason why = prepend_udp6_headers(m, flow); why != DropReason::kNone) {
-    drop(m, why);
-    return;
-  }
-  if (!mac) {
-    await_neighbour6(m, kStatsPortWan, next_hop);
-    return;
-  }
-  tx(dp_.wan, m);
-}
-
-void Worker::tx(PortContext& port, rte_mbuf* m) {
-  (port.stats_index == kStatsPortWan ? tx_wan_ : tx_lan_).push_back(m);
-}
-
-void Worker::flush_tx() {
-  auto flush = [&](PortContext& port, std::uint16_t queue, std::vector<rte_mbuf*>& pending) {
-    if (pending.empty()) return;
-    std::uint64_t bytes = 0;
-    for (rte_mbuf* m : pending) bytes += m->pkt_len;
-    std::uint16_t sent = 0;
-    const auto total = static_cast<std::uint16_t>(pending.size());
-    for (int tries = 0; sent < total && tries < 4; ++tries)
-      sent += rte_eth_tx_burst(port.port.id, queue, pending.data() + sent, total - sent);
-    for (std::uint16_t i = sent; i < total; ++i) {
-      bytes -= pending[i]->pkt_len;
-      drop(pending[i], DropReason::kTxFull);
-    }
-    counter_add(stats_.tx_packets[port.stats_index], sent);
-    counter_add(stats_.tx_bytes[port.stats_index], bytes);
-    pending.clear();
-  };
-  flush(dp_.wan, config_.wan_tx_queue, tx_wan_);
-  flush(dp_.lan, config_.lan_tx_queue, tx_lan_);
 }
 
 }  // namespace wghub::dp

@@ -14,6 +14,12 @@
 // counters; it never blocks and never takes a lock the control thread holds
 // (the per-keypair rx spinlock is shared with other workers only). Once per
 // loop it reports an RCU quiescent state.
+//
+// Files: worker.cpp (the loop, receive, decrypt, routing: route<Family>,
+// tx_lan<Family>), worker_send.cpp (encrypt, outer headers, tx bursts),
+// worker_control.cpp (the rings up to the control thread, cookie replies),
+// worker_pmtu.cpp (packets over the tunnel MTU). Each routing and transmit
+// step is written once for both address families (inet.hpp).
 #pragma once
 
 #include <rte_mbuf.h>
@@ -25,6 +31,7 @@
 
 #include "crypto/aead.hpp"
 #include "dataplane/context.hpp"
+#include "dataplane/inet.hpp"
 
 namespace wghub::dp {
 
@@ -84,18 +91,28 @@ class Worker {
   // its IP header): false when it was dropped.
   template <typename Family>
   bool admit_from_lan(rte_mbuf* m);
-  void route_inner(rte_mbuf* m, std::uint32_t dst_be, std::uint32_t from_peer);
-  void route_inner6(rte_mbuf* m, std::uint32_t from_peer);
+  // Routing, the LAN transmit and the outer headers, written once for both
+  // address families (Family: Inet4 or Inet6, inet.hpp). kNoPeer: a packet
+  // from the LAN, or one the hub originates.
+  static constexpr std::uint32_t kNoPeer = ~std::uint32_t{0};
+  template <typename Family>
+  void route(rte_mbuf* m, std::uint32_t from_peer, bool forwarded = true);
+  template <typename Family>
+  void tx_lan(rte_mbuf* m, const typename Family::NextHopAddress& next_hop);
+  template <typename Family>
+  void await_neighbour(rte_mbuf* m, unsigned stats_port,
+                       const typename Family::NextHopAddress& next_hop);
   void queue_encrypt(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
   void stage(rte_mbuf* m, std::uint32_t peer_slot);
   void finish_encrypt(std::uint64_t now);
   void send_outer(rte_mbuf* m, const Endpoint& endpoint);
-  void send_outer6(rte_mbuf* m, const Endpoint& endpoint);
-  void tx_lan(rte_mbuf* m, std::uint32_t next_hop_be);
-  void tx_lan6(rte_mbuf* m, const Ipv6Address& next_hop);
-  void await_neighbour(rte_mbuf* m, unsigned stats_port, std::uint32_t next_hop_be);
-  void await_neighbour6(rte_mbuf* m, unsigned stats_port, const Ipv6Address& next_hop);
-  void tx(PortContext& port, rte_mbuf* m);
+  template <typename Family>
+  void send_outer(rte_mbuf* m, const Endpoint& endpoint);
+  template <typename Family>
+  DropReason prepend_outer(rte_mbuf* m, std::uint64_t mac, const Endpoint& endpoint);
+  void tx(PortContext& port, rte_mbuf* m) {
+    (port.stats_index == kStatsPortWan ? tx_wan_ : tx_lan_).push_back(m);
+  }
   void flush_tx();
   void flush_control();
   void drop(rte_mbuf* m, DropReason why);
@@ -103,8 +120,6 @@ class Worker {
   void too_big(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
   void fragment4(rte_mbuf* m, std::uint32_t peer_slot, std::uint64_t now);
   void send_too_big_error(const rte_mbuf* m, std::uint64_t now);
-  void route_error4(rte_mbuf* e, std::uint32_t dst_be, std::uint64_t now);
-  void route_error6(rte_mbuf* e, const std::uint8_t* dst, std::uint64_t now);
 
   Dataplane& dp_;
   WorkerConfig config_;

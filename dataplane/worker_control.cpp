@@ -8,6 +8,7 @@
 #include <rte_ring.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "dataplane/arp.hpp"
 #include "dataplane/worker.hpp"
@@ -142,23 +143,22 @@ void Worker::stage(rte_mbuf* m, std::uint32_t slot) {
 
 // A finished frame whose next hop's MAC is unknown: the control thread
 // resolves it (ARP / NDP) and sends the frame then.
-void Worker::await_neighbour(rte_mbuf* m, unsigned stats_port, std::uint32_t next_hop_be) {
-  ControlMeta& meta = control_meta(m);
-  meta = ControlMeta{};
-  meta.reason = ControlReason::kAwaitingNeighbour;
-  meta.next_hop_be = next_hop_be;
-  meta.port_stats_index = static_cast<std::uint8_t>(stats_port);
-  local_batch_.push_back(m);
-}
-
-void Worker::await_neighbour6(rte_mbuf* m, unsigned stats_port, const Ipv6Address& next_hop) {
+template <typename Family>
+void Worker::await_neighbour(rte_mbuf* m, unsigned stats_port,
+                             const typename Family::NextHopAddress& next_hop) {
   ControlMeta& meta = control_meta(m);
   meta = ControlMeta{};
   meta.reason = ControlReason::kAwaitingNeighbour;
   meta.port_stats_index = static_cast<std::uint8_t>(stats_port);
-  meta.next_hop_family = 6;
-  std::memcpy(meta.next_hop6, next_hop.data(), 16);
+  if constexpr (std::is_same_v<Family, Inet4>) {
+    meta.next_hop_be = next_hop;
+  } else {
+    meta.next_hop_family = 6;
+    std::memcpy(meta.next_hop6, next_hop.data(), 16);
+  }
   local_batch_.push_back(m);
 }
+template void Worker::await_neighbour<Inet4>(rte_mbuf*, unsigned, const Inet4::NextHopAddress&);
+template void Worker::await_neighbour<Inet6>(rte_mbuf*, unsigned, const Inet6::NextHopAddress&);
 
 }  // namespace wghub::dp

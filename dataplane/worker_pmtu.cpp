@@ -130,56 +130,13 @@ void Worker::send_too_big_error(const rte_mbuf* m, std::uint64_t now) {
          : build_icmp6_packet_too_big(out, ip, len, from6.ip6.data(), kTunnelMtu, true);
   rte_pktmbuf_trim(e, static_cast<std::uint16_t>(room - n));
   counter_add(stats_.icmp_errors_sent);
+  // It goes where the FIB sends its destination, the packet's source: a LAN
+  // host (directly or via a LAN gateway), or a site through the tunnel.
+  // Nothing is decremented: the hub is its first hop.
   if (v4) {
-    std::uint32_t dst_be;
-    std::memcpy(&dst_be, ip + 12, 4);
-    route_error4(e, dst_be, now);
+    route<Inet4>(e, kNoPeer, false);
   } else {
-    route_error6(e, ip + 8, now);
-  }
-}
-
-// An error the hub originates goes where the FIB sends its destination, the
-// packet's source: a LAN host (directly or via a LAN gateway), or a site
-// through the tunnel. Nothing is decremented: the hub is its first hop.
-void Worker::route_error4(rte_mbuf* e, std::uint32_t dst_be, std::uint64_t now) {
-  const NextHop nh = dp_.fib->lookup(rte_be_to_cpu_32(dst_be));
-  switch (nh.kind) {
-    case NextHopKind::kPeer:
-      queue_encrypt(e, nh.id, now);
-      return;
-    case NextHopKind::kLanConnected:
-      tx_lan(e, dst_be);
-      return;
-    case NextHopKind::kLanRoute:
-      tx_lan(e, rte_cpu_to_be_32(dp_.lan_gateways->address(nh.id)));
-      return;
-    default:
-      drop(e, DropReason::kNoRoute);
-      return;
-  }
-}
-
-void Worker::route_error6(rte_mbuf* e, const std::uint8_t* dst, std::uint64_t now) {
-  const NextHop nh = dp_.fib6->lookup(dst);
-  switch (nh.kind) {
-    case NextHopKind::kPeer:
-      queue_encrypt(e, nh.id, now);
-      return;
-    case NextHopKind::kLanConnected:
-    case NextHopKind::kLanRoute: {
-      Ipv6Address next_hop;
-      if (nh.kind == NextHopKind::kLanRoute) {
-        next_hop = dp_.lan_gateways6->address(nh.id);
-      } else {
-        std::memcpy(next_hop.data(), dst, 16);
-      }
-      tx_lan6(e, next_hop);
-      return;
-    }
-    default:
-      drop(e, DropReason::kNoRoute);
-      return;
+    route<Inet6>(e, kNoPeer, false);
   }
 }
 
