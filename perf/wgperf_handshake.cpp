@@ -4,7 +4,6 @@
 #include <rte_cycles.h>
 
 #include <algorithm>
-#include <cstring>
 #include <sstream>
 
 #include "crypto/x25519.hpp"
@@ -14,19 +13,12 @@
 namespace wghub::perf {
 
 using perfsim::Bytes;
-using perfsim::Mac;
 
 PointResult Testbed::measure_handshake() {
   PointResult r;
   r.engine = Engine::kHandshake;
   r.size = 0;
-  const perfsim::HubWan hub_wan{[&] {
-                                  Mac m;
-                                  std::memcpy(m.data(), hub_->dataplane().wan.local.mac.addr_bytes,
-                                              6);
-                                  return m;
-                                }(),
-                                kHubWanIp, kListenPort};
+  const perfsim::HubWan hub_wan = hub_wan_of(*hub_);
   const std::uint64_t hz = rte_get_tsc_hz();
   const auto& engine = hub_->engine();
   // Initiations are made before the clock runs: the sites' X25519 is not

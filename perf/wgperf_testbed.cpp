@@ -290,13 +290,7 @@ void Testbed::settle(std::vector<Bytes>* captured) {
 }
 
 bool Testbed::establish(std::string& error) {
-  const perfsim::HubWan hub_wan{[&] {
-                                  Mac m;
-                                  std::memcpy(m.data(), hub_->dataplane().wan.local.mac.addr_bytes,
-                                              6);
-                                  return m;
-                                }(),
-                                kHubWanIp, kListenPort};
+  const perfsim::HubWan hub_wan = hub_wan_of(*hub_);
   // Batches well under the under-load mark (1/8 of the control ring), so
   // every initiation gets a response rather than a cookie.
   constexpr unsigned kBatch = 128;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "dataplane/context.hpp"
@@ -40,6 +41,13 @@ inline std::uint16_t site_outer_port(unsigned i) {
 inline std::uint32_t site_net(unsigned i) {
   return perfsim::ip4(10, static_cast<std::uint8_t>(1 + i / 256),
                       static_cast<std::uint8_t>(i % 256), 0);
+}
+
+// The hub's WAN side as the sites send to it: its MAC, address and listen port.
+inline perfsim::HubWan hub_wan_of(ctl::Hub& hub) {
+  perfsim::Mac mac;
+  std::memcpy(mac.data(), hub.dataplane().wan.local.mac.addr_bytes, 6);
+  return perfsim::HubWan{mac, kHubWanIp, kListenPort};
 }
 
 inline unsigned size_of(unsigned size, std::size_t j) {
