@@ -42,7 +42,7 @@ struct LcoreFigures {
   double raw_mpps = 0;  // IPsec-MB alone on this lcore (0: not applicable)
   // Step mode: worker Mpps / raw Mpps where raw AEAD ran right after each
   // round of the worker on as many packets, so both saw the same machine
-  // (preempted rounds left out; wgperf_bench.cpp, paired()).
+  // (preempted rounds left out; wgperf_measure.cpp, paired()).
   // 0: report mpps / raw_mpps.
   double paired_ratio = 0;
   double ratio() const {
