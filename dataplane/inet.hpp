@@ -18,7 +18,8 @@
 #include "dataplane/drop_reason.hpp"
 #include "dataplane/fib.hpp"
 #include "dataplane/fib6.hpp"
-#include "dataplane/packet.hpp"
+#include "dataplane/packet_defs.hpp"
+#include "dataplane/packet_inner.hpp"
 
 namespace wghub::dp {
 
