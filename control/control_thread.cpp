@@ -193,9 +193,9 @@ void ControlThread::process_local(rte_mbuf* m, std::uint64_t now_tsc) {
     if (meta.next_hop_family == 6) {
       dp::Ipv6Address next_hop;
       std::memcpy(next_hop.data(), meta.next_hop6, 16);
-      tx_.send_via6(port, m, next_hop, now_tsc);
+      tx_.send_via<dp::Inet6>(port, m, next_hop, now_tsc);
     } else {
-      tx_.send_via(port, m, meta.next_hop_be, now_tsc);
+      tx_.send_via<dp::Inet4>(port, m, meta.next_hop_be, now_tsc);
     }
     return;
   }
@@ -207,7 +207,8 @@ void ControlThread::process_local(rte_mbuf* m, std::uint64_t now_tsc) {
       if (dp::parse_arp(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len, msg)) {
         const dp::ArpLearn learned = dp::arp_merge(
             msg, dp::Ipv4Interface{port.local.ip_be, port.mask_be}, *port.neighbours, now_tsc);
-        if (learned != dp::ArpLearn::kIgnored) tx_.neighbour_learned(port, msg.sender_ip_be);
+        if (learned != dp::ArpLearn::kIgnored)
+          tx_.neighbour_learned<dp::Inet4>(port, msg.sender_ip_be);
       }
       if (dp::answer_arp_in_place(m, port.local.ip_be, port.local.mac)) {
         ++counters_.arp_answered;
@@ -243,7 +244,8 @@ void ControlThread::on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classif
   }
   const dp::Ipv6Interface iface{port.local.ip6, port.prefix6};
   if (dp::ndp_merge(msg, iface, *port.neighbours6, now_tsc) != dp::NdpLearn::kIgnored)
-    tx_.neighbour_learned6(port, msg.type == dp::kNdpNeighborSolicit ? msg.src : msg.target);
+    tx_.neighbour_learned<dp::Inet6>(port,
+                                     msg.type == dp::kNdpNeighborSolicit ? msg.src : msg.target);
   if (dp::answer_ns(m, msg, port.local.ip6, port.local.mac)) {
     ++counters_.ndp_answered;
     tx_.send_frame(port, m);
@@ -298,9 +300,9 @@ void ControlThread::on_wireguard(rte_mbuf* m, const dp::Classified& c, bool prov
   if (r.outcome == HandshakeOutcome::kSessionDerived && on_link) {
     if (v6) {
       if (dp_.wan.neighbours6->update(src6, eth->src_addr, now_tsc))
-        tx_.neighbour_learned6(dp_.wan, src6);
+        tx_.neighbour_learned<dp::Inet6>(dp_.wan, src6);
     } else if (dp_.wan.neighbours->update(c.src_ip_be, eth->src_addr, now_tsc)) {
-      tx_.neighbour_learned(dp_.wan, c.src_ip_be);
+      tx_.neighbour_learned<dp::Inet4>(dp_.wan, c.src_ip_be);
     }
   }
   if (r.outcome == HandshakeOutcome::kSessionDerived ||

@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "dataplane/arp.hpp"
 #include "dataplane/ndp.hpp"
@@ -27,21 +28,61 @@ void ControlTx::send_frame(dp::PortContext& port, rte_mbuf* m) {
   counters_.tx_bytes[port.stats_index] += len;
 }
 
-void ControlTx::send_via(dp::PortContext& port, rte_mbuf* m, std::uint32_t next_hop_be,
-                         std::uint64_t now) {
-  if (const auto mac = port.neighbours->lookup(next_hop_be)) {
+namespace {
+
+template <typename Family>
+constexpr bool kIs6 = std::is_same_v<Family, dp::Inet6>;
+
+// A held frame's next hop, of either family: an IPv4 address (network order)
+// in the first four bytes.
+template <typename Family>
+dp::Ipv6Address pack(const typename Family::NextHopAddress& a) {
+  if constexpr (kIs6<Family>) {
+    return a;
+  } else {
+    dp::Ipv6Address p{};
+    std::memcpy(p.data(), &a, sizeof a);
+    return p;
+  }
+}
+
+std::uint32_t unpack4(const dp::Ipv6Address& p) {
+  std::uint32_t a;
+  std::memcpy(&a, p.data(), sizeof a);
+  return a;
+}
+
+}  // namespace
+
+template <typename Family>
+bool ControlTx::hint_matches(const typename Family::NextHopAddress& next_hop) const {
+  if constexpr (kIs6<Family>) {
+    return hint6_valid_ && next_hop == hint_ip6_;
+  } else {
+    return hint_ip_be_ != 0 && next_hop == hint_ip_be_;
+  }
+}
+
+template <typename Family>
+void ControlTx::send_via(dp::PortContext& port, rte_mbuf* m,
+                         const typename Family::NextHopAddress& next_hop, std::uint64_t now) {
+  if (const auto mac = Family::neighbours(port).lookup(next_hop)) {
     rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr = *mac;
     send_frame(port, m);
     return;
   }
-  if (hint_ip_be_ != 0 && next_hop_be == hint_ip_be_ && &port == &dp_.wan) {
+  if (&port == &dp_.wan && hint_matches<Family>(next_hop)) {
     rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr = hint_mac_;
     send_frame(port, m);
     return;
   }
-  hold(Held{m, port.stats_index, next_hop_be, now});
-  ask(port, next_hop_be, now);
+  hold(Held{m, port.stats_index, now, kIs6<Family>, pack<Family>(next_hop)});
+  ask<Family>(port, next_hop, now);
 }
+template void ControlTx::send_via<dp::Inet4>(dp::PortContext&, rte_mbuf*,
+                                             const dp::Inet4::NextHopAddress&, std::uint64_t);
+template void ControlTx::send_via<dp::Inet6>(dp::PortContext&, rte_mbuf*,
+                                             const dp::Inet6::NextHopAddress&, std::uint64_t);
 
 void ControlTx::hold(Held h) {
   ++counters_.held;
@@ -53,38 +94,34 @@ void ControlTx::hold(Held h) {
   held_.push_back(h);
 }
 
-void ControlTx::send_via6(dp::PortContext& port, rte_mbuf* m, const dp::Ipv6Address& next_hop,
-                          std::uint64_t now) {
-  if (const auto mac = port.neighbours6->lookup(next_hop)) {
-    rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr = *mac;
-    send_frame(port, m);
-    return;
+// An ARP request (IPv4) or a Neighbor Solicitation (IPv6) for `ip`, unless
+// one is outstanding or the neighbour table refuses (neighbour.hpp).
+template <typename Family>
+void ControlTx::ask(dp::PortContext& port, const typename Family::NextHopAddress& ip,
+                    std::uint64_t now) {
+  if constexpr (kIs6<Family>) {
+    if (!port.local.has_ip6) return;
   }
-  if (hint6_valid_ && next_hop == hint_ip6_ && &port == &dp_.wan) {
-    rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr = hint_mac_;
-    send_frame(port, m);
-    return;
+  if (!Family::neighbours(port).needs_request(ip, now)) return;
+  rte_mbuf* req = nullptr;
+  if constexpr (kIs6<Family>) {
+    req = dp::build_ns(dp_.pool, port.local.mac, port.local.ip6, ip);
+  } else {
+    req = dp::build_arp_request(dp_.pool, port.local.mac, port.local.ip_be, ip);
   }
-  Held h{m, port.stats_index, 0, now};
-  h.v6 = true;
-  h.next_hop6 = next_hop;
-  hold(h);
-  ask6(port, next_hop, now);
-}
-
-void ControlTx::ask6(dp::PortContext& port, const dp::Ipv6Address& ip, std::uint64_t now) {
-  if (!port.local.has_ip6 || !port.neighbours6->needs_request(ip, now)) return;
-  rte_mbuf* req = dp::build_ns(dp_.pool, port.local.mac, port.local.ip6, ip);
   if (req == nullptr) return;
-  ++counters_.neighbor_solicits;
+  ++(kIs6<Family> ? counters_.neighbor_solicits : counters_.arp_requests);
   send_frame(port, req);
 }
 
-void ControlTx::neighbour_learned6(dp::PortContext& port, const dp::Ipv6Address& ip) {
-  const auto mac = port.neighbours6->lookup(ip);
+template <typename Family>
+void ControlTx::neighbour_learned(dp::PortContext& port,
+                                  const typename Family::NextHopAddress& ip) {
+  const auto mac = Family::neighbours(port).lookup(ip);
   if (!mac) return;
+  const dp::Ipv6Address key = pack<Family>(ip);
   for (auto it = held_.begin(); it != held_.end();) {
-    if (it->v6 && it->port == port.stats_index && it->next_hop6 == ip) {
+    if (it->v6 == kIs6<Family> && it->port == port.stats_index && it->next_hop == key) {
       rte_pktmbuf_mtod(it->m, rte_ether_hdr*)->dst_addr = *mac;
       send_frame(port, it->m);
       ++counters_.held_sent;
@@ -94,28 +131,16 @@ void ControlTx::neighbour_learned6(dp::PortContext& port, const dp::Ipv6Address&
     }
   }
 }
+template void ControlTx::neighbour_learned<dp::Inet4>(dp::PortContext&,
+                                                      const dp::Inet4::NextHopAddress&);
+template void ControlTx::neighbour_learned<dp::Inet6>(dp::PortContext&,
+                                                      const dp::Inet6::NextHopAddress&);
 
-void ControlTx::ask(dp::PortContext& port, std::uint32_t ip_be, std::uint64_t now) {
-  if (!port.neighbours->needs_request(ip_be, now)) return;
-  rte_mbuf* req = dp::build_arp_request(dp_.pool, port.local.mac, port.local.ip_be, ip_be);
-  if (req == nullptr) return;
-  ++counters_.arp_requests;
-  send_frame(port, req);
-}
-
-void ControlTx::neighbour_learned(dp::PortContext& port, std::uint32_t ip_be) {
-  const auto mac = port.neighbours->lookup(ip_be);
-  if (!mac) return;
-  for (auto it = held_.begin(); it != held_.end();) {
-    if (!it->v6 && it->port == port.stats_index && it->next_hop_be == ip_be) {
-      rte_pktmbuf_mtod(it->m, rte_ether_hdr*)->dst_addr = *mac;
-      send_frame(port, it->m);
-      ++counters_.held_sent;
-      it = held_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+// Re-asks for the entries of the family's table that went stale or stay
+// unanswered.
+template <typename Family>
+void ControlTx::ask_expired(dp::PortContext& port, std::uint64_t now) {
+  for (const auto& ip : Family::neighbours(port).expire(now)) ask<Family>(port, ip, now);
 }
 
 void ControlTx::tick(std::uint64_t now) {
@@ -127,14 +152,14 @@ void ControlTx::tick(std::uint64_t now) {
   }
   for (const Held& h : held_) {
     if (h.v6) {
-      ask6(port(h.port), h.next_hop6, now);
+      ask<dp::Inet6>(port(h.port), h.next_hop, now);
     } else {
-      ask(port(h.port), h.next_hop_be, now);
+      ask<dp::Inet4>(port(h.port), unpack4(h.next_hop), now);
     }
   }
   for (dp::PortContext* p : {&dp_.wan, &dp_.lan}) {
-    for (std::uint32_t ip_be : p->neighbours->expire(now)) ask(*p, ip_be, now);
-    for (const dp::Ipv6Address& ip : p->neighbours6->expire(now)) ask6(*p, ip, now);
+    ask_expired<dp::Inet4>(*p, now);
+    ask_expired<dp::Inet6>(*p, now);
   }
 }
 
@@ -154,7 +179,7 @@ void ControlTx::send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t no
       rte_pktmbuf_free(m);
       return;
     }
-    send_via6(wan, m, next_hop, now);
+    send_via<dp::Inet6>(wan, m, next_hop, now);
     return;
   }
   const std::uint32_t dst_be = to.v4_be();
@@ -172,7 +197,7 @@ void ControlTx::send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t no
     rte_pktmbuf_free(m);
     return;
   }
-  send_via(wan, m, next_hop, now);
+  send_via<dp::Inet4>(wan, m, next_hop, now);
 }
 
 void ControlTx::send_udp(const dp::Endpoint& to, std::span<const std::uint8_t> payload,

@@ -48,11 +48,10 @@ class ControlTx {
   // A complete frame; sent as it is on the port's control queue.
   void send_frame(dp::PortContext& port, rte_mbuf* m);
   // A complete frame but for its destination MAC: sent now if the next hop
-  // is resolved, else held while we ARP for it.
-  void send_via(dp::PortContext& port, rte_mbuf* m, std::uint32_t next_hop_be, std::uint64_t now);
-  // The same for an IPv6 next hop (resolved with NDP).
-  void send_via6(dp::PortContext& port, rte_mbuf* m, const dp::Ipv6Address& next_hop,
-                 std::uint64_t now);
+  // is resolved, else held while we ARP (IPv4) or solicit (IPv6, NDP) for it.
+  template <typename Family>
+  void send_via(dp::PortContext& port, rte_mbuf* m, const typename Family::NextHopAddress& next_hop,
+                std::uint64_t now);
   // While answering one received frame: its sender's IP and MAC, used only
   // for a frame sent back to that IP (a handshake response or cookie reply),
   // never stored. The neighbour table learns a sender only once a handshake
@@ -72,8 +71,8 @@ class ControlTx {
     hint6_valid_ = false;
   }
   // A neighbour was learned on `port`: sends the frames that waited for it.
-  void neighbour_learned(dp::PortContext& port, std::uint32_t ip_be);
-  void neighbour_learned6(dp::PortContext& port, const dp::Ipv6Address& ip);
+  template <typename Family>
+  void neighbour_learned(dp::PortContext& port, const typename Family::NextHopAddress& ip);
   // Re-asks for next hops whose entries expired, drops held frames that
   // waited too long. `now` in TSC cycles.
   void tick(std::uint64_t now);
@@ -85,14 +84,17 @@ class ControlTx {
   struct Held {
     rte_mbuf* m;
     unsigned port;  // stats index
-    std::uint32_t next_hop_be;
     std::uint64_t since;
-    bool v6 = false;  // waits for next_hop6 instead of next_hop_be
-    dp::Ipv6Address next_hop6{};
+    bool v6;                   // the family of next_hop
+    dp::Ipv6Address next_hop;  // IPv4: the address (network order) in bytes 0..3
   };
   void hold(Held h);
-  void ask(dp::PortContext& port, std::uint32_t ip_be, std::uint64_t now);
-  void ask6(dp::PortContext& port, const dp::Ipv6Address& ip, std::uint64_t now);
+  template <typename Family>
+  void ask(dp::PortContext& port, const typename Family::NextHopAddress& ip, std::uint64_t now);
+  template <typename Family>
+  void ask_expired(dp::PortContext& port, std::uint64_t now);
+  template <typename Family>
+  bool hint_matches(const typename Family::NextHopAddress& next_hop) const;
 
   // At most this many frames wait for ARP / NDP, and for at most kHoldSeconds.
   static constexpr std::size_t kMaxHeld = 512;

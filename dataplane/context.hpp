@@ -28,7 +28,7 @@
 #include "dataplane/keypair_table.hpp"
 #include "dataplane/lcore_stats.hpp"
 #include "dataplane/neighbour.hpp"
-#include "dataplane/neighbour6.hpp"
+#include "dataplane/neighbour.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/peer_state.hpp"
 #include "dataplane/port.hpp"

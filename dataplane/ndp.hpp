@@ -22,7 +22,7 @@
 #include <array>
 #include <cstdint>
 
-#include "dataplane/neighbour6.hpp"
+#include "dataplane/neighbour.hpp"
 #include "dataplane/packet.hpp"
 
 namespace wghub::dp {

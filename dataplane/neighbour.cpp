@@ -1,108 +1,130 @@
-// The neighbour table's writer side (control thread). See neighbour.hpp for
-// the single-writer / wait-free-reader protocol these functions keep.
+// The neighbour table's writer side (control thread), for both families. See
+// neighbour.hpp for the sequence lock these functions keep.
 #include "dataplane/neighbour.hpp"
 
 #include <bit>
 
 namespace wghub::dp {
 
-NeighbourTable::NeighbourTable(NeighbourTiming timing, std::size_t capacity)
+template <typename Family>
+NeighbourTableOf<Family>::NeighbourTableOf(NeighbourTiming timing, std::size_t capacity)
     : mask_(std::bit_ceil(capacity < 8 ? std::size_t{8} : capacity) - 1),
       timing_(timing),
       slots_(new Slot[mask_ + 1]),
-      meta_(mask_ + 1),
-      generation_(mask_ + 1, 0) {}
+      meta_(mask_ + 1) {}
 
-std::optional<std::size_t> NeighbourTable::find(std::uint32_t ip_be) const {
-  std::size_t i = home(ip_be);
+template <typename Family>
+void NeighbourTableOf<Family>::write_slot(std::size_t i, std::uint64_t hi, std::uint64_t lo,
+                                          std::uint64_t mac) {
+  Slot& s = slots_[i];
+  const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
+  s.seq.store(seq + 1, std::memory_order_relaxed);
+  // Release: a reader that sees any of these also sees the odd seq above.
+  s.hi.store(hi, std::memory_order_release);
+  s.lo.store(lo, std::memory_order_release);
+  s.mac.store(mac, std::memory_order_release);
+  s.seq.store(seq + 2, std::memory_order_release);
+}
+
+template <typename Family>
+bool NeighbourTableOf<Family>::is_empty(std::size_t i) const {
+  const Slot& s = slots_[i];
+  return s.hi.load(std::memory_order_relaxed) == 0 && s.lo.load(std::memory_order_relaxed) == 0 &&
+         (s.mac.load(std::memory_order_relaxed) & kTombstoneBit) == 0;
+}
+
+template <typename Family>
+bool NeighbourTableOf<Family>::is_tombstone(std::size_t i) const {
+  return (slots_[i].mac.load(std::memory_order_relaxed) & kTombstoneBit) != 0;
+}
+
+template <typename Family>
+std::optional<std::size_t> NeighbourTableOf<Family>::find(const Address& ip) const {
+  const Key k = key_of(ip);
+  std::size_t i = home(k.hi, k.lo);
   for (std::size_t n = 0; n <= mask_; ++n, i = (i + 1) & mask_) {
-    const std::uint64_t key = slots_[i].key.load(std::memory_order_relaxed);
-    if (key == kEmptyKey) return std::nullopt;
-    if (!key_is_tombstone(key) && static_cast<std::uint32_t>(key) == ip_be) return i;
+    if (is_empty(i)) return std::nullopt;
+    if (!is_tombstone(i) && slots_[i].hi.load(std::memory_order_relaxed) == k.hi &&
+        slots_[i].lo.load(std::memory_order_relaxed) == k.lo)
+      return i;
   }
   return std::nullopt;
 }
 
-std::optional<std::size_t> NeighbourTable::insert(std::uint32_t ip_be, std::uint64_t now) {
-  if (ip_be == 0 || live_ >= max_entries()) return std::nullopt;
-  std::size_t i = home(ip_be);
+template <typename Family>
+std::optional<std::size_t> NeighbourTableOf<Family>::insert(const Address& ip, std::uint64_t now) {
+  const Key k = key_of(ip);
+  if ((k.hi == 0 && k.lo == 0) || live_ >= max_entries()) return std::nullopt;
+  std::size_t i = home(k.hi, k.lo);
   for (std::size_t n = 0; n <= mask_; ++n, i = (i + 1) & mask_) {
-    const std::uint64_t key = slots_[i].key.load(std::memory_order_relaxed);
-    if (key != kEmptyKey && !key_is_tombstone(key)) continue;
-    std::uint32_t gen = (generation_[i] + 1) & 0x7fffffff;
-    if (gen == 0) gen = 1;
-    generation_[i] = gen;
-    // MAC word first (invalid, new generation), then the key: a reader that
-    // sees the key finds either this invalid word or the published MAC.
-    slots_[i].mac.store(std::uint64_t{gen & 0x7fff} << 48, std::memory_order_release);
-    slots_[i].key.store(std::uint64_t{ip_be} | std::uint64_t{gen} << 32, std::memory_order_release);
-    if (key_is_tombstone(key)) --tombstones_;
+    const bool tomb = is_tombstone(i);
+    if (!tomb && !is_empty(i)) continue;
+    write_slot(i, k.hi, k.lo, 0);  // the key, no MAC yet
+    if (tomb) --tombstones_;
     ++live_;
     ++incomplete_;
-    meta_[i] = NeighbourEntry{ip_be, NeighbourState::kIncomplete, {}, 0, now, 0};
+    meta_[i] = Entry{ip, NeighbourState::kIncomplete, {}, 0, now, 0};
     return i;
   }
   return std::nullopt;
 }
 
-void NeighbourTable::publish_mac(std::size_t i, const rte_ether_addr& mac) {
-  const std::uint64_t key = slots_[i].key.load(std::memory_order_relaxed);
-  std::uint64_t word = kValidBit | key_generation_low(key) << 48;
-  for (int b = 0; b < RTE_ETHER_ADDR_LEN; ++b) word |= std::uint64_t{mac.addr_bytes[b]} << (8 * b);
-  slots_[i].mac.store(word, std::memory_order_release);
-}
-
-void NeighbourTable::erase(std::size_t i) {
-  // Invalidate the MAC before the key turns into a tombstone: a reader that
-  // still matched the old key sees no MAC.
-  slots_[i].mac.store(0, std::memory_order_release);
-  slots_[i].key.store(slots_[i].key.load(std::memory_order_relaxed) | kTombstoneBit,
-                      std::memory_order_release);
+template <typename Family>
+void NeighbourTableOf<Family>::erase(std::size_t i) {
+  // The key stays (probe chains run on through the tombstone); the MAC goes
+  // in the same seqlocked write, so no reader matches the old key with a MAC.
+  write_slot(i, slots_[i].hi.load(std::memory_order_relaxed),
+             slots_[i].lo.load(std::memory_order_relaxed), kTombstoneBit);
   if (meta_[i].state == NeighbourState::kIncomplete) --incomplete_;
-  meta_[i] = NeighbourEntry{};
+  meta_[i] = Entry{};
   --live_;
   ++tombstones_;
   // A tombstone followed by an empty slot ends every probe chain through it:
   // make it empty, and walk back while that keeps holding.
   std::size_t j = i;
   for (std::size_t n = 0; n <= mask_; ++n) {
-    const std::uint64_t key = slots_[j].key.load(std::memory_order_relaxed);
-    const std::uint64_t next = slots_[(j + 1) & mask_].key.load(std::memory_order_relaxed);
-    if (!key_is_tombstone(key) || next != kEmptyKey) break;
-    slots_[j].key.store(kEmptyKey, std::memory_order_release);
+    if (!is_tombstone(j) || !is_empty((j + 1) & mask_)) break;
+    write_slot(j, 0, 0, 0);
     --tombstones_;
     j = (j - 1) & mask_;
   }
   if (tombstones_ > (mask_ + 1) / 8 || (live_ == 0 && tombstones_ > 0)) compact();
 }
 
-void NeighbourTable::compact() {
+template <typename Family>
+void NeighbourTableOf<Family>::compact() {
   // A tombstone is needed only while some live entry's probe path (from its
   // home slot to where it sits) runs through it. Every other tombstone can
   // become empty without any reader missing a live entry. Entries never move.
   std::vector<bool> needed(mask_ + 1, false);
   for (std::size_t i = 0; i <= mask_; ++i) {
-    const std::uint64_t key = slots_[i].key.load(std::memory_order_relaxed);
-    if (key == kEmptyKey || key_is_tombstone(key)) continue;
-    for (std::size_t j = home(static_cast<std::uint32_t>(key)); j != i; j = (j + 1) & mask_)
+    if (is_empty(i) || is_tombstone(i)) continue;
+    for (std::size_t j = home(slots_[i].hi.load(std::memory_order_relaxed),
+                              slots_[i].lo.load(std::memory_order_relaxed));
+         j != i; j = (j + 1) & mask_)
       needed[j] = true;
   }
   for (std::size_t j = 0; j <= mask_; ++j) {
-    const std::uint64_t key = slots_[j].key.load(std::memory_order_relaxed);
-    if (!key_is_tombstone(key) || needed[j]) continue;
-    slots_[j].key.store(kEmptyKey, std::memory_order_release);
+    if (!is_tombstone(j) || needed[j]) continue;
+    write_slot(j, 0, 0, 0);
     --tombstones_;
   }
 }
 
-bool NeighbourTable::update(std::uint32_t ip_be, const rte_ether_addr& mac, std::uint64_t now) {
-  std::optional<std::size_t> i = find(ip_be);
-  if (!i) i = insert(ip_be, now);
+template <typename Family>
+bool NeighbourTableOf<Family>::update(const Address& ip, const rte_ether_addr& mac,
+                                      std::uint64_t now) {
+  std::optional<std::size_t> i = find(ip);
+  if (!i) i = insert(ip, now);
   if (!i) return false;
-  NeighbourEntry& e = meta_[*i];
+  Entry& e = meta_[*i];
   if (e.state == NeighbourState::kIncomplete) --incomplete_;
   if (e.state != NeighbourState::kResolved || !rte_is_same_ether_addr(&e.mac, &mac)) {
-    publish_mac(*i, mac);
+    std::uint64_t word = kValidBit;
+    for (int b = 0; b < RTE_ETHER_ADDR_LEN; ++b)
+      word |= std::uint64_t{mac.addr_bytes[b]} << (8 * b);
+    write_slot(*i, slots_[*i].hi.load(std::memory_order_relaxed),
+               slots_[*i].lo.load(std::memory_order_relaxed), word);
   }
   e.state = NeighbourState::kResolved;
   e.mac = mac;
@@ -111,8 +133,9 @@ bool NeighbourTable::update(std::uint32_t ip_be, const rte_ether_addr& mac, std:
   return true;
 }
 
-bool NeighbourTable::needs_request(std::uint32_t ip_be, std::uint64_t now) {
-  const std::optional<std::size_t> found = find(ip_be);
+template <typename Family>
+bool NeighbourTableOf<Family>::needs_request(const Address& ip, std::uint64_t now) {
+  const std::optional<std::size_t> found = find(ip);
   if (!found) {
     // A stranger can make us resolve many addresses (a site sending to
     // every host of the LAN): incomplete entries get a quarter of the
@@ -121,13 +144,13 @@ bool NeighbourTable::needs_request(std::uint32_t ip_be, std::uint64_t now) {
       ++incomplete_refused_;
       return false;
     }
-    const std::optional<std::size_t> i = insert(ip_be, now);
+    const std::optional<std::size_t> i = insert(ip, now);
     if (!i) return false;
     meta_[*i].tries = 1;
     meta_[*i].asked_at = now;
     return true;
   }
-  NeighbourEntry& e = meta_[*found];
+  Entry& e = meta_[*found];
   if (e.state != NeighbourState::kIncomplete) return false;
   // now < asked_at (a caller with an older clock reading) counts as "just asked".
   if (e.tries >= timing_.max_tries || now < e.asked_at || now - e.asked_at < timing_.retry_interval)
@@ -137,15 +160,16 @@ bool NeighbourTable::needs_request(std::uint32_t ip_be, std::uint64_t now) {
   return true;
 }
 
-std::vector<std::uint32_t> NeighbourTable::expire(std::uint64_t now) {
-  std::vector<std::uint32_t> ask;
+template <typename Family>
+auto NeighbourTableOf<Family>::expire(std::uint64_t now) -> std::vector<Address> {
+  std::vector<Address> ask;
   for (std::size_t i = 0; i <= mask_; ++i) {
-    NeighbourEntry& e = meta_[i];
+    Entry& e = meta_[i];
     if (e.state == NeighbourState::kFree) continue;
     if (e.state == NeighbourState::kResolved && now - e.updated_at < timing_.reachable) continue;
     // Stale or incomplete: ask (again) every retry_interval, give up after
     // max_tries unanswered requests. A stale entry's MAC stays in use while
-    // it is being re-resolved (RFC 1122 2.3.2.1 allows either).
+    // it is being re-resolved.
     const bool first_ask = e.state == NeighbourState::kResolved && e.tries == 0;
     if (!first_ask && now - e.asked_at < timing_.retry_interval) continue;
     if (e.tries >= timing_.max_tries) {
@@ -154,34 +178,41 @@ std::vector<std::uint32_t> NeighbourTable::expire(std::uint64_t now) {
     }
     ++e.tries;
     e.asked_at = now;
-    ask.push_back(e.ip_be);
+    ask.push_back(e.ip);
   }
   return ask;
 }
 
-bool NeighbourTable::remove(std::uint32_t ip_be) {
-  const std::optional<std::size_t> i = find(ip_be);
+template <typename Family>
+bool NeighbourTableOf<Family>::remove(const Address& ip) {
+  const std::optional<std::size_t> i = find(ip);
   if (!i) return false;
   erase(*i);
   return true;
 }
 
-bool NeighbourTable::contains(std::uint32_t ip_be) const {
-  return find(ip_be).has_value();
+template <typename Family>
+bool NeighbourTableOf<Family>::contains(const Address& ip) const {
+  return find(ip).has_value();
 }
 
-std::optional<NeighbourEntry> NeighbourTable::entry(std::uint32_t ip_be) const {
-  const std::optional<std::size_t> i = find(ip_be);
+template <typename Family>
+auto NeighbourTableOf<Family>::entry(const Address& ip) const -> std::optional<Entry> {
+  const std::optional<std::size_t> i = find(ip);
   if (!i) return std::nullopt;
   return meta_[*i];
 }
 
-std::vector<NeighbourEntry> NeighbourTable::entries() const {
-  std::vector<NeighbourEntry> out;
+template <typename Family>
+auto NeighbourTableOf<Family>::entries() const -> std::vector<Entry> {
+  std::vector<Entry> out;
   out.reserve(live_);
-  for (const NeighbourEntry& e : meta_)
+  for (const Entry& e : meta_)
     if (e.state != NeighbourState::kFree) out.push_back(e);
   return out;
 }
+
+template class NeighbourTableOf<Inet4>;
+template class NeighbourTableOf<Inet6>;
 
 }  // namespace wghub::dp

@@ -1,31 +1,37 @@
-// IPv4 neighbour table of one port (the ARP cache): the last stage before LAN
-// transmit, where a worker turns the next hop's IPv4 address into the MAC to
-// put in the Ethernet header.
+// The neighbour table of one port, one class for both address families (the
+// ARP cache for IPv4, the NDP neighbour cache of RFC 4861 5.1 for IPv6): the
+// last stage before transmit, where a worker turns the next hop's address into
+// the MAC to put in the Ethernet header. NeighbourTable and Neighbour6Table
+// are its two instances; the key is the family's next-hop address (inet.hpp):
+// the IPv4 address in network order, or the 16 IPv6 bytes.
 //
-// Concurrency: ONE writer, the control thread (it learns from ARP, asks for
-// resolutions, ages entries); MANY readers, the worker lcores, which only call
-// lookup(). Readers are wait-free and never see a torn MAC:
+// Concurrency: ONE writer, the control thread (it learns from ARP / NA / NS,
+// asks for resolutions, ages entries); MANY readers, the worker lcores, which
+// only call lookup(). Readers are wait-free and never see a torn MAC or one
+// written for another address. Each slot is a sequence lock:
 //
 //   - The table is a fixed array of slots (open addressing, linear probing,
 //     capacity a power of two), allocated once and never freed or moved while
 //     the table lives. That is the whole reclamation rule: a reader may be
 //     looking at any slot at any time, so slots are reused in place, never
 //     released.
-//   - A slot's key word holds the IPv4 address and a 32-bit generation that
-//     changes every time the slot gets a (new) key; its MAC word holds the
-//     48-bit MAC, a valid bit and the low 15 bits of that generation. Both are
-//     single 64-bit atomics, so a MAC is always read whole.
-//   - A reader that finds its address in the key word accepts the MAC word
-//     only when it is valid and carries the same generation. A slot recycled
-//     for another address between the reader's two loads therefore reads as a
-//     miss (the packet counts kNoNeighbour), never as another host's MAC.
-//   - Deleting writes the MAC word invalid first, then a tombstone key, so
-//     probe chains through the slot stay intact. Tombstones are reused by
-//     inserts and trimmed back to empty when the next slot is empty (no probe
-//     chain can run through them then): erase() walks back from the slot it
-//     freed; past capacity/8 tombstones, compact() empties every tombstone
-//     no live entry's probe path crosses. Entries are never moved, so a
-//     reader never misses a live one.
+//   - A slot is {seq, key (two words: an IPv4 key is the address and 0), MAC
+//     word}. The writer makes seq odd, changes the other words (release
+//     stores: whoever reads one also sees the odd seq), and makes seq even
+//     again (release). A reader loads seq (acquire), the words (acquire), then
+//     seq again: equal and even means it saw one consistent slot (no
+//     standalone fences: GCC's ThreadSanitizer does not support them).
+//     Otherwise the slot was being changed and the lookup answers "miss"
+//     rather than wait; the frame then takes the control thread's path, which
+//     knows the answer (counted, never lost).
+//   - The all-zero key (0.0.0.0, ::, never a neighbour) is an empty slot and
+//     ends a probe; a tombstone bit in the MAC word keeps probe chains
+//     through deleted slots intact. Tombstones are reused by inserts and
+//     trimmed back to empty when the next slot is empty (no probe chain can
+//     run through them then): erase() walks back from the slot it freed; past
+//     capacity/8 tombstones, compact() empties every tombstone no live entry's
+//     probe path crosses. Entries are never moved, so a reader never misses a
+//     live one.
 //
 // Control-only bookkeeping (state, times, tries) sits in a separate array the
 // readers never touch. Times are in the caller's clock units (TSC cycles or
@@ -37,51 +43,68 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "dataplane/inet.hpp"
+
 namespace wghub::dp {
+
+using Ipv6Bytes = Ipv6Address;  // network order
 
 struct NeighbourTiming {
   std::uint64_t reachable = 0;       // a resolved entry older than this is re-resolved
-  std::uint64_t retry_interval = 0;  // between two ARP requests for one address
+  std::uint64_t retry_interval = 0;  // between two requests (ARP, NS) for one address
   std::uint32_t max_tries = 3;       // unanswered requests before the entry is dropped
 
-  // RFC 1122 2.3.2.1 leaves the timeouts to us: Linux-like values.
+  // RFC 1122 2.3.2.1 and RFC 4861 leave the timeouts to us: Linux-like values.
   static NeighbourTiming from_hz(std::uint64_t hz) { return NeighbourTiming{300 * hz, hz, 3}; }
 };
 
 enum class NeighbourState : std::uint8_t { kFree, kIncomplete, kResolved };
 
-struct NeighbourEntry {
-  std::uint32_t ip_be = 0;
+template <typename Address>
+struct NeighbourEntryOf {
+  Address ip{};
   NeighbourState state = NeighbourState::kFree;
   rte_ether_addr mac{};          // kResolved only
   std::uint64_t updated_at = 0;  // last time a MAC was learned
-  std::uint64_t asked_at = 0;    // last ARP request sent
+  std::uint64_t asked_at = 0;    // last request sent
   std::uint32_t tries = 0;       // requests since the last answer
 };
 
-class NeighbourTable {
+// The MAC word a lookup gives the fast path: the MAC in the low 48 bits
+// (memory order: byte 0 of the address is the lowest byte) with kFound set,
+// or 0 for a miss. A word in a register, no optional to copy through the stack.
+inline constexpr std::uint64_t kNeighbourFound = std::uint64_t{1} << 48;
+
+template <typename Family>
+class NeighbourTableOf {
  public:
+  using Address = typename Family::NextHopAddress;
+  using Entry = NeighbourEntryOf<Address>;
   static constexpr std::size_t kDefaultCapacity = 4096;
+  static constexpr std::uint64_t kFound = kNeighbourFound;
 
   // `capacity` is rounded up to a power of two (at least 8). At most 3/4 of
   // the slots hold entries, so probe chains stay short.
-  explicit NeighbourTable(NeighbourTiming timing, std::size_t capacity = kDefaultCapacity);
-  NeighbourTable(const NeighbourTable&) = delete;
-  NeighbourTable& operator=(const NeighbourTable&) = delete;
+  explicit NeighbourTableOf(NeighbourTiming timing, std::size_t capacity = kDefaultCapacity);
+  NeighbourTableOf(const NeighbourTableOf&) = delete;
+  NeighbourTableOf& operator=(const NeighbourTableOf&) = delete;
 
-  // Worker lcores: wait-free. The MAC of a resolved neighbour, if any.
-  std::optional<rte_ether_addr> lookup(std::uint32_t ip_be) const noexcept {
-    return unpack_mac48(lookup_mac48(ip_be));
+  // ---- worker lcores: wait-free
+
+  // The MAC word of a resolved neighbour (kFound set), or 0.
+  std::uint64_t lookup_mac48(const Address& ip) const noexcept {
+    const Key k = key_of(ip);
+    return lookup_key(k.hi, k.lo);
   }
-
-  // The same for the fast path: the MAC in the low 48 bits (memory order:
-  // byte 0 of the address is the lowest byte) with kFound set, or 0 for a
-  // miss. A word in a register, no optional to copy through the stack.
-  static constexpr std::uint64_t kFound = std::uint64_t{1} << 48;
+  // The MAC of a resolved neighbour, if any.
+  std::optional<rte_ether_addr> lookup(const Address& ip) const noexcept {
+    return unpack_mac48(lookup_mac48(ip));
+  }
   // A lookup_mac48 word as a MAC (nullopt for a miss).
   static std::optional<rte_ether_addr> unpack_mac48(std::uint64_t word) noexcept {
     if (word == 0) return std::nullopt;
@@ -90,37 +113,25 @@ class NeighbourTable {
       mac.addr_bytes[b] = static_cast<std::uint8_t>(word >> (8 * b));
     return mac;
   }
-  std::uint64_t lookup_mac48(std::uint32_t ip_be) const noexcept {
-    std::size_t i = home(ip_be);
-    for (std::size_t n = 0; n <= mask_; ++n, i = (i + 1) & mask_) {
-      const std::uint64_t key = slots_[i].key.load(std::memory_order_acquire);
-      if (key == kEmptyKey) return 0;
-      if (static_cast<std::uint32_t>(key) != ip_be || key_is_tombstone(key)) continue;
-      const std::uint64_t word = slots_[i].mac.load(std::memory_order_acquire);
-      if ((word & kValidBit) == 0 || mac_generation(word) != key_generation_low(key)) return 0;
-      return (word & 0xffffffffffffu) | kFound;
-    }
-    return 0;
-  }
 
   // ---- control thread only
 
   // Learns (or refreshes) a MAC: the entry becomes resolved. Returns false
   // when the table is full (the neighbour stays unknown).
-  bool update(std::uint32_t ip_be, const rte_ether_addr& mac, std::uint64_t now);
-  // A packet waits for `ip_be`: true when an ARP request should be sent now
+  bool update(const Address& ip, const rte_ether_addr& mac, std::uint64_t now);
+  // A packet waits for `ip`: true when a request (ARP, NS) should be sent now
   // (creates an incomplete entry on first use; false while a request is
   // outstanding, while resolved, after max_tries, or when the table is full).
-  bool needs_request(std::uint32_t ip_be, std::uint64_t now);
+  bool needs_request(const Address& ip, std::uint64_t now);
   // Ages entries: a resolved entry older than `reachable` is re-resolved
-  // (its MAC stays usable meanwhile), an incomplete or stale one whose last
-  // request went unanswered `max_tries` times is dropped. Returns the
-  // addresses to send an ARP request for now.
-  std::vector<std::uint32_t> expire(std::uint64_t now);
-  bool remove(std::uint32_t ip_be);
-  bool contains(std::uint32_t ip_be) const;
-  std::optional<NeighbourEntry> entry(std::uint32_t ip_be) const;
-  std::vector<NeighbourEntry> entries() const;  // for status dumps
+  // (its MAC stays usable meanwhile: RFC 1122 2.3.2.1, RFC 4861 7.3.3), an
+  // incomplete or stale one whose last request went unanswered `max_tries`
+  // times is dropped. Returns the addresses to send a request for now.
+  std::vector<Address> expire(std::uint64_t now);
+  bool remove(const Address& ip);
+  bool contains(const Address& ip) const;
+  std::optional<Entry> entry(const Address& ip) const;
+  std::vector<Entry> entries() const;  // for status dumps
 
   std::size_t size() const { return live_; }
   std::size_t capacity() const { return mask_ + 1; }
@@ -133,40 +144,81 @@ class NeighbourTable {
   std::size_t tombstones() const { return tombstones_; }
 
  private:
-  static constexpr std::uint64_t kEmptyKey = 0;
-  // Bit 63 of the key word marks a tombstone; the address part is kept
-  // (harmless: lookups skip tombstones before comparing).
-  static constexpr std::uint64_t kTombstoneBit = std::uint64_t{1} << 63;
   static constexpr std::uint64_t kValidBit = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t kTombstoneBit = std::uint64_t{1} << 62;
 
-  struct alignas(16) Slot {
-    std::atomic<std::uint64_t> key{kEmptyKey};  // ip_be | generation << 32 (31 bits, != 0)
-    std::atomic<std::uint64_t> mac{0};          // mac | gen15 << 48 | valid << 63
+  struct Key {
+    std::uint64_t hi = 0, lo = 0;  // an IPv4 key: the address (network order), 0
   };
-
-  static bool key_is_tombstone(std::uint64_t key) { return (key & kTombstoneBit) != 0; }
-  static std::uint64_t key_generation_low(std::uint64_t key) { return (key >> 32) & 0x7fff; }
-  static std::uint64_t mac_generation(std::uint64_t word) { return (word >> 48) & 0x7fff; }
-  std::size_t home(std::uint32_t ip_be) const noexcept {
-    // Fibonacci hashing spreads consecutive addresses of a subnet.
-    return static_cast<std::size_t>((ip_be * 0x9E3779B97F4A7C15ull) >> 32) & mask_;
+  static Key key_of(const Address& ip) noexcept {
+    Key k;
+    if constexpr (sizeof(Address) == 4) {
+      k.hi = ip;
+    } else {
+      std::memcpy(&k.hi, ip.data(), 8);
+      std::memcpy(&k.lo, ip.data() + 8, 8);
+    }
+    return k;
   }
 
-  std::optional<std::size_t> find(std::uint32_t ip_be) const;
-  std::optional<std::size_t> insert(std::uint32_t ip_be, std::uint64_t now);
-  void publish_mac(std::size_t i, const rte_ether_addr& mac);
+  struct alignas(32) Slot {
+    std::atomic<std::uint64_t> seq{0};  // odd while the writer changes the slot
+    std::atomic<std::uint64_t> hi{0};
+    std::atomic<std::uint64_t> lo{0};
+    std::atomic<std::uint64_t> mac{0};  // mac | valid << 63 | tombstone << 62
+  };
+
+  std::uint64_t lookup_key(std::uint64_t hi, std::uint64_t lo) const noexcept {
+    std::size_t i = home(hi, lo);
+    for (std::size_t n = 0; n <= mask_; ++n, i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      // Acquire on the words keeps the second seq load after them; a word
+      // the writer stored (release) brings its odd seq along.
+      const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
+      const std::uint64_t k_hi = s.hi.load(std::memory_order_acquire);
+      const std::uint64_t k_lo = s.lo.load(std::memory_order_acquire);
+      const std::uint64_t word = s.mac.load(std::memory_order_acquire);
+      if ((seq & 1) != 0 || s.seq.load(std::memory_order_relaxed) != seq)
+        return 0;  // being changed: the control path answers
+      if (k_hi == 0 && k_lo == 0 && (word & kTombstoneBit) == 0) return 0;
+      if ((word & kTombstoneBit) != 0 || k_hi != hi || k_lo != lo) continue;
+      if ((word & kValidBit) == 0) return 0;
+      return (word & 0xffffffffffffu) | kFound;
+    }
+    return 0;
+  }
+  // Fibonacci hashing spreads consecutive addresses of a subnet (an IPv4 key
+  // has lo = 0: the plain multiplicative hash of the address).
+  std::size_t home(std::uint64_t hi, std::uint64_t lo) const noexcept {
+    const std::uint64_t h = (hi ^ (lo * 0xC2B2AE3D27D4EB4Full)) * 0x9E3779B97F4A7C15ull;
+    return static_cast<std::size_t>(h >> 32) & mask_;
+  }
+  // The writer's side of the sequence lock.
+  void write_slot(std::size_t i, std::uint64_t hi, std::uint64_t lo, std::uint64_t mac);
+  bool is_empty(std::size_t i) const;
+  bool is_tombstone(std::size_t i) const;
+
+  std::optional<std::size_t> find(const Address& ip) const;
+  std::optional<std::size_t> insert(const Address& ip, std::uint64_t now);
   void erase(std::size_t i);
   void compact();
 
   std::size_t mask_;
   NeighbourTiming timing_;
-  std::unique_ptr<Slot[]> slots_;          // read by workers
-  std::vector<NeighbourEntry> meta_;       // control only
-  std::vector<std::uint32_t> generation_;  // control only: next generation per slot
+  std::unique_ptr<Slot[]> slots_;  // read by workers
+  std::vector<Entry> meta_;        // control only
   std::size_t live_ = 0;
   std::size_t incomplete_ = 0;
   std::uint64_t incomplete_refused_ = 0;
   std::size_t tombstones_ = 0;
 };
+
+using NeighbourTable = NeighbourTableOf<Inet4>;
+using Neighbour6Table = NeighbourTableOf<Inet6>;
+using NeighbourEntry = NeighbourTable::Entry;
+using Neighbour6Entry = Neighbour6Table::Entry;
+
+extern template class NeighbourTableOf<Inet4>;
+extern template class NeighbourTableOf<Inet6>;
 
 }  // namespace wghub::dp

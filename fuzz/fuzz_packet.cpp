@@ -29,7 +29,7 @@
 #include "dataplane/icmp.hpp"
 #include "dataplane/ndp.hpp"
 #include "dataplane/neighbour.hpp"
-#include "dataplane/neighbour6.hpp"
+#include "dataplane/neighbour.hpp"
 #include "dataplane/packet.hpp"
 #include "fuzz/fuzz_common.hpp"
 

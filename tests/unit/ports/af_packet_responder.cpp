@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
   }
   std::printf("arp_replies=%u echo_replies=%u learned=%u\n", arp_replies, echo_replies, learned);
   for (const NeighbourEntry& e : neighbours.entries())
-    std::printf("neighbour %s %s\n", format_ipv4(e.ip_be).c_str(), format_mac(e.mac).c_str());
+    std::printf("neighbour %s %s\n", format_ipv4(e.ip).c_str(), format_mac(e.mac).c_str());
   for (std::size_t r = 1; r < kDropReasonCount; ++r)
     if (drops.count[r] != 0)
       std::printf("drop %s=%llu\n", drop_reason_name(static_cast<DropReason>(r)).data(),
