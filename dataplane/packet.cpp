@@ -16,7 +16,7 @@ std::string_view classify_name(Classify c) noexcept {
       return "icmp_echo_to_us";
     case Classify::kForward:
       return "forward";
-    case Classify::kIpv4Other:
+    case Classify::kOtherToUs:
       return "ipv4_other";
     case Classify::kNotForUs:
       return "not_for_us";

@@ -32,7 +32,7 @@ enum class Classify : std::uint8_t {
   kArp,           // an Ethernet/IPv4 ARP message (arp.hpp decides what to do)
   kIcmpEchoToUs,  // ICMP / ICMPv6 echo request to our address (icmp.hpp answers it)
   kForward,       // LAN only: an IPv4 or IPv6 packet to somebody else, to be routed
-  kIpv4Other,     // IPv4 or IPv6 to our address that we do not serve (port, protocol)
+  kOtherToUs,     // IPv4 or IPv6 to our address that we do not serve (port, protocol)
   kNdp,           // ICMPv6 Neighbor Solicitation / Advertisement for us (ndp.hpp)
   kNotForUs,      // not addressed to us (other MAC, other IP, other ethertype)
   kMalformed,     // a header is truncated or inconsistent
@@ -154,7 +154,7 @@ inline Classified classify_to_us(const std::uint8_t* frame, std::uint32_t contig
     if (udp_len < kUdpHeaderLen || udp_len > l4_len)
       return drop(Classify::kMalformed, DropReason::kBadUdpLength);
     if (udp->dst_port != us.udp_port_be) {
-      c.kind = Classify::kIpv4Other;
+      c.kind = Classify::kOtherToUs;
       c.reason = DropReason::kUdpPortClosed;
       return c;
     }
@@ -179,11 +179,11 @@ inline Classified classify_to_us(const std::uint8_t* frame, std::uint32_t contig
       c.payload_len = static_cast<std::uint16_t>(l4_len - kIcmpHeaderLen);
       return c;
     }
-    c.kind = Classify::kIpv4Other;
+    c.kind = Classify::kOtherToUs;
     c.reason = DropReason::kUnsupportedProtocol;
     return c;
   }
-  c.kind = Classify::kIpv4Other;
+  c.kind = Classify::kOtherToUs;
   c.reason = proto == kIpProtoUdp ? DropReason::kUdpPortClosed : DropReason::kUnsupportedProtocol;
   return c;
 }
@@ -266,7 +266,7 @@ inline Classified classify_ipv6(const std::uint8_t* frame, std::uint32_t contigu
     const bool ndp = type == kNdpNeighborSolicit || type == kNdpNeighborAdvert;
     const bool echo = type == kIcmp6EchoRequest && frame[c.l4_offset + 1] == 0 && !ndp_only;
     if (!ndp && !echo) {
-      c.kind = Classify::kIpv4Other;
+      c.kind = Classify::kOtherToUs;
       c.reason = ndp_only ? DropReason::kNotForUs : DropReason::kUnsupportedProtocol;
       return c;
     }
@@ -287,7 +287,7 @@ inline Classified classify_ipv6(const std::uint8_t* frame, std::uint32_t contigu
     if (udp_len < kUdpHeaderLen || udp_len > payload)
       return drop(Classify::kMalformed, DropReason::kBadUdpLength);
     if (udp->dst_port != us.udp_port_be) {
-      c.kind = Classify::kIpv4Other;
+      c.kind = Classify::kOtherToUs;
       c.reason = DropReason::kUdpPortClosed;
       return c;
     }
@@ -303,7 +303,7 @@ inline Classified classify_ipv6(const std::uint8_t* frame, std::uint32_t contigu
   }
   // We do not reassemble (WireGuard keeps its datagrams under the path MTU).
   if (proto == kIpProtoFragment6) return drop(Classify::kMalformed, DropReason::kIpFragment);
-  c.kind = Classify::kIpv4Other;
+  c.kind = Classify::kOtherToUs;
   c.reason = proto == kIpProtoUdp ? DropReason::kUdpPortClosed : DropReason::kUnsupportedProtocol;
   return c;
 }

@@ -62,7 +62,7 @@ const Case kCases[] = {
      [] { return test::udp_frame(kPeerIp, kHubIp, 40000, kListenPort, 32, test::kHubMac, 4); },
      Classify::kWireGuard, DropReason::kNone},
     {"wrong_udp_port", [] { return test::udp_frame(kPeerIp, kHubIp, 40000, 51821, 148); },
-     Classify::kIpv4Other, DropReason::kUdpPortClosed},
+     Classify::kOtherToUs, DropReason::kUdpPortClosed},
     {"wrong_dst_ip",
      [] { return test::udp_frame(kPeerIp, test::ip(198, 51, 100, 2), 40000, kListenPort, 148); },
      Classify::kNotForUs, DropReason::kNotForUs},
@@ -147,7 +147,7 @@ const Case kCases[] = {
      [] { return mutate(test::icmp_frame(kPeerIp, kHubIp, 8, 56), [](Bytes& b) { b[50] ^= 1; }); },
      Classify::kMalformed, DropReason::kBadIcmpChecksum},
     {"icmp_echo_reply_to_us", [] { return test::icmp_frame(kPeerIp, kHubIp, 0, 56); },
-     Classify::kIpv4Other, DropReason::kUnsupportedProtocol},
+     Classify::kOtherToUs, DropReason::kUnsupportedProtocol},
     {"icmp_truncated",
      [] {
        return mutate(test::icmp_frame(kPeerIp, kHubIp, 8, 0), [](Bytes& b) {
@@ -160,7 +160,7 @@ const Case kCases[] = {
      [] { return test::icmp_frame(kPeerIp, test::ip(198, 51, 100, 9), 8, 56); },
      Classify::kNotForUs, DropReason::kNotForUs},
     {"tcp_to_us", [] { return mutate(good_wireguard(), [](Bytes& b) { b[23] = 6; }); },
-     Classify::kIpv4Other, DropReason::kUnsupportedProtocol},
+     Classify::kOtherToUs, DropReason::kUnsupportedProtocol},
     {"ipv6_ethertype",
      [] {
        Bytes b = good_wireguard();
@@ -239,7 +239,7 @@ TEST(ClassifyLan, ForwardsOthersAnswersOurs) {
   EXPECT_EQ(classify_lan(echo.data(), echo.size(), echo.size(), lan).kind, Classify::kIcmpEchoToUs);
   const Bytes udp_to_us = test::udp_frame(test::ip(10, 0, 0, 5), lan.ip_be, 1, kListenPort, 8);
   const Classified u = classify_lan(udp_to_us.data(), udp_to_us.size(), udp_to_us.size(), lan);
-  EXPECT_EQ(u.kind, Classify::kIpv4Other);
+  EXPECT_EQ(u.kind, Classify::kOtherToUs);
   EXPECT_EQ(u.reason, DropReason::kUdpPortClosed);
   // Traffic between two other LAN hosts seen in promiscuous mode.
   const Bytes transit =

@@ -149,9 +149,9 @@ TEST(Ipv6Classify, NdpAndEchoForUs) {
   expect(lan(bad), Classify::kMalformed, DropReason::kBadIcmpChecksum);
   // An echo reply or other ICMPv6 to us is not served; UDP to the LAN address neither.
   expect(lan(test::ipv6_frame(kHost6, kHub6, 58, test::icmp6_echo_body(129, 8))),
-         Classify::kIpv4Other, DropReason::kUnsupportedProtocol);
+         Classify::kOtherToUs, DropReason::kUnsupportedProtocol);
   expect(lan(test::ipv6_frame(kHost6, kHub6, 17, test::udp6_body(1, kListen, 40))),
-         Classify::kIpv4Other, DropReason::kUdpPortClosed);
+         Classify::kOtherToUs, DropReason::kUdpPortClosed);
 }
 
 TEST(Ipv6Classify, WireGuardOverIpv6OnTheWan) {
@@ -164,7 +164,7 @@ TEST(Ipv6Classify, WireGuardOverIpv6OnTheWan) {
   EXPECT_EQ(c.src_port_be, test::port_be(40001));
   EXPECT_EQ(c.src_ip_be, 0u);
   expect(wan(test::ipv6_frame(kSite6, kHub6, 17, test::udp6_body(40001, 53, 148))),
-         Classify::kIpv4Other, DropReason::kUdpPortClosed);
+         Classify::kOtherToUs, DropReason::kUdpPortClosed);
   Bytes zero = test::ipv6_frame(kSite6, kHub6, 17, test::udp6_body(40001, kListen, 148),
                                 test::kHubMac, 64, /*fix_checksum=*/false);
   expect(wan(zero), Classify::kMalformed, DropReason::kBadUdpChecksum);

@@ -185,7 +185,7 @@ TEST(Builders, EthernetInFrontOfAnInnerPacket) {
   host.mac = mac(test::kOtherMac);
   host.ip_be = test::ip(10, 0, 0, 5);
   const Classified c = classify_lan(m, host);  // the host's view: ICMP-less UDP to it
-  EXPECT_EQ(c.kind, Classify::kIpv4Other);
+  EXPECT_EQ(c.kind, Classify::kOtherToUs);
   EXPECT_EQ(c.reason, DropReason::kUdpPortClosed) << "arrived intact, checksum valid";
   const Bytes frame = contents(m);
   EXPECT_EQ(frame[22], 63);

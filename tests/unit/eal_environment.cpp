@@ -1,6 +1,6 @@
-// Brings up DPDK's EAL once for the whole test binary (rte_lpm needs its
-// memzones). rte_eal_init may run only once per process, hence a gtest global
-// Environment registered at static-initialisation time.
+// Brings up DPDK's EAL once for a unit-test binary that needs it (the FIBs'
+// memzones, RCU, the keypair and peer tables). rte_eal_init may run only once per process, hence a
+// gtest global Environment registered at static-initialisation time.
 #include <gtest/gtest.h>
 #include <rte_eal.h>
 
@@ -12,8 +12,8 @@ class EalEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     std::array<const char*, 11> args = {
-        "test_fib", "-l",  "0",        "--no-huge",      "--no-shconf",
-        "-m",       "512", "--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
+        "wghub-unit", "-l",  "0",        "--no-huge",      "--no-shconf",
+        "-m",         "512", "--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
         nullptr};
     const int rc = rte_eal_init(static_cast<int>(args.size() - 1), const_cast<char**>(args.data()));
     ASSERT_GE(rc, 0) << "rte_eal_init failed";
