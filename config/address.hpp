@@ -38,6 +38,11 @@ struct IpAddress {
   static std::optional<IpAddress> parse(std::string_view text);
 
   std::size_t byte_length() const { return family == Family::v4 ? 4 : 16; }
+  // An IPv4 address as one word in host order (the FIB's key).
+  std::uint32_t v4_host() const {
+    return std::uint32_t{bytes[0]} << 24 | std::uint32_t{bytes[1]} << 16 |
+           std::uint32_t{bytes[2]} << 8 | bytes[3];
+  }
   unsigned max_prefix_length() const { return family == Family::v4 ? 32 : 128; }
   std::string to_string() const;
 

@@ -20,6 +20,7 @@
 #include "config/route_policy.hpp"
 #include "control/control_tx.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/staged_queue.hpp"
 #include "control/timers.hpp"
 #include "dataplane/context.hpp"
 
@@ -35,34 +36,6 @@ struct PeerSpec {
   std::uint16_t persistent_keepalive = 0;  // seconds, 0 = off
 
   static PeerSpec from(const config::Peer& peer);
-};
-
-// A peer's packets waiting for a session, oldest first. std::deque
-// allocates ~600 bytes even when empty, and on a hub with 10^5 peers almost
-// every queue is empty: this one allocates its deque on the first packet and
-// frees it when drained.
-class StagedQueue {
- public:
-  bool empty() const { return q_ == nullptr || q_->empty(); }
-  std::size_t size() const { return q_ == nullptr ? 0 : q_->size(); }
-  void push_back(rte_mbuf* m) {
-    if (q_ == nullptr) q_ = std::make_unique<std::deque<rte_mbuf*>>();
-    q_->push_back(m);
-  }
-  rte_mbuf* front() const { return q_->front(); }  // not empty()
-  void pop_front() {
-    q_->pop_front();
-    if (q_->empty()) q_.reset();
-  }
-  void clear() { q_.reset(); }  // the caller freed the packets
-  template <typename F>
-  void for_each(F&& f) const {
-    if (q_ != nullptr)
-      for (rte_mbuf* m : *q_) f(m);
-  }
-
- private:
-  std::unique_ptr<std::deque<rte_mbuf*>> q_;
 };
 
 class Device : public HandshakeSink {
@@ -232,6 +205,8 @@ class Device : public HandshakeSink {
 // "a.b.c.d:port" or "[v6]:port" of an endpoint ("(none)" when empty), for
 // logs and status.
 std::string format_endpoint(const dp::Endpoint& endpoint);
+// A public key in logs: its first 8 base64 characters, as wg(8) users know it.
+std::string short_key(const PublicKey& key);
 // The data plane's endpoint for a handshake's source or a configured endpoint.
 dp::Endpoint endpoint_of(const SourceAddress& source);
 dp::Endpoint endpoint_of(const config::Endpoint& endpoint);

@@ -94,8 +94,8 @@ struct Endpoint {
   friend bool operator==(const Endpoint& a, const Endpoint& b) {
     return a.w[0] == b.w[0] && a.w[1] == b.w[1] && a.w[2] == b.w[2];
   }
-  // `endpoint == 0` reads "no endpoint", as it did when the endpoint was a
-  // packed IPv4 word (a literal 0 converts to nullptr_t, nothing else does).
+  // `endpoint == 0` reads "no endpoint" (a literal 0 converts to nullptr_t,
+  // nothing else does).
   friend bool operator==(const Endpoint& e, std::nullptr_t) { return e.empty(); }
 };
 static_assert(std::endian::native == std::endian::little, "Endpoint's word layout");
