@@ -135,6 +135,7 @@ unsigned ControlThread::poll_once() {
     dp_.cookie_gate->rotate_if_due(now_tsc);
     // Fresh: the device tick may have stamped held frames after now_tsc.
     tx_.tick(rte_get_tsc_cycles());
+    for (dp::PortContext* port : {&dp_.wan, &dp_.lan}) port->socket_drops.sample();
   }
   // A snapshot is built over several polls, a slice of peers each
   // (MetricsSnapshotBuilder), and published when complete.
@@ -352,12 +353,15 @@ void ControlThread::print_status(bool full) const {
     dropped += sum.drops[r];
     drops += " " + std::string(dp::kDropReasonNames[r]) + "=" + std::to_string(sum.drops[r]);
   }
-  // Frames the drivers dropped before a worker saw them (rx ring full).
+  // Frames the drivers (or, for net_af_packet, the kernel) dropped before a
+  // worker saw them (rx ring full).
   for (const dp::PortContext* port : {&dp_.wan, &dp_.lan}) {
     rte_eth_stats st{};
-    if (port->port.started && rte_eth_stats_get(port->port.id, &st) == 0 && st.imissed != 0) {
-      dropped += st.imissed;
-      drops += " " + port->port.role + "_rx_missed=" + std::to_string(st.imissed);
+    std::uint64_t missed = port->socket_drops.total();
+    if (port->port.started && rte_eth_stats_get(port->port.id, &st) == 0) missed += st.imissed;
+    if (missed != 0) {
+      dropped += missed;
+      drops += " " + port->port.role + "_rx_missed=" + std::to_string(missed);
     }
   }
   const HandshakeCounters& hs = engine_.counters();

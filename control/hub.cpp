@@ -86,6 +86,7 @@ bool setup_port(dp::PortContext& ctx, const config::Port& cfg, const std::string
   auto port = dp::open_port(o, error);
   if (!port) return false;
   ctx.port = *port;
+  ctx.socket_drops = dp::SocketDrops::for_devargs(ctx.port.devargs);
   ctx.local.mac = port->mac;
   ctx.local.ip_be = ipv4_be(cfg.address.address);
   ctx.mask_be = mask_be(cfg.address.length);

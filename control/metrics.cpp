@@ -167,8 +167,9 @@ void collect_lcores(std::span<const MetricsLcore> lcores, const MetricsSnapshot*
 void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
   {
     MetricFamily missed = family("wghub_port_rx_missed_packets_total",
-                                 "Frames the port's driver dropped on receive because the rx "
-                                 "ring was full (no worker saw them)",
+                                 "Frames dropped on receive because the rx ring was full (no "
+                                 "worker saw them): the driver's imissed, and for net_af_packet "
+                                 "the kernel's drops on its sockets",
                                  MetricType::Counter);
     MetricFamily nombuf = family("wghub_port_rx_nombuf_total",
                                  "Receive failures for want of an mbuf", MetricType::Counter);

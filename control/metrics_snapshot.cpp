@@ -135,9 +135,10 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {
     s->neighbour_incomplete_refused[p] =
         ports[p]->neighbours->incomplete_refused() + ports[p]->neighbours6->incomplete_refused();
+    s->port_rx_missed[p] = ports[p]->socket_drops.total();  // net_af_packet: the kernel's
     rte_eth_stats st{};
     if (ports[p]->port.started && rte_eth_stats_get(ports[p]->port.id, &st) == 0) {
-      s->port_rx_missed[p] = st.imissed;
+      s->port_rx_missed[p] += st.imissed;
       s->port_rx_nombuf[p] = st.rx_nombuf;
       s->port_rx_errors[p] = st.ierrors;
     }

@@ -28,11 +28,11 @@
 #include "dataplane/keypair_table.hpp"
 #include "dataplane/lcore_stats.hpp"
 #include "dataplane/neighbour.hpp"
-#include "dataplane/neighbour.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/peer_state.hpp"
 #include "dataplane/port.hpp"
 #include "dataplane/rcu.hpp"
+#include "dataplane/socket_drops.hpp"
 #include "dataplane/token_bucket.hpp"
 
 namespace wghub::dp {
@@ -90,7 +90,10 @@ struct PortContext {
   Ipv6Address gateway6{};
   std::unique_ptr<Neighbour6Table> neighbours6;
   std::uint16_t control_txq = 0;  // the control thread's own tx queue
-  unsigned stats_index = 0;       // kStatsPortWan / kStatsPortLan
+  // Frames the kernel dropped before net_af_packet read them (socket_drops.hpp);
+  // sampled by the control thread, counted with the driver's imissed.
+  SocketDrops socket_drops;
+  unsigned stats_index = 0;  // kStatsPortWan / kStatsPortLan
 
   // The longest frame the port carries: its MTU plus the Ethernet header. A
   // NIC drops longer frames in hardware; a software port may pass them on.

@@ -7,8 +7,13 @@
 // With --tx-queues N (workers + 1 for control, as wghub asks) net_af_packet
 // gets qpairs=N appended, and every rx queue the port reports is polled.
 //
+// With --pause FILE, once the echoes are answered it stops polling: it
+// creates FILE, waits for FILE.done (the peer floods meanwhile and the
+// sockets' rx rings overflow), drains what the rings kept, and prints the
+// port's AF_PACKET sockets and the kernel's drops on them (socket_drops.hpp).
+//
 // usage: af_packet_responder DEVARGS A.B.C.D/PREFIX [--echoes N] [--seconds S]
-//                            [--tx-queues N] [--ready FILE]
+//                            [--tx-queues N] [--ready FILE] [--pause FILE]
 #include <arpa/inet.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -26,6 +31,7 @@
 #include "dataplane/neighbour.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/port.hpp"
+#include "dataplane/socket_drops.hpp"
 
 using namespace wghub::dp;
 
@@ -39,7 +45,7 @@ int main(int argc, char** argv) {
   const std::string devargs = argv[1];
   std::string address = argv[2];
   unsigned echoes_wanted = 3, seconds = 20, tx_queues = 1;
-  std::string ready_file;
+  std::string ready_file, pause_file;
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--echoes"))
       echoes_wanted = std::atoi(argv[i + 1]);
@@ -49,6 +55,8 @@ int main(int argc, char** argv) {
       ready_file = argv[i + 1];
     else if (!std::strcmp(argv[i], "--tx-queues"))
       tx_queues = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--pause"))
+      pause_file = argv[i + 1];
   }
   const std::size_t slash = address.find('/');
   const int prefix = slash == std::string::npos ? 32 : std::atoi(address.c_str() + slash + 1);
@@ -93,6 +101,9 @@ int main(int argc, char** argv) {
               port->devargs.c_str(), format_mac(port->mac).c_str(), port->mtu, port->rx_queues,
               port->tx_queues, address.c_str(), prefix);
   std::fflush(stdout);
+  SocketDrops socket_drops = SocketDrops::for_devargs(port->devargs);
+  std::printf("af_packet sockets %zu\n", socket_drops.sockets());
+  std::fflush(stdout);
   if (!ready_file.empty()) std::ofstream(ready_file) << "ready\n";
 
   LocalAddress us;
@@ -133,6 +144,23 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("arp_replies=%u echo_replies=%u learned=%u\n", arp_replies, echo_replies, learned);
+  if (!pause_file.empty()) {
+    std::ofstream(pause_file) << "paused\n";
+    const std::string done = pause_file + ".done";
+    for (int i = 0; i < 200 && !std::ifstream(done).good(); ++i) rte_delay_ms(100);
+    unsigned long long after = 0;
+    const std::uint64_t until = rte_get_timer_cycles() + hz;
+    while (rte_get_timer_cycles() < until) {
+      for (std::uint16_t rq = 0; rq < port->rx_queues; ++rq) {
+        rte_mbuf* rx[32];
+        const std::uint16_t n = rte_eth_rx_burst(port->id, rq, rx, 32);
+        after += n;
+        rte_pktmbuf_free_bulk(rx, n);
+      }
+    }
+    std::printf("socket_drops=%llu rx_after_pause=%llu\n",
+                static_cast<unsigned long long>(socket_drops.sample()), after);
+  }
   for (const NeighbourEntry& e : neighbours.entries())
     std::printf("neighbour %s %s\n", format_ipv4(e.ip).c_str(), format_mac(e.mac).c_str());
   for (std::size_t r = 1; r < kDropReasonCount; ++r)
