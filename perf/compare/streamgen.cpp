@@ -49,6 +49,7 @@
 #include "crypto/aead.hpp"
 #include "crypto/base64.hpp"
 #include "dataplane/messages.hpp"
+#include "perf/common/tool_args.hpp"
 #include "perf/common/udp_peer.hpp"
 #include "perf/compare/stream_format.hpp"
 #include "perf/sim/frames.hpp"
@@ -113,65 +114,28 @@ struct Options {
 
 std::optional<Options> parse_args(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "streamgen: %s needs a value\n", a.c_str());
-      return std::nullopt;
-    }
-    std::string v = argv[++i];
-    try {
-      if (a == "--private-key")
-        o.private_key_file = v;
-      else if (a == "--private-key-base64")
-        o.private_key_b64 = v;
-      else if (a == "--hub-public-key")
-        o.hub_public_key = v;
-      else if (a == "--preshared-key")
-        o.psk_file = v;
-      else if (a == "--hub")
-        o.hub = v;
-      else if (a == "--bind")
-        o.bind = v;
-      else if (a == "--inner-src")
-        o.inner_src = v;
-      else if (a == "--inner-dst")
-        o.inner_dst = v;
-      else if (a == "--size")
-        o.size = static_cast<unsigned>(std::stoul(v));
-      else if (a == "--count")
-        o.count = std::stoull(v);
-      else if (a == "--rate")
-        o.rate = std::stod(v);
-      else if (a == "--batch")
-        o.batch = static_cast<unsigned>(std::stoul(v));
-      else if (a == "--stream-id")
-        o.stream_id = static_cast<std::uint32_t>(std::stoul(v));
-      else if (a == "--sport")
-        o.sport = static_cast<unsigned>(std::stoul(v));
-      else if (a == "--max-mb")
-        o.max_mb = std::stod(v);
-      else if (a == "--timeout")
-        o.timeout_s = std::stod(v);
-      else if (a == "--watch-pid")
-        o.watch_pid = std::stoi(v);
-      else if (a == "--watch-cpus")
-        o.watch_cpus = v;
-      else if (a == "--drain-ms")
-        o.drain_ms = std::stoi(v);
-      else {
-        std::fprintf(stderr, "streamgen: unknown option %s\n", a.c_str());
-        return std::nullopt;
-      }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "streamgen: bad value '%s' for %s\n", v.c_str(), a.c_str());
-      return std::nullopt;
-    }
-  }
+  if (!tools::ToolArgs("streamgen", usage)
+           .option("--private-key", o.private_key_file)
+           .option("--private-key-base64", o.private_key_b64)
+           .option("--hub-public-key", o.hub_public_key)
+           .option("--preshared-key", o.psk_file)
+           .option("--hub", o.hub)
+           .option("--bind", o.bind)
+           .option("--inner-src", o.inner_src)
+           .option("--inner-dst", o.inner_dst)
+           .option("--size", o.size)
+           .option("--count", o.count)
+           .option("--rate", o.rate)
+           .option("--batch", o.batch)
+           .option("--stream-id", o.stream_id)
+           .option("--sport", o.sport)
+           .option("--max-mb", o.max_mb)
+           .option("--timeout", o.timeout_s)
+           .option("--watch-pid", o.watch_pid)
+           .option("--watch-cpus", o.watch_cpus)
+           .option("--drain-ms", o.drain_ms)
+           .parse(argc, argv))
+    return std::nullopt;
   const char* problem = nullptr;
   if (o.private_key_file.empty() == o.private_key_b64.empty())
     problem = "give exactly one of --private-key and --private-key-base64";

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "perf/common/tool_args.hpp"
 #include "perf/compare/stream_format.hpp"
 
 namespace {
@@ -85,37 +86,16 @@ struct Options {
 
 std::optional<Options> parse_args(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (a == "--per-second") {
-      o.per_second = true;
-      continue;
-    }
-    if (i + 1 >= argc) return std::nullopt;
-    std::string v = argv[++i];
-    try {
-      if (a == "--listen")
-        o.listen = v;
-      else if (a == "--stream-id")
-        o.stream_id = static_cast<std::uint32_t>(std::stoul(v));
-      else if (a == "--idle")
-        o.idle_s = std::stod(v);
-      else if (a == "--timeout")
-        o.timeout_s = std::stod(v);
-      else if (a == "--rcvbuf-mb")
-        o.rcvbuf_mb = std::stoi(v);
-      else if (a == "--poll-us")
-        o.poll_us = std::stoi(v);
-      else
-        return std::nullopt;
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
+  if (!tools::ToolArgs("streamsink", usage)
+           .option("--listen", o.listen)
+           .option("--stream-id", o.stream_id)
+           .option("--idle", o.idle_s)
+           .option("--timeout", o.timeout_s)
+           .option("--rcvbuf-mb", o.rcvbuf_mb)
+           .option("--poll-us", o.poll_us)
+           .flag("--per-second", o.per_second)
+           .parse(argc, argv))
+    return std::nullopt;
   if (o.listen.empty() || o.idle_s < 0 || o.timeout_s <= 0 || o.rcvbuf_mb < 1 ||
       o.rcvbuf_mb > 2047 || o.poll_us < 0 || o.poll_us > 999999)
     return std::nullopt;

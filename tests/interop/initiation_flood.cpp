@@ -41,6 +41,7 @@
 #include "crypto/base64.hpp"
 #include "crypto/random.hpp"
 #include "dataplane/messages.hpp"
+#include "perf/common/tool_args.hpp"
 #include "perf/common/udp_peer.hpp"
 
 namespace {
@@ -72,35 +73,16 @@ struct Options {
 
 std::optional<Options> parse_args(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) return std::nullopt;
-    std::string v = argv[++i];
-    try {
-      if (a == "--target")
-        o.target = v;
-      else if (a == "--hub-public-key")
-        o.hub_public_key = v;
-      else if (a == "--rate")
-        o.rate = std::stod(v);
-      else if (a == "--duration")
-        o.duration_s = std::stod(v);
-      else if (a == "--sockets")
-        o.sockets = std::stoi(v);
-      else if (a == "--pool")
-        o.pool = std::stoi(v);
-      else if (a == "--proven-rate")
-        o.proven_rate = std::stod(v);
-      else
-        return std::nullopt;
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
+  if (!tools::ToolArgs("initiation_flood", usage)
+           .option("--target", o.target)
+           .option("--hub-public-key", o.hub_public_key)
+           .option("--rate", o.rate)
+           .option("--duration", o.duration_s)
+           .option("--sockets", o.sockets)
+           .option("--pool", o.pool)
+           .option("--proven-rate", o.proven_rate)
+           .parse(argc, argv))
+    return std::nullopt;
   if (o.target.empty() || o.hub_public_key.empty() || o.rate < 0 || o.duration_s <= 0 ||
       o.sockets < 1 || o.sockets > 1024 || o.pool < 1 || o.proven_rate < 0)
     return std::nullopt;

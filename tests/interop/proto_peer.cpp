@@ -26,6 +26,7 @@
 #include "control/noise.hpp"
 #include "crypto/base64.hpp"
 #include "dataplane/messages.hpp"
+#include "perf/common/tool_args.hpp"
 #include "perf/common/udp_peer.hpp"
 
 namespace {
@@ -56,37 +57,19 @@ struct Options {
 
 std::optional<Options> parse_args(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) return std::nullopt;
-    std::string v = argv[++i];
-    if (a == "--private-key")
-      o.private_key_file = v;
-    else if (a == "--peer-public-key")
-      o.peer_public_key = v;
-    else if (a == "--preshared-key")
-      o.psk_file = v;
-    else if (a == "--listen")
-      o.listen = v;
-    else if (a == "--address")
-      o.address = v;
-    else if (a == "--initiate")
-      o.initiate = v;
-    else if (a == "--ping")
-      o.ping = v;
-    else if (a == "--echo-replies")
-      o.echo_replies = std::stoi(v);
-    else if (a == "--count")
-      o.count = std::stoi(v);
-    else if (a == "--timeout")
-      o.timeout_s = std::stoi(v);
-    else
-      return std::nullopt;
-  }
+  if (!tools::ToolArgs("proto_peer", usage)
+           .option("--private-key", o.private_key_file)
+           .option("--peer-public-key", o.peer_public_key)
+           .option("--preshared-key", o.psk_file)
+           .option("--listen", o.listen)
+           .option("--address", o.address)
+           .option("--initiate", o.initiate)
+           .option("--ping", o.ping)
+           .option("--echo-replies", o.echo_replies)
+           .option("--count", o.count)
+           .option("--timeout", o.timeout_s)
+           .parse(argc, argv))
+    return std::nullopt;
   if (o.private_key_file.empty() || o.peer_public_key.empty() || o.listen.empty() ||
       o.address.empty() || (!o.initiate.empty() && o.ping.empty()))
     return std::nullopt;
