@@ -10,8 +10,10 @@
 // Properties checked on everything the hub sends, besides "no crash, no
 // sanitizer report, the hub settles":
 //   - a forwarded packet is one that was sent, byte for byte, cut to the
-//     length its own header declares (nothing of the padding or of bytes past
-//     that length), with only TTL / hop limit one less (and the IPv4 checksum);
+//     length its own header declares (nothing of bytes past that length), with
+//     only TTL / hop limit one less (and the IPv4 checksum); the zeros a data
+//     message or a short Ethernet frame is padded with count as sent, since
+//     the hub cannot tell them from the packet's own;
 //   - its inner source belongs to whoever sent it: site A's AllowedIPs for A,
 //     site B's for B, neither and not the hub's own for the LAN;
 //   - its destination belongs to where it went: a data message to site S
@@ -67,6 +69,15 @@ Sent from_site(Origin site, const Bytes& inner) {
   padded.resize(
       dp::padded_length(inner.size(), std::max<std::size_t>(inner.size(), dp::kTunnelMtu)), 0);
   return {site, std::move(padded)};
+}
+
+// A LAN packet as the hub gets it: the Ethernet frame is padded to its 60-byte
+// minimum with zeros (ethernet_frame), which may be part of what its header
+// declares.
+Sent from_lan(const Bytes& packet) {
+  Bytes padded = packet;
+  if (padded.size() < 46) padded.resize(46, 0);
+  return {Origin::kLan, std::move(padded)};
 }
 
 struct Bench {
@@ -311,11 +322,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         h.send(a, body);
         break;
       case 5:
-        sent.push_back({Origin::kLan, body});
+        sent.push_back(from_lan(body));
         h.send_from_hq(body);
         break;
       case 6:
-        sent.push_back({Origin::kLan, body});
+        sent.push_back(from_lan(body));
         h.send_from_hq6(body);
         break;
       case 7:
