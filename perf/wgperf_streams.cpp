@@ -16,19 +16,13 @@ namespace wghub::perf {
 
 using perfsim::Bytes;
 using perfsim::Mac;
+using perfsim::put16;
+using perfsim::put32;
 
 namespace {
 
 constexpr std::size_t kEthIpUdp = 14 + 20 + 8;
 
-void put16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-void put32(std::uint8_t* p, std::uint32_t v) {
-  put16(p, static_cast<std::uint16_t>(v >> 16));
-  put16(p + 2, static_cast<std::uint16_t>(v));
-}
 void put_le64(std::uint8_t* p, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }

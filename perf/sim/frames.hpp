@@ -45,6 +45,16 @@ Ip6 ip6(const char* text);
 std::string format_ip6(const Ip6& ip);
 std::string format_mac(const Mac& mac);
 
+// Big-endian stores, as headers want them.
+inline void put16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+inline void put32(std::uint8_t* p, std::uint32_t v) {
+  put16(p, static_cast<std::uint16_t>(v >> 16));
+  put16(p + 2, static_cast<std::uint16_t>(v));
+}
+
 // RFC 1071 Internet checksum of `len` bytes (the value to store, big endian).
 std::uint16_t inet_checksum(const std::uint8_t* p, std::size_t len);
 
