@@ -29,7 +29,6 @@
 #include "dataplane/icmp.hpp"
 #include "dataplane/ndp.hpp"
 #include "dataplane/neighbour.hpp"
-#include "dataplane/neighbour.hpp"
 #include "dataplane/packet.hpp"
 #include "fuzz/fuzz_common.hpp"
 
