@@ -24,20 +24,6 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// The value of `key=` in comma-separated devargs, if present.
-std::optional<std::string> devarg_value(std::string_view devargs, std::string_view key) {
-  std::size_t pos = devargs.find(',');
-  while (pos != std::string_view::npos) {
-    const std::size_t start = pos + 1;
-    const std::size_t end = devargs.find(',', start);
-    const std::string_view kv = devargs.substr(start, end - start);
-    if (starts_with(kv, key) && kv.size() > key.size() && kv[key.size()] == '=')
-      return std::string(kv.substr(key.size() + 1));
-    pos = end;
-  }
-  return std::nullopt;
-}
-
 // A hint for the most common reasons a probe fails.
 std::string probe_hint(std::string_view devargs, int rc) {
   const std::string_view name = devargs_device_name(devargs);
@@ -79,6 +65,19 @@ std::optional<std::uint16_t> find_port(std::string_view devargs) {
 }
 
 }  // namespace
+
+std::optional<std::string> devarg_value(std::string_view devargs, std::string_view key) {
+  std::size_t pos = devargs.find(',');
+  while (pos != std::string_view::npos) {
+    const std::size_t start = pos + 1;
+    const std::size_t end = devargs.find(',', start);
+    const std::string_view kv = devargs.substr(start, end - start);
+    if (starts_with(kv, key) && kv.size() > key.size() && kv[key.size()] == '=')
+      return std::string(kv.substr(key.size() + 1));
+    pos = end;
+  }
+  return std::nullopt;
+}
 
 std::string_view devargs_device_name(std::string_view devargs) {
   return devargs.substr(0, devargs.find(','));

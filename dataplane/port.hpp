@@ -64,6 +64,8 @@ rte_mempool* create_packet_pool(const char* name, unsigned n_mbufs, int socket);
 // Pure helpers, exposed for tests.
 // The device name in devargs: everything before the first comma.
 std::string_view devargs_device_name(std::string_view devargs);
+// The value of `key=` in comma-separated devargs, if present.
+std::optional<std::string> devarg_value(std::string_view devargs, std::string_view key);
 // For net_af_packet devargs without qpairs=, appends ",qpairs=K" when K > 1.
 std::string devargs_with_queue_count(std::string_view devargs, std::uint16_t queues);
 

@@ -7,28 +7,18 @@
 #include <sys/socket.h>
 
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "dataplane/port.hpp"
 
 namespace wghub::dp {
 
-std::string af_packet_iface(std::string_view devargs) {
-  if (devargs_device_name(devargs).rfind("net_af_packet", 0) != 0) return {};
-  for (std::size_t at = 0; at < devargs.size();) {
-    const std::size_t comma = devargs.find(',', at);
-    const std::string_view arg =
-        devargs.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
-    if (arg.rfind("iface=", 0) == 0) return std::string(arg.substr(6));
-    if (comma == std::string_view::npos) break;
-    at = comma + 1;
-  }
-  return {};
-}
-
 SocketDrops SocketDrops::for_devargs(std::string_view devargs) {
   SocketDrops d;
-  const std::string iface = af_packet_iface(devargs);
-  const unsigned ifindex = iface.empty() ? 0 : if_nametoindex(iface.c_str());
+  if (devargs_device_name(devargs).rfind("net_af_packet", 0) != 0) return d;
+  const std::optional<std::string> iface = devarg_value(devargs, "iface");
+  const unsigned ifindex = iface ? if_nametoindex(iface->c_str()) : 0;
   if (ifindex == 0) return d;
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return d;

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -34,8 +33,5 @@ class SocketDrops {
   std::vector<int> fds_;
   std::uint64_t total_ = 0;
 };
-
-// The iface= of net_af_packet devargs ("" for other drivers).
-std::string af_packet_iface(std::string_view devargs);
 
 }  // namespace wghub::dp

@@ -129,5 +129,13 @@ TEST(Devargs, DeviceNameAndQueueCount) {
   EXPECT_EQ(devargs_with_queue_count("0000:3b:00.0", 8), "0000:3b:00.0");
 }
 
+TEST(Devargs, Value) {
+  EXPECT_EQ(devarg_value("net_af_packet0,iface=veth0,qpairs=2", "iface"), "veth0");
+  EXPECT_EQ(devarg_value("net_af_packet0,qpairs=2,iface=wan0", "iface"), "wan0");
+  EXPECT_EQ(devarg_value("net_af_packet0,ifacex=veth0", "iface"), std::nullopt);
+  EXPECT_EQ(devarg_value("net_af_packet0", "iface"), std::nullopt);
+  EXPECT_EQ(devarg_value("iface=veth0", "iface"), std::nullopt) << "the device name is no key";
+}
+
 }  // namespace
 }  // namespace wghub::dp
