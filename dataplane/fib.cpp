@@ -1,4 +1,4 @@
-// Fib (control-thread side) and LanGateways: see fib.hpp for the choice of
+// Fib (control-thread side): see fib.hpp for the choice of
 // rte_fib, the table value and the concurrency model (the group-reuse gate).
 
 #include "dataplane/fib.hpp"
@@ -377,42 +377,6 @@ std::vector<Route> Fib::routes() const {
     out.push_back(Route{ip, depth, decode_next_hop(static_cast<uint32_t>(value) & kNextHopMask)});
   }
   return out;
-}
-
-LanGateways::LanGateways(uint32_t capacity) : entries_(capacity) {}
-
-std::optional<uint32_t> LanGateways::acquire(uint32_t via) {
-  std::optional<uint32_t> free_id;
-  for (uint32_t id = 0; id < entries_.size(); ++id) {
-    Entry& e = entries_[id];
-    if (e.refs > 0 && e.address.load(std::memory_order_relaxed) == via) {
-      ++e.refs;
-      return id;
-    }
-    if (e.refs == 0 && !e.retiring && !free_id) free_id = id;
-  }
-  if (!free_id) return std::nullopt;
-  Entry& e = entries_[*free_id];
-  // Set before any route carrying this id is added (rte_fib_add is an opaque
-  // call after this store; x86 keeps stores in order).
-  e.address.store(via, std::memory_order_release);
-  e.refs = 1;
-  ++in_use_;
-  return free_id;
-}
-
-bool LanGateways::release(uint32_t id, DeferredFree& deferred) {
-  if (id >= entries_.size() || entries_[id].refs == 0) return false;
-  Entry& e = entries_[id];
-  if (--e.refs > 0) return true;
-  // A worker may have looked up a route with this id just before it was
-  // removed: keep the address until a grace period has passed.
-  e.retiring = true;
-  deferred.retire([this, id] {
-    entries_[id].retiring = false;
-    --in_use_;
-  });
-  return true;
 }
 
 }  // namespace wghub::dp

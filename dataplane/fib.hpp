@@ -78,6 +78,8 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/lan_gateways.hpp"
+
 struct rte_fib;
 struct rte_rib;
 
@@ -158,6 +160,12 @@ class Fib {
   // 32, nh.kind is kNone, nh.id > kMaxNextHopId, or the table is full (rules or
   // tbl8 groups); error() then says which.
   bool add(uint32_t ip, uint8_t depth, NextHop nh);
+  // Runs fn now: a change is visible to readers when add/remove returns (Fib6
+  // publishes later; LanGatewaysOf::release serves both).
+  template <typename Fn>
+  void when_published(Fn&& fn) {
+    fn();
+  }
   // Removes the rule for exactly ip/depth; false if there was none.
   bool remove(uint32_t ip, uint8_t depth);
   // The next hop of exactly this rule, if installed (not a longest match).
@@ -283,41 +291,7 @@ class Fib {
   std::string error_;
 };
 
-// The small table of next-hop addresses that kLanRoute (and kWanGateway) ids
-// point into: a static route's `via`. Owned by the control thread next to the
-// Fib; workers read address(id) right after a lookup.
-//
-// Concurrency: control sets an entry before adding any route that uses its id
-// (so a reader that finds the route finds the address), and an id freed by its
-// last release() is recycled only after a grace period (via DeferredFree), so a
-// worker that looked up the old route never reads a different address.
-class LanGateways {
- public:
-  explicit LanGateways(uint32_t capacity = 256);
-
-  // Control: the id for `via` (host order), shared by every route with the same
-  // via; reference counted. nullopt when full.
-  std::optional<uint32_t> acquire(uint32_t via);
-  // Control: drops one reference; on the last one the id is retired through
-  // `deferred` and becomes reusable after a grace period. False if id is unused.
-  bool release(uint32_t id, DeferredFree& deferred);
-
-  // Any thread: the address for an id handed out by acquire (host order).
-  uint32_t address(uint32_t id) const {
-    return entries_[id].address.load(std::memory_order_relaxed);
-  }
-
-  uint32_t capacity() const { return static_cast<uint32_t>(entries_.size()); }
-  uint32_t in_use() const { return in_use_; }
-
- private:
-  struct Entry {
-    std::atomic<uint32_t> address{0};  // read by workers
-    uint32_t refs = 0;                 // control only
-    bool retiring = false;             // control only: waiting for a grace period
-  };
-  std::vector<Entry> entries_;
-  uint32_t in_use_ = 0;
-};
+// kLanRoute ids of this table point into a LanGateways (lan_gateways.hpp).
+using LanGateways = LanGatewaysOf<uint32_t>;
 
 }  // namespace wghub::dp

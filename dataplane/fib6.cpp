@@ -1,4 +1,4 @@
-// Fib6 (control-thread side) and LanGateways6: see fib6.hpp for the choice of
+// Fib6 (control-thread side): see fib6.hpp for the choice of
 // rte_lpm6 and the double-buffered publication under RCU.
 #include "dataplane/fib6.hpp"
 
@@ -242,40 +242,6 @@ void Fib6::when_published(std::function<void()> fn) {
     return;
   }
   waiting_.emplace_back(op_end(), std::move(fn));
-}
-
-LanGateways6::LanGateways6(uint32_t capacity) : entries_(capacity) {}
-
-std::optional<uint32_t> LanGateways6::acquire(const Ipv6Address& via) {
-  std::optional<uint32_t> free_id;
-  for (uint32_t id = 0; id < entries_.size(); ++id) {
-    Entry& e = entries_[id];
-    if (e.refs > 0 && e.address == via) {
-      ++e.refs;
-      return id;
-    }
-    if (e.refs == 0 && !e.retiring && !free_id) free_id = id;
-  }
-  if (!free_id) return std::nullopt;
-  Entry& e = entries_[*free_id];
-  e.address = via;  // published to workers by the route's table swap
-  e.refs = 1;
-  ++in_use_;
-  return free_id;
-}
-
-bool LanGateways6::release(uint32_t id, Fib6& fib, DeferredFree& deferred) {
-  if (id >= entries_.size() || entries_[id].refs == 0) return false;
-  Entry& e = entries_[id];
-  if (--e.refs > 0) return true;
-  e.retiring = true;
-  fib.when_published([this, id, &deferred] {
-    deferred.retire([this, id] {
-      entries_[id].retiring = false;
-      --in_use_;
-    });
-  });
-  return true;
 }
 
 }  // namespace wghub::dp

@@ -246,32 +246,7 @@ class Fib6 {
   std::string error_;
 };
 
-// kLanRoute ids of the IPv6 table point here: a static route's IPv6 `via`.
-// The LanGateways rules (fib.hpp) with a 16-byte address: control sets an
-// entry before adding a route that uses its id, and an id freed by its last
-// release() is recycled only after the routes are published and a grace
-// period has passed. The address is plain memory: a worker reaches it only
-// through a route it found in a table published (release) after the write.
-class LanGateways6 {
- public:
-  explicit LanGateways6(uint32_t capacity = 256);
-
-  std::optional<uint32_t> acquire(const Ipv6Address& via);
-  // On the last reference the id is retired: after `fib` has published every
-  // change so far, then after a grace period of `deferred`.
-  bool release(uint32_t id, Fib6& fib, DeferredFree& deferred);
-
-  const Ipv6Address& address(uint32_t id) const { return entries_[id].address; }
-  uint32_t in_use() const { return in_use_; }
-
- private:
-  struct Entry {
-    Ipv6Address address{};
-    uint32_t refs = 0;
-    bool retiring = false;
-  };
-  std::vector<Entry> entries_;
-  uint32_t in_use_ = 0;
-};
+// kLanRoute ids of the IPv6 table point into a LanGateways6 (lan_gateways.hpp).
+using LanGateways6 = LanGatewaysOf<Ipv6Address>;
 
 }  // namespace wghub::dp

@@ -222,20 +222,22 @@ TEST(Fib, ManyHostRoutesAgainstTheirOwners) {
   ASSERT_NE(fib, nullptr) << error;
   std::vector<std::pair<uint32_t, uint32_t>> owners;  // ip, id (+1; 0 = none)
   for (uint32_t i = 0; i < kDense; ++i) owners.emplace_back(0xac100000u + i, i + 1);
-  for (uint32_t i = 0; i < kSparse; ++i) owners.emplace_back(0x0a000007u + (i << 8), kDense + i + 1);
+  for (uint32_t i = 0; i < kSparse; ++i)
+    owners.emplace_back(0x0a000007u + (i << 8), kDense + i + 1);
   auto check = [&] {
     std::vector<uint32_t> ips;
     for (const auto& [ip, id] : owners) ips.push_back(ip);
     std::vector<NextHop> bulk(ips.size());
     fib->lookup_bulk(ips.data(), bulk.data(), static_cast<unsigned>(ips.size()));
     for (std::size_t i = 0; i < owners.size(); ++i) {
-      const NextHop want = owners[i].second == 0 ? NextHop{}
-                                                 : NextHop{NextHopKind::kPeer, owners[i].second};
+      const NextHop want =
+          owners[i].second == 0 ? NextHop{} : NextHop{NextHopKind::kPeer, owners[i].second};
       ASSERT_EQ(fib->lookup(owners[i].first), want) << format_prefix(owners[i].first, 32);
       ASSERT_EQ(bulk[i], want) << format_prefix(owners[i].first, 32);
     }
   };
-  for (const auto& [ip, id] : owners) ASSERT_TRUE(fib->add(ip, 32, {NextHopKind::kPeer, id})) << fib->error();
+  for (const auto& [ip, id] : owners)
+    ASSERT_TRUE(fib->add(ip, 32, {NextHopKind::kPeer, id})) << fib->error();
   EXPECT_EQ(fib->size(), owners.size());
   EXPECT_FALSE(fib->add(0x0b000001u, 32, {NextHopKind::kPeer, 1}));  // max_rules reached
   EXPECT_NE(fib->error().find("rules"), std::string::npos) << fib->error();
@@ -263,6 +265,8 @@ TEST(Fib, ManyHostRoutesAgainstTheirOwners) {
 TEST(LanGateways, SharesIdsPerAddressAndRecyclesAfterAGracePeriod) {
   Rcu rcu;  // no readers: retirement completes at once
   DeferredFree deferred(rcu);
+  auto fib = make_fib("fib_gw");
+  ASSERT_NE(fib, nullptr);
   LanGateways gateways(2);
   const auto a = gateways.acquire(0xc0a80101u);
   const auto a2 = gateways.acquire(0xc0a80101u);
@@ -273,10 +277,10 @@ TEST(LanGateways, SharesIdsPerAddressAndRecyclesAfterAGracePeriod) {
   EXPECT_EQ(gateways.address(*a), 0xc0a80101u);
   EXPECT_EQ(gateways.address(*b), 0xc0a80102u);
   EXPECT_FALSE(gateways.acquire(0xc0a80103u).has_value());  // full
-  EXPECT_TRUE(gateways.release(*a, deferred));
+  EXPECT_TRUE(gateways.release(*a, *fib, deferred));
   EXPECT_FALSE(gateways.acquire(0xc0a80103u).has_value());  // a still referenced
-  EXPECT_TRUE(gateways.release(*a, deferred));
-  EXPECT_FALSE(gateways.release(*a, deferred));  // no references left
+  EXPECT_TRUE(gateways.release(*a, *fib, deferred));
+  EXPECT_FALSE(gateways.release(*a, *fib, deferred));  // no references left
   const auto c = gateways.acquire(0xc0a80103u);
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(*c, *a);

@@ -187,11 +187,16 @@ TEST(LanGateways, IdIsNotReusedBeforeTheGracePeriod) {
   ASSERT_TRUE(rcu.init(1));
   ASSERT_TRUE(rcu.register_thread(0));
   DeferredFree deferred(rcu);
+  FibConfig config;
+  config.name = "rcu_gw";
+  std::string error;
+  auto fib = Fib::create(config, &rcu, error);
+  ASSERT_NE(fib, nullptr) << error;
   LanGateways gateways(1);
   SteppedReader reader(rcu, 0);
   const auto id = gateways.acquire(0xc0a80101u);
   ASSERT_TRUE(id.has_value());
-  ASSERT_TRUE(gateways.release(*id, deferred));
+  ASSERT_TRUE(gateways.release(*id, *fib, deferred));
   // The reader may have looked up a route carrying id: it must still read the
   // old address, so the id cannot go to a new gateway yet.
   EXPECT_FALSE(gateways.acquire(0xc0a80102u).has_value());
