@@ -202,18 +202,12 @@ void ControlTx::send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t no
 
 void ControlTx::send_udp(const dp::Endpoint& to, std::span<const std::uint8_t> payload,
                          std::uint64_t now) {
-  rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool);
+  rte_mbuf* m = dp::alloc_frame(dp_.pool, static_cast<std::uint16_t>(payload.size()));
   if (m == nullptr) {
     ++counters_.tx_failed;
     return;
   }
-  auto* body = rte_pktmbuf_append(m, static_cast<std::uint16_t>(payload.size()));
-  if (body == nullptr) {
-    ++counters_.tx_failed;
-    rte_pktmbuf_free(m);
-    return;
-  }
-  std::memcpy(body, payload.data(), payload.size());
+  std::memcpy(rte_pktmbuf_mtod(m, std::uint8_t*), payload.data(), payload.size());
   send_outer(m, to, now);
 }
 

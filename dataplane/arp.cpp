@@ -97,14 +97,9 @@ std::uint32_t write_arp_request(std::uint8_t* frame, const rte_ether_addr& sende
 
 rte_mbuf* build_arp_request(rte_mempool* pool, const rte_ether_addr& sender_mac,
                             std::uint32_t sender_ip_be, std::uint32_t target_ip_be) noexcept {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool);
-  if (m == nullptr) return nullptr;
-  auto* frame = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, kEthernetMinFrameLen));
-  if (frame == nullptr) {
-    rte_pktmbuf_free(m);
-    return nullptr;
-  }
-  write_arp_request(frame, sender_mac, sender_ip_be, target_ip_be);
+  rte_mbuf* m = alloc_frame(pool, kEthernetMinFrameLen);
+  if (m != nullptr)
+    write_arp_request(rte_pktmbuf_mtod(m, std::uint8_t*), sender_mac, sender_ip_be, target_ip_be);
   return m;
 }
 

@@ -132,11 +132,15 @@ struct FibConfig {
   int socket_id = -1;  // SOCKET_ID_ANY
 };
 
-struct Route {
-  uint32_t ip;  // host order; bits below depth are ignored
+// One rule of a table, as routes() lists them: Address is the IPv4 host-order
+// word or the 16 IPv6 bytes; bits below depth are ignored.
+template <typename Address>
+struct RouteOf {
+  Address ip;
   uint8_t depth;
   NextHop next_hop;
 };
+using Route = RouteOf<uint32_t>;
 
 class Fib {
  public:

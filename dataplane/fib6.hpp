@@ -114,11 +114,7 @@ struct Fib6Config {
   int socket_id = -1;  // SOCKET_ID_ANY
 };
 
-struct Route6 {
-  Ipv6Address ip;  // bits below depth are ignored
-  uint8_t depth;
-  NextHop next_hop;
-};
+using Route6 = RouteOf<Ipv6Address>;
 
 class Fib6 {
  public:

@@ -182,14 +182,8 @@ std::uint32_t write_ns(std::uint8_t* frame, const rte_ether_addr& our_mac, const
 
 rte_mbuf* build_ns(rte_mempool* pool, const rte_ether_addr& our_mac, const Ipv6Bytes& our_ip,
                    const Ipv6Bytes& target) noexcept {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool);
-  if (m == nullptr) return nullptr;
-  auto* frame = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, kNdpFrameLen));
-  if (frame == nullptr) {
-    rte_pktmbuf_free(m);
-    return nullptr;
-  }
-  write_ns(frame, our_mac, our_ip, target);
+  rte_mbuf* m = alloc_frame(pool, kNdpFrameLen);
+  if (m != nullptr) write_ns(rte_pktmbuf_mtod(m, std::uint8_t*), our_mac, our_ip, target);
   return m;
 }
 

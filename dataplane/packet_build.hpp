@@ -19,6 +19,18 @@
 
 namespace wghub::dp {
 
+// A new mbuf from pool holding `len` bytes of data (not initialised), or
+// nullptr when the pool is empty or len does not fit one segment.
+inline rte_mbuf* alloc_frame(rte_mempool* pool, std::uint16_t len) noexcept {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (m == nullptr) return nullptr;
+  if (rte_pktmbuf_append(m, len) == nullptr) {
+    rte_pktmbuf_free(m);
+    return nullptr;
+  }
+  return m;
+}
+
 // The outer addresses of a WireGuard datagram (WAN transmit).
 struct UdpFlow {
   rte_ether_addr src_mac{};

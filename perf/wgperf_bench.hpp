@@ -5,6 +5,10 @@
 //   generator ──fill──► WAN rx ring(s) ─► hub worker(s) ─► WAN tx ring ──drain──► free
 //   generator ──fill──► LAN rx ring(s) ─►                ─► LAN tx ring ──drain──► free
 //
+// The hub, its ports and rings, and the neighbours it asks for are
+// perfsim::RingBed (perf/sim/ring_bed.hpp), the bed the pipeline tests use
+// too; each tx queue has a ring of its own, as a NIC has.
+//
 // Sites sit behind the WAN gateway (198.18.0.0/15 outer addresses, one
 // ARP entry for all); site i owns 10.(1+i/256).(i%256).0/24; the HQ host is
 // 10.0.0.10 on the LAN, a second LAN host 10.0.0.20 (the io engine).
@@ -27,6 +31,7 @@
 
 #include "control/hub.hpp"
 #include "dataplane/lcore_stats.hpp"
+#include "perf/sim/ring_bed.hpp"
 #include "perf/sim/sim_peer.hpp"
 #include "perf/wgperf_options.hpp"
 
@@ -83,28 +88,19 @@ class Testbed {
   double setup_seconds() const { return setup_seconds_; }
 
  private:
-  struct RingPort {
-    std::string device;
-    std::vector<rte_ring*> rx;  // one per worker
-    // One per tx queue (workers, then the control thread), as a NIC has: a
-    // ring shared by several producers makes a worker preempted mid-enqueue
-    // stall the others (rte_ring's multi-producer tail wait).
-    std::vector<rte_ring*> tx;
-  };
   struct Stream;
 
   explicit Testbed(const Options& options) : options_(options) {}
   bool build(std::string& error);
-  bool make_port(RingPort& port, const std::string& name, std::string& error);
   bool establish(std::string& error);
 
   // Stepping with the control thread, ARP answered, until nothing moves;
   // WAN frames that are not ARP are kept in `captured` when given.
   void settle(std::vector<perfsim::Bytes>* captured = nullptr);
   void inject(unsigned port, const perfsim::Bytes& frame);
-  // Frees what the hub transmitted, answering ARP requests. Returns frames freed.
+  // Frees what the hub transmitted, answering ARP requests; WAN frames that
+  // are not ARP are kept in `captured` when given. Returns frames freed.
   unsigned drain(std::vector<perfsim::Bytes>* captured = nullptr);
-  unsigned drain_port(unsigned port, std::vector<perfsim::Bytes>* captured);
 
   std::unique_ptr<Stream> make_stream(Engine engine, unsigned size);
   void reseal(Stream& s);
@@ -122,14 +118,12 @@ class Testbed {
   void finish(PointResult& r, Engine engine, const Stream& s);
 
   Options options_;
-  rte_mempool* pool_ = nullptr;
-  std::string dir_;
-  RingPort ports_[2];  // WAN, LAN
-  std::unique_ptr<ctl::Hub> hub_;
+  perfsim::RingBed bed_;
+  rte_mempool* pool_ = nullptr;  // bed_'s
+  ctl::Hub* hub_ = nullptr;      // bed_'s
   std::vector<std::unique_ptr<perfsim::SimPeer>> sites_;
   std::unique_ptr<crypto::AeadBackend> site_aead_;  // the sites' sealing (generator)
   std::vector<std::uint64_t> site_counters_;        // each site's next data counter
-  std::uint64_t arp_injected_ = 0;
   double setup_seconds_ = 0;
 };
 

@@ -79,7 +79,7 @@ PointResult Testbed::run(Engine engine, unsigned size) {
 PointResult Testbed::measure_step(Engine engine, Stream& s) {
   dp::LcoreStats& live = *hub_->dataplane().worker_stats.at(0);
   const dp::LcoreStats before = dp::snapshot(live);
-  const std::uint64_t arp_before = arp_injected_;
+  const std::uint64_t arp_before = bed_.answers_injected();
   const std::uint64_t hz = rte_get_tsc_hz();
   const std::uint64_t end =
       rte_get_tsc_cycles() + static_cast<std::uint64_t>(options_.duration * hz);
@@ -126,7 +126,7 @@ PointResult Testbed::measure_step(Engine engine, Stream& s) {
   r.total.seconds = static_cast<double>(worker) / static_cast<double>(hz);
   // ARP replies injected while measuring reached the worker as frames for
   // the control thread: part of rx, not of the traffic.
-  const std::uint64_t arps = arp_injected_ - arp_before;
+  const std::uint64_t arps = bed_.answers_injected() - arp_before;
   r.total.received = (s.port == kWan ? r.total.delta.rx_packets[dp::kStatsPortWan]
                                      : r.total.delta.rx_packets[dp::kStatsPortLan]) -
                      (s.port == kLan ? arps : 0);
@@ -137,7 +137,8 @@ PointResult Testbed::measure_step(Engine engine, Stream& s) {
 
 PointResult Testbed::measure_drain(Engine engine, Stream& s) {
   return drain_rounds(engine, s.size, s.port == kWan ? dp::kStatsPortWan : dp::kStatsPortLan,
-                      ports_[s.port].rx, [&] { fill(s, (rx_ring_size() - 1) * options_.lcores); });
+                      bed_.rx_rings(s.port),
+                      [&] { fill(s, (rx_ring_size() - 1) * options_.lcores); });
 }
 
 PointResult Testbed::measure_lcores(Engine engine, Stream& s) {
@@ -167,12 +168,12 @@ PointResult Testbed::measure_lcores(Engine engine, Stream& s) {
   }
   std::vector<dp::LcoreStats> before(n);
   for (unsigned i = 0; i < n; ++i) before[i] = dp::snapshot(*d.worker_stats[i]);
-  const std::uint64_t arp_before = arp_injected_;
+  const std::uint64_t arp_before = bed_.answers_injected();
   const std::uint64_t t0 = rte_get_tsc_cycles();
   const std::uint64_t end = t0 + static_cast<std::uint64_t>(options_.duration * hz);
   std::uint64_t fills = 0, starved = 0;
   while (rte_get_tsc_cycles() < end) {
-    for (rte_ring* ring : ports_[s.port].rx)
+    for (rte_ring* ring : bed_.rx_rings(s.port))
       if (rte_ring_count(ring) == 0) ++starved;
     ++fills;
     fill(s, 512 * n);
@@ -187,7 +188,7 @@ PointResult Testbed::measure_lcores(Engine engine, Stream& s) {
   hub_->stop_workers();
   drain();
   settle();
-  const std::uint64_t arps = arp_injected_ - arp_before;
+  const std::uint64_t arps = bed_.answers_injected() - arp_before;
 
   r.gen_limited = fills ? static_cast<double>(starved) / static_cast<double>(fills * n) : 0;
   const double wall = static_cast<double>(t1 - t0) / static_cast<double>(hz);

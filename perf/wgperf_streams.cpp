@@ -142,10 +142,10 @@ void Testbed::reseal(Stream& s) {
 }
 
 unsigned Testbed::fill(Stream& s, unsigned n) {
-  RingPort& port = ports_[s.port];
-  const unsigned queues = static_cast<unsigned>(port.rx.size());
+  const std::vector<rte_ring*>& rx = bed_.rx_rings(s.port);
+  const unsigned queues = static_cast<unsigned>(rx.size());
   unsigned room = rx_ring_size();
-  for (rte_ring* r : port.rx) room = std::min(room, rte_ring_free_count(r));
+  for (rte_ring* r : rx) room = std::min(room, rte_ring_free_count(r));
   n = std::min(n, room * queues);
   constexpr unsigned kChunk = 256;
   rte_mbuf* mbufs[kChunk];
@@ -170,13 +170,13 @@ unsigned Testbed::fill(Stream& s, unsigned n) {
     }
     if (queues == 1) {
       const unsigned sent =
-          rte_ring_enqueue_burst(port.rx[0], reinterpret_cast<void* const*>(mbufs), k, nullptr);
+          rte_ring_enqueue_burst(rx[0], reinterpret_cast<void* const*>(mbufs), k, nullptr);
       if (sent < k) rte_pktmbuf_free_bulk(mbufs + sent, k - sent);
     } else {
       for (unsigned q = 0; q < queues && q < 8; ++q) {
         auto& v = per_queue[q];
         const unsigned sent =
-            rte_ring_enqueue_burst(port.rx[q], reinterpret_cast<void* const*>(v.data()),
+            rte_ring_enqueue_burst(rx[q], reinterpret_cast<void* const*>(v.data()),
                                    static_cast<unsigned>(v.size()), nullptr);
         if (sent < v.size())
           rte_pktmbuf_free_bulk(v.data() + sent, static_cast<unsigned>(v.size() - sent));

@@ -1,25 +1,16 @@
-// wgperf's test bed (see wgperf_bench.hpp): the hub on two net_ring ports,
-// its config and key file, the sites and their sessions, and the rings'
-// traffic in and out while it is stepped (inject, drain, settle).
-#include <rte_bus_vdev.h>
+// wgperf's test bed (see wgperf_bench.hpp): the hub on the ring bed
+// (perf/sim/ring_bed.hpp) with its config, the sites and their sessions, and
+// the rings' traffic in and out while it is stepped (inject, drain, settle).
 #include <rte_cycles.h>
-#include <rte_errno.h>
-#include <rte_eth_ring.h>
 #include <rte_mbuf.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "config/loader.hpp"
 #include "control/cpu_affinity.hpp"
 #include "crypto/aead.hpp"
-#include "crypto/base64.hpp"
 #include "dataplane/messages.hpp"
 #include "perf/wgperf_bench.hpp"
 #include "perf/wgperf_testbed.hpp"
@@ -30,8 +21,6 @@ using perfsim::Bytes;
 using perfsim::Mac;
 
 namespace {
-
-constexpr std::uint8_t kHubKeySeed = 0x42;
 
 constexpr unsigned kRxRingSize = 4096;
 constexpr unsigned kTxRingSize = 16384;
@@ -47,43 +36,10 @@ std::array<std::uint8_t, 32> site_key(unsigned i) {
   return k;
 }
 
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl =
-      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/wgperf-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) return {};
-  return tmpl;
-}
-
-ctl::PublicKey hub_public_key() {
-  std::array<std::uint8_t, 32> key;
-  key.fill(kHubKeySeed);
-  return ctl::LocalIdentity::from_private_key(key).public_key;
-}
-
 }  // namespace
 
 Testbed::~Testbed() {
-  if (hub_) {
-    hub_->stop_workers();
-    drain();
-  }
-  hub_.reset();
-  for (RingPort& p : ports_) {
-    void* m;
-    std::vector<rte_ring*> rings = p.rx;
-    rings.insert(rings.end(), p.tx.begin(), p.tx.end());
-    for (rte_ring* r : rings)
-      if (r != nullptr)
-        while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-    if (!p.device.empty()) (void)rte_vdev_uninit(p.device.c_str());
-    for (rte_ring* r : rings) rte_ring_free(r);
-  }
-  if (pool_ != nullptr) rte_mempool_free(pool_);
-  if (!dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  if (hub_ != nullptr) hub_->stop_workers();
 }
 
 std::unique_ptr<Testbed> Testbed::create(const Options& options, std::string& error) {
@@ -109,87 +65,29 @@ std::string Testbed::aead_name() const {
   return std::string(crypto::make_best_backend()->name());
 }
 
-bool Testbed::make_port(RingPort& port, const std::string& name, std::string& error) {
-  const unsigned workers = options_.lcores;
-  for (unsigned q = 0; q < workers; ++q) {
-    rte_ring* r = rte_ring_create((name + "_rx" + std::to_string(q)).c_str(), rx_ring_size(),
-                                  SOCKET_ID_ANY, RING_F_SC_DEQ);
-    if (r == nullptr) {
-      error = "cannot create rings for " + name + ": " + rte_strerror(rte_errno);
-      return false;
-    }
-    port.rx.push_back(r);
-  }
-  // Worker queues 0..N-1 and the control thread's queue N.
-  for (unsigned q = 0; q <= workers; ++q) {
-    rte_ring* r = rte_ring_create((name + "_tx" + std::to_string(q)).c_str(), tx_ring_size(),
-                                  SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (r == nullptr) {
-      error = "cannot create rings for " + name + ": " + rte_strerror(rte_errno);
-      return false;
-    }
-    port.tx.push_back(r);
-  }
-  const std::vector<rte_ring*>& tx = port.tx;
-  if (rte_eth_from_rings(name.c_str(), port.rx.data(), static_cast<unsigned>(port.rx.size()),
-                         tx.data(), static_cast<unsigned>(tx.size()), SOCKET_ID_ANY) < 0) {
-    error = "rte_eth_from_rings(" + name + ") failed: " + rte_strerror(rte_errno);
-    return false;
-  }
-  port.device = "net_ring_" + name;
-  return true;
-}
-
 bool Testbed::build(std::string& error) {
-  const unsigned pool_size =
+  perfsim::RingBedOptions bed;
+  bed.name = "perf";
+  bed.workers = options_.lcores;
+  bed.rx_ring_size = rx_ring_size();
+  bed.tx_ring_size = tx_ring_size();
+  bed.pool_size =
       kPoolSize + (options_.mode == Mode::kDrain ? kDrainRingSize * options_.lcores : 0);
-  pool_ = rte_pktmbuf_pool_create("wgperf_gen", pool_size, 256, 0, 2048 + RTE_PKTMBUF_HEADROOM,
-                                  SOCKET_ID_ANY);
-  if (pool_ == nullptr) {
-    error = std::string("cannot create the generator's mbuf pool: ") + rte_strerror(rte_errno);
-    return false;
-  }
+  if (!bed_.open(bed, error)) return false;
+  pool_ = bed_.pool();
+  bed_.answer_arp(kWan, kWanGatewayIp, kWanGatewayMac);
+  bed_.answer_arp(kLan, kHqHostIp, kHqHostMac);
+  bed_.answer_arp(kLan, kLanHost2Ip, kLanHost2Mac);
   site_aead_ = crypto::make_best_backend();
-  if (!make_port(ports_[kWan], "perfwan", error) || !make_port(ports_[kLan], "perflan", error))
-    return false;
-  dir_ = make_temp_dir();
-  if (dir_.empty()) {
-    error = "cannot make a temporary directory";
-    return false;
-  }
-  {
-    std::uint8_t key[32];
-    std::memset(key, kHubKeySeed, sizeof key);
-    std::ofstream out(dir_ + "/hub.key", std::ios::trunc);
-    out << crypto::key_to_base64(key) << "\n";
-    if (!out || ::chmod((dir_ + "/hub.key").c_str(), 0600) != 0) {
-      error = "cannot write the hub's key file under " + dir_;
-      return false;
-    }
-  }
-  const ctl::PublicKey hub_public = hub_public_key();
+
+  perfsim::BedConfig head;
+  head.interface_name = "wgperf";
+  head.workers = options_.lcores;
+  head.burst = options_.burst;
+  head.handshake_threads = options_.handshake_threads;
   std::ostringstream yaml;
-  yaml << "interface:\n"
-       << "  name: wgperf\n"
-       << "  private_key_file: hub.key\n"
-       << "  listen_port: " << kListenPort << "\n"
-       << "ports:\n"
-       << "  wan:\n"
-       << "    devargs: \"" << ports_[kWan].device << "\"\n"
-       << "    address: " << perfsim::format_ip(kHubWanIp) << "/24\n"
-       << "    gateway: " << perfsim::format_ip(kWanGatewayIp) << "\n"
-       << "  lan:\n"
-       << "    devargs: \"" << ports_[kLan].device << "\"\n"
-       << "    address: " << perfsim::format_ip(kHubLanIp) << "/24\n"
-       << "dataplane:\n"
-       << "  lcores: [";
-  for (unsigned i = 1; i <= options_.lcores; ++i) yaml << (i > 1 ? ", " : "") << i;
-  yaml << "]\n"
-       << "  burst_size: " << options_.burst << "\n"
-       << "  handshake_threads: " << options_.handshake_threads << "\n"
-       << "metrics:\n"
-       << "  enabled: false\n"
-       << "peers:\n";
+  yaml << bed_.config_head(head);
+  const ctl::PublicKey hub_public = perfsim::bed_hub_public_key();
   sites_.reserve(options_.peers);
   for (unsigned i = 0; i < options_.peers; ++i) {
     perfsim::Outer outer{kWanGatewayMac, site_outer_ip(i), site_outer_port(i)};
@@ -200,93 +98,45 @@ bool Testbed::build(std::string& error) {
          << "    allowed_ips: [" << perfsim::format_ip(site_net(i)) << "/24]\n";
     sites_.push_back(std::move(site));
   }
-  const config::LoadResult loaded = config::load_config_string(yaml.str(), dir_ + "/wghub.yaml");
-  if (!loaded.ok()) {
-    error = "config: " + loaded.error_text();
-    return false;
+  const std::string path = bed_.dir() + "/wghub.yaml";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << yaml.str();
+    if (!out) {
+      error = "cannot write " + path;
+      return false;
+    }
   }
   ctl::HubOptions hub_options;
   hub_options.status_interval_s = 0;
   hub_options.busy_poll = true;
   // The workers are stepped on this thread: handshake threads may use every CPU.
   hub_options.handshake_cpus = ctl::spare_cpus({});
-  hub_ = ctl::Hub::create(loaded.state, hub_options, error);
-  if (!hub_) return false;
-  if (hub_->public_key() != hub_public) {
-    error = "the hub's public key is not the one derived from its key file";
-    return false;
-  }
+  if (!bed_.start_hub(path, hub_options, error)) return false;
+  hub_ = &bed_.hub();
   return true;
 }
 
 void Testbed::inject(unsigned port, const Bytes& frame) {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (m == nullptr) return;
-  auto* data = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
-  if (data == nullptr || rte_ring_enqueue(ports_[port].rx[0], m) != 0) {
-    rte_pktmbuf_free(m);
-    return;
-  }
-  std::memcpy(data, frame.data(), frame.size());
-}
-
-unsigned Testbed::drain_port(unsigned port, std::vector<Bytes>* captured) {
-  void* objs[256];
-  unsigned total = 0, n;
-  for (rte_ring* ring : ports_[port].tx)
-    while ((n = rte_ring_dequeue_burst(ring, objs, 256, nullptr)) > 0) {
-      total += n;
-      for (unsigned i = 0; i < n; ++i) {
-        auto* m = static_cast<rte_mbuf*>(objs[i]);
-        const auto* p = rte_pktmbuf_mtod(m, const std::uint8_t*);
-        const bool arp = m->data_len >= 14 && p[12] == 0x08 && p[13] == 0x06;
-        if (!arp && captured == nullptr) continue;
-        Bytes frame(p, p + m->data_len);
-        if (!arp) {
-          captured->push_back(std::move(frame));
-          continue;
-        }
-        const auto f = perfsim::parse_frame(frame);
-        if (!f || f->arp_op != 1) continue;
-        Mac who{};
-        if (port == kWan && f->arp_target_ip == kWanGatewayIp) {
-          who = kWanGatewayMac;
-        } else if (port == kLan && f->arp_target_ip == kHqHostIp) {
-          who = kHqHostMac;
-        } else if (port == kLan && f->arp_target_ip == kLanHost2Ip) {
-          who = kLanHost2Mac;
-        } else {
-          continue;
-        }
-        inject(port, perfsim::arp_frame(2, f->src, who, f->arp_target_ip, f->arp_sender_mac,
-                                        f->arp_sender_ip));
-        ++arp_injected_;
-      }
-      rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(objs), n);
-    }
-  return total;
+  (void)bed_.inject(port, frame);
 }
 
 unsigned Testbed::drain(std::vector<Bytes>* captured) {
-  return drain_port(kWan, captured) + drain_port(kLan, nullptr);
+  perfsim::RingBed::Sink sink;
+  if (captured != nullptr)
+    sink = [captured](unsigned port, const rte_mbuf* m) {
+      if (port == kWan) captured->push_back(perfsim::frame_bytes(m));
+    };
+  return bed_.drain(kWan, sink) + bed_.drain(kLan, sink);
 }
 
 void Testbed::settle(std::vector<Bytes>* captured) {
-  for (int round = 0; round < 100000; ++round) {
-    unsigned moved = 0;
-    for (const RingPort& p : ports_)
-      for (rte_ring* r : p.rx) moved += rte_ring_count(r);
-    while (hub_->poll_workers_once() > 0) {
-    }
-    unsigned c;
-    while ((c = hub_->poll_control_once()) > 0) moved += c;
-    moved += drain(captured);
-    if (hub_->handshakes_in_flight() > 0) {  // handshake threads at work
-      rte_delay_us_sleep(50);
-      continue;
-    }
-    if (moved == 0) return;
-  }
+  perfsim::RingBed::Sink sink;
+  if (captured != nullptr)
+    sink = [captured](unsigned port, const rte_mbuf* m) {
+      if (port == kWan) captured->push_back(perfsim::frame_bytes(m));
+    };
+  (void)bed_.settle(sink);
 }
 
 bool Testbed::establish(std::string& error) {

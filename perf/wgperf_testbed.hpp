@@ -17,16 +17,17 @@
 
 namespace wghub::perf {
 
-inline constexpr unsigned kWan = 0;
-inline constexpr unsigned kLan = 1;
+inline constexpr unsigned kWan = perfsim::RingBed::kWan;
+inline constexpr unsigned kLan = perfsim::RingBed::kLan;
 
-inline constexpr std::uint32_t kHubWanIp = perfsim::ip4(100, 64, 0, 1);
-inline constexpr std::uint32_t kWanGatewayIp = perfsim::ip4(100, 64, 0, 254);
-inline constexpr perfsim::Mac kWanGatewayMac = perfsim::test_mac(0x00fe);
-inline constexpr std::uint16_t kListenPort = 51820;
-inline constexpr std::uint32_t kHubLanIp = perfsim::ip4(10, 0, 0, 1);
-inline constexpr std::uint32_t kHqHostIp = perfsim::ip4(10, 0, 0, 10);
-inline constexpr perfsim::Mac kHqHostMac = perfsim::test_mac(0x0a0a);
+// The bed's addresses (perf/sim/ring_bed.hpp).
+using perfsim::kHqHostIp;
+using perfsim::kHqHostMac;
+using perfsim::kHubLanIp;
+using perfsim::kHubWanIp;
+using perfsim::kListenPort;
+using perfsim::kWanGatewayIp;
+using perfsim::kWanGatewayMac;
 inline constexpr std::uint32_t kLanHost2Ip = perfsim::ip4(10, 0, 0, 20);
 inline constexpr perfsim::Mac kLanHost2Mac = perfsim::test_mac(0x0a14);
 inline constexpr std::uint32_t kSiteOuterBase = perfsim::ip4(198, 18, 0, 0);

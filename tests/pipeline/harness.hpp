@@ -1,21 +1,23 @@
 // The pipeline test bench: a real wghub::ctl::Hub on two net_ring ports whose
-// rings the test holds, stepped on the test's thread.
+// rings the test holds, stepped on the test's thread. The hub, its ports and
+// rings, and the neighbours it asks for are perfsim::RingBed (perf/sim), the
+// bed wgperf measures on too; this adds the sites a test plays by name, the
+// frames the hub sent, kept until the test takes them, and composite steps.
 //
 //   test ──inject──► WAN rx ring ─► hub worker ─► WAN tx ring ──capture──► test
 //   test ──inject──► LAN rx ring ─►     │      ─► LAN tx ring ──capture──► test
 //                                control thread (its own tx queue, same rings)
 //
-// Each port is made with rte_eth_from_rings (device "net_ring_<name>") from
-// one rx ring the test fills and one tx ring, shared by the worker's tx queue
-// and the control thread's, that the test drains; the config's devargs name
-// that device and open_port reuses it. Every Harness gets fresh ports, rings
-// and a fresh Hub, so counters start at zero in every test.
+// Each port has one tx ring, shared by the worker's tx queue and the control
+// thread's, so frames are captured in the order the hub sent them. Every
+// Harness gets fresh ports, rings and a fresh Hub, so counters start at zero
+// in every test.
 //
-// The bench plays the neighbours too: it answers the hub's ARP requests for
-// the sites' outer addresses and the WAN gateway (WAN) and for the HQ host
-// (LAN), and with `ipv6` its Neighbor Solicitations for the HQ host's IPv6
-// address (LAN), so frames the hub holds for a neighbour get out. run() steps workers
-// and control until nothing moves; no test depends on elapsed time.
+// The bench answers the hub's ARP requests for the sites' outer addresses and
+// the WAN gateway (WAN) and for the HQ host (LAN), and with `ipv6` its
+// Neighbor Solicitations for the HQ host's IPv6 address (LAN), so frames the
+// hub holds for a neighbour get out. run() steps workers and control until
+// nothing moves; no test depends on elapsed time.
 #pragma once
 
 #include <rte_mempool.h>
@@ -30,6 +32,7 @@
 #include "control/hub.hpp"
 #include "dataplane/lcore_stats.hpp"
 #include "perf/sim/frames.hpp"
+#include "perf/sim/ring_bed.hpp"
 #include "perf/sim/sim_peer.hpp"
 
 namespace wghub::pipeline {
@@ -37,20 +40,9 @@ namespace wghub::pipeline {
 // The simulated sites and frame builders are shared with wgperf (perf/sim).
 using namespace ::wghub::perfsim;  // NOLINT(google-build-using-namespace)
 
-// The lab's addresses (host order).
-inline constexpr std::uint32_t kHubWanIp = ip4(100, 64, 0, 1);
-inline constexpr std::uint32_t kWanGatewayIp = ip4(100, 64, 0, 254);
-inline constexpr Mac kWanGatewayMac = test_mac(0x00fe);
-inline constexpr std::uint16_t kListenPort = 51820;
-inline constexpr std::uint32_t kHubLanIp = ip4(10, 0, 0, 1);
-inline constexpr std::uint32_t kHqHostIp = ip4(10, 0, 0, 10);
-inline constexpr Mac kHqHostMac = test_mac(0x0a0a);
-inline constexpr std::uint32_t kLanGatewayIp = ip4(10, 0, 0, 254);
-inline constexpr std::uint8_t kHubKeySeed = 0x42;
-// IPv6 (HarnessOptions::ipv6): the ports' address6 and the HQ host.
-inline const Ip6 kHubLanIp6 = ip6("fd00::1");
+// The bed's addresses (kHubWanIp, kHqHostIp, ...) are in perf/sim/ring_bed.hpp.
+// IPv6 (HarnessOptions::ipv6): the HQ host.
 inline const Ip6 kHqHostIp6 = ip6("fd00::10");
-inline const Ip6 kHubWanIp6 = ip6("fd00:64::1");
 // Hosts in site A's and site B's IPv6 LANs (dual_stack()).
 inline const Ip6 kSiteAHost6 = ip6("fd00:1::5");
 inline const Ip6 kSiteBHost6 = ip6("fd00:2::7");
@@ -115,7 +107,7 @@ class Harness {
   Harness& operator=(const Harness&) = delete;
 
   // False (with error()) when the hub could not be built.
-  bool ok() const { return hub_ != nullptr; }
+  bool ok() const { return bed_.has_hub(); }
   // Destroys the hub now (the rings and ports stay until ~Harness).
   void destroy_hub();
   const std::string& error() const { return error_; }
@@ -128,7 +120,7 @@ class Harness {
   const std::string& config_played_peers() const { return config_played_; }
   bool write_config(const std::string& yaml) const;
 
-  ctl::Hub& hub() { return *hub_; }
+  ctl::Hub& hub() { return bed_.hub(); }
   SimPeer& peer(const std::string& name);
   HubWan hub_wan() const;
   Mac hub_lan_mac() const;
@@ -155,14 +147,20 @@ class Harness {
   std::vector<Bytes> take_wan();
   std::vector<Bytes> take_lan();
   // Targets of the ARP requests the hub sent, in order.
-  const std::vector<std::uint32_t>& wan_arp_requests() const { return arp_requests_[0]; }
-  const std::vector<std::uint32_t>& lan_arp_requests() const { return arp_requests_[1]; }
+  const std::vector<std::uint32_t>& wan_arp_requests() const {
+    return bed_.arp_requests(RingBed::kWan);
+  }
+  const std::vector<std::uint32_t>& lan_arp_requests() const {
+    return bed_.arp_requests(RingBed::kLan);
+  }
   // The bench answers the hub's Neighbor Solicitations for `ip` on the WAN
   // (a site that moved to a new IPv6 address).
-  void add_wan_neighbour6(const Ip6& ip, const Mac& mac) { neighbours6_[0][ip] = mac; }
+  void add_wan_neighbour6(const Ip6& ip, const Mac& mac) {
+    bed_.answer_ndp(RingBed::kWan, ip, mac);
+  }
   // Targets of the Neighbor Solicitations the hub sent, in order.
-  const std::vector<Ip6>& wan_ndp_requests() const { return ndp_requests_[0]; }
-  const std::vector<Ip6>& lan_ndp_requests() const { return ndp_requests_[1]; }
+  const std::vector<Ip6>& wan_ndp_requests() const { return bed_.ndp_requests(RingBed::kWan); }
+  const std::vector<Ip6>& lan_ndp_requests() const { return bed_.ndp_requests(RingBed::kLan); }
 
   // ---- observations
   dp::LcoreStats stats() const;
@@ -181,28 +179,18 @@ class Harness {
   bool establish(SimPeer& peer);
 
  private:
-  struct RingPort {
-    std::string device;  // net_ring_<name>
-    rte_ring* rx = nullptr;
-    rte_ring* tx = nullptr;
-  };
-  bool make_port(RingPort& port, const std::string& name);
+  // Takes what the hub sent into captured_; returns how many frames and
+  // neighbour requests that was.
   std::size_t collect();
-  void collect_port(unsigned index, RingPort& port);
-  void inject(RingPort& port, const Bytes& frame);
+  RingBed::Sink capture();
+  void inject(unsigned port, const Bytes& frame);
 
   HarnessOptions options_;
   std::string error_;
-  std::string dir_;
   std::string config_path_, config_head_, config_played_;
-  RingPort wan_, lan_;
-  std::unique_ptr<ctl::Hub> hub_;
+  RingBed bed_;
   std::map<std::string, std::unique_ptr<SimPeer>> peers_;
-  std::map<std::uint32_t, Mac> neighbours_[2];  // who answers ARP on WAN / LAN
-  std::map<Ip6, Mac> neighbours6_[2];           // who answers NDP on WAN / LAN
-  std::vector<Ip6> ndp_requests_[2];
   std::deque<Bytes> captured_[2];
-  std::vector<std::uint32_t> arp_requests_[2];
 };
 
 }  // namespace wghub::pipeline

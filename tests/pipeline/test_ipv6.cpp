@@ -1,12 +1,12 @@
 // IPv6 through the real data plane. Inner: site -> HQ (decrypt, IPv6
 // inner-source check, IPv6 table, hop limit, NDP for the HQ host, Ethernet),
-// HQ -> site (IPv6 table, encrypt with padding), site -> site through the
-// hub, spoofed IPv6 sources, hop limit 1, an inner IPv6 packet longer than
-// its plaintext, the hub's own NDP and ping on the LAN, and IPv6 route
-// changes made while the standby table still has readers. Outer: a site
-// that reaches the hub over IPv6 (handshake, data both ways, IPv6/UDP with
-// its checksum), the hub initiating to a configured IPv6 endpoint (NDP on
-// the WAN first), and a site roaming from IPv4 to IPv6 and back.
+// HQ -> site (IPv6 table, encrypt with padding), spoofed IPv6 sources, hop
+// limit 1, an inner IPv6 packet longer than its plaintext, the hub's own NDP
+// and ping on the LAN, and IPv6 route changes made while the standby table
+// still has readers. Outer: a site that reaches the hub over IPv6 (handshake,
+// data both ways, IPv6/UDP with its checksum), the hub initiating to a
+// configured IPv6 endpoint (NDP on the WAN first), and a site roaming from
+// IPv4 to IPv6 and back. Site to site: test_hub_and_spoke.cpp.
 #include <rte_cycles.h>
 
 #include "tests/pipeline/pipeline_test.hpp"
@@ -98,43 +98,6 @@ TEST_F(Ipv6Test, HqToSite) {
   const dp::LcoreStats after = h().stats();
   EXPECT_EQ(after.encrypted_packets - before.encrypted_packets, kPackets);
   EXPECT_EQ(total_drops(after), 0u);
-}
-
-TEST_F(Ipv6Test, SiteToSiteThroughTheHub) {
-  SimPeer& a = h().peer("site-a");
-  SimPeer& b = h().peer("site-b");
-  ASSERT_TRUE(h().establish(a));
-  ASSERT_TRUE(h().establish(b));
-  constexpr unsigned kEach = 200;
-  for (unsigned i = 0; i < kEach; ++i) {
-    h().send(a, a.seal(inner_udp6(kSiteAHost6, kSiteBHost6, i, payload_len(i))));
-    h().send(b, b.seal(inner_udp6(kSiteBHost6, kSiteAHost6, i, payload_len(i + 1))));
-  }
-  h().run();
-  EXPECT_TRUE(h().take_lan().empty());
-  const std::vector<Bytes> wan = h().take_wan();
-  ASSERT_EQ(wan.size(), 2 * kEach);
-  unsigned to_a = 0, to_b = 0;
-  for (const Bytes& f : wan) {
-    const auto pf = parse_frame(f);
-    ASSERT_TRUE(pf.has_value());
-    const bool for_b = pf->dst_ip == b.outer().ip;
-    SimPeer& dst = for_b ? b : a;
-    const auto opened = dst.open(wireguard_payload_to(f, h().hub_wan(), dst.outer()));
-    ASSERT_TRUE(opened.has_value());
-    const auto inner = parse_ipv6(opened->plaintext);
-    ASSERT_TRUE(inner.has_value());
-    const unsigned seq = for_b ? to_b++ : to_a++;
-    EXPECT_EQ(inner->hop_limit, 63);
-    EXPECT_EQ(inner->src, for_b ? kSiteAHost6 : kSiteBHost6);
-    EXPECT_EQ(inner->dst, for_b ? kSiteBHost6 : kSiteAHost6);
-    ASSERT_GE(inner->payload.size(), 8u);
-    EXPECT_EQ(Bytes(inner->payload.begin() + 8, inner->payload.end()),
-              pattern_payload(seq, for_b ? payload_len(seq) : payload_len(seq + 1)));
-  }
-  EXPECT_EQ(to_a, kEach);
-  EXPECT_EQ(to_b, kEach);
-  EXPECT_EQ(total_drops(h().stats()), 0u);
 }
 
 TEST_F(Ipv6Test, SpoofedIpv6SourceIsDropped) {
