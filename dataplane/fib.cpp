@@ -38,7 +38,9 @@ struct Dir24_8Header {
 static_assert(sizeof(Dir24_8Header) == 40);
 constexpr std::size_t kTbl24Offset = RTE_ALIGN_CEIL(sizeof(Dir24_8Header), RTE_CACHE_LINE_SIZE);
 
-Dir24_8Header* header(void* dp) { return static_cast<Dir24_8Header*>(dp); }
+Dir24_8Header* header(void* dp) {
+  return static_cast<Dir24_8Header*>(dp);
+}
 
 uint32_t mask_of(uint8_t depth) {
   return depth == 0 ? 0 : ~uint32_t{0} << (32 - depth);
@@ -67,7 +69,8 @@ bool check_layout(rte_fib* fib, void* dp, uint32_t expect_groups, std::string& w
     return e >> 1;
   };
   constexpr uint32_t kNet = 0xc0000200u;  // 192.0.2.0/24
-  bool ok = rte_fib_add(fib, kNet, 24, 0x123456) == 0 && rte_fib_add(fib, kNet | 1, 32, 0x654321) == 0;
+  bool ok =
+      rte_fib_add(fib, kNet, 24, 0x123456) == 0 && rte_fib_add(fib, kNet | 1, 32, 0x654321) == 0;
   uint32_t ips[3] = {kNet | 1, kNet | 2, 0xc0000301u};
   uint64_t want[3] = {0x654321, 0x123456, 0};
   uint64_t got[3] = {};
@@ -89,21 +92,31 @@ std::string format_prefix(uint32_t ip, uint8_t depth) {
   return buf;
 }
 
-std::unique_ptr<Fib> Fib::create(const FibConfig& config, Rcu* rcu, std::string& error) {
-  if (config.name.empty() || config.name.size() > kMaxFibNameLen) {
-    error = "fib name '" + config.name + "' must be 1.." + std::to_string(kMaxFibNameLen) +
-            " characters";
-    return nullptr;
+bool check_fib_config(const FibLimits& limits, const std::string& name, uint32_t max_rules,
+                      uint32_t tbl8_groups, const Rcu* rcu, std::string& error) {
+  const std::string kind = limits.kind;
+  if (name.empty() || name.size() > limits.max_name) {
+    error =
+        kind + " name '" + name + "' must be 1.." + std::to_string(limits.max_name) + " characters";
+    return false;
   }
-  if (config.max_rules == 0 || config.tbl8_groups == 0 || config.max_rules > (1u << 30) ||
-      config.tbl8_groups > (1u << 24)) {
-    error = "fib '" + config.name + "': max_rules (1..2^30) and tbl8_groups (1..2^24) out of range";
-    return nullptr;
+  if (max_rules == 0 || tbl8_groups == 0 || max_rules > limits.max_rules ||
+      tbl8_groups > limits.max_groups) {
+    error = kind + " '" + name + "': max_rules (1.." + std::to_string(limits.max_rules) +
+            ") or tbl8_groups (1.." + std::to_string(limits.max_groups) + ") out of range";
+    return false;
   }
   if (rcu != nullptr && !rcu->initialized()) {
-    error = "fib '" + config.name + "': RCU not initialised";
-    return nullptr;
+    error = kind + " '" + name + "': RCU not initialised";
+    return false;
   }
+  return true;
+}
+
+std::unique_ptr<Fib> Fib::create(const FibConfig& config, Rcu* rcu, std::string& error) {
+  if (!check_fib_config({"fib", kMaxFibNameLen, 1u << 30, 1u << 24}, config.name, config.max_rules,
+                        config.tbl8_groups, rcu, error))
+    return nullptr;
   rte_fib_conf conf{};
   conf.type = RTE_FIB_DIR24_8;
   conf.default_nh = 0;  // "no route": the /0 is kept beside the table
@@ -121,8 +134,9 @@ std::unique_ptr<Fib> Fib::create(const FibConfig& config, Rcu* rcu, std::string&
   if (dp == nullptr || rte_fib_get_rib(table) == nullptr ||
       !check_layout(table, dp, RTE_ALIGN_CEIL(config.tbl8_groups, 64u), why)) {
     rte_fib_free(table);
-    error = "fib '" + config.name + "': rte_fib's DIR24_8 table is not laid out as fib.cpp expects (" +
-            why + "): a DPDK other than 22.11?";
+    error = "fib '" + config.name +
+            "': rte_fib's DIR24_8 table is not laid out as fib.cpp expects (" + why +
+            "): a DPDK other than 22.11?";
     return nullptr;
   }
   std::unique_ptr<Fib> fib(new Fib());
@@ -253,7 +267,8 @@ bool Fib::add(uint32_t ip, uint8_t depth, NextHop nh) {
   if (contains_top(masked, depth)) {
     if (top_rules_[depth] == 0) {
       if (depth > 0 && rules_against_limit() >= max_rules_) {
-        error_ = format_prefix(masked, depth) + ": FIB full (" + std::to_string(max_rules_) + " rules)";
+        error_ =
+            format_prefix(masked, depth) + ": FIB full (" + std::to_string(max_rules_) + " rules)";
         return false;
       }
       ++top_count_;

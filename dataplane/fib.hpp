@@ -132,6 +132,18 @@ struct FibConfig {
   int socket_id = -1;  // SOCKET_ID_ANY
 };
 
+// The checks both families' create() make on a config: a name of
+// 1..max_name characters (DPDK names its objects after it), rules and tbl8
+// groups in 1..their limit, and an initialised Rcu when one is given.
+struct FibLimits {
+  const char* kind;  // "fib", "fib6": the start of every message
+  std::size_t max_name;
+  uint32_t max_rules;
+  uint32_t max_groups;
+};
+bool check_fib_config(const FibLimits& limits, const std::string& name, uint32_t max_rules,
+                      uint32_t tbl8_groups, const Rcu* rcu, std::string& error);
+
 // One rule of a table, as routes() lists them: Address is the IPv4 host-order
 // word or the 16 IPv6 bytes; bits below depth are ignored.
 template <typename Address>
@@ -147,7 +159,7 @@ class Fib {
   // Creates the table (EAL must be up). With rcu (initialised) attached, a freed
   // tbl8 group is reused only after a grace period; pass nullptr only when
   // there are no concurrent readers (tests, tools). nullptr and `error` on
-  // failure.
+  // failure (check_fib_config, or DPDK's).
   static std::unique_ptr<Fib> create(const FibConfig& config, Rcu* rcu, std::string& error);
   ~Fib();
   Fib(const Fib&) = delete;

@@ -39,19 +39,9 @@ Ipv6Address mask_ipv6(const Ipv6Address& ip, uint8_t depth) {
 }
 
 std::unique_ptr<Fib6> Fib6::create(const Fib6Config& config, Rcu* rcu, std::string& error) {
-  if (config.name.empty() || config.name.size() > kMaxFib6NameLen) {
-    error = "fib6 name '" + config.name + "' must be 1.." + std::to_string(kMaxFib6NameLen) +
-            " characters";
+  if (!check_fib_config({"fib6", kMaxFib6NameLen, UINT32_MAX, UINT32_MAX}, config.name,
+                        config.max_rules, config.tbl8_groups, rcu, error))
     return nullptr;
-  }
-  if (config.max_rules == 0 || config.tbl8_groups == 0) {
-    error = "fib6 '" + config.name + "': max_rules and tbl8_groups must be positive";
-    return nullptr;
-  }
-  if (rcu != nullptr && !rcu->initialized()) {
-    error = "fib6 '" + config.name + "': RCU not initialised";
-    return nullptr;
-  }
   std::array<rte_lpm6*, 2> tables{nullptr, nullptr};
   for (unsigned side = 0; side < 2; ++side) {
     rte_lpm6_config conf{};

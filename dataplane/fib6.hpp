@@ -118,10 +118,8 @@ using Route6 = RouteOf<Ipv6Address>;
 
 class Fib6 {
  public:
-  // Creates both tables (EAL must be up). With rcu (initialised), a table is
-  // changed only a grace period after readers last used it; nullptr only when
-  // there are no concurrent readers (tests, tools). nullptr and `error` on
-  // failure.
+  // Creates both tables; rcu and errors as Fib::create, except that with rcu
+  // a table is changed only a grace period after readers last used it.
   static std::unique_ptr<Fib6> create(const Fib6Config& config, Rcu* rcu, std::string& error);
   ~Fib6();
   Fib6(const Fib6&) = delete;

@@ -13,38 +13,11 @@
 
 #include "dataplane/fib.hpp"
 #include "dataplane/rcu.hpp"
+#include "tests/unit/fib/fib_families.hpp"
 #include "tests/unit/fib/fib_model.hpp"
 
 namespace wghub::dp {
 namespace {
-
-// IPv4 for fib_model.hpp: host-order addresses.
-struct Ipv4Fib {
-  using Address = uint32_t;
-  using Table = Fib;
-  using Config = FibConfig;
-  static constexpr unsigned kBits = 32;
-  static constexpr uint32_t kMaxId = kMaxNextHopId;
-  static constexpr unsigned kNextHopBits = 24;  // encode_next_hop's width
-
-  static uint32_t encode(NextHop nh) { return encode_next_hop(nh); }
-  static NextHop decode(uint32_t v) { return decode_next_hop(v); }
-
-  static uint32_t mask(uint32_t ip, unsigned depth) {
-    return depth == 0 ? 0 : ip & ~uint32_t{0} << (32 - depth);
-  }
-  static uint32_t with_host_bits(uint32_t net, unsigned depth, uint32_t bits) {
-    const uint32_t m = mask(all_ones(), depth);
-    return (net & m) | (bits & ~m);
-  }
-  static uint32_t all_ones() { return ~uint32_t{0}; }
-  static uint32_t next(uint32_t ip) { return ip + 1; }
-  static uint32_t random(std::mt19937& rng) { return static_cast<uint32_t>(rng()); }
-  static std::string format(uint32_t ip) { return format_prefix(ip, 32); }
-  static std::string format(uint32_t ip, unsigned depth) {
-    return format_prefix(ip, static_cast<uint8_t>(depth));
-  }
-};
 
 std::unique_ptr<Fib> make_fib(const std::string& name, Rcu* rcu = nullptr,
                               uint32_t tbl8_groups = 1u << 12) {

@@ -20,6 +20,7 @@
 
 #include "dataplane/fib6.hpp"
 #include "dataplane/rcu.hpp"
+#include "tests/unit/fib/fib_families.hpp"
 #include "tests/unit/fib/fib_model.hpp"
 
 namespace wghub::dp {
@@ -34,50 +35,6 @@ Ipv6Address addr(std::initializer_list<uint8_t> bytes) {
 bool covers(const Ipv6Address& net, unsigned depth, const Ipv6Address& ip) {
   return mask_ipv6(ip, static_cast<uint8_t>(depth)) == net;
 }
-
-// IPv6 for fib_model.hpp.
-struct Ipv6Fib {
-  using Address = Ipv6Address;
-  using Table = Fib6;
-  using Config = Fib6Config;
-  static constexpr unsigned kBits = 128;
-  static constexpr uint32_t kMaxId = kMaxNextHop6Id;
-  static constexpr unsigned kNextHopBits = 21;  // rte_lpm6 keeps 21 bits
-
-  static uint32_t encode(NextHop nh) { return encode_next_hop6(nh); }
-  static NextHop decode(uint32_t v) { return decode_next_hop6(v); }
-
-  static Ipv6Address mask(const Ipv6Address& ip, unsigned depth) {
-    return mask_ipv6(ip, static_cast<uint8_t>(depth));
-  }
-  static Ipv6Address with_host_bits(const Ipv6Address& net, unsigned depth,
-                                    const Ipv6Address& bits) {
-    const Ipv6Address m = mask(all_ones(), depth);
-    Ipv6Address out;
-    for (unsigned i = 0; i < 16; ++i)
-      out[i] = static_cast<uint8_t>((net[i] & m[i]) | (bits[i] & ~m[i]));
-    return out;
-  }
-  static Ipv6Address all_ones() {
-    Ipv6Address ones;
-    ones.fill(0xff);
-    return ones;
-  }
-  static Ipv6Address next(Ipv6Address ip) {
-    for (int i = 15; i >= 0; --i)
-      if (++ip[static_cast<unsigned>(i)] != 0) break;
-    return ip;
-  }
-  static Ipv6Address random(std::mt19937& rng) {
-    Ipv6Address a;
-    for (auto& b : a) b = static_cast<uint8_t>(rng());
-    return a;
-  }
-  static std::string format(const Ipv6Address& ip) { return format_ipv6(ip.data()); }
-  static std::string format(const Ipv6Address& ip, unsigned depth) {
-    return format_prefix6(ip, static_cast<uint8_t>(depth));
-  }
-};
 
 std::unique_ptr<Fib6> make_fib6(const std::string& name, Rcu* rcu = nullptr,
                                 uint32_t tbl8_groups = 1u << 10) {
