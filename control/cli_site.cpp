@@ -167,7 +167,7 @@ int add(Context& ctx, const std::string& name) {
     std::fprintf(stderr, "wghub site add: --lan CIDR[,CIDR...] is required (the site's LANs)\n");
     return 2;
   }
-  if (!load(ctx, "add")) return 1;
+  if (!load(ctx, "add", true)) return 1;
   const config::DesiredState& state = *ctx.state;
   if (const config::Peer* p = state.find_peer(name); p != nullptr) {
     std::fprintf(stderr,

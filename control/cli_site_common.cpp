@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <qrencode.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,10 +25,22 @@ namespace wghub::ctl::site {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-bool load(Context& ctx, const char* verb) {
+Context::~Context() {
+  if (lock_fd >= 0) ::close(lock_fd);
+}
+
+bool load(Context& ctx, const char* verb, bool exclusive) {
   if (ctx.options.config_path.empty()) {
     std::fprintf(stderr, "wghub site %s: --config FILE is required\n", verb);
     return false;
+  }
+  if (exclusive) {
+    ctx.lock_fd = ::open(ctx.options.config_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ctx.lock_fd >= 0 && ::flock(ctx.lock_fd, LOCK_EX) != 0) {
+      std::fprintf(stderr, "wghub site %s: cannot lock %s: %s\n", verb,
+                   ctx.options.config_path.c_str(), std::strerror(errno));
+      return false;
+    }
   }
   auto loaded = config::load_config_file(ctx.options.config_path);
   if (!loaded.ok()) {
@@ -88,7 +101,17 @@ std::optional<std::chrono::milliseconds> reload_and_wait(
     const Context& ctx, pid_t pid, const std::function<bool(const HubStatus&)>& done,
     std::chrono::milliseconds timeout) {
   const auto t0 = Clock::now();
-  if (pid <= 1 || ::kill(pid, SIGHUP) != 0) return std::nullopt;
+  if (pid <= 1) {
+    // SO_PEERCRED says 0 for a hub in another pid namespace (a container).
+    std::fprintf(stderr,
+                 "wghub site: the hub's socket does not say its pid; send it SIGHUP yourself\n");
+    return std::nullopt;
+  }
+  if (::kill(pid, SIGHUP) != 0) {
+    std::fprintf(stderr, "wghub site: cannot signal the hub (pid %d): %s\n", static_cast<int>(pid),
+                 std::strerror(errno));
+    return std::nullopt;
+  }
   while (Clock::now() - t0 < timeout) {
     bool running = false;
     std::string error;

@@ -33,15 +33,22 @@ struct Options {
 };
 
 struct Context {
+  Context() = default;
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  ~Context();
   Options options;
+  int lock_fd = -1;  // the config file, flock'ed while a command changes sites
   std::shared_ptr<const config::DesiredState> state;
   config::PublicKey hub_public_key{};
   std::string socket_path;
 };
 
 // Loads and checks the config (errors printed as file:line:col); false on
-// any error, or when it has no `sites:` section or no peers_dir.
-bool load(Context& ctx, const char* verb);
+// any error, or when it has no `sites:` section or no peers_dir. `exclusive`
+// (add, rotate, revoke) first takes an exclusive flock(2) on the config file,
+// held until the command ends, so two commands never hand out one address.
+bool load(Context& ctx, const char* verb, bool exclusive = false);
 
 // The running hub: pid and peers; nullopt when none serves the socket
 // (`running` false) or the exchange failed (`error` set).

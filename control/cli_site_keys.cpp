@@ -37,7 +37,7 @@ double ms_since(Clock::time_point t0) {
 }  // namespace
 
 int rotate(Context& ctx, const std::string& name) {
-  if (!load(ctx, "rotate")) return 1;
+  if (!load(ctx, "rotate", true)) return 1;
   auto site = find_site(ctx, name, "rotate");
   if (!site) return 1;
   const config::Peer& old_peer = *site->view.peer;
@@ -149,7 +149,7 @@ int rotate(Context& ctx, const std::string& name) {
 }
 
 int revoke(Context& ctx, const std::string& name) {
-  if (!load(ctx, "revoke")) return 1;
+  if (!load(ctx, "revoke", true)) return 1;
   auto site = find_site(ctx, name, "revoke");
   if (!site) return 1;
   const config::PublicKey key = site->view.peer->public_key;

@@ -102,4 +102,20 @@ expect "a revoked site's address is given out again" 0 "site s7: overlay 10.99.0
   site add s7 --lan 10.7.0.0/24 -o "$tmp/s7.conf"
 expect "revoke: unknown site" 1 "no site named 'nope'" -- site revoke nope
 
+# Four adds at once (the config file's lock): four sites, four addresses.
+mkdir -p "$tmp/par/peers.d"
+cp "$tmp/etc/hub.key" "$tmp/par/"
+printf '%s\nsites:\n  overlay: 10.99.0.0/24\n  endpoint: 192.0.2.1:51820\n' "$base" >"$tmp/par/wghub.yaml"
+pids=()
+for i in 1 2 3 4; do
+  "$WGHUB" site add "p$i" --lan "10.5$i.0.0/24" -c "$tmp/par/wghub.yaml" --socket-dir "$tmp/run" \
+    -o "$tmp/par/p$i.conf" 2>/dev/null &
+  pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+check "parallel adds all succeed" [ "$rc" = 0 ]
+check "parallel adds get four addresses" \
+  [ "$(sed -n 's/^Address = //p' "$tmp"/par/p*.conf | sort -u | wc -l)" = 4 ]
+
 finish site_cli
