@@ -437,6 +437,14 @@ int run_site(int argc, char** argv) {
         verb.c_str());
     return 2;
   }
+  std::error_code ec;
+  if (!o.output.empty() && !o.force &&
+      std::filesystem::symlink_status(o.output, ec).type() !=
+          std::filesystem::file_type::not_found) {
+    std::fprintf(stderr, "wghub site %s: %s exists; -f replaces it. Nothing changed\n",
+                 verb.c_str(), o.output.c_str());
+    return 1;
+  }
   if (verb == "add") return site::add(ctx, args[0]);
   if (verb == "list") return site::list(ctx);
   if (verb == "show") return site::show(ctx, args[0]);

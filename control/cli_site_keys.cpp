@@ -66,17 +66,22 @@ int rotate(Context& ctx, const std::string& name) {
 
   if (!status) {
     // No hub: the file is all there is; the hub starts with the new key.
+    // The site's file first: without it the new key would lock the site out.
+    if (!deliver_site_file(ctx, text)) {
+      std::fprintf(stderr, "wghub site rotate: nothing changed\n");
+      return 1;
+    }
     if (!write_atomically(site->file, new_file, 0644, true, error)) {
-      std::fprintf(stderr, "wghub site rotate: %s; nothing changed\n", error.c_str());
+      std::fprintf(stderr, "wghub site rotate: %s; nothing changed (forget that site file)\n",
+                   error.c_str());
       return 1;
     }
     std::fprintf(stderr,
                  "wghub site rotate: no hub is running (%s); %s now holds the new key, which "
                  "the hub loads when it starts\n",
                  ctx.socket_path.c_str(), site->file.c_str());
-    const bool delivered = deliver_site_file(ctx, text);
     event.add("hub", "hub not running");
-    return emit_audit(ctx, event) && delivered ? 0 : 1;
+    return emit_audit(ctx, event) ? 0 : 1;
   }
 
   // 1. The hub learns the new key, without addresses: the old key keeps them.
@@ -87,7 +92,11 @@ int rotate(Context& ctx, const std::string& name) {
                  e < 0 ? error.c_str() : std::strerror(e));
     return 1;
   }
-  const bool delivered = deliver_site_file(ctx, text);
+  if (!deliver_site_file(ctx, text)) {
+    hub_set(ctx, remove_body(new_key), error);
+    std::fprintf(stderr, "wghub site rotate: the new key is removed again; nothing changed\n");
+    return 1;
+  }
   std::fprintf(stderr,
                "wghub site rotate: the hub knows the new key %s; the old one keeps working. "
                "Waiting up to %u s for site %s to connect with its new file...\n",
@@ -96,7 +105,7 @@ int rotate(Context& ctx, const std::string& name) {
   // 2. The site's first handshake with the new key.
   const auto deadline = Clock::now() + std::chrono::seconds(ctx.options.wait_s);
   bool switched = false;
-  while (delivered && Clock::now() < deadline) {
+  while (Clock::now() < deadline) {
     auto now = hub_status(ctx, running, error);
     if (!now && !running) break;
     const uapi::PeerStatus* p = now ? now->find(new_key) : nullptr;

@@ -80,8 +80,10 @@ expect "add s6: the last address" 0 "overlay 10.99.0.6" -- site add s6 --lan 10.
 expect "refused: full pool" 1 "the overlay pool 10.99.0.0/29 \(sites.overlay\) is full" -- \
   site add s7 --lan 10.7.0.0/24
 check "refusals wrote nothing" [ "$(ls "$tmp/etc/peers.d" | tr '\n' ' ')" = "s3.yaml s4.yaml s5.yaml s6.yaml " ]
-expect "-o refuses an existing file" 1 "exists; -f replaces it" -- \
+s6_before=$(cat "$tmp/etc/peers.d/s6.yaml")
+expect "-o refuses an existing file" 1 "exists; -f replaces it. Nothing changed" -- \
   site rotate s6 -o "$tmp/s6.conf"
+check "... and the site keeps its key" [ "$(cat "$tmp/etc/peers.d/s6.yaml")" = "$s6_before" ]
 
 expect "list" 0 "s3 +10.99.0.3 +10.3.0.0/24 +-" -- site list
 expect "list says hub not running" 0 "# hub not running" -- site list
