@@ -79,7 +79,7 @@ expect "add with --qr" 0 "█" -- site add s5 --lan 10.5.0.0/24 --qr
 expect "add s6: the last address" 0 "overlay 10.99.0.6" -- site add s6 --lan 10.6.0.0/24 -o "$tmp/s6.conf"
 expect "refused: full pool" 1 "the overlay pool 10.99.0.0/29 \(sites.overlay\) is full" -- \
   site add s7 --lan 10.7.0.0/24
-check "refusals wrote nothing" [ "$(ls "$tmp/etc/peers.d" | tr '\n' ' ')" = "s3.yaml s4.yaml s5.yaml s6.yaml " ]
+check "refusals wrote nothing" [ "$(cd "$tmp/etc/peers.d" && echo *)" = "s3.yaml s4.yaml s5.yaml s6.yaml" ]
 s6_before=$(cat "$tmp/etc/peers.d/s6.yaml")
 expect "-o refuses an existing file" 1 "exists; -f replaces it. Nothing changed" -- \
   site rotate s6 -o "$tmp/s6.conf"
