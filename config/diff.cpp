@@ -15,6 +15,10 @@ static_assert(sizeof(Port) == 152, "a field was added to config::Port: diff it")
 static_assert(sizeof(Dataplane) == 32, "a field was added to config::Dataplane: diff it");
 static_assert(sizeof(Metrics) == 36, "a field was added to config::Metrics: diff it");
 static_assert(sizeof(Peer) == 200, "a field was added to config::Peer: diff it");
+// `sites` (and peers_dir, whose files are the peers) are not compared: only
+// `wghub site` reads them, at each command; a reload takes them as they are.
+static_assert(sizeof(Sites) == 88,
+              "a field was added to config::Sites: decide whether the hub uses it");
 
 bool same_key(const std::shared_ptr<const crypto::Key>& a,
               const std::shared_ptr<const crypto::Key>& b) {

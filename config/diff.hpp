@@ -8,6 +8,8 @@
 //
 // Secrets compare by content (constant time), not by the file they came
 // from: pointing private_key_file at a copy of the same key changes nothing.
+// `sites` is not compared: the running hub does not use it (only `wghub
+// site` reads it), so a change to it neither takes a restart nor touches a peer.
 // Where a peer is defined (Peer::origin) is not compared either: moving a
 // peer within the file, or between peers_dir files, does not touch it.
 //

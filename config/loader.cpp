@@ -52,7 +52,9 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
   sources->ports = state->ports;
   sources->dataplane = state->dataplane;
   sources->metrics = state->metrics;
+  sources->sites = state->sites;
   sources->inline_peers = inline_peers;
+  state->peers_dir = peers_dir;
   sources->peers_dir = std::move(peers_dir);
   sources->peer_files = std::move(dir.files);
   state->sources = std::move(sources);
@@ -70,7 +72,7 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
     return nullptr;
   }
   MapReader top(doc, root, "",
-                {"interface", "ports", "dataplane", "metrics", "peers_dir", "peers"});
+                {"interface", "ports", "dataplane", "metrics", "sites", "peers_dir", "peers"});
   if (!top.ok()) return nullptr;
 
   auto state = std::make_shared<DesiredState>();
@@ -98,6 +100,16 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
   }
   if (auto n = top.get("metrics"); n.IsDefined()) {
     detail::parse_metrics(doc, n, "metrics", state->metrics);
+  }
+  if (auto n = top.get("sites"); n.IsDefined()) {
+    detail::parse_sites(doc, n, "sites", state->sites);
+    // The default HQ networks: what the hub's LAN port reaches.
+    if (state->sites && state->sites->hq_networks.empty() && ports.size() == 2) {
+      const Port& lan = state->ports.lan;
+      state->sites->hq_networks.push_back(lan.address.subnet());
+      if (lan.address6) state->sites->hq_networks.push_back(lan.address6->subnet());
+      for (const Route& r : lan.routes) state->sites->hq_networks.push_back(r.prefix);
+    }
   }
 
   std::vector<detail::PeerDraft> peers;
@@ -160,6 +172,7 @@ std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const Desire
   state->ports = src.ports;
   state->dataplane = src.dataplane;
   state->metrics = src.metrics;
+  state->sites = src.sites;
   std::vector<detail::PortDraft> ports;
   for (const char* name : {"wan", "lan"}) {
     detail::PortDraft draft;

@@ -117,6 +117,22 @@ struct Metrics {
   bool peer_endpoints = false;
 };
 
+// `sites:`: what `wghub site add` needs to onboard a site (docs/config.md,
+// "sites"). Only the `wghub site` commands read it; the running hub does not
+// use it (a reload takes it as it is, and nothing about it takes a restart).
+inline constexpr std::uint16_t kDefaultSiteMtu = 1420;      // wg-quick's default
+inline constexpr std::uint16_t kDefaultSiteKeepalive = 25;  // seconds; NAT-friendly
+struct Sites {
+  Prefix overlay;        // the pool the sites' tunnel addresses come from
+  std::string endpoint;  // what sites dial: "vpn.example.com:51820" (names allowed)
+  // The networks behind the hub that sites reach (their AllowedIPs next to
+  // the overlay). Empty in the file: the LAN port's subnets and static routes.
+  std::vector<Prefix> hq_networks;
+  std::uint16_t mtu = kDefaultSiteMtu;
+  std::uint16_t keepalive = kDefaultSiteKeepalive;  // PersistentKeepalive; 0 = off
+  friend bool operator==(const Sites&, const Sites&) = default;
+};
+
 struct Peer {
   std::string name;
   PublicKey public_key{};
@@ -142,7 +158,9 @@ struct DesiredState {
   Ports ports;
   Dataplane dataplane;
   Metrics metrics;
-  std::vector<Peer> peers;  // inline peers first, then peers_dir files by file name
+  std::optional<Sites> sites;  // absent: `wghub site` refuses to run
+  std::string peers_dir;       // resolved; empty when the file names none
+  std::vector<Peer> peers;     // inline peers first, then peers_dir files by file name
   // Built by index_peers() (the loader does, once the peers are final), so
   // that a reload's diff and wg(8)'s name lookups are O(1) per peer rather
   // than a scan: with 10^5 peers a scan per peer was the reload's O(n^2).

@@ -50,6 +50,9 @@ std::optional<PortDraft> parse_port(const Doc& doc, const YAML::Node& node, cons
 void parse_dataplane(const Doc& doc, const YAML::Node& node, const std::string& path,
                      Dataplane& out);
 void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& path, Metrics& out);
+// `sites:`; leaves `out` empty when the section has an error.
+void parse_sites(const Doc& doc, const YAML::Node& node, const std::string& path,
+                 std::optional<Sites>& out);
 
 // One peer mapping. default_name stands in for a missing name (a peers_dir
 // file's stem); empty means the name is required. Returns nullopt when the

@@ -103,7 +103,34 @@ struct ExportOptions {
   // When false, PrivateKey and PresharedKey lines become comments saying they
   // were left out (for a terminal or a pipe the operator did not ask keys for).
   bool include_secrets = true;
+  // The comment's text after "# PrivateKey" / "# PresharedKey" then.
+  std::string omitted_note =
+      " omitted: `wghub export` writes keys only to a file (--output FILE) or with "
+      "--include-private-key";
 };
+
+// One wg-quick file as write_wgquick writes it: header comments, [Interface],
+// then each [Peer] (its name as a `# friendly_name` comment). Keys are
+// borrowed, never copied.
+struct WgQuickOut {
+  std::vector<std::string> header;           // comment lines, without "# "
+  const crypto::Key* private_key = nullptr;  // null: "# PrivateKey <private_key_note>"
+  std::string private_key_note;
+  std::optional<std::uint16_t> listen_port;  // absent: no line (a random port)
+  std::vector<InterfaceAddress> addresses;
+  std::optional<std::uint16_t> mtu;
+  struct PeerOut {
+    std::string name;  // empty: no friendly_name comment
+    PublicKey public_key{};
+    const crypto::Key* preshared_key = nullptr;
+    std::vector<Prefix> allowed_ips;
+    std::string endpoint;  // "host:port" as the peer should dial it; empty: none
+    std::uint16_t persistent_keepalive = 0;
+  };
+  std::vector<PeerOut> peers;
+};
+
+std::string write_wgquick(const WgQuickOut& out, const ExportOptions& options);
 
 // A wg-quick file with the same meaning as the state's WireGuard side:
 // [Interface] PrivateKey, ListenPort, Address; per peer a `# friendly_name`

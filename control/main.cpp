@@ -10,6 +10,7 @@
 
 #include "config/loader.hpp"
 #include "control/cli_convert.hpp"
+#include "control/cli_site.hpp"
 #include "control/hub.hpp"
 
 namespace {
@@ -22,6 +23,7 @@ void usage(FILE* to) {
       "usage: wghub --config FILE [options]\n"
       "       wghub import WG0.CONF [options]     wg-quick file -> wghub YAML + key files\n"
       "       wghub export --config FILE [options] wghub YAML -> wg-quick file\n"
+      "       wghub site add|list|show|rotate|revoke ...  onboard sites (wghub site --help)\n"
       "       (wghub import --help, wghub export --help)\n"
       "\n"
       "A WireGuard hub with a DPDK data plane. Sites dial in with stock WireGuard;\n"
@@ -71,11 +73,14 @@ void print_summary(const wghub::config::DesiredState& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Subcommands: `wghub import ...` / `wghub export ...` (argv[0] becomes the subcommand).
+  // Subcommands: `wghub import ...` / `wghub export ...` / `wghub site ...` (argv[0] becomes the
+  // subcommand).
   if (argc >= 2 && std::strcmp(argv[1], "import") == 0)
     return wghub::ctl::run_import(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "export") == 0)
     return wghub::ctl::run_export(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "site") == 0)
+    return wghub::ctl::run_site(argc - 1, argv + 1);
   enum { kCheckConfig = 1000, kPoll, kStatusInterval, kEal, kAuditLog };
   static const option long_options[] = {
       {"config", required_argument, nullptr, 'c'},
