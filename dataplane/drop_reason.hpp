@@ -3,7 +3,7 @@
 // the strings shown by the status dump and the metrics exporter; adding a
 // reason is one line in WGHUB_FOREACH_DROP_REASON.
 //
-// Counters live per lcore (DropCounters, cache-aligned, plain integers: each
+// Counters live per lcore (LcoreStats::drops, cache-aligned, plain integers: each
 // worker owns its own; the control thread sums them for display).
 #pragma once
 
@@ -91,16 +91,5 @@ constexpr std::string_view drop_reason_name(DropReason r) noexcept {
   const auto i = static_cast<std::size_t>(r);
   return i < kDropReasonCount ? kDropReasonNames[i] : std::string_view{"invalid"};
 }
-
-// Per-lcore drop counters: written by one lcore only, read (racily, which is
-// fine for statistics) by the control thread. Index kNone stays zero.
-struct alignas(64) DropCounters {
-  std::array<std::uint64_t, kDropReasonCount> count{};
-
-  void add(DropReason r, std::uint64_t n = 1) noexcept { count[static_cast<std::size_t>(r)] += n; }
-  std::uint64_t operator[](DropReason r) const noexcept {
-    return count[static_cast<std::size_t>(r)];
-  }
-};
 
 }  // namespace wghub::dp

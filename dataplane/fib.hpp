@@ -93,11 +93,9 @@ enum class NextHopKind : uint8_t {
   kPeer = 1,          // id: peer slot (PeerTable); send encrypted to that peer
   kLanRoute = 2,      // id: LanGateways id; forward on LAN to the route's `via`
   kLanConnected = 3,  // on the LAN port's subnet: resolve the destination itself
-  kWanConnected = 4,  // on the WAN port's subnet (outer routing): resolve the destination
-  kWanGateway = 5,    // id: LanGateways-style id of a WAN gateway (outer routing)
-  kLocal = 6,         // the appliance's own address
+  kLocal = 4,         // the appliance's own address
 };
-inline constexpr unsigned kNextHopKindCount = 7;
+inline constexpr unsigned kNextHopKindCount = 5;
 
 inline constexpr unsigned kNextHopIdBits = 21;
 inline constexpr uint32_t kMaxNextHopId = (uint32_t{1} << kNextHopIdBits) - 1;

@@ -84,10 +84,12 @@ struct alignas(64) Keypair {
     return ok;
   }
 
-  // Worker: note that data arrived; stores only once so the line stays shared.
-  void mark_received_data() {
-    if (!received_data.load(std::memory_order_relaxed))
-      received_data.store(true, std::memory_order_relaxed);
+  // Worker: note that data arrived; true the first time. Stores only once so
+  // the line stays shared.
+  bool mark_received_data() {
+    if (received_data.load(std::memory_order_relaxed)) return false;
+    received_data.store(true, std::memory_order_relaxed);
+    return true;
   }
 
   // REJECT_AFTER_TIME (whitepaper 6.1), in TSC cycles computed once by the caller.

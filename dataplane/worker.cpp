@@ -399,11 +399,10 @@ void Worker::finish_decrypt(std::uint64_t now) {
       drop(m, DropReason::kReplay);
       continue;
     }
-    if (!kp->received_data.load(std::memory_order_relaxed)) {
-      kp->received_data.store(true, std::memory_order_relaxed);
-      // Whitepaper 5.4.5: this confirms a responder's keypair for sending.
-      if (!kp->is_initiator) post_event(dp_.events, WorkerEvent::kKeypairConfirmed, kp->peer);
-    }
+    // Whitepaper 5.4.5: the first data on a responder's keypair confirms it
+    // for sending.
+    if (kp->mark_received_data() && !kp->is_initiator)
+      post_event(dp_.events, WorkerEvent::kKeypairConfirmed, kp->peer);
     PeerState& peer = dp_.peers->at(kp->peer);
     // Roaming (whitepaper 2.1): the latest authenticated source is the endpoint.
     if (peer.update_endpoint(p.endpoint)) dp_.known_sources->add(p.endpoint);

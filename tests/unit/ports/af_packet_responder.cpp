@@ -19,6 +19,7 @@
 #include <rte_ethdev.h>
 #include <sched.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
   us.ip_be = iface.ip_be;
   const std::uint64_t hz = rte_get_timer_hz();
   NeighbourTable neighbours(NeighbourTiming::from_hz(hz), 256);
-  DropCounters drops;
+  std::array<std::uint64_t, kDropReasonCount> drops{};  // by reason
   unsigned arp_replies = 0, echo_replies = 0, learned = 0;
   const std::uint64_t deadline = rte_get_timer_cycles() + seconds * hz;
   std::uint16_t q = 0;
@@ -131,14 +132,14 @@ int main(int argc, char** argv) {
           send = answer_arp_in_place(m, us.ip_be, us.mac);
           arp_replies += send;
         } else {
-          drops.add(DropReason::kBadArp);
+          ++drops[static_cast<std::size_t>(DropReason::kBadArp)];
         }
       } else if (c.kind == Classify::kIcmpEchoToUs) {
         icmp_echo_reply_in_place(m, c, us.mac);
         send = true;
         ++echo_replies;
       } else if (c.reason != DropReason::kNone) {
-        drops.add(c.reason);
+        ++drops[static_cast<std::size_t>(c.reason)];
       }
       if (!send || rte_eth_tx_burst(port->id, 0, &m, 1) != 1) rte_pktmbuf_free(m);
     }
@@ -164,9 +165,9 @@ int main(int argc, char** argv) {
   for (const NeighbourEntry& e : neighbours.entries())
     std::printf("neighbour %s %s\n", format_ipv4(e.ip).c_str(), format_mac(e.mac).c_str());
   for (std::size_t r = 1; r < kDropReasonCount; ++r)
-    if (drops.count[r] != 0)
+    if (drops[r] != 0)
       std::printf("drop %s=%llu\n", drop_reason_name(static_cast<DropReason>(r)).data(),
-                  static_cast<unsigned long long>(drops.count[r]));
+                  static_cast<unsigned long long>(drops[r]));
   close_port(*port);
   return echo_replies >= echoes_wanted ? 0 : 1;
 }

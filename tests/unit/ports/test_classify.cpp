@@ -365,11 +365,6 @@ TEST(DropReasons, NamesAreUniqueAndComplete) {
   EXPECT_EQ(drop_reason_name(DropReason::kNone), "none");
   EXPECT_EQ(drop_reason_name(DropReason::kReplay), "replay");
   EXPECT_EQ(drop_reason_name(static_cast<DropReason>(kDropReasonCount)), "invalid");
-  DropCounters counters;
-  counters.add(DropReason::kAuthFailed, 3);
-  counters.add(DropReason::kAuthFailed);
-  EXPECT_EQ(counters[DropReason::kAuthFailed], 4u);
-  EXPECT_EQ(counters[DropReason::kReplay], 0u);
 }
 
 }  // namespace

@@ -23,16 +23,18 @@ struct Step {
 };
 // selftest/ratelimiter.c expected_results: {sleep before, allowed}.
 constexpr Step kExpected[] = {
-    {0, true},     {0, true},  {0, true}, {0, true}, {0, true},  // PACKETS_BURSTABLE
-    {0, false},                                                  // [5]
-    {kCost, true},                                               // [6]
-    {0, false},                                                  // [7]
-    {kCost * 2, true},                                           // [8]
-    {0, true},                                                   // [9]
-    {0, false},                                                  // [10]
+    {0, true},         {0, true}, {0, true}, {0, true}, {0, true},  // PACKETS_BURSTABLE
+    {0, false},                                                     // [5]
+    {kCost, true},                                                  // [6]
+    {0, false},                                                     // [7]
+    {kCost * 2, true},                                              // [8]
+    {0, true},                                                      // [9]
+    {0, false},                                                     // [10]
 };
 
-Endpoint v4(std::uint32_t addr) { return Endpoint::v4(__builtin_bswap32(addr), 0x5ca1); }
+Endpoint v4(std::uint32_t addr) {
+  return Endpoint::v4(__builtin_bswap32(addr), 0x5ca1);
+}
 
 Endpoint v6(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2, std::uint32_t w3) {
   std::array<std::uint8_t, 16> b{};

@@ -149,8 +149,9 @@ TEST(Keypair, SendCounterAndReplayWindow) {
   EXPECT_FALSE(kp->accept_counter(kRejectAfterMessages));
 
   EXPECT_FALSE(kp->received_data.load());
-  kp->mark_received_data();
+  EXPECT_TRUE(kp->mark_received_data());  // the first data: confirms
   EXPECT_TRUE(kp->received_data.load());
+  EXPECT_FALSE(kp->mark_received_data());
 
   kp->birth_tsc = 1000;
   EXPECT_FALSE(kp->expired(1500, 600));
