@@ -8,6 +8,7 @@
 
 #include "dataplane/arp.hpp"
 #include "dataplane/ndp.hpp"
+#include "dataplane/outer.hpp"
 
 namespace wghub::ctl {
 
@@ -164,40 +165,26 @@ void ControlTx::tick(std::uint64_t now) {
 }
 
 void ControlTx::send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t now) {
-  dp::PortContext& wan = dp_.wan;
   if (to.is_v6()) {
-    dp::Ipv6Address next_hop;
-    dp::UdpFlow6 flow;
-    flow.src_mac = wan.local.mac;
-    flow.src_ip = wan.local.ip6;
-    flow.dst_ip = to.addr();
-    flow.src_port_be = wan.local.udp_port_be;
-    flow.dst_port_be = to.port_be();
-    if (!wan.local.has_ip6 || !wan.next_hop6(to.addr().data(), next_hop) ||
-        dp::prepend_udp6_headers(m, flow) != dp::DropReason::kNone) {
-      ++counters_.tx_failed;
-      rte_pktmbuf_free(m);
-      return;
-    }
-    send_via<dp::Inet6>(wan, m, next_hop, now);
-    return;
+    send_outer<dp::Inet6>(m, to, now);
+  } else {
+    send_outer<dp::Inet4>(m, to, now);
   }
-  const std::uint32_t dst_be = to.v4_be();
-  const std::uint32_t next_hop = wan.next_hop(dst_be);
-  dp::UdpFlow flow;
-  flow.src_mac = wan.local.mac;
-  flow.src_ip_be = wan.local.ip_be;
-  flow.dst_ip_be = dst_be;
-  flow.src_port_be = wan.local.udp_port_be;
-  flow.dst_port_be = to.port_be();
-  dp::Ipv4Options options;
-  options.packet_id = ip_id_++;
-  if (next_hop == 0 || dp::prepend_udp_headers(m, flow, options) != dp::DropReason::kNone) {
+}
+
+// The outer headers as the workers write them (dataplane/outer.hpp); the
+// Ethernet destination once send_via has the next hop's MAC.
+template <typename Family>
+void ControlTx::send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t now) {
+  dp::PortContext& wan = dp_.wan;
+  typename Family::NextHopAddress next_hop;
+  if (!dp::wan_next_hop<Family>(wan, to, next_hop) ||
+      dp::prepend_outer<Family>(m, 0, wan.local, to, ip_id_) != dp::DropReason::kNone) {
     ++counters_.tx_failed;
     rte_pktmbuf_free(m);
     return;
   }
-  send_via<dp::Inet4>(wan, m, next_hop, now);
+  send_via<Family>(wan, m, next_hop, now);
 }
 
 void ControlTx::send_udp(const dp::Endpoint& to, std::span<const std::uint8_t> payload,

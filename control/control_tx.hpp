@@ -81,6 +81,8 @@ class ControlTx {
   const ControlTxCounters& counters() const { return counters_; }
 
  private:
+  template <typename Family>
+  void send_outer(rte_mbuf* m, const dp::Endpoint& to, std::uint64_t now);
   struct Held {
     rte_mbuf* m;
     unsigned port;  // stats index

@@ -108,8 +108,6 @@ class Worker {
   void send_outer(rte_mbuf* m, const Endpoint& endpoint);
   template <typename Family>
   void send_outer(rte_mbuf* m, const Endpoint& endpoint);
-  template <typename Family>
-  DropReason prepend_outer(rte_mbuf* m, std::uint64_t mac, const Endpoint& endpoint);
   void tx(PortContext& port, rte_mbuf* m) {
     (port.stats_index == kStatsPortWan ? tx_wan_ : tx_lan_).push_back(m);
   }

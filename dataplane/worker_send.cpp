@@ -10,6 +10,7 @@
 
 #include "dataplane/data_message.hpp"
 #include "dataplane/fast_path.hpp"
+#include "dataplane/outer.hpp"
 #include "dataplane/worker.hpp"
 
 namespace wghub::dp {
@@ -88,20 +89,13 @@ template <typename Family>
 void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
   PortContext& wan = dp_.wan;
   typename Family::NextHopAddress next_hop;
-  if constexpr (std::is_same_v<Family, Inet4>) {
-    next_hop = wan.next_hop(endpoint.v4_be());
-    if (next_hop == 0) {
-      drop(m, DropReason::kNoRoute);
-      return;
-    }
-  } else {
-    if (!wan.local.has_ip6 || !wan.next_hop6(endpoint.addr().data(), next_hop)) {
-      drop(m, DropReason::kNoRoute);
-      return;
-    }
+  if (!wan_next_hop<Family>(wan, endpoint, next_hop)) {
+    drop(m, DropReason::kNoRoute);
+    return;
   }
   const std::uint64_t mac = Family::neighbours(wan).lookup_mac48(next_hop);
-  if (const DropReason why = prepend_outer<Family>(m, mac, endpoint); why != DropReason::kNone) {
+  if (const DropReason why = prepend_outer<Family>(m, mac, wan.local, endpoint, ip_id_);
+      why != DropReason::kNone) {
     drop(m, why);
     return;
   }
@@ -110,32 +104,6 @@ void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
     return;
   }
   tx(wan, m);
-}
-
-template <typename Family>
-DropReason Worker::prepend_outer(rte_mbuf* m, std::uint64_t mac, const Endpoint& endpoint) {
-  const LocalAddress& us = dp_.wan.local;
-  if constexpr (std::is_same_v<Family, Inet4>) {
-    const std::uint32_t payload_len = m->pkt_len;
-    if (payload_len > kMaxUdpPayload) return DropReason::kBadMessageLength;
-    auto* at = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kOuterHeadersLen));
-    if (at == nullptr) return DropReason::kNoHeadroom;
-    write_outer_ipv4(at, mac, us, endpoint.v4_be(), endpoint.port_be(), ip_id_++, payload_len);
-    m->l2_len = kEthernetHeaderLen;
-    m->l3_len = kIpv4MinHeaderLen;
-    m->l4_len = kUdpHeaderLen;
-    return DropReason::kNone;
-  } else {
-    // The UDP checksum is mandatory over IPv6 (RFC 8200 8.1).
-    UdpFlow6 flow;
-    flow.src_mac = us.mac;
-    flow.dst_mac = NeighbourTable::unpack_mac48(mac).value_or(rte_ether_addr{});
-    flow.src_ip = us.ip6;
-    flow.dst_ip = endpoint.addr();
-    flow.src_port_be = us.udp_port_be;
-    flow.dst_port_be = endpoint.port_be();
-    return prepend_udp6_headers(m, flow);
-  }
 }
 
 void Worker::flush_tx() {
