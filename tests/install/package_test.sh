@@ -28,20 +28,22 @@ for f in usr/sbin/wghub usr/sbin/wghub-host-setup; do
   [ -x "$root/$f" ] && pass "/$f executable" || fail "/$f missing or not executable"
 done
 for f in lib/systemd/system/wghub.service etc/logrotate.d/wghub \
+  usr/share/man/man8/wghub.8.gz usr/share/man/man8/wghub-host-setup.8.gz \
   usr/share/doc/wghub/examples/wghub.yaml usr/share/doc/wghub/deploy.md \
   usr/share/doc/wghub/config.md usr/share/doc/wghub/metrics.md usr/share/doc/wghub/README.md \
   usr/share/doc/wghub/dashboard/wghub.json usr/share/doc/wghub/copyright; do
   [ -f "$root/$f" ] && pass "/$f" || fail "/$f missing"
 done
 # Only what ships: no test suite, perf tool or fuzzer in the package.
-extra=$(dpkg-deb -c "$deb" | awk '{print $6}' | grep -E 'wgperf|bench|fuzz|_test|streamgen|streamsink' || true)
+contents=$(dpkg-deb -c "$deb")
+extra=$(awk '{print $6}' <<<"$contents" | grep -E 'wgperf|bench|fuzz|_test|streamgen|streamsink' || true)
 [ -z "$extra" ] && pass "no test, perf or fuzz programs" || fail "unexpected files: $extra"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "     Depends: $depends"
 grep -q "librte-" <<<"$depends" && grep -q "libsodium" <<<"$depends" && grep -q "libyaml-cpp" <<<"$depends" &&
   pass "Depends from shlibdeps" || fail "Depends lacks shlibdeps' libraries"
-grep -q "mode 0644 \|-rw-r--r-- root/root .*wghub.service" < <(dpkg-deb -c "$deb") &&
-  pass "unit owned by root, 0644" || fail "unit mode/owner: $(dpkg-deb -c "$deb" | grep wghub.service)"
+grep -q -- "^-rw-r--r-- root/root .*/wghub.service$" <<<"$contents" &&
+  pass "unit owned by root, 0644" || fail "unit mode/owner: $(grep wghub.service <<<"$contents")"
 
 # The unit against the scratch root: systemd-analyze resolves its commands
 # there, and its targets (multi-user, network-online) from this host's systemd.
