@@ -46,10 +46,13 @@ grep -q -- "^-rw-r--r-- root/root .*/wghub.service$" <<<"$contents" &&
   pass "unit owned by root, 0644" || fail "unit mode/owner: $(grep wghub.service <<<"$contents")"
 
 # The unit against the scratch root: systemd-analyze resolves its commands
-# there, and its targets (multi-user, network-online) from this host's systemd.
+# there, and its targets (multi-user, network-online) from this host's systemd,
+# copied in.
 mkdir -p "$root/bin"
 cp -an /lib/systemd/system/. "$root/lib/systemd/system/"
 cp /bin/kill "$root/bin/kill"
+# Its Documentation= man pages are looked up with man(1): the package's own.
+export MANPATH=$root/usr/share/man
 out=$(systemd-analyze verify --root="$root" wghub.service 2>&1)
 rc=$?
 [ $rc -eq 0 ] && [ -z "$out" ] && pass "systemd-analyze verify --root: clean" ||
