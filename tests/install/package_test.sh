@@ -69,6 +69,13 @@ for key in "ExecStartPre=/usr/sbin/wghub --config /etc/wghub/wghub.yaml --check-
   grep -qxF "$key" "$root/lib/systemd/system/wghub.service" && pass "unit: $key" || fail "unit lacks: $key"
 done
 
+# The logrotate snippet parses and names the unit's audit log.
+out=$(logrotate -d -s "$OUT/logrotate.state" "$root/etc/logrotate.d/wghub" 2>&1)
+rc=$?
+[ $rc -eq 0 ] && ! grep -q "^error" <<<"$out" && grep -q "rotating pattern: /var/log/wghub/audit.log" <<<"$out" &&
+  grep -q -- "--audit-log /var/log/wghub/audit.log" "$root/lib/systemd/system/wghub.service" &&
+  pass "logrotate -d: /var/log/wghub/audit.log, the unit's audit log" || { fail "logrotate snippet (rc $rc)"; echo "$out"; }
+
 got=$("$root/usr/sbin/wghub" --version)
 [ "$got" == "wghub $VERSION" ] && pass "installed wghub --version: $got" || fail "wghub --version: '$got'"
 "$root/usr/sbin/wghub-host-setup" --help | grep -q -- "--dry-run" && pass "installed wghub-host-setup --help" ||
