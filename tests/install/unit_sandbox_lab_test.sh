@@ -40,7 +40,8 @@ if ! prlimit --memlock=unlimited:unlimited true 2>/dev/null; then
   bounding="$bounding,+ipc_lock"
   expected_caps="$caps CAP_IPC_LOCK"
 fi
-mkdir -p $runtime_dirs
+created_dirs=""
+for d in $runtime_dirs; do [ -d "$d" ] || { mkdir -p "$d"; created_dirs="$created_dirs $d"; }; done
 WGHUB=$tmp/wghub-confined
 cat >"$WGHUB" <<EOS
 #!/bin/sh
@@ -106,4 +107,5 @@ step "4: SIGTERM, lab down"
 stop_hub
 ok "wghub exited 0 on SIGTERM"
 lab_down_nothing_left
+for d in $created_dirs; do rmdir "$d" 2>/dev/null || true; done # only if this test made them
 echo "$TEST_NAME: OK"
