@@ -15,7 +15,8 @@
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
+// meson.build's project version (control/meson.build passes it).
+constexpr const char* kVersion = WGHUB_VERSION;
 
 void usage(FILE* to) {
   std::fprintf(
