@@ -34,8 +34,8 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
                                            std::vector<detail::PeerDraft>& peers,
                                            std::size_t inline_peers, std::string peers_dir,
                                            detail::PeersDirLoad& dir, const TextDigest& digest,
-                                           bool validated_before,
-                                           std::vector<ConfigError>& errors) {
+                                           bool validated_before, std::vector<ConfigError>& errors,
+                                           bool from_store = false) {
   if (!validated_before) {
     detail::validate(doc, ports, peers);
     if (ports.size() == 2)
@@ -45,6 +45,9 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
   state->peers.reserve(peers.size());
   for (auto& p : peers) state->peers.push_back(std::move(p.peer));
   state->index_peers();
+  // Peers from a store snapshot are not the file's: the next load of the
+  // file cannot take them from here.
+  if (from_store) return state;
   auto sources = std::make_shared<LoadedSources>();
   sources->file = doc.file();
   sources->file_digest = digest;
@@ -52,6 +55,7 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
   sources->ports = state->ports;
   sources->dataplane = state->dataplane;
   sources->metrics = state->metrics;
+  sources->store = state->store;
   sources->inline_peers = inline_peers;
   sources->peers_dir = std::move(peers_dir);
   sources->peer_files = std::move(dir.files);
@@ -62,7 +66,8 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
 std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root,
                                           const TextDigest& digest,
                                           const detail::PeerFileReuse* reuse, LoadStats& stats,
-                                          std::vector<ConfigError>& errors) {
+                                          std::vector<ConfigError>& errors,
+                                          const StoreSnapshot* store = nullptr) {
   ++stats.files_parsed;
   if (!root.IsDefined() || root.IsNull()) {
     doc.error(Location{doc.file(), 0, 0}, "",
@@ -70,7 +75,7 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
     return nullptr;
   }
   MapReader top(doc, root, "",
-                {"interface", "ports", "dataplane", "metrics", "peers_dir", "peers"});
+                {"interface", "ports", "dataplane", "metrics", "store", "peers_dir", "peers"});
   if (!top.ok()) return nullptr;
 
   auto state = std::make_shared<DesiredState>();
@@ -99,8 +104,19 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
   if (auto n = top.get("metrics"); n.IsDefined()) {
     detail::parse_metrics(doc, n, "metrics", state->metrics);
   }
+  if (auto n = top.get("store"); n.IsDefined()) {
+    detail::parse_store(doc, n, "store", state->store, state->interface.name);
+  }
 
   std::vector<detail::PeerDraft> peers;
+  if (store != nullptr && state->store.enabled()) {
+    // The store's peers run; the file's `peers` and `peers_dir` are what
+    // `wghub store push` puts there, and are not read here (docs/ha.md).
+    detail::load_store_peers(state->store, *store, errors, peers);
+    detail::PeersDirLoad none;
+    return finish(doc, std::move(state), ports, peers, 0, {}, none, digest, false, errors, true);
+  }
+
   if (auto n = top.get("peers"); n.IsDefined()) {
     if (detail::expect_list(doc, n, "peers",
                             "[{name: site-a, public_key: ..., allowed_ips: [...]}]")) {
@@ -160,6 +176,7 @@ std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const Desire
   state->ports = src.ports;
   state->dataplane = src.dataplane;
   state->metrics = src.metrics;
+  state->store = src.store;
   std::vector<detail::PortDraft> ports;
   for (const char* name : {"wan", "lan"}) {
     detail::PortDraft draft;
@@ -196,13 +213,14 @@ const LoadedSources* reusable(const DesiredState* previous, const std::string& p
 }
 
 LoadResult load(const Doc& doc, const std::optional<std::string>& text,
-                std::vector<ConfigError>& errors, const DesiredState* previous = nullptr) {
+                std::vector<ConfigError>& errors, const DesiredState* previous = nullptr,
+                const StoreSnapshot* store = nullptr) {
   LoadResult result;
   if (text) {
     try {
       const TextDigest digest = digest_text(*text);
       LoadStats stats;
-      const LoadedSources* src = reusable(previous, doc.file());
+      const LoadedSources* src = store != nullptr ? nullptr : reusable(previous, doc.file());
       detail::PeerFileReuse reuse;
       if (src != nullptr) {
         reuse.reserve(src->peer_files.size());
@@ -233,7 +251,7 @@ LoadResult load(const Doc& doc, const std::optional<std::string>& text,
       if (src == nullptr) {
         stats = LoadStats{};
         if (auto root = detail::parse_document(doc, *text))
-          result.state = build(doc, *root, digest, nullptr, stats, errors);
+          result.state = build(doc, *root, digest, nullptr, stats, errors, store);
       }
       result.files_parsed = stats.files_parsed;
       result.peers_reused = stats.peers_reused;
@@ -261,7 +279,8 @@ std::string LoadResult::error_text() const {
   return out;
 }
 
-LoadResult load_config_file(const std::string& path, const DesiredState* previous) {
+LoadResult load_config_file(const std::string& path, const DesiredState* previous,
+                            const StoreSnapshot* store) {
   std::vector<ConfigError> errors;
   const Doc doc(path, errors);
   // Whoever can write the file decides who may connect (file_trust.hpp).
@@ -270,7 +289,7 @@ LoadResult load_config_file(const std::string& path, const DesiredState* previou
     return load(doc, std::nullopt, errors);
   }
   const auto text = detail::read_text_file(doc, "config file");
-  return load(doc, text, errors, previous);
+  return load(doc, text, errors, previous, store);
 }
 
 LoadResult load_config_string(std::string_view yaml, const std::string& virtual_path) {

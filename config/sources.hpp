@@ -42,6 +42,7 @@ struct LoadedSources {
   Ports ports;
   Dataplane dataplane;
   Metrics metrics;
+  Store store;
   std::size_t inline_peers = 0;  // the state's first peers
   std::string peers_dir;         // resolved; empty when the file names none
   // One per peers_dir file, in load order: the file of state.peers[inline_peers + i].

@@ -278,7 +278,7 @@ std::vector<Row> rows() {
       {"UnknownKeyWithoutSuggestion",
        kBase + "frobnicate: 1\n",
        {"$D/hub.yaml:6:1: frobnicate: unknown key 'frobnicate'; known keys here: interface, "
-        "ports, dataplane, metrics, peers_dir, peers"}},
+        "ports, dataplane, metrics, store, peers_dir, peers"}},
       {"DuplicateYamlKey",
        with_interface("  private_key_file: hub.key\n  private_key_file: other.key\n"),
        {"$D/hub.yaml:3:3: interface.private_key_file: key 'private_key_file' appears twice "
@@ -424,7 +424,7 @@ std::vector<Row> rows() {
         "resolved, use an IP literal"}},
       {"NotAMapping",
        "hello\n",
-       {"$D/hub.yaml:1:1: expected a mapping with keys interface, ports, dataplane, metrics, "
+       {"$D/hub.yaml:1:1: expected a mapping with keys interface, ports, dataplane, metrics, store, "
         "peers_dir, peers, got 'hello'"}},
       {"MetricsEnabledNotABool",
        kBase + "metrics:\n  enabled: maybe\n",
