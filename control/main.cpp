@@ -10,7 +10,9 @@
 
 #include "config/loader.hpp"
 #include "control/cli_convert.hpp"
+#include "control/cli_store.hpp"
 #include "control/hub.hpp"
+#include "control/store_start.hpp"
 
 namespace {
 
@@ -22,7 +24,8 @@ void usage(FILE* to) {
       "usage: wghub --config FILE [options]\n"
       "       wghub import WG0.CONF [options]     wg-quick file -> wghub YAML + key files\n"
       "       wghub export --config FILE [options] wghub YAML -> wg-quick file\n"
-      "       (wghub import --help, wghub export --help)\n"
+      "       wghub store push|diff -c FILE        the file's peers -> etcd (store: section)\n"
+      "       (wghub import --help, wghub export --help, wghub store --help)\n"
       "\n"
       "A WireGuard hub with a DPDK data plane. Sites dial in with stock WireGuard;\n"
       "see docs/config.md for the configuration and README.md for operation.\n"
@@ -76,6 +79,8 @@ int main(int argc, char** argv) {
     return wghub::ctl::run_import(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "export") == 0)
     return wghub::ctl::run_export(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "store") == 0)
+    return wghub::ctl::run_store(argc - 1, argv + 1);
   enum { kCheckConfig = 1000, kPoll, kStatusInterval, kEal, kAuditLog };
   static const option long_options[] = {
       {"config", required_argument, nullptr, 'c'},
@@ -152,6 +157,13 @@ int main(int argc, char** argv) {
   if (check_only) {
     print_summary(*loaded.state);
     return 0;
+  }
+  if (loaded.state->store.enabled()) {
+    // The peers are the store's (docs/ha.md): etcd, else the cached state.
+    wghub::ctl::StoreStart start;
+    if (!wghub::ctl::start_from_store(config_path, *loaded.state, start)) return 1;
+    options.store_snapshot = start.snapshot;
+    return wghub::ctl::run_hub(start.state, options);
   }
   return wghub::ctl::run_hub(loaded.state, options);
 }
