@@ -71,6 +71,17 @@ void Reloader::start() {
     // The running state remembers what its load read: the files whose text
     // did not change are not parsed again (config/sources.hpp).
     job->loaded = config::load_config_file(job->path, job->running.get(), job->store.get());
+    if (job->loaded.ok() && job->store != nullptr &&
+        !(job->loaded.state->store == job->running->store)) {
+      // The snapshot holds the running store's prefix: peers loaded with
+      // other store settings (or the file's, without a store) would remove
+      // every peer. The store settings take a restart; nothing is applied.
+      job->loaded.errors.push_back(config::ConfigError{
+          job->path, 0, 0, "store",
+          "the store settings changed; that takes a restart (the hub keeps its peers and "
+          "watches the running store until then); nothing applied"});
+      job->loaded.state = nullptr;
+    }
     if (job->loaded.ok() && job->store != nullptr) {
       // The last good store state, for a start without etcd (store_cache.hpp).
       const config::Store& st = job->running->store;

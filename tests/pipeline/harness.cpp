@@ -148,7 +148,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
        << "  handshake_threads: " << options_.handshake_threads << "\n"
        << "metrics:\n"
        << "  enabled: false\n"
-       << "peers:\n";
+       << options_.extra_yaml << "peers:\n";
   config_head_ = yaml.str();
   for (const PeerSpec& spec : options_.peers) {
     auto peer = std::make_unique<SimPeer>(spec.name, spec.key_seed, spec.outer, hub_public);
