@@ -45,9 +45,6 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
   state->peers.reserve(peers.size());
   for (auto& p : peers) state->peers.push_back(std::move(p.peer));
   state->index_peers();
-  // Peers from a store snapshot are not the file's: the next load of the
-  // file cannot take them from here.
-  if (from_store) return state;
   auto sources = std::make_shared<LoadedSources>();
   sources->file = doc.file();
   sources->file_digest = digest;
@@ -59,6 +56,7 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
   sources->inline_peers = inline_peers;
   sources->peers_dir = std::move(peers_dir);
   sources->peer_files = std::move(dir.files);
+  sources->from_store = from_store;
   state->sources = std::move(sources);
   return state;
 }
@@ -112,9 +110,11 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
   if (store != nullptr && state->store.enabled()) {
     // The store's peers run; the file's `peers` and `peers_dir` are what
     // `wghub store push` puts there, and are not read here (docs/ha.md).
-    detail::load_store_peers(state->store, *store, errors, peers);
-    detail::PeersDirLoad none;
-    return finish(doc, std::move(state), ports, peers, 0, {}, none, digest, false, errors, true);
+    detail::PeersDirLoad values;
+    values.reuse = reuse;
+    detail::load_store_peers(state->store, *store, errors, peers, values);
+    stats.peers_reused += values.reused;
+    return finish(doc, std::move(state), ports, peers, 0, {}, values, digest, false, errors, true);
   }
 
   if (auto n = top.get("peers"); n.IsDefined()) {
@@ -207,20 +207,57 @@ std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const Desire
 const LoadedSources* reusable(const DesiredState* previous, const std::string& path) {
   if (previous == nullptr || previous->sources == nullptr) return nullptr;
   const LoadedSources& s = *previous->sources;
-  if (s.file != path || s.inline_peers + s.peer_files.size() != previous->peers.size())
+  if (s.from_store || s.file != path ||
+      s.inline_peers + s.peer_files.size() != previous->peers.size())
     return nullptr;
   return &s;
+}
+
+// A load with a store snapshot: the main file is parsed (it is small), the
+// values whose text is that of the previous load's are taken unparsed.
+// With an error, done again without reuse (every message with positions).
+void load_with_store(const Doc& doc, const std::string& text, const DesiredState* previous,
+                     const StoreSnapshot& store, std::vector<ConfigError>& errors,
+                     LoadResult& result) {
+  const TextDigest digest = digest_text(text);
+  detail::PeerFileReuse reuse;
+  const LoadedSources* src = previous != nullptr ? previous->sources.get() : nullptr;
+  if (src != nullptr && src->from_store && src->file == doc.file() &&
+      src->peer_files.size() == previous->peers.size()) {
+    reuse.reserve(src->peer_files.size());
+    for (std::size_t i = 0; i < src->peer_files.size(); ++i)
+      reuse.try_emplace(src->peer_files[i].first, src->peer_files[i].second, &previous->peers[i]);
+  } else {
+    src = nullptr;
+  }
+  for (const bool with_reuse : {src != nullptr, false}) {
+    LoadStats stats;
+    if (auto root = detail::parse_document(doc, text))
+      result.state =
+          build(doc, *root, digest, with_reuse ? &reuse : nullptr, stats, errors, &store);
+    result.files_parsed = stats.files_parsed;
+    result.peers_reused = stats.peers_reused;
+    if (errors.empty() || !with_reuse || stats.peers_reused == 0) return;
+    errors.clear();
+    result.state = nullptr;
+  }
 }
 
 LoadResult load(const Doc& doc, const std::optional<std::string>& text,
                 std::vector<ConfigError>& errors, const DesiredState* previous = nullptr,
                 const StoreSnapshot* store = nullptr) {
   LoadResult result;
-  if (text) {
+  if (text && store != nullptr) {
+    try {
+      load_with_store(doc, *text, previous, *store, errors, result);
+    } catch (const std::exception& e) {
+      doc.error(Location{doc.file(), 0, 0}, "", std::string("internal error: ") + e.what());
+    }
+  } else if (text) {
     try {
       const TextDigest digest = digest_text(*text);
       LoadStats stats;
-      const LoadedSources* src = store != nullptr ? nullptr : reusable(previous, doc.file());
+      const LoadedSources* src = reusable(previous, doc.file());
       detail::PeerFileReuse reuse;
       if (src != nullptr) {
         reuse.reserve(src->peer_files.size());
@@ -251,7 +288,7 @@ LoadResult load(const Doc& doc, const std::optional<std::string>& text,
       if (src == nullptr) {
         stats = LoadStats{};
         if (auto root = detail::parse_document(doc, *text))
-          result.state = build(doc, *root, digest, nullptr, stats, errors, store);
+          result.state = build(doc, *root, digest, nullptr, stats, errors);
       }
       result.files_parsed = stats.files_parsed;
       result.peers_reused = stats.peers_reused;

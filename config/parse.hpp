@@ -63,8 +63,12 @@ std::optional<PeerDraft> parse_peer(const Doc& doc, const YAML::Node& node, cons
 
 // Every entry of a store snapshot under store.prefix as one peer (the name
 // defaults to the key's part after the prefix); errors name "etcd:KEY".
+// io.reuse (key -> hash of the value, peer) gives unchanged values' peers
+// unparsed; io.files gets (key, hash) per peer added.
+struct PeersDirLoad;
 void load_store_peers(const Store& store, const StoreSnapshot& snapshot,
-                      std::vector<ConfigError>& errors, std::vector<PeerDraft>& peers);
+                      std::vector<ConfigError>& errors, std::vector<PeerDraft>& peers,
+                      PeersDirLoad& io);
 
 // The peers_dir files of the previous load (sources.hpp): path -> the hash
 // of the text it had and the peer it gave.

@@ -54,11 +54,29 @@ std::string store_entry_origin(const std::string& key) {
 namespace detail {
 
 void load_store_peers(const Store& store, const StoreSnapshot& snapshot,
-                      std::vector<ConfigError>& errors, std::vector<PeerDraft>& peers) {
+                      std::vector<ConfigError>& errors, std::vector<PeerDraft>& peers,
+                      PeersDirLoad& io) {
   for (const StoreEntry& e : snapshot.entries) {
     const Doc doc(store_entry_origin(e.key), errors);
     if (e.key.compare(0, store.prefix.size(), store.prefix) != 0) continue;  // not ours
     const std::string name = e.key.substr(store.prefix.size());
+    const TextDigest digest = digest_text(e.value);
+    if (io.reuse != nullptr) {
+      // The same value gives the same peer; only its key file may have changed.
+      const auto it = io.reuse->find(e.key);
+      if (it != io.reuse->end() && it->second.first == digest) {
+        const Peer& before = *it->second.second;
+        if (before.preshared_key_file.empty() ||
+            key_file_unchanged(before.preshared_key_file, KeyKind::preshared_key,
+                               before.preshared_key)) {
+          peers.push_back(reused_draft(before, ""));
+          io.files.emplace_back(e.key, digest);
+          ++io.reused;
+          continue;
+        }
+      }
+    }
+    ++io.parsed;
     try {
       const auto root = parse_document(doc, e.value);
       if (!root) continue;
@@ -84,7 +102,10 @@ void load_store_peers(const Store& store, const StoreSnapshot& snapshot,
         }
       }
       if (relative) continue;
-      if (auto draft = parse_peer(doc, *root, "", name)) peers.push_back(std::move(*draft));
+      if (auto draft = parse_peer(doc, *root, "", name)) {
+        peers.push_back(std::move(*draft));
+        io.files.emplace_back(e.key, digest);
+      }
     } catch (const std::exception& ex) {
       doc.error(Location{doc.file(), 0, 0}, "", std::string("internal error: ") + ex.what());
     }

@@ -82,12 +82,6 @@ void Reloader::start() {
           "watches the running store until then); nothing applied"});
       job->loaded.state = nullptr;
     }
-    if (job->loaded.ok() && job->store != nullptr) {
-      // The last good store state, for a start without etcd (store_cache.hpp).
-      const config::Store& st = job->running->store;
-      if (!config::write_store_cache(st.cache_file, st.prefix, *job->store, job->cache_error))
-        job->cache_error = "store: cannot cache the store state: " + job->cache_error;
-    }
     if (job->loaded.ok()) {
       job->diff = config::diff(*job->running, *job->loaded.state);
       // Nothing that takes a restart differs: the loaded state runs as it
@@ -123,7 +117,6 @@ void Reloader::picked_up() {
     refuse();
     return;
   }
-  if (!job_->cache_error.empty()) log_warn("%s", job_->cache_error.c_str());
   for (const std::string& field : job_->diff.restart_needed)
     log_warn("reload: %s changed; that takes a restart, the running value stays", field.c_str());
   job_->report.parse_and_diff = job_->parse_and_diff;
@@ -238,13 +231,25 @@ void Reloader::finish() {
         job_->loaded.files_parsed, job_->loaded.peers_reused);
   last_ = r;
   ++completed_;
+  job_->write_cache = job_->store != nullptr && r.ok;
   dispose(std::move(job_));
 }
 
 void Reloader::dispose(std::unique_ptr<Job> job) {
   join();
   // The old state, the loaded one and the diff: O(peers) frees, off this thread.
-  thread_ = std::thread([j = std::move(job)]() mutable { j.reset(); });
+  // An applied store snapshot is the last good store state, cached for a
+  // start without etcd (store_cache.hpp): written here, after the slices,
+  // so a change reaches the data plane before the file is written.
+  thread_ = std::thread([j = std::move(job)]() mutable {
+    if (j->write_cache) {
+      const config::Store& st = j->running->store;
+      std::string error;
+      if (!config::write_store_cache(st.cache_file, st.prefix, *j->store, error))
+        log_warn("store: cannot cache the store state: %s", error.c_str());
+    }
+    j.reset();
+  });
 }
 
 }  // namespace wghub::ctl

@@ -21,8 +21,8 @@
 //
 // With a store (docs/ha.md), the peers are a store snapshot's: a store
 // change is request_store(snapshot), which runs the same job with the newest
-// snapshot (a SIGHUP reload uses it too), and a snapshot that loaded without
-// errors is written to the store cache on the job's thread.
+// snapshot (a SIGHUP reload uses it too), and a snapshot that was applied
+// is written to the store cache on the disposal thread.
 //
 // Order of the slices: removals, then additions and changes (a prefix that
 // moves from a removed peer to a new one is free by then). Peers the diff
@@ -96,6 +96,11 @@ class Reloader {
     if (store_) store_stats_.revision_applied = store_->revision;
   }
   const StoreApplyStats& store_stats() const { return store_stats_; }
+  // Waits for the last job's disposal thread (the store cache is written
+  // there): tests that read the cache.
+  void wait_disposed() {
+    if (job_ == nullptr) join();
+  }
   // Control thread, every poll. True while a reload is parsing, applying or queued.
   bool step();
   bool busy() const { return job_ != nullptr || pending_; }
@@ -123,7 +128,7 @@ class Reloader {
     std::shared_ptr<const config::StoreSnapshot> store;   // the peers, when from a store
     bool from_store = false;
     std::chrono::steady_clock::time_point received;
-    std::string cache_error;  // writing the store cache failed
+    bool write_cache = false;  // applied from a store: cache the snapshot
     config::LoadResult loaded;
     std::shared_ptr<const config::DesiredState> next;  // loaded + running restart settings
     config::StateDiff diff;

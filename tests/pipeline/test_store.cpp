@@ -61,6 +61,7 @@ class StoreTest : public PipelineTest {
       h().hub().poll_control_once();
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
+    h().hub().reloader().wait_disposed();  // the cache is written by then
     return h().hub().reloader().last();
   }
   std::string cache_path() const {

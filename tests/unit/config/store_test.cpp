@@ -166,6 +166,36 @@ TEST_F(Store, AStoreEventDiffsLikeAReload) {
   EXPECT_EQ(diff(*b.state, *c.state).removed.size(), 2u);
 }
 
+TEST_F(Store, UnchangedValuesAreReusedNotParsed) {
+  const std::string path = with_store();
+  const StoreSnapshot before = snap({{"/t/peers/a", value(1)}, {"/t/peers/b", value(2)}});
+  const StoreSnapshot after = snap({{"/t/peers/a", value(1)},
+                                    {"/t/peers/b", value(2, "persistent_keepalive: 5\n")},
+                                    {"/t/peers/c", value(3)}});
+  LoadResult a = load_config_file(path, nullptr, &before);
+  ASSERT_TRUE(a.ok()) << a.error_text();
+  EXPECT_EQ(a.peers_reused, 0u);
+  LoadResult b = load_config_file(path, a.state.get(), &after);
+  ASSERT_TRUE(b.ok()) << b.error_text();
+  EXPECT_EQ(b.peers_reused, 1u);  // a; b changed, c is new
+  const StateDiff d = diff(*a.state, *b.state);
+  EXPECT_EQ(d.added.size(), 1u);
+  ASSERT_EQ(d.changed.size(), 1u);
+  EXPECT_EQ(d.changed[0].fields, std::vector<std::string>{"persistent_keepalive"});
+  // A file load after a store load reuses nothing of it (and the other way round).
+  LoadResult file = load_config_file(path, b.state.get());
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file.state->peers.size(), 0u);
+  // With an error, the messages are those of a full load: the collision
+  // names both keys with their positions, the reused one included.
+  const StoreSnapshot clash =
+      snap({{"/t/peers/a", value(1)},
+            {"/t/peers/d", "public_key: \"" + key_text(4) + "\"\nallowed_ips: [10.101.0.0/24]\n"}});
+  LoadResult c = load_config_file(path, b.state.get(), &clash);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error_text().find("etcd:/t/peers/a:2:"), std::string::npos) << c.error_text();
+}
+
 TEST_F(Store, StoreSettingsTakeARestart) {
   LoadResult a = load_config_file(config("store: {endpoints: [\"http://a:1\"]}\n"));
   LoadResult b = load_config_file(config("store: {endpoints: [\"http://b:1\"]}\n"));
