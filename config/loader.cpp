@@ -150,15 +150,42 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
 // The main file's text is that of `previous`'s load: its settings and inline
 // peers come from there, unparsed. Null (and no error) when a key file it
 // names no longer holds the same key: the caller parses the file then.
+// The main file's settings as the load of `src` gave them, with the port
+// drafts the cross-checks index; null when the private key file no longer
+// holds the same key (the file is parsed then).
+std::shared_ptr<DesiredState> settings_from(const Doc& doc, const LoadedSources& src,
+                                            std::vector<detail::PortDraft>& ports) {
+  if (!src.interface.private_key_file.empty() &&
+      !detail::key_file_unchanged(src.interface.private_key_file, KeyKind::private_key,
+                                  src.interface.private_key))
+    return nullptr;
+  auto state = std::make_shared<DesiredState>();
+  state->source_file = doc.file();
+  state->interface = src.interface;
+  state->ports = src.ports;
+  state->dataplane = src.dataplane;
+  state->metrics = src.metrics;
+  state->store = src.store;
+  for (const char* name : {"wan", "lan"}) {
+    detail::PortDraft draft;
+    draft.port = std::string(name) == "wan" ? src.ports.wan : src.ports.lan;
+    draft.name = name;
+    draft.path = std::string("ports.") + name;
+    if (draft.port.address6) draft.address6_src = detail::Source{};
+    draft.route_src.resize(draft.port.routes.size());
+    ports.push_back(std::move(draft));
+  }
+  return state;
+}
+
 std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const DesiredState& previous,
                                                     const LoadedSources& src,
                                                     const detail::PeerFileReuse& reuse,
                                                     LoadStats& stats,
                                                     std::vector<ConfigError>& errors) {
-  if (!src.interface.private_key_file.empty() &&
-      !detail::key_file_unchanged(src.interface.private_key_file, KeyKind::private_key,
-                                  src.interface.private_key))
-    return nullptr;
+  std::vector<detail::PortDraft> ports;
+  auto state = settings_from(doc, src, ports);
+  if (state == nullptr) return nullptr;
   std::vector<detail::PeerDraft> peers;
   peers.reserve(previous.peers.size());
   for (std::size_t i = 0; i < src.inline_peers; ++i) {
@@ -169,24 +196,6 @@ std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const Desire
     peers.push_back(detail::reused_draft(p, detail::element("peers", i)));
   }
   stats.peers_reused += src.inline_peers;
-
-  auto state = std::make_shared<DesiredState>();
-  state->source_file = doc.file();
-  state->interface = src.interface;
-  state->ports = src.ports;
-  state->dataplane = src.dataplane;
-  state->metrics = src.metrics;
-  state->store = src.store;
-  std::vector<detail::PortDraft> ports;
-  for (const char* name : {"wan", "lan"}) {
-    detail::PortDraft draft;
-    draft.port = std::string(name) == "wan" ? src.ports.wan : src.ports.lan;
-    draft.name = name;
-    draft.path = std::string("ports.") + name;
-    if (draft.port.address6) draft.address6_src = detail::Source{};
-    draft.route_src.resize(draft.port.routes.size());
-    ports.push_back(std::move(draft));
-  }
 
   detail::PeersDirLoad dir;
   dir.reuse = &reuse;
@@ -213,9 +222,11 @@ const LoadedSources* reusable(const DesiredState* previous, const std::string& p
   return &s;
 }
 
-// A load with a store snapshot: the main file is parsed (it is small), the
-// values whose text is that of the previous load's are taken unparsed.
-// With an error, done again without reuse (every message with positions).
+// A load with a store snapshot: the values whose text is that of the
+// previous load's give their peers unparsed, and so does the main file its
+// settings when its text is the same (it may hold the many peers that
+// `store push` reads, which are not used here). With an error, done again
+// without reuse (every message with positions).
 void load_with_store(const Doc& doc, const std::string& text, const DesiredState* previous,
                      const StoreSnapshot& store, std::vector<ConfigError>& errors,
                      LoadResult& result) {
@@ -232,9 +243,21 @@ void load_with_store(const Doc& doc, const std::string& text, const DesiredState
   }
   for (const bool with_reuse : {src != nullptr, false}) {
     LoadStats stats;
-    if (auto root = detail::parse_document(doc, text))
+    std::vector<detail::PortDraft> ports;
+    std::shared_ptr<DesiredState> same_file;
+    if (with_reuse && src->file_digest == digest) same_file = settings_from(doc, *src, ports);
+    if (same_file != nullptr && same_file->store.enabled()) {
+      std::vector<detail::PeerDraft> peers;
+      detail::PeersDirLoad values;
+      values.reuse = &reuse;
+      detail::load_store_peers(same_file->store, store, errors, peers, values);
+      stats.peers_reused += values.reused;
+      result.state = finish(doc, std::move(same_file), ports, peers, 0, {}, values, digest, false,
+                            errors, true);
+    } else if (auto root = detail::parse_document(doc, text)) {
       result.state =
           build(doc, *root, digest, with_reuse ? &reuse : nullptr, stats, errors, &store);
+    }
     result.files_parsed = stats.files_parsed;
     result.peers_reused = stats.peers_reused;
     if (errors.empty() || !with_reuse || stats.peers_reused == 0) return;
