@@ -64,14 +64,23 @@ std::size_t append_body(char* data, std::size_t size, std::size_t n, void* user)
   return size * n;
 }
 
-// An error reply's message: {"error": "...", "code": N, "message": "..."}.
+// An error reply's message: {"error": "...", "code": N, "message": "..."},
+// or the body itself when it is text.
 std::string error_of(const std::string& reply, long status) {
   const json j = json::parse(reply, nullptr, false);
   if (j.is_object()) {
     if (j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
     if (j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
   }
-  return "HTTP " + std::to_string(status);
+  std::string text = reply.substr(0, 200);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty() || !j.is_discarded()) return "HTTP " + std::to_string(status);
+  // etcd >= 3.4.10 (CVE-2020-15136) refuses gateway requests whose client
+  // certificate has a Common Name.
+  if (text.find("CommonName") != std::string::npos)
+    text += " (etcd's JSON gateway refuses client certificates with a Common Name: use one "
+            "with subjectAltName only, and store.user for authentication)";
+  return "HTTP " + std::to_string(status) + ": " + text;
 }
 
 bool auth_failure(const std::string& message) {
