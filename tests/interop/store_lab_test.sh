@@ -15,9 +15,10 @@
 #   5. resync: the hub's client port is blocked (TCP reset), site2's key is put
 #      back through a second client port; the hub does not see it; unblocked,
 #      the hub reads the whole prefix again and applies site2
-#   6. SIGTERM; with etcd stopped the hub starts from the cached store state
-#      (logged, the peers on `wg show`); without the cache it refuses to start
-#      and says why
+#   6. SIGTERM; site1's key deleted and etcd stopped: the hub starts from the
+#      cached store state (logged; site1 still on `wg show` and forwarding);
+#      etcd started: the resync removes site1. Without etcd and without the
+#      cache the hub refuses to start and says why
 #
 # usage: store_lab_test.sh PATH/TO/wghub PATH/TO/scripts/lab
 # Skips (exit 77) when not root or tools are missing, unless WGHUB_REQUIRE_INTEROP=1.
@@ -86,7 +87,13 @@ wait_for_log_since() { # wait_for_log_since N SECONDS REGEX
 site_key() { local v="LAB_SITE$1_PUBKEY"; echo "${!v}"; }
 hub_has_peer() { wg show "$LAB_HUB_NAME" peers | grep -qxF "$1"; }
 
-now_ns() { date +%s%N; }
+# A monotonic clock (the wall clock may be stepped under a test): uptime in
+# ns, 10 ms resolution.
+now_ns() {
+  local up
+  read -r up _ </proc/uptime
+  echo "${up/./}0000000"
+}
 # Polls `wg show` until the peer is there (want=1) or gone (want=0); prints
 # the seconds since START_NS. wait_peer KEY WANT START_NS
 wait_peer() {
@@ -95,7 +102,7 @@ wait_peer() {
     have=0
     hub_has_peer "$key" && have=1
     if [ "$have" = "$want" ]; then
-      awk -v d="$(($(now_ns) - start))" 'BEGIN { printf "%.3f", d / 1e9 }'
+      awk -v d="$(($(now_ns) - start))" 'BEGIN { printf "%.2f", d / 1e9 }'
       return 0
     fi
   done
@@ -238,8 +245,9 @@ wait_reachable lan2 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" || fail "site2 does not 
 ok "site2 back through the resync"
 
 # ---------------------------------------------------------------- 6
-step "6: a start without etcd runs from the cached state; without a cache it refuses"
+step "6: a start without etcd runs from the cached state, then resyncs; without a cache it refuses"
 stop_hub
+ectl del "${KEY_PREFIX}site1" >/dev/null # the cache, written by the hub, still holds it
 stop_etcd
 [ -f "$tmp/cache/store.json" ] || fail "no store cache at $tmp/cache/store.json"
 grep -qF "$(site_key 1)" "$tmp/cache/store.json" || fail "the cache lacks site1"
@@ -251,7 +259,18 @@ for i in 1 2 3; do hub_has_peer "$(site_key "$i")" || fail "site$i missing on a 
 wait_reachable lan1 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" || fail "site1 does not reach HQ via the hub started from the cache"
 ping_clean lan1 "$LAB_HQ_HOST" "site1 LAN -> HQ (hub started from the cache)"
 ok "started from the cache with 3 peers, forwarding"
+n=$(log_lines)
+t0=$(now_ns)
+start_etcd
+took=$(wait_peer "$(site_key 1)" 0 "$t0") || fail "site1 still on the hub 10 s after etcd came back"
+echo "store: etcd started -> the resync removed site1 (deleted while the hub was down) in $took s"
+wait_for_log_since "$n" 5 "store: connected to etcd" || fail "no reconnect line"
+ping_fails lan1 "$LAB_HQ_HOST" "site1 LAN -> HQ (deleted in etcd, resynced)"
+# site3 has not talked to this hub yet: its own timers bring it back.
+wait_reachable lan3 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" || fail "site3 does not reach HQ after the resync"
+ping_clean lan3 "$LAB_HQ_HOST" "site3 LAN -> HQ (kept by the resync)"
 stop_hub
+stop_etcd
 mv "$tmp/cache/store.json" "$tmp/cache/moved.json"
 rc=0
 out=$(in_hub "$WGHUB" --config "$config" --status-interval 0 2>&1) || rc=$?
