@@ -63,6 +63,14 @@ void print_summary(const wghub::config::DesiredState& s) {
   std::printf("  worker lcores:");
   for (unsigned l : s.dataplane.lcores) std::printf(" %u", l);
   std::printf(", burst %u\n", s.dataplane.burst_size);
+  if (s.store.enabled()) {
+    std::printf("  store: etcd");
+    for (const auto& e : s.store.endpoints) std::printf(" %s", e.c_str());
+    std::printf(
+        ", prefix %s; the hub runs the store's peers, the ones below are what\n"
+        "  `wghub store push` writes (wghub store diff -c FILE shows the difference)\n",
+        s.store.prefix.c_str());
+  }
   for (const auto& p : s.peers) {
     std::printf("  peer %-20s allowed_ips", p.name.c_str());
     for (const auto& prefix : p.allowed_ips) std::printf(" %s", prefix.to_string().c_str());

@@ -63,6 +63,7 @@ expect "store unknown verb" 2 "unknown subcommand 'pull'" -- "$WGHUB" store pull
 expect "store without section" 1 "has no store: section" -- "$WGHUB" store diff -c "$tmp/good.yaml"
 write_config "$tmp/store.yaml" "$tmp/hub.key"
 printf 'store: {endpoints: ["http://127.0.0.1:1"], cache_file: %s}\n' "$tmp/cache.json" >>"$tmp/store.yaml"
+expect "check-config names the store" 0 "store: etcd http://127.0.0.1:1, prefix /wghub/peers/" -- "$WGHUB" -c "$tmp/store.yaml" --check-config
 expect "store push, etcd down" 1 "http://127.0.0.1:1: Couldn't connect" -- "$WGHUB" store push -c "$tmp/store.yaml"
 expect "start: etcd down, no cache" 1 "no cached store state at $tmp/cache.json .*nothing started" -- "$WGHUB" -c "$tmp/store.yaml"
 printf 'store: {endpoints: ["10.0.0.5:2379"]}\n' >"$tmp/badstore.part"
