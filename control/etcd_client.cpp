@@ -78,8 +78,9 @@ std::string error_of(const std::string& reply, long status) {
   // etcd >= 3.4.10 (CVE-2020-15136) refuses gateway requests whose client
   // certificate has a Common Name.
   if (text.find("CommonName") != std::string::npos)
-    text += " (etcd's JSON gateway refuses client certificates with a Common Name: use one "
-            "with subjectAltName only, and store.user for authentication)";
+    text +=
+        " (etcd's JSON gateway refuses client certificates with a Common Name: use one "
+        "with subjectAltName only, and store.user for authentication)";
   return "HTTP " + std::to_string(status) + ": " + text;
 }
 

@@ -424,7 +424,8 @@ std::vector<Row> rows() {
         "resolved, use an IP literal"}},
       {"NotAMapping",
        "hello\n",
-       {"$D/hub.yaml:1:1: expected a mapping with keys interface, ports, dataplane, metrics, store, "
+       {"$D/hub.yaml:1:1: expected a mapping with keys interface, ports, dataplane, metrics, "
+        "store, "
         "peers_dir, peers, got 'hello'"}},
       {"MetricsEnabledNotABool",
        kBase + "metrics:\n  enabled: maybe\n",
