@@ -214,11 +214,14 @@ bool EtcdClient::call(const std::string& path, const std::string& body, std::str
       current_ = i;
       return true;
     }
-    if (sent) {
+    if (sent && status < 500) {
       // etcd answered and refused: another member would say the same.
       error = endpoint + path + ": " + error_of(reply, status);
       return false;
     }
+    // Unreachable, or this member cannot serve now (no leader, shutting
+    // down: 5xx): the next member may.
+    if (sent) why = endpoint + path + ": " + error_of(reply, status);
     errors += (errors.empty() ? "" : "; ") + why;
   }
   error = errors;

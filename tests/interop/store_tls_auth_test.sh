@@ -120,14 +120,14 @@ chmod 600 hub.key
 echo hub-secret >password
 echo wrong >wrong-password
 chmod 600 password wrong-password
-write_config() { # write_config FILE CA CERT PASSWORD_FILE
+write_config() { # write_config FILE CA CERT PASSWORD_FILE [ENDPOINTS]
   cat >"$1" <<YAML
 interface: {name: wgtls$(($$ % 10000)), private_key_file: hub.key}
 ports:
   wan: {devargs: net_null0, address: 198.51.100.10/24}
   lan: {devargs: net_null1, address: 10.0.0.1/16}
 store:
-  endpoints: ["https://127.0.0.1:2379"]
+  endpoints: [${5:-"https://127.0.0.1:2379"}]
   prefix: /tls/peers/
   ca_file: $2
   ${3:+cert_file: $3}
@@ -156,6 +156,14 @@ expect_fail() { # expect_fail LABEL REGEX CONFIG
   grep -Eq -- "$2" <<<"$out" || fail "$1: no /$2/ in: $out"
   ok "$1: $(head -n1 <<<"$out" | cut -c1-110)"
 }
+# A dead member first: the client moves on to the live one.
+write_config two.yaml ca.pem client.pem password '"https://127.0.0.1:1", "https://127.0.0.1:2379"'
+rc=0
+out=$(in_ns "$WGHUB" store diff -c two.yaml 2>&1) || rc=$?
+# (its peers have other keys than good.yaml's: a difference, exit 1, is expected)
+[ "$rc" -le 1 ] && grep -q "^diff: .*etcd revision" <<<"$out" ||
+  fail "store diff with a dead endpoint first: exit $rc: $out"
+ok "a dead endpoint first, then the live one: $(tail -n1 <<<"$out")"
 write_config badpw.yaml ca.pem client.pem wrong-password
 expect_fail "wrong password" "authentication as 'hub' failed: .*(invalid|password)" badpw.yaml
 write_config badca.yaml other-ca.pem client.pem password
