@@ -277,6 +277,9 @@ namespace {
 
 struct WatchStream {
   std::string buffer;
+  std::function<bool(std::string&)> probe;  // true while the member answers
+  std::chrono::steady_clock::time_point next_probe;
+  std::chrono::milliseconds probe_every{0};
   const std::function<void(const WatchBatch&)>* on_batch = nullptr;
   const std::atomic<bool>* stop = nullptr;
   std::string failure;  // set by the stream's own messages (compacted, canceled, error)
@@ -338,15 +341,29 @@ std::size_t on_watch_bytes(char* data, std::size_t size, std::size_t n, void* us
   return size * n;
 }
 
+// libcurl calls this about once a second while the stream is idle.
 int on_watch_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<WatchStream*>(user)->stop->load() ? 1 : 0;
+  auto& w = *static_cast<WatchStream*>(user);
+  if (w.stop->load()) return 1;
+  const auto now = std::chrono::steady_clock::now();
+  if (w.probe && now >= w.next_probe) {
+    w.next_probe = now + w.probe_every;
+    std::string why;
+    if (!w.probe(why)) {
+      w.failure = "etcd does not answer a probe during the watch (" + why + ")";
+      return 1;
+    }
+  }
+  return 0;
 }
 
 }  // namespace
 
 bool EtcdClient::watch_prefix(const std::string& prefix, std::int64_t start_revision,
                               const std::function<void(const WatchBatch&)>& on_batch,
-                              const std::atomic<bool>& stop, std::string& error) {
+                              const std::atomic<bool>& stop, std::string& error,
+                              const std::function<void()>& on_alive,
+                              std::chrono::milliseconds probe_every) {
   // Authenticate (and find a live member) with a unary call first.
   config::StoreSnapshot probe;
   std::string reply;
@@ -378,6 +395,22 @@ bool EtcdClient::watch_prefix(const std::string& prefix, std::int64_t start_revi
   WatchStream w;
   w.on_batch = &on_batch;
   w.stop = &stop;
+  // The probe asks the member the stream is on (another easy handle: the
+  // unary one), not whichever answers.
+  const std::string member = endpoint();
+  w.probe_every = probe_every;
+  w.next_probe = std::chrono::steady_clock::now() + probe_every;
+  w.probe = [&](std::string& why) {
+    std::string reply;
+    long status = 0;
+    if (!post(member, "/v3/kv/range", probe_body, reply, status, why)) return false;
+    if (status >= 500) {
+      why = member + ": " + error_of(reply, status);
+      return false;
+    }
+    if (on_alive) on_alive();
+    return true;
+  };
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_watch_bytes);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);

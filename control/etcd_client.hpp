@@ -67,10 +67,16 @@ class EtcdClient {
   // Streams the changes under prefix from start_revision, calling on_batch
   // per response that carries events, until `stop` is set (returns true) or
   // the stream fails (false and a message; "compacted" when start_revision
-  // is older than etcd keeps: read the prefix again).
+  // is older than etcd keeps: read the prefix again). A quiet stream says
+  // nothing about etcd, so every `probe_every` a one-key read checks that
+  // the member still answers (on_alive after each that does); one that
+  // does not ends the watch: a hung member or a partition that drops
+  // packets is noticed in seconds, not at the next change.
   bool watch_prefix(const std::string& prefix, std::int64_t start_revision,
                     const std::function<void(const WatchBatch&)>& on_batch,
-                    const std::atomic<bool>& stop, std::string& error);
+                    const std::atomic<bool>& stop, std::string& error,
+                    const std::function<void()>& on_alive = {},
+                    std::chrono::milliseconds probe_every = std::chrono::seconds(5));
 
   // The endpoint that answered last.
   const std::string& endpoint() const { return options_.endpoints[current_]; }

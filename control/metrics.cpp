@@ -305,9 +305,10 @@ void collect_store(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
              MetricType::Gauge);
   add_gauge(revision, {{"state", "seen"}}, static_cast<double>(s->store_revision_seen));
   add_gauge(revision, {{"state", "applied"}}, static_cast<double>(s->store_revision_applied));
-  MetricFamily contact =
-      family("wghub_store_last_contact_timestamp_seconds",
-             "Unix time etcd last answered (a read or a watch event)", MetricType::Gauge);
+  MetricFamily contact = family(
+      "wghub_store_last_contact_timestamp_seconds",
+      "Unix time etcd last answered (a read, a watch event, or the 5 s probe of a quiet watch)",
+      MetricType::Gauge);
   add_gauge(contact, {}, static_cast<double>(s->store_last_contact_unix));
   MetricFamily lag = family("wghub_store_apply_lag_seconds",
                             "The last store change: from its watch event to its last peer applied",

@@ -112,7 +112,12 @@ void StoreSync::run() {
       for (const auto& [k, v] : keys) next->entries.push_back(config::StoreEntry{k, v});
       publish(std::move(next));
     };
-    if (client_->watch_prefix(prefix_, revision + 1, on_batch, stop_, error)) break;  // stopped
+    auto on_alive = [this] {
+      std::lock_guard lock(mutex_);
+      status_.last_contact_unix = static_cast<std::int64_t>(std::time(nullptr));
+    };
+    if (client_->watch_prefix(prefix_, revision + 1, on_batch, stop_, error, on_alive))
+      break;  // stopped
     if (stop_) break;
     if (error == "compacted") {
       log_info("store: the watch fell behind etcd's compaction; reading %s again", prefix_.c_str());

@@ -6,6 +6,9 @@
 // SIGHUP reload. Snapshots published faster than they are applied coalesce:
 // only the newest is taken.
 //
+// A quiet watch is probed every 5 s (etcd_client.hpp): a hung member or a
+// partition that drops packets counts as lost within seconds.
+//
 // Losing etcd publishes nothing: the hub keeps forwarding with the peers it
 // has, and no peer is removed because the store is gone. The thread retries
 // (250 ms, doubling to 2 s) and, once etcd answers again, reads the whole
