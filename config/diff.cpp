@@ -14,6 +14,7 @@ static_assert(sizeof(Interface) == 112, "a field was added to config::Interface:
 static_assert(sizeof(Port) == 152, "a field was added to config::Port: diff it");
 static_assert(sizeof(Dataplane) == 32, "a field was added to config::Dataplane: diff it");
 static_assert(sizeof(Metrics) == 36, "a field was added to config::Metrics: diff it");
+static_assert(sizeof(Store) == 248, "a field was added to config::Store: diff it");
 static_assert(sizeof(Peer) == 200, "a field was added to config::Peer: diff it");
 // `sites` (and peers_dir, whose files are the peers) are not compared: only
 // `wghub site` reads them, at each command; a reload takes them as they are.
@@ -78,6 +79,14 @@ StateDiff diff(const DesiredState& running, const DesiredState& next) {
   r.check(running.metrics.per_peer, next.metrics.per_peer, "metrics.per_peer");
   r.check(running.metrics.per_peer_limit, next.metrics.per_peer_limit, "metrics.per_peer_limit");
   r.check(running.metrics.peer_endpoints, next.metrics.peer_endpoints, "metrics.peer_endpoints");
+  r.check(running.store.endpoints, next.store.endpoints, "store.endpoints");
+  r.check(running.store.prefix, next.store.prefix, "store.prefix");
+  r.check(running.store.ca_file, next.store.ca_file, "store.ca_file");
+  r.check(running.store.cert_file, next.store.cert_file, "store.cert_file");
+  r.check(running.store.key_file, next.store.key_file, "store.key_file");
+  r.check(running.store.user, next.store.user, "store.user");
+  r.check(running.store.password_file, next.store.password_file, "store.password_file");
+  r.check(running.store.cache_file, next.store.cache_file, "store.cache_file");
 
   for (std::uint32_t i = 0; i < running.peers.size(); ++i)
     if (next.find_peer(running.peers[i].public_key) == nullptr) d.removed.push_back(i);
@@ -98,6 +107,7 @@ DesiredState merge_restart_settings(const DesiredState& running, DesiredState ne
   next.ports = running.ports;
   next.dataplane = running.dataplane;
   next.metrics = running.metrics;
+  next.store = running.store;
   return next;
 }
 

@@ -34,8 +34,8 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
                                            std::vector<detail::PeerDraft>& peers,
                                            std::size_t inline_peers, std::string peers_dir,
                                            detail::PeersDirLoad& dir, const TextDigest& digest,
-                                           bool validated_before,
-                                           std::vector<ConfigError>& errors) {
+                                           bool validated_before, std::vector<ConfigError>& errors,
+                                           bool from_store = false) {
   if (!validated_before) {
     detail::validate(doc, ports, peers);
     if (ports.size() == 2)
@@ -53,10 +53,12 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
   sources->dataplane = state->dataplane;
   sources->metrics = state->metrics;
   sources->sites = state->sites;
+  sources->store = state->store;
   sources->inline_peers = inline_peers;
   state->peers_dir = peers_dir;
   sources->peers_dir = std::move(peers_dir);
   sources->peer_files = std::move(dir.files);
+  sources->from_store = from_store;
   state->sources = std::move(sources);
   return state;
 }
@@ -64,7 +66,8 @@ std::shared_ptr<const DesiredState> finish(const Doc& doc, std::shared_ptr<Desir
 std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root,
                                           const TextDigest& digest,
                                           const detail::PeerFileReuse* reuse, LoadStats& stats,
-                                          std::vector<ConfigError>& errors) {
+                                          std::vector<ConfigError>& errors,
+                                          const StoreSnapshot* store = nullptr) {
   ++stats.files_parsed;
   if (!root.IsDefined() || root.IsNull()) {
     doc.error(Location{doc.file(), 0, 0}, "",
@@ -72,7 +75,7 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
     return nullptr;
   }
   MapReader top(doc, root, "",
-                {"interface", "ports", "dataplane", "metrics", "sites", "peers_dir", "peers"});
+                {"interface", "ports", "dataplane", "metrics", "sites", "store", "peers_dir", "peers"});
   if (!top.ok()) return nullptr;
 
   auto state = std::make_shared<DesiredState>();
@@ -111,8 +114,21 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
       for (const Route& r : lan.routes) state->sites->hq_networks.push_back(r.prefix);
     }
   }
+  if (auto n = top.get("store"); n.IsDefined()) {
+    detail::parse_store(doc, n, "store", state->store, state->interface.name);
+  }
 
   std::vector<detail::PeerDraft> peers;
+  if (store != nullptr && state->store.enabled()) {
+    // The store's peers run; the file's `peers` and `peers_dir` are what
+    // `wghub store push` puts there, and are not read here (docs/ha.md).
+    detail::PeersDirLoad values;
+    values.reuse = reuse;
+    detail::load_store_peers(state->store, *store, errors, peers, values);
+    stats.peers_reused += values.reused;
+    return finish(doc, std::move(state), ports, peers, 0, {}, values, digest, false, errors, true);
+  }
+
   if (auto n = top.get("peers"); n.IsDefined()) {
     if (detail::expect_list(doc, n, "peers",
                             "[{name: site-a, public_key: ..., allowed_ips: [...]}]")) {
@@ -146,15 +162,43 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
 // The main file's text is that of `previous`'s load: its settings and inline
 // peers come from there, unparsed. Null (and no error) when a key file it
 // names no longer holds the same key: the caller parses the file then.
+// The main file's settings as the load of `src` gave them, with the port
+// drafts the cross-checks index; null when the private key file no longer
+// holds the same key (the file is parsed then).
+std::shared_ptr<DesiredState> settings_from(const Doc& doc, const LoadedSources& src,
+                                            std::vector<detail::PortDraft>& ports) {
+  if (!src.interface.private_key_file.empty() &&
+      !detail::key_file_unchanged(src.interface.private_key_file, KeyKind::private_key,
+                                  src.interface.private_key))
+    return nullptr;
+  auto state = std::make_shared<DesiredState>();
+  state->source_file = doc.file();
+  state->interface = src.interface;
+  state->ports = src.ports;
+  state->dataplane = src.dataplane;
+  state->metrics = src.metrics;
+  state->store = src.store;
+  state->sites = src.sites;
+  for (const char* name : {"wan", "lan"}) {
+    detail::PortDraft draft;
+    draft.port = std::string(name) == "wan" ? src.ports.wan : src.ports.lan;
+    draft.name = name;
+    draft.path = std::string("ports.") + name;
+    if (draft.port.address6) draft.address6_src = detail::Source{};
+    draft.route_src.resize(draft.port.routes.size());
+    ports.push_back(std::move(draft));
+  }
+  return state;
+}
+
 std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const DesiredState& previous,
                                                     const LoadedSources& src,
                                                     const detail::PeerFileReuse& reuse,
                                                     LoadStats& stats,
                                                     std::vector<ConfigError>& errors) {
-  if (!src.interface.private_key_file.empty() &&
-      !detail::key_file_unchanged(src.interface.private_key_file, KeyKind::private_key,
-                                  src.interface.private_key))
-    return nullptr;
+  std::vector<detail::PortDraft> ports;
+  auto state = settings_from(doc, src, ports);
+  if (state == nullptr) return nullptr;
   std::vector<detail::PeerDraft> peers;
   peers.reserve(previous.peers.size());
   for (std::size_t i = 0; i < src.inline_peers; ++i) {
@@ -165,24 +209,6 @@ std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const Desire
     peers.push_back(detail::reused_draft(p, detail::element("peers", i)));
   }
   stats.peers_reused += src.inline_peers;
-
-  auto state = std::make_shared<DesiredState>();
-  state->source_file = doc.file();
-  state->interface = src.interface;
-  state->ports = src.ports;
-  state->dataplane = src.dataplane;
-  state->metrics = src.metrics;
-  state->sites = src.sites;
-  std::vector<detail::PortDraft> ports;
-  for (const char* name : {"wan", "lan"}) {
-    detail::PortDraft draft;
-    draft.port = std::string(name) == "wan" ? src.ports.wan : src.ports.lan;
-    draft.name = name;
-    draft.path = std::string("ports.") + name;
-    if (draft.port.address6) draft.address6_src = detail::Source{};
-    draft.route_src.resize(draft.port.routes.size());
-    ports.push_back(std::move(draft));
-  }
 
   detail::PeersDirLoad dir;
   dir.reuse = &reuse;
@@ -203,15 +229,67 @@ std::shared_ptr<const DesiredState> build_unchanged(const Doc& doc, const Desire
 const LoadedSources* reusable(const DesiredState* previous, const std::string& path) {
   if (previous == nullptr || previous->sources == nullptr) return nullptr;
   const LoadedSources& s = *previous->sources;
-  if (s.file != path || s.inline_peers + s.peer_files.size() != previous->peers.size())
+  if (s.from_store || s.file != path ||
+      s.inline_peers + s.peer_files.size() != previous->peers.size())
     return nullptr;
   return &s;
 }
 
+// A load with a store snapshot: the values whose text is that of the
+// previous load's give their peers unparsed, and so does the main file its
+// settings when its text is the same (it may hold the many peers that
+// `store push` reads, which are not used here). With an error, done again
+// without reuse (every message with positions).
+void load_with_store(const Doc& doc, const std::string& text, const DesiredState* previous,
+                     const StoreSnapshot& store, std::vector<ConfigError>& errors,
+                     LoadResult& result) {
+  const TextDigest digest = digest_text(text);
+  detail::PeerFileReuse reuse;
+  const LoadedSources* src = previous != nullptr ? previous->sources.get() : nullptr;
+  if (src != nullptr && src->from_store && src->file == doc.file() &&
+      src->peer_files.size() == previous->peers.size()) {
+    reuse.reserve(src->peer_files.size());
+    for (std::size_t i = 0; i < src->peer_files.size(); ++i)
+      reuse.try_emplace(src->peer_files[i].first, src->peer_files[i].second, &previous->peers[i]);
+  } else {
+    src = nullptr;
+  }
+  for (const bool with_reuse : {src != nullptr, false}) {
+    LoadStats stats;
+    std::vector<detail::PortDraft> ports;
+    std::shared_ptr<DesiredState> same_file;
+    if (with_reuse && src->file_digest == digest) same_file = settings_from(doc, *src, ports);
+    if (same_file != nullptr && same_file->store.enabled()) {
+      std::vector<detail::PeerDraft> peers;
+      detail::PeersDirLoad values;
+      values.reuse = &reuse;
+      detail::load_store_peers(same_file->store, store, errors, peers, values);
+      stats.peers_reused += values.reused;
+      result.state = finish(doc, std::move(same_file), ports, peers, 0, {}, values, digest, false,
+                            errors, true);
+    } else if (auto root = detail::parse_document(doc, text)) {
+      result.state =
+          build(doc, *root, digest, with_reuse ? &reuse : nullptr, stats, errors, &store);
+    }
+    result.files_parsed = stats.files_parsed;
+    result.peers_reused = stats.peers_reused;
+    if (errors.empty() || !with_reuse || stats.peers_reused == 0) return;
+    errors.clear();
+    result.state = nullptr;
+  }
+}
+
 LoadResult load(const Doc& doc, const std::optional<std::string>& text,
-                std::vector<ConfigError>& errors, const DesiredState* previous = nullptr) {
+                std::vector<ConfigError>& errors, const DesiredState* previous = nullptr,
+                const StoreSnapshot* store = nullptr) {
   LoadResult result;
-  if (text) {
+  if (text && store != nullptr) {
+    try {
+      load_with_store(doc, *text, previous, *store, errors, result);
+    } catch (const std::exception& e) {
+      doc.error(Location{doc.file(), 0, 0}, "", std::string("internal error: ") + e.what());
+    }
+  } else if (text) {
     try {
       const TextDigest digest = digest_text(*text);
       LoadStats stats;
@@ -274,7 +352,8 @@ std::string LoadResult::error_text() const {
   return out;
 }
 
-LoadResult load_config_file(const std::string& path, const DesiredState* previous) {
+LoadResult load_config_file(const std::string& path, const DesiredState* previous,
+                            const StoreSnapshot* store) {
   std::vector<ConfigError> errors;
   const Doc doc(path, errors);
   // Whoever can write the file decides who may connect (file_trust.hpp).
@@ -283,7 +362,7 @@ LoadResult load_config_file(const std::string& path, const DesiredState* previou
     return load(doc, std::nullopt, errors);
   }
   const auto text = detail::read_text_file(doc, "config file");
-  return load(doc, text, errors, previous);
+  return load(doc, text, errors, previous, store);
 }
 
 LoadResult load_config_string(std::string_view yaml, const std::string& virtual_path) {

@@ -13,6 +13,7 @@
 
 #include "config/error.hpp"
 #include "config/model.hpp"
+#include "config/store_peers.hpp"
 
 namespace wghub::config {
 
@@ -36,7 +37,12 @@ struct LoadResult {
 // reload). The parts of the config whose text did not change since that
 // load are taken from it instead of parsed (config/sources.hpp); the result,
 // and every error message, is the same as without it.
-LoadResult load_config_file(const std::string& path, const DesiredState* previous = nullptr);
+//
+// `store`: when the file has a `store:` section, the peers are this
+// snapshot's (store_peers.hpp) instead of the file's `peers` and
+// `peers_dir`; the settings are still the file's. Null: the file's peers.
+LoadResult load_config_file(const std::string& path, const DesiredState* previous = nullptr,
+                            const StoreSnapshot* store = nullptr);
 
 // Loads YAML text as if it were the file virtual_path: messages name
 // virtual_path and relative paths resolve against its directory.

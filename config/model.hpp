@@ -133,6 +133,27 @@ struct Sites {
   friend bool operator==(const Sites&, const Sites&) = default;
 };
 
+// Where the peers come from when not from this file: an etcd cluster
+// (docs/ha.md). No endpoints: the file's peers run (the single-box default).
+inline constexpr const char* kDefaultStorePrefix = "/wghub/peers/";
+inline constexpr const char* kDefaultStoreCacheDir = "/var/lib/wghub";
+
+struct Store {
+  std::vector<std::string> endpoints;        // "http://10.0.0.5:2379", "https://etcd1:2379"
+  std::string prefix = kDefaultStorePrefix;  // one key per peer: prefix + name
+  std::string ca_file;                       // TLS: the CA that signed etcd's certificate
+  std::string cert_file;                     // TLS client certificate and key (etcd's
+  std::string key_file;                      // --client-cert-auth); all resolved paths
+  std::string user;                          // etcd authentication; empty: none
+  std::string password_file;                 // the user's password (first line)
+  // The last good store state, used when etcd is unreachable at start;
+  // default kDefaultStoreCacheDir/<interface.name>.store.json.
+  std::string cache_file;
+
+  bool enabled() const { return !endpoints.empty(); }
+  friend bool operator==(const Store&, const Store&) = default;
+};
+
 struct Peer {
   std::string name;
   PublicKey public_key{};
@@ -160,6 +181,7 @@ struct DesiredState {
   Metrics metrics;
   std::optional<Sites> sites;  // absent: `wghub site` refuses to run
   std::string peers_dir;       // resolved; empty when the file names none
+  Store store;
   std::vector<Peer> peers;     // inline peers first, then peers_dir files by file name
   // Built by index_peers() (the loader does, once the peers are final), so
   // that a reload's diff and wg(8)'s name lookups are O(1) per peer rather

@@ -15,6 +15,7 @@
 #include "config/keys.hpp"
 #include "config/model.hpp"
 #include "config/sources.hpp"
+#include "config/store_peers.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace wghub::config::detail {
@@ -53,12 +54,24 @@ void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& pa
 // `sites:`; leaves `out` empty when the section has an error.
 void parse_sites(const Doc& doc, const YAML::Node& node, const std::string& path,
                  std::optional<Sites>& out);
+// config/store_section.cpp; `interface_name` names the default cache file.
+void parse_store(const Doc& doc, const YAML::Node& node, const std::string& path, Store& out,
+                 const std::string& interface_name);
 
 // One peer mapping. default_name stands in for a missing name (a peers_dir
 // file's stem); empty means the name is required. Returns nullopt when the
 // peer is unusable for the cross-checks (no name or key).
 std::optional<PeerDraft> parse_peer(const Doc& doc, const YAML::Node& node, const std::string& path,
                                     const std::string& default_name);
+
+// Every entry of a store snapshot under store.prefix as one peer (the name
+// defaults to the key's part after the prefix); errors name "etcd:KEY".
+// io.reuse (key -> hash of the value, peer) gives unchanged values' peers
+// unparsed; io.files gets (key, hash) per peer added.
+struct PeersDirLoad;
+void load_store_peers(const Store& store, const StoreSnapshot& snapshot,
+                      std::vector<ConfigError>& errors, std::vector<PeerDraft>& peers,
+                      PeersDirLoad& io);
 
 // The peers_dir files of the previous load (sources.hpp): path -> the hash
 // of the text it had and the peer it gave.

@@ -43,8 +43,14 @@ struct LoadedSources {
   Dataplane dataplane;
   Metrics metrics;
   std::optional<Sites> sites;
+  Store store;
   std::size_t inline_peers = 0;  // the state's first peers
   std::string peers_dir;         // resolved; empty when the file names none
+  // The peers came from a store snapshot (store_peers.hpp): peer_files are
+  // then its keys and the hashes of their values, and only a load with a
+  // snapshot reuses them (a value that did not change gives its peer
+  // unparsed, as a peers_dir file does).
+  bool from_store = false;
   // One per peers_dir file, in load order: the file of state.peers[inline_peers + i].
   std::vector<std::pair<std::string, TextDigest>> peer_files;
 };

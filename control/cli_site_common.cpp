@@ -57,6 +57,14 @@ bool load(Context& ctx, const char* verb, bool exclusive) {
                  verb, ctx.options.config_path.c_str());
     return false;
   }
+  if (ctx.state->store.enabled()) {
+    std::fprintf(stderr,
+                 "wghub site %s: %s takes its peers from etcd (store:), and `wghub site` works "
+                 "on peers_dir files only so far; write the site's peer into peers_dir and run "
+                 "`wghub store push` (docs/config.md#sites); nothing changed\n",
+                 verb, ctx.options.config_path.c_str());
+    return false;
+  }
   if (ctx.state->peers_dir.empty()) {
     std::fprintf(stderr,
                  "wghub site %s: %s has no peers_dir; `wghub site` keeps each site in a file "

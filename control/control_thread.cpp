@@ -14,6 +14,7 @@
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/reload.hpp"
+#include "control/store_sync.hpp"
 #include "control/uapi_server.hpp"
 #include "crypto/base64.hpp"
 #include "dataplane/arp.hpp"
@@ -127,6 +128,11 @@ unsigned ControlThread::poll_once() {
 
   // One slice of a reload in progress (bounded: reload.hpp), between the
   // rings above and the wg(8) socket below, so neither waits for all of it.
+  if (store_sync_ != nullptr && reloader_ != nullptr) {
+    std::chrono::steady_clock::time_point received;
+    if (auto snapshot = store_sync_->take(&received))
+      reloader_->request_store(std::move(snapshot), received);
+  }
   if (reloader_ != nullptr) reloader_->step();
   if (uapi_ != nullptr) uapi_->poll();
   if (now >= next_tick_ || tick_pass_open_) {

@@ -29,6 +29,7 @@ namespace wghub::ctl {
 
 class MetricsExporter;
 class Reloader;
+class StoreSync;
 namespace uapi {
 class Server;
 }
@@ -81,6 +82,10 @@ class ControlThread {
   // Advances a reload in the background, one bounded slice per poll
   // (reload.hpp; nullptr: none).
   void set_reloader(Reloader* reloader) { reloader_ = reloader; }
+  // Hands each new store snapshot to the reloader (store_sync.hpp; nullptr: none).
+  void set_store_sync(StoreSync* sync) { store_sync_ = sync; }
+  const StoreSync* store_sync() const { return store_sync_; }
+  const Reloader* reloader() const { return reloader_; }
 
   void print_status(bool full) const;
   bool under_load() const { return load_.active(); }
@@ -118,6 +123,7 @@ class ControlThread {
   HandshakeThreads* handshake_threads_ = nullptr;
   std::vector<HandshakeThreads::Job> handshake_jobs_;  // reused between polls
   Reloader* reloader_ = nullptr;
+  StoreSync* store_sync_ = nullptr;
   std::string metrics_interface_;
   MetricsSnapshotBuilder metrics_builder_;  // the snapshot under way, and the peers' labels
   TimePoint next_metrics_{};

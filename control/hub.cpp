@@ -10,6 +10,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
+#include "control/store_sync.hpp"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "control/cpu_affinity.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
+#include "control/store_sync.hpp"
 #include "control/table_sizes.hpp"
 #include "control/uapi_backend.hpp"
 #include "control/uapi_server.hpp"
@@ -387,6 +389,20 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
     return 1;
   }
   hub->control().set_uapi(uapi_server.get());
+  // Peers from etcd (docs/ha.md): watched on a thread, applied by the reloader.
+  std::unique_ptr<StoreSync> store_sync;
+  if (s.store.enabled()) {
+    auto client = EtcdClient::from_config(s.store, error);
+    if (!client) {
+      log_error("%s", error.c_str());
+      hub->stop_workers();
+      return 1;
+    }
+    hub->reloader().set_store(options.store_snapshot);
+    store_sync = std::make_unique<StoreSync>(std::move(client), s.store.prefix);
+    hub->control().set_store_sync(store_sync.get());
+    store_sync->start();
+  }
   log_info("wg(8) interface %s: wg show %s", s.interface.name.c_str(), s.interface.name.c_str());
   // The exporter reads the workers' counter blocks: it goes before the hub.
   std::unique_ptr<MetricsExporter> metrics;
@@ -408,6 +424,8 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   hub->stop_workers();
   hub->control().set_metrics(nullptr, {});
   hub->control().set_uapi(nullptr);
+  hub->control().set_store_sync(nullptr);
+  store_sync.reset();
   uapi_server.reset();
   hub->control().print_status(true);
   metrics.reset();

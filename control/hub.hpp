@@ -39,6 +39,8 @@ struct HubOptions {
   // Tests: these table sizes instead of those sized from the config (a tiny
   // FIB that fills part way through a peer's AllowedIPs).
   std::optional<TableSizes> table_sizes;
+  // With a store: the snapshot the state's peers came from (store_start.hpp).
+  std::shared_ptr<const config::StoreSnapshot> store_snapshot;
 };
 
 class Hub {

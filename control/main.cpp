@@ -11,7 +11,9 @@
 #include "config/loader.hpp"
 #include "control/cli_convert.hpp"
 #include "control/cli_site.hpp"
+#include "control/cli_store.hpp"
 #include "control/hub.hpp"
+#include "control/store_start.hpp"
 
 namespace {
 
@@ -25,7 +27,8 @@ void usage(FILE* to) {
       "       wghub import WG0.CONF [options]     wg-quick file -> wghub YAML + key files\n"
       "       wghub export --config FILE [options] wghub YAML -> wg-quick file\n"
       "       wghub site add|list|show|rotate|revoke ...  onboard sites (wghub site --help)\n"
-      "       (wghub import --help, wghub export --help)\n"
+      "       wghub store push|diff -c FILE        the file's peers -> etcd (store: section)\n"
+      "       (wghub import --help, wghub export --help, wghub site --help, wghub store --help)\n"
       "\n"
       "A WireGuard hub with a DPDK data plane. Sites dial in with stock WireGuard;\n"
       "see docs/config.md for the configuration and README.md for operation.\n"
@@ -63,6 +66,14 @@ void print_summary(const wghub::config::DesiredState& s) {
   std::printf("  worker lcores:");
   for (unsigned l : s.dataplane.lcores) std::printf(" %u", l);
   std::printf(", burst %u\n", s.dataplane.burst_size);
+  if (s.store.enabled()) {
+    std::printf("  store: etcd");
+    for (const auto& e : s.store.endpoints) std::printf(" %s", e.c_str());
+    std::printf(
+        ", prefix %s; the hub runs the store's peers, the ones below are what\n"
+        "  `wghub store push` writes (wghub store diff -c FILE shows the difference)\n",
+        s.store.prefix.c_str());
+  }
   for (const auto& p : s.peers) {
     std::printf("  peer %-20s allowed_ips", p.name.c_str());
     for (const auto& prefix : p.allowed_ips) std::printf(" %s", prefix.to_string().c_str());
@@ -82,6 +93,8 @@ int main(int argc, char** argv) {
     return wghub::ctl::run_export(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "site") == 0)
     return wghub::ctl::run_site(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "store") == 0)
+    return wghub::ctl::run_store(argc - 1, argv + 1);
   enum { kCheckConfig = 1000, kPoll, kStatusInterval, kEal, kAuditLog };
   static const option long_options[] = {
       {"config", required_argument, nullptr, 'c'},
@@ -158,6 +171,13 @@ int main(int argc, char** argv) {
   if (check_only) {
     print_summary(*loaded.state);
     return 0;
+  }
+  if (loaded.state->store.enabled()) {
+    // The peers are the store's (docs/ha.md): etcd, else the cached state.
+    wghub::ctl::StoreStart start;
+    if (!wghub::ctl::start_from_store(config_path, *loaded.state, start)) return 1;
+    options.store_snapshot = start.snapshot;
+    return wghub::ctl::run_hub(start.state, options);
   }
   return wghub::ctl::run_hub(loaded.state, options);
 }

@@ -292,6 +292,44 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
     out.push_back(std::move(*f));
 }
 
+// Peers from etcd (docs/ha.md): only when the config has a store.
+void collect_store(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
+  if (s == nullptr || !s->store_enabled) return;
+  MetricFamily connected =
+      family("wghub_store_connected", "1 while etcd answers (the prefix is read and watched)",
+             MetricType::Gauge);
+  add_gauge(connected, {}, s->store_connected ? 1 : 0);
+  MetricFamily revision =
+      family("wghub_store_revision",
+             "etcd revision of the newest store state seen, and of the one running (applied)",
+             MetricType::Gauge);
+  add_gauge(revision, {{"state", "seen"}}, static_cast<double>(s->store_revision_seen));
+  add_gauge(revision, {{"state", "applied"}}, static_cast<double>(s->store_revision_applied));
+  MetricFamily contact = family(
+      "wghub_store_last_contact_timestamp_seconds",
+      "Unix time etcd last answered (a read, a watch event, or the 5 s probe of a quiet watch)",
+      MetricType::Gauge);
+  add_gauge(contact, {}, static_cast<double>(s->store_last_contact_unix));
+  MetricFamily lag = family("wghub_store_apply_lag_seconds",
+                            "The last store change: from its watch event to its last peer applied",
+                            MetricType::Gauge);
+  add_gauge(lag, {}, s->store_last_lag_seconds);
+  MetricFamily changes =
+      family("wghub_store_peer_changes_total", "Peers added, removed or changed from the store",
+             MetricType::Counter);
+  add_counter(changes, {}, s->store_peer_changes);
+  MetricFamily refused = family(
+      "wghub_store_refused_total",
+      "Store states refused for errors in a peer's value (nothing applied)", MetricType::Counter);
+  add_counter(refused, {}, s->store_refused);
+  MetricFamily reconnects =
+      family("wghub_store_reconnects_total",
+             "Times etcd was lost and found again (a full resync each)", MetricType::Counter);
+  add_counter(reconnects, {}, s->store_reconnects);
+  for (MetricFamily* f : {&connected, &revision, &contact, &lag, &changes, &refused, &reconnects})
+    out.push_back(std::move(*f));
+}
+
 }  // namespace
 
 std::vector<MetricFamily> collect_fixed(std::span<const MetricsLcore> lcores,
@@ -301,6 +339,7 @@ std::vector<MetricFamily> collect_fixed(std::span<const MetricsLcore> lcores,
   collect_peer_counts(snapshot, out);
   collect_lcores(lcores, snapshot, out);
   collect_control(snapshot, out);
+  collect_store(snapshot, out);
   return out;
 }
 

@@ -145,6 +145,14 @@ struct MetricsSnapshot {
   std::uint64_t neighbour_incomplete_refused[dp::kStatsPortCount] = {};
   std::uint64_t port_rx_nombuf[dp::kStatsPortCount] = {};
   std::uint64_t port_rx_errors[dp::kStatsPortCount] = {};
+  // Peers from etcd (docs/ha.md); the wghub_store_* families are written
+  // only when store_enabled.
+  bool store_enabled = false;
+  bool store_connected = false;
+  std::int64_t store_revision_seen = 0, store_revision_applied = 0;
+  std::int64_t store_last_contact_unix = 0;
+  std::uint64_t store_peer_changes = 0, store_refused = 0, store_reconnects = 0;
+  double store_last_lag_seconds = 0;
 };
 
 // The fixed families of one scrape (ports, lcores, drops, handshakes, load,

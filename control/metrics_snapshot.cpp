@@ -10,6 +10,8 @@
 
 #include "control/control_thread.hpp"
 #include "control/control_tx.hpp"
+#include "control/reload.hpp"
+#include "control/store_sync.hpp"
 #include "crypto/base64.hpp"
 #include "dataplane/context.hpp"
 
@@ -130,6 +132,21 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
     const HandshakeThreads::Counters tc = t->counters();
     s->handshake_threads_prepared = tc.prepared;
     s->handshake_threads_queue_full = tc.done_queue_full;
+  }
+  if (const StoreSync* sync = control.store_sync()) {
+    const StoreStatus st = sync->status();
+    s->store_enabled = true;
+    s->store_connected = st.connected;
+    s->store_revision_seen = st.revision_seen;
+    s->store_last_contact_unix = st.last_contact_unix;
+    s->store_reconnects = st.reconnects;
+    if (const Reloader* r = control.reloader()) {
+      const StoreApplyStats& a = r->store_stats();
+      s->store_revision_applied = a.revision_applied;
+      s->store_peer_changes = a.peer_changes;
+      s->store_refused = a.refused;
+      s->store_last_lag_seconds = std::chrono::duration<double>(a.last_lag).count();
+    }
   }
   const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {

@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 
+#include "config/store_cache.hpp"
 #include "control/audit.hpp"
 #include "control/cpu_affinity.hpp"
 #include "control/log.hpp"
@@ -40,19 +41,47 @@ void Reloader::request() {
   start();
 }
 
+void Reloader::request_store(std::shared_ptr<const config::StoreSnapshot> snapshot,
+                             std::chrono::steady_clock::time_point received) {
+  store_ = std::move(snapshot);
+  store_received_ = received;
+  pending_from_store_ = true;
+  if (job_ != nullptr) {
+    pending_ = true;  // the newest snapshot follows the job in flight
+    return;
+  }
+  start();
+}
+
 void Reloader::start() {
   pending_ = false;
   join();  // the disposal of the previous job: long finished
   job_ = std::make_unique<Job>();
   job_->path = state_->source_file;
   job_->running = state_;
+  job_->store = state_->store.enabled() ? store_ : nullptr;
+  job_->from_store = pending_from_store_;
+  job_->received = store_received_;
+  job_->report.from_store = pending_from_store_;
+  pending_from_store_ = false;
   Job* job = job_.get();
   thread_ = std::thread([job, cpus = cpus_] {
     allow_cpus(pthread_self(), cpus);  // best effort: else it shares the control CPU
     const auto t0 = Clock::now();
     // The running state remembers what its load read: the files whose text
     // did not change are not parsed again (config/sources.hpp).
-    job->loaded = config::load_config_file(job->path, job->running.get());
+    job->loaded = config::load_config_file(job->path, job->running.get(), job->store.get());
+    if (job->loaded.ok() && job->store != nullptr &&
+        !(job->loaded.state->store == job->running->store)) {
+      // The snapshot holds the running store's prefix: peers loaded with
+      // other store settings (or the file's, without a store) would remove
+      // every peer. The store settings take a restart; nothing is applied.
+      job->loaded.errors.push_back(config::ConfigError{
+          job->path, 0, 0, "store",
+          "the store settings changed; that takes a restart (the hub keeps its peers and "
+          "watches the running store until then); nothing applied"});
+      job->loaded.state = nullptr;
+    }
     if (job->loaded.ok()) {
       job->diff = config::diff(*job->running, *job->loaded.state);
       // Nothing that takes a restart differs: the loaded state runs as it
@@ -101,13 +130,20 @@ void Reloader::refuse() {
     log_error("reload: %s", e.to_string().c_str());
     errors.push_back(e.to_string());
   }
+  if (job_->from_store) ++store_stats_.refused;
   AuditEvent("config_refused")
       .add("file", path)
-      .add("source", "reload")
+      .add("source", job_->from_store ? "store" : "reload")
       .add("errors", errors)
       .emit();
-  log_error("reload: %zu error(s) in %s; the running configuration is unchanged",
-            job_->loaded.errors.size(), path.c_str());
+  if (job_->store != nullptr)
+    log_error(
+        "reload: %zu error(s) in %s or the store's peers (revision %lld); the running "
+        "configuration is unchanged",
+        job_->loaded.errors.size(), path.c_str(), static_cast<long long>(job_->store->revision));
+  else
+    log_error("reload: %zu error(s) in %s; the running configuration is unchanged",
+              job_->loaded.errors.size(), path.c_str());
   last_ = ReloadReport{};
   last_.errors = std::move(errors);
   ++completed_;
@@ -163,9 +199,14 @@ void Reloader::finish() {
   state_ = job_->next;
   r.longest_slice = std::max<std::chrono::nanoseconds>(r.longest_slice, Clock::now() - t0);
   r.ok = r.failed == 0;
+  if (job_->store != nullptr) {
+    store_stats_.revision_applied = job_->store->revision;
+    store_stats_.peer_changes += r.added + r.removed + r.changed;
+    if (job_->from_store) store_stats_.last_lag = Clock::now() - job_->received;
+  }
   AuditEvent("config_applied")
       .add("file", job_->path)
-      .add("source", "reload")
+      .add("source", job_->from_store ? "store" : "reload")
       .add("added", std::uint64_t{r.added})
       .add("removed", std::uint64_t{r.removed})
       .add("changed", std::uint64_t{r.changed})
@@ -173,23 +214,44 @@ void Reloader::finish() {
       .add("peers", std::uint64_t{device_.peers().size()})
       .add("restart_needed", job_->diff.restart_needed)
       .emit();
-  log_info(
-      "reload of %s applied: %zu peer(s) added, %zu removed, %zu changed, %zu failed; %zu "
-      "peer(s); parsed and diffed in %.1f ms off the control thread, applied in %zu slices, "
-      "longest slice %.3f ms, longest control poll meanwhile %.3f ms; %zu file(s) parsed, "
-      "%zu peer(s) reused from unchanged files",
-      job_->path.c_str(), r.added, r.removed, r.changed, r.failed, device_.peers().size(),
-      ms(r.parse_and_diff), r.slices, ms(r.longest_slice), ms(r.longest_poll),
-      job_->loaded.files_parsed, job_->loaded.peers_reused);
+  if (job_->from_store)
+    log_info(
+        "store: revision %lld applied: %zu peer(s) added, %zu removed, %zu changed, %zu failed; "
+        "%zu peer(s); %.1f ms from the watch event to the last slice (parsed and diffed in %.1f "
+        "ms off the control thread, %zu unchanged value(s) reused; %zu slice(s))",
+        static_cast<long long>(job_->store->revision), r.added, r.removed, r.changed, r.failed,
+        device_.peers().size(), ms(store_stats_.last_lag), ms(r.parse_and_diff),
+        job_->loaded.peers_reused, r.slices);
+  else
+    log_info(
+        "reload of %s applied: %zu peer(s) added, %zu removed, %zu changed, %zu failed; %zu "
+        "peer(s); parsed and diffed in %.1f ms off the control thread, applied in %zu slices, "
+        "longest slice %.3f ms, longest control poll meanwhile %.3f ms; %zu file(s) parsed, "
+        "%zu peer(s) reused from unchanged files",
+        job_->path.c_str(), r.added, r.removed, r.changed, r.failed, device_.peers().size(),
+        ms(r.parse_and_diff), r.slices, ms(r.longest_slice), ms(r.longest_poll),
+        job_->loaded.files_parsed, job_->loaded.peers_reused);
   last_ = r;
   ++completed_;
+  job_->write_cache = job_->store != nullptr && r.ok;
   dispose(std::move(job_));
 }
 
 void Reloader::dispose(std::unique_ptr<Job> job) {
   join();
   // The old state, the loaded one and the diff: O(peers) frees, off this thread.
-  thread_ = std::thread([j = std::move(job)]() mutable { j.reset(); });
+  // An applied store snapshot is the last good store state, cached for a
+  // start without etcd (store_cache.hpp): written here, after the slices,
+  // so a change reaches the data plane before the file is written.
+  thread_ = std::thread([j = std::move(job)]() mutable {
+    if (j->write_cache) {
+      const config::Store& st = j->running->store;
+      std::string error;
+      if (!config::write_store_cache(st.cache_file, st.prefix, *j->store, error))
+        log_warn("store: cannot cache the store state: %s", error.c_str());
+    }
+    j.reset();
+  });
 }
 
 }  // namespace wghub::ctl

@@ -19,6 +19,11 @@
 // The old state is destroyed on a thread too: freeing 10^5 peers is a stall
 // of its own.
 //
+// With a store (docs/ha.md), the peers are a store snapshot's: a store
+// change is request_store(snapshot), which runs the same job with the newest
+// snapshot (a SIGHUP reload uses it too), and a snapshot that was applied
+// is written to the store cache on the disposal thread.
+//
 // Order of the slices: removals, then additions and changes (a prefix that
 // moves from a removed peer to a new one is free by then). Peers the diff
 // does not name are not touched. While slices are applied, the running
@@ -59,6 +64,15 @@ struct ReloadReport {
   std::chrono::nanoseconds longest_poll{0};
   std::chrono::nanoseconds parse_and_diff{0};  // on the job's thread
   std::vector<std::string> errors;             // a refused file's, as file:line:column: ...
+  bool from_store = false;                     // started by a store change
+};
+
+// What the store's changes did (metrics, docs/ha.md).
+struct StoreApplyStats {
+  std::int64_t revision_applied = 0;     // the snapshot the running state holds
+  std::uint64_t peer_changes = 0;        // peers added, removed or changed from the store
+  std::uint64_t refused = 0;             // snapshots with errors (nothing applied)
+  std::chrono::nanoseconds last_lag{0};  // snapshot received -> its last slice applied
 };
 
 class Reloader {
@@ -72,6 +86,21 @@ class Reloader {
   Reloader& operator=(const Reloader&) = delete;
 
   void request();
+  // A store change: the newest snapshot; the job in flight (if any) is
+  // followed by one with it. `received`: when the watch delivered it.
+  void request_store(std::shared_ptr<const config::StoreSnapshot> snapshot,
+                     std::chrono::steady_clock::time_point received);
+  // The snapshot that runs at start (the hub's first state was loaded from it).
+  void set_store(std::shared_ptr<const config::StoreSnapshot> snapshot) {
+    store_ = std::move(snapshot);
+    if (store_) store_stats_.revision_applied = store_->revision;
+  }
+  const StoreApplyStats& store_stats() const { return store_stats_; }
+  // Waits for the last job's disposal thread (the store cache is written
+  // there): tests that read the cache.
+  void wait_disposed() {
+    if (job_ == nullptr) join();
+  }
   // Control thread, every poll. True while a reload is parsing, applying or queued.
   bool step();
   bool busy() const { return job_ != nullptr || pending_; }
@@ -96,6 +125,10 @@ class Reloader {
   struct Job {
     std::string path;
     std::shared_ptr<const config::DesiredState> running;  // what the diff is against
+    std::shared_ptr<const config::StoreSnapshot> store;   // the peers, when from a store
+    bool from_store = false;
+    std::chrono::steady_clock::time_point received;
+    bool write_cache = false;  // applied from a store: cache the snapshot
     config::LoadResult loaded;
     std::shared_ptr<const config::DesiredState> next;  // loaded + running restart settings
     config::StateDiff diff;
@@ -122,6 +155,10 @@ class Reloader {
   bool pending_ = false;
   std::thread thread_;  // the job's parse, or the disposal of the last one
   std::vector<unsigned> cpus_;
+  std::shared_ptr<const config::StoreSnapshot> store_;
+  bool pending_from_store_ = false;
+  std::chrono::steady_clock::time_point store_received_;
+  StoreApplyStats store_stats_;
   ReloadReport last_;
   std::uint64_t completed_ = 0;
 };

@@ -164,7 +164,7 @@ std::string RingBed::config_head(const BedConfig& c) const {
        << "  handshake_threads: " << c.handshake_threads << "\n"
        << "metrics:\n"
        << "  enabled: false\n"
-       << "peers:\n";
+       << c.extra_yaml << "peers:\n";
   return yaml.str();
 }
 

@@ -77,6 +77,7 @@ struct BedConfig {
   unsigned handshake_threads = 0;
   bool ipv6 = false;         // address6 on both ports
   bool lan_gateway = false;  // ports.lan.gateway kLanGatewayIp
+  std::string extra_yaml;    // written before `peers:` (a store: section)
 };
 
 class RingBed {

@@ -56,4 +56,19 @@ else
 fi
 expect "missing file" 1 "$tmp/none.yaml" -- "$WGHUB" -c "$tmp/none.yaml" --check-config
 
+# wghub store (docs/ha.md): usage, a file without a store: section, and an
+# etcd that does not answer (127.0.0.1:1 refuses; nothing leaves the machine).
+expect "store usage" 2 "usage: wghub store push" -- "$WGHUB" store
+expect "store unknown verb" 2 "unknown subcommand 'pull'" -- "$WGHUB" store pull -c x
+expect "store without section" 1 "has no store: section" -- "$WGHUB" store diff -c "$tmp/good.yaml"
+write_config "$tmp/store.yaml" "$tmp/hub.key"
+printf 'store: {endpoints: ["http://127.0.0.1:1"], cache_file: %s}\n' "$tmp/cache.json" >>"$tmp/store.yaml"
+expect "check-config names the store" 0 "store: etcd http://127.0.0.1:1, prefix /wghub/peers/" -- "$WGHUB" -c "$tmp/store.yaml" --check-config
+expect "store push, etcd down" 1 "http://127.0.0.1:1: Couldn't connect" -- "$WGHUB" store push -c "$tmp/store.yaml"
+expect "start: etcd down, no cache" 1 "no cached store state at $tmp/cache.json .*nothing started" -- "$WGHUB" -c "$tmp/store.yaml"
+printf 'store: {endpoints: ["10.0.0.5:2379"]}\n' >"$tmp/badstore.part"
+write_config "$tmp/badstore.yaml" "$tmp/hub.key"
+cat "$tmp/badstore.part" >>"$tmp/badstore.yaml"
+expect "store endpoint without scheme" 1 "badstore.yaml:11:21: store.endpoints\[0\]: '10.0.0.5:2379' is not an etcd client URL" -- "$WGHUB" -c "$tmp/badstore.yaml" --check-config
+
 finish cli

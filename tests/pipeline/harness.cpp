@@ -88,6 +88,7 @@ Harness::Harness(HarnessOptions options) : options_(std::move(options)) {
   head.handshake_threads = options_.handshake_threads;
   head.ipv6 = options_.ipv6;
   head.lan_gateway = options_.lan_gateway;
+  head.extra_yaml = options_.extra_yaml;
   config_head_ = bed_.config_head(head);
   std::ostringstream yaml;
   yaml << config_head_;

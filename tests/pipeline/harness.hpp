@@ -86,6 +86,8 @@ struct HarnessOptions {
   bool lan_gateway = false;
   // The hub's tables at these sizes instead of those from the config.
   std::optional<ctl::TableSizes> table_sizes{};
+  // YAML written before `peers:` (a store: section, for the store tests).
+  std::string extra_yaml{};
 };
 
 // IPv6 on both ports, and sites A and B with fd00:1::/64 and fd00:2::/64 too.

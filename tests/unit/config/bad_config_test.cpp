@@ -278,7 +278,7 @@ std::vector<Row> rows() {
       {"UnknownKeyWithoutSuggestion",
        kBase + "frobnicate: 1\n",
        {"$D/hub.yaml:6:1: frobnicate: unknown key 'frobnicate'; known keys here: interface, "
-        "ports, dataplane, metrics, sites, peers_dir, peers"}},
+        "ports, dataplane, metrics, sites, store, peers_dir, peers"}},
       {"DuplicateYamlKey",
        with_interface("  private_key_file: hub.key\n  private_key_file: other.key\n"),
        {"$D/hub.yaml:3:3: interface.private_key_file: key 'private_key_file' appears twice "
@@ -425,7 +425,7 @@ std::vector<Row> rows() {
       {"NotAMapping",
        "hello\n",
        {"$D/hub.yaml:1:1: expected a mapping with keys interface, ports, dataplane, metrics, "
-        "sites, peers_dir, peers, got 'hello'"}},
+        "sites, store, peers_dir, peers, got 'hello'"}},
       {"MetricsEnabledNotABool",
        kBase + "metrics:\n  enabled: maybe\n",
        {"$D/hub.yaml:7:12: metrics.enabled: expected true or false, got 'maybe'"}},

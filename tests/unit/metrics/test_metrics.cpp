@@ -114,6 +114,28 @@ TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   }
 }
 
+TEST(MetricsCollect, StoreFamiliesOnlyWithAStore) {
+  MetricsFixture fx;
+  EXPECT_EQ(find_family(scrape(fx), "wghub_store_connected"), nullptr);
+  MetricsSnapshot& s = *fx.snapshot;
+  s.store_enabled = true;
+  s.store_connected = true;
+  s.store_revision_seen = 12;
+  s.store_revision_applied = 11;
+  s.store_peer_changes = 5;
+  s.store_reconnects = 2;
+  s.store_last_lag_seconds = 0.25;
+  const auto fs = scrape(fx);
+  EXPECT_EQ(fs.size(), 47u);
+  EXPECT_EQ(sample(fs, "wghub_store_connected", {}), 1);
+  EXPECT_EQ(sample(fs, "wghub_store_revision", {{"state", "seen"}}), 12);
+  EXPECT_EQ(sample(fs, "wghub_store_revision", {{"state", "applied"}}), 11);
+  EXPECT_EQ(sample(fs, "wghub_store_peer_changes_total", {}), 5);
+  EXPECT_EQ(sample(fs, "wghub_store_reconnects_total", {}), 2);
+  EXPECT_EQ(sample(fs, "wghub_store_refused_total", {}), 0);
+  EXPECT_EQ(sample(fs, "wghub_store_apply_lag_seconds", {}), 0.25);
+}
+
 TEST(MetricsCollect, PeerFamiliesMatchPrometheusWireguardExporter) {
   MetricsFixture fx;
   const auto fs = scrape(fx);
