@@ -74,8 +74,9 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
               "the file is empty; expected at least the 'interface' and 'ports' sections");
     return nullptr;
   }
-  MapReader top(doc, root, "",
-                {"interface", "ports", "dataplane", "metrics", "sites", "store", "peers_dir", "peers"});
+  MapReader top(
+      doc, root, "",
+      {"interface", "ports", "dataplane", "metrics", "sites", "store", "peers_dir", "peers"});
   if (!top.ok()) return nullptr;
 
   auto state = std::make_shared<DesiredState>();

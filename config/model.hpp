@@ -182,7 +182,7 @@ struct DesiredState {
   std::optional<Sites> sites;  // absent: `wghub site` refuses to run
   std::string peers_dir;       // resolved; empty when the file names none
   Store store;
-  std::vector<Peer> peers;     // inline peers first, then peers_dir files by file name
+  std::vector<Peer> peers;  // inline peers first, then peers_dir files by file name
   // Built by index_peers() (the loader does, once the peers are final), so
   // that a reload's diff and wg(8)'s name lookups are O(1) per peer rather
   // than a scan: with 10^5 peers a scan per peer was the reload's O(n^2).
