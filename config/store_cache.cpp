@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "config/atomic_file.hpp"
 #include "config/file_trust.hpp"
 
 namespace wghub::config {
@@ -20,17 +21,6 @@ namespace wghub::config {
 namespace {
 
 constexpr int kFormat = 1;
-
-bool write_all(int fd, const std::string& text) {
-  std::size_t off = 0;
-  while (off < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -58,21 +48,7 @@ bool write_store_cache(const std::string& path, const std::string& prefix,
     }
     ::chmod(target.parent_path().c_str(), 0700);
   }
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    error = "cannot write " + tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  const bool ok = write_all(fd, text) && ::fsync(fd) == 0;
-  const int saved = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot write " + path + ": " + std::strerror(ok ? errno : saved);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return true;
+  return write_file_atomically(path, text, 0600, true, error);
 }
 
 std::optional<StoreCache> read_store_cache(const std::string& path, const std::string& prefix,

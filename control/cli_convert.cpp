@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <string>
 
+#include "config/atomic_file.hpp"
 #include "config/loader.hpp"
 #include "config/wgquick.hpp"
 #include "crypto/secret.hpp"
@@ -317,35 +318,12 @@ int run_export(int argc, char** argv) {
   }
   // A 0600 temporary next to the target, renamed over it: the keys are never
   // in a file others can read, and a failed write leaves the old file intact.
-  fs::path target(output);
-  std::string tmpl =
-      (target.parent_path().empty() ? fs::path(".") : target.parent_path()).string() + "/." +
-      target.filename().string() + ".XXXXXX";
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) {
-    std::fprintf(stderr, "wghub export: cannot create a file next to '%s': %s\n", output.c_str(),
-                 std::strerror(errno));
-    return 1;
-  }
   std::string text = config::to_wgquick(*loaded.state, {.include_secrets = true});
-  std::size_t done = 0;
-  bool ok = ::fchmod(fd, 0600) == 0;
-  while (ok && done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-    } else {
-      done += static_cast<std::size_t>(n);
-    }
-  }
+  std::string error;
+  const bool ok = config::write_file_atomically(output, text, 0600, true, error);
   crypto::wipe(text.data(), text.size());
-  ok = (::close(fd) == 0) && ok;
-  if (ok && ::rename(tmpl.c_str(), output.c_str()) != 0) ok = false;
   if (!ok) {
-    std::fprintf(stderr, "wghub export: cannot write '%s': %s\n", output.c_str(),
-                 std::strerror(errno));
-    ::unlink(tmpl.c_str());
+    std::fprintf(stderr, "wghub export: %s\n", error.c_str());
     return 1;
   }
   std::fprintf(stderr, "wghub export: wrote %s (%zu peer(s), mode 0600)\n", output.c_str(),

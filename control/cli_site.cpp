@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "config/atomic_file.hpp"
 #include "config/loader.hpp"
 #include "control/cli_site_common.hpp"
 #include "crypto/base64.hpp"
@@ -218,8 +219,8 @@ int add(Context& ctx, const std::string& name) {
 
   // The hub's trust rules: owned by the user writing it (root), writable by it only.
   std::string error;
-  if (!write_atomically(file, config::site_peer_yaml(name, public_key, overlay, lans), 0644, false,
-                        error)) {
+  if (!config::write_file_atomically(file, config::site_peer_yaml(name, public_key, overlay, lans),
+                                     0644, false, error)) {
     std::fprintf(stderr, "wghub site add: %s\n", error.c_str());
     return 1;
   }

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "config/atomic_file.hpp"
 #include "config/loader.hpp"
 #include "control/uapi_client.hpp"
 #include "crypto/x25519.hpp"
@@ -136,40 +137,6 @@ std::string peer_file_path(const Context& ctx, const std::string& name) {
   return (fs::path(ctx.state->peers_dir) / (name + ".yaml")).string();
 }
 
-bool write_atomically(const std::string& path, const std::string& text, mode_t mode, bool replace,
-                      std::string& error) {
-  const fs::path target(path);
-  const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  // A dot name: the peers_dir loader skips it while it is being written.
-  std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) {
-    error = "cannot create a file in " + dir.string() + ": " + std::strerror(errno);
-    return false;
-  }
-  bool ok = ::fchmod(fd, mode) == 0;
-  for (std::size_t done = 0; ok && done < text.size();) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-    } else {
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  ok = ok && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  if (ok) {
-    const unsigned flags = replace ? 0 : RENAME_NOREPLACE;
-    ok = ::renameat2(AT_FDCWD, tmpl.c_str(), AT_FDCWD, path.c_str(), flags) == 0;
-  }
-  if (!ok) {
-    error = "cannot write " + path + ": " + std::strerror(errno);
-    ::unlink(tmpl.c_str());
-  }
-  return ok;
-}
-
 namespace {
 
 // Two rows of modules per line with the half blocks, dark on light, and a
@@ -206,7 +173,7 @@ bool deliver_site_file(const Context& ctx, std::string& text) {
   bool ok = true;
   if (!ctx.options.output.empty()) {
     std::string error;
-    ok = write_atomically(ctx.options.output, text, 0600, ctx.options.force, error);
+    ok = config::write_file_atomically(ctx.options.output, text, 0600, ctx.options.force, error);
     if (ok) {
       std::fprintf(stderr, "wghub site: wrote the site's wg-quick file %s (mode 0600)\n",
                    ctx.options.output.c_str());

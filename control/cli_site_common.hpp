@@ -69,11 +69,6 @@ std::optional<std::chrono::milliseconds> reload_and_wait(
 
 // The site's peer file in peers_dir.
 std::string peer_file_path(const Context& ctx, const std::string& name);
-// Writes `text` to `path` through a temporary file in the same directory and
-// rename(2): readers see the old file or the new one, never a part. `mode`
-// is set before any byte is written; `replace` false refuses an existing file.
-bool write_atomically(const std::string& path, const std::string& text, mode_t mode, bool replace,
-                      std::string& error);
 
 // Prints the site's wg-quick text: to -o FILE (0600) or stdout, and as a
 // terminal QR code with --qr. The text is wiped afterwards.

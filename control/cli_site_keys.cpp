@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "config/atomic_file.hpp"
 #include "control/cli_site_common.hpp"
 #include "control/uapi.hpp"
 #include "crypto/base64.hpp"
@@ -71,7 +72,7 @@ int rotate(Context& ctx, const std::string& name) {
       std::fprintf(stderr, "wghub site rotate: nothing changed\n");
       return 1;
     }
-    if (!write_atomically(site->file, new_file, 0644, true, error)) {
+    if (!config::write_file_atomically(site->file, new_file, 0644, true, error)) {
       std::fprintf(stderr, "wghub site rotate: %s; nothing changed (forget that site file)\n",
                    error.c_str());
       return 1;
@@ -140,7 +141,7 @@ int rotate(Context& ctx, const std::string& name) {
   }
   const double switch_ms = ms_since(t0);
   // 4. The file, and the hub's running config from it (the name comes back).
-  if (!write_atomically(site->file, new_file, 0644, true, error)) {
+  if (!config::write_file_atomically(site->file, new_file, 0644, true, error)) {
     std::fprintf(stderr,
                  "wghub site rotate: the running hub switched, but %s: the hub would go back to "
                  "the old key at its next reload or start; fix the file by hand\n",
