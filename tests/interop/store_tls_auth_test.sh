@@ -52,6 +52,8 @@ cleanup() {
     kill "$etcd_pid" 2>/dev/null
     wait "$etcd_pid" 2>/dev/null
   fi
+  # Whatever still runs in the namespace (nothing, when the kills worked).
+  ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
   ip netns del "$ns" 2>/dev/null
   rm -rf "$tmp"
   exit "$rc"
@@ -88,7 +90,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=another CA" \
   -keyout other-ca.key -out other-ca.pem 2>/dev/null
 chmod 600 ./*.key
 
-in_ns etcd --name tls --data-dir "$tmp/etcd" \
+ip netns exec "$ns" etcd --name tls --data-dir "$tmp/etcd" \
   --listen-client-urls https://127.0.0.1:2379 --advertise-client-urls https://127.0.0.1:2379 \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
   --initial-cluster tls=http://127.0.0.1:2380 \
@@ -172,7 +174,9 @@ write_config nocert.yaml ca.pem "" password
 expect_fail "no client certificate" "https://127.0.0.1:2379: " nocert.yaml
 write_config cn.yaml ca.pem cn-client.pem password
 expect_fail "client certificate with a CN" "refuses client certificates with a Common Name" cn.yaml
-in_ns "$WGHUB" -c good.yaml --status-interval 0 >hub.log 2>&1 &
+# Not through in_ns: $! must be the hub itself (ip netns exec execs it), not
+# a subshell whose kill would leave the hub running.
+ip netns exec "$ns" "$WGHUB" -c good.yaml --status-interval 0 >hub.log 2>&1 &
 hub_pid=$!
 for _ in $(seq 300); do
   grep -q "store: revision .* applied" hub.log && break
