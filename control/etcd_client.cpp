@@ -151,6 +151,19 @@ void EtcdClient::set_common(void* handle, const std::string& url) const {
   }
 }
 
+curl_slist* EtcdClient::set_json_post(void* handle, const std::string& url,
+                                      const std::string& body) const {
+  CURL* c = static_cast<CURL*>(handle);
+  set_common(c, url);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  if (!token_.empty())
+    headers = curl_slist_append(headers, ("Authorization: " + token_).c_str());  // copied
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  return headers;
+}
+
 bool EtcdClient::post(const std::string& endpoint, const std::string& path, const std::string& body,
                       std::string& reply, long& status, std::string& error) {
   CURL* c = static_cast<CURL*>(curl_);
@@ -159,14 +172,8 @@ bool EtcdClient::post(const std::string& endpoint, const std::string& path, cons
     return false;
   }
   curl_easy_reset(c);
-  set_common(c, endpoint + path);
+  curl_slist* headers = set_json_post(c, endpoint + path, body);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  const std::string auth = "Authorization: " + token_;
-  if (!token_.empty()) headers = curl_slist_append(headers, auth.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   reply.clear();
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
@@ -385,13 +392,7 @@ bool EtcdClient::watch_prefix(const std::string& prefix, std::int64_t start_revi
                                   {"range_end", b64(prefix_end(prefix))},
                                   {"start_revision", std::to_string(start_revision)}}}}
                                .dump();
-  set_common(c, endpoint() + "/v3/watch");
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  const std::string auth = "Authorization: " + token_;
-  if (!token_.empty()) headers = curl_slist_append(headers, auth.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_slist* headers = set_json_post(c, endpoint() + "/v3/watch", body);
   WatchStream w;
   w.on_batch = &on_batch;
   w.stop = &stop;

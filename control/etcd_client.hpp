@@ -23,6 +23,8 @@
 #include "config/model.hpp"
 #include "config/store_peers.hpp"
 
+struct curl_slist;
+
 namespace wghub::ctl {
 
 struct EtcdOptions {
@@ -88,6 +90,10 @@ class EtcdClient {
             std::string& reply, long& status, std::string& error);
   bool authenticate(const std::string& endpoint, std::string& error);
   void set_common(void* curl, const std::string& url) const;
+  // set_common, then a JSON POST of `body` (not copied: it must outlive the
+  // transfer) with the token; the header list is the caller's to free after
+  // the transfer.
+  curl_slist* set_json_post(void* curl, const std::string& url, const std::string& body) const;
 
   EtcdOptions options_;
   std::size_t current_ = 0;
