@@ -5,8 +5,8 @@
 //
 // Concurrency: control writes an entry before it adds any route that uses its
 // id, so a reader that finds the route finds the address. The address is
-// stored in relaxed atomic words: an entry is written only while no route
-// names its id, so a reader never sees a mix. An id freed by its last
+// stored in atomic words (release stores, relaxed loads): an entry is written
+// only while no route names its id, so a reader never sees a mix. An id freed by its last
 // release() is recycled only after the table has published every change so
 // far (Fib6 double-buffers; Fib applies at once) and a grace period has passed
 // (DeferredFree), so a worker that looked up the old route never reads a
@@ -44,10 +44,11 @@ class LanGatewaysOf {
     }
     if (!free_id) return std::nullopt;
     Entry& e = entries_[*free_id];
-    for (std::size_t i = 0; i < kWords; ++i) e.words[i].store(words[i], std::memory_order_relaxed);
-    // Ordered before the route that names this id (rte_fib_add, or Fib6's
-    // publication, both after this store).
-    std::atomic_thread_fence(std::memory_order_release);
+    // Release stores, not a release fence (TSan cannot model fences): the
+    // address is written before the route that names this id is published,
+    // after this (Fib6: a release store of its table; Fib: rte_fib_add's
+    // plain stores, which x86's total store order keeps behind these).
+    for (std::size_t i = 0; i < kWords; ++i) e.words[i].store(words[i], std::memory_order_release);
     e.refs = 1;
     ++in_use_;
     return free_id;
