@@ -6,11 +6,11 @@
 // Concurrency: control writes an entry before it adds any route that uses its
 // id, so a reader that finds the route finds the address. The address is
 // stored in atomic words (release stores, relaxed loads): an entry is written
-// only while no route names its id, so a reader never sees a mix. An id freed by its last
-// release() is recycled only after the table has published every change so
-// far (Fib6 double-buffers; Fib applies at once) and a grace period has passed
-// (DeferredFree), so a worker that looked up the old route never reads a
-// different address.
+// only while no route names its id, so a reader never sees a mix. An id freed
+// by its last release() is recycled only after the table has published every
+// change so far (Fib6 double-buffers; Fib applies at once) and a grace period
+// has passed (DeferredFree), so a worker that looked up the old route never
+// reads a different address.
 #pragma once
 
 #include <array>
