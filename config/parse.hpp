@@ -43,6 +43,22 @@ struct PeerDraft {
   std::vector<Source> prefix_src;  // parallel to peer.allowed_ips
 };
 
+// A string holding a prefix ("10.1.0.0/24", "fd00:1::/64"); a bad one is
+// reported at node under path.
+std::optional<Prefix> read_prefix(const Doc& doc, const YAML::Node& node, const std::string& path);
+
+// A list of prefixes: take(prefix, element node, element path) for each good
+// one; a non-list, a non-string or a bad prefix is reported.
+template <typename Take>
+void read_prefix_list(const Doc& doc, const YAML::Node& list, const std::string& path,
+                      const char* example, Take&& take) {
+  if (!expect_list(doc, list, path, example)) return;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string epath = element(path, i);
+    if (auto prefix = read_prefix(doc, list[i], epath)) take(*prefix, list[i], epath);
+  }
+}
+
 // Each parser reports its errors through doc and fills what it could.
 void parse_interface(const Doc& doc, const YAML::Node& node, const std::string& path,
                      Interface& out);

@@ -98,21 +98,11 @@ std::optional<PeerDraft> parse_peer(const Doc& doc, const YAML::Node& node, cons
   }
 
   if (auto n = map.get("allowed_ips"); n.IsDefined()) {
-    const std::string field = map.path("allowed_ips");
-    if (expect_list(doc, n, field, "[10.1.0.0/24, \"fd00:1::/64\"]")) {
-      for (std::size_t i = 0; i < n.size(); ++i) {
-        const std::string epath = element(field, i);
-        auto text = read_string(doc, n[i], epath);
-        if (!text) continue;
-        auto prefix = Prefix::parse(*text);
-        if (!prefix) {
-          doc.error(n[i], epath, prefix.error);
-          continue;
-        }
-        draft.peer.allowed_ips.push_back(*prefix.value);
-        draft.prefix_src.push_back(Source{doc.at(n[i]), epath});
-      }
-    }
+    read_prefix_list(doc, n, map.path("allowed_ips"), "[10.1.0.0/24, \"fd00:1::/64\"]",
+                     [&](const Prefix& prefix, const YAML::Node& at, const std::string& epath) {
+                       draft.peer.allowed_ips.push_back(prefix);
+                       draft.prefix_src.push_back(Source{doc.at(at), epath});
+                     });
   }
 
   if (auto n = map.get("endpoint"); n.IsDefined()) {

@@ -63,6 +63,17 @@ std::optional<IpAddress> read_next_hop(const Doc& doc, const YAML::Node& node,
 
 }  // namespace
 
+std::optional<Prefix> read_prefix(const Doc& doc, const YAML::Node& node, const std::string& path) {
+  auto text = read_string(doc, node, path);
+  if (!text) return std::nullopt;
+  auto parsed = Prefix::parse(*text);
+  if (!parsed) {
+    doc.error(node, path, parsed.error);
+    return std::nullopt;
+  }
+  return *parsed.value;
+}
+
 void parse_interface(const Doc& doc, const YAML::Node& node, const std::string& path,
                      Interface& out) {
   MapReader map(doc, node, path, {"name", "private_key_file", "listen_port", "address"});
@@ -229,14 +240,7 @@ std::optional<PortDraft> parse_port(const Doc& doc, const YAML::Node& node, cons
         Source prefix_src;
         if (auto p = route.require("prefix"); p.IsDefined()) {
           prefix_src = Source{doc.at(p), route.path("prefix")};
-          if (auto text = read_string(doc, p, route.path("prefix"))) {
-            auto parsed = Prefix::parse(*text);
-            if (parsed) {
-              prefix = *parsed.value;
-            } else {
-              doc.error(p, route.path("prefix"), parsed.error);
-            }
-          }
+          prefix = read_prefix(doc, p, route.path("prefix"));
         }
         std::optional<IpAddress> via;
         if (auto v = route.require("via"); v.IsDefined()) {

@@ -14,16 +14,12 @@ void parse_sites(const Doc& doc, const YAML::Node& node, const std::string& path
   Sites sites;
 
   if (auto n = map.require("overlay"); n.IsDefined()) {
-    if (auto text = read_string(doc, n, map.path("overlay"))) {
-      auto prefix = Prefix::parse(*text);
-      if (!prefix) {
-        doc.error(n, map.path("overlay"), prefix.error);
-      } else if (prefix.value->length() + 2 > prefix.value->address().max_prefix_length()) {
-        doc.error(
-            n, map.path("overlay"),
-            prefix.value->to_string() + " has no room for sites; give a pool such as 10.99.0.0/16");
+    if (auto prefix = read_prefix(doc, n, map.path("overlay"))) {
+      if (prefix->length() + 2 > prefix->address().max_prefix_length()) {
+        doc.error(n, map.path("overlay"),
+                  prefix->to_string() + " has no room for sites; give a pool such as 10.99.0.0/16");
       } else {
-        sites.overlay = *prefix.value;
+        sites.overlay = *prefix;
       }
     }
   }
@@ -40,26 +36,19 @@ void parse_sites(const Doc& doc, const YAML::Node& node, const std::string& path
   }
 
   if (auto n = map.get("hq_networks"); n.IsDefined()) {
-    const std::string field = map.path("hq_networks");
-    if (expect_list(doc, n, field, "[10.0.0.0/24, 172.16.0.0/12]")) {
-      for (std::size_t i = 0; i < n.size(); ++i) {
-        const std::string epath = element(field, i);
-        auto text = read_string(doc, n[i], epath);
-        if (!text) continue;
-        auto prefix = Prefix::parse(*text);
-        if (!prefix) {
-          doc.error(n[i], epath, prefix.error);
-        } else if (sites.overlay.length() != 0 && (sites.overlay.contains(*prefix.value) ||
-                                                   prefix.value->contains(sites.overlay))) {
-          doc.error(n[i], epath,
-                    prefix.value->to_string() + " overlaps the overlay pool " +
-                        sites.overlay.to_string() +
-                        "; sites get the pool anyway, list only the networks behind the hub");
-        } else {
-          sites.hq_networks.push_back(*prefix.value);
-        }
-      }
-    }
+    read_prefix_list(
+        doc, n, map.path("hq_networks"), "[10.0.0.0/24, 172.16.0.0/12]",
+        [&](const Prefix& prefix, const YAML::Node& at, const std::string& epath) {
+          if (sites.overlay.length() != 0 &&
+              (sites.overlay.contains(prefix) || prefix.contains(sites.overlay))) {
+            doc.error(at, epath,
+                      prefix.to_string() + " overlaps the overlay pool " +
+                          sites.overlay.to_string() +
+                          "; sites get the pool anyway, list only the networks behind the hub");
+          } else {
+            sites.hq_networks.push_back(prefix);
+          }
+        });
   }
 
   if (auto n = map.get("mtu"); n.IsDefined()) {
