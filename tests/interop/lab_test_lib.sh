@@ -87,6 +87,27 @@ ping_clean() { # ping_clean NS DST LABEL
   ok "ping $3: 5/5"
 }
 
+# No reply at all: ping_fails NS DST LABEL
+ping_fails() {
+  local got
+  got=$(ping_received "$1" "$2" 3)
+  [ "${got:-0}" = 0 ] || fail "ping $3: ${got} replies, expected none"
+  ok "ping $3: 0/3 (cut off)"
+}
+
+# Poll until one ping gets through (a site re-handshakes by itself, retrying
+# every 5 s): prints the seconds it took. wait_reachable NS DST TIMEOUT
+wait_reachable() {
+  local start=$SECONDS deadline=$((SECONDS + $3))
+  while [ $SECONDS -le $deadline ]; do
+    if in_ns "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; then
+      echo $((SECONDS - start))
+      return 0
+    fi
+  done
+  return 1
+}
+
 step() { printf '\n== step %s\n' "$*"; }
 
 # ---------------------------------------------------------------- setup and teardown

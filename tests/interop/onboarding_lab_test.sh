@@ -48,12 +48,6 @@ now_ms() { date +%s%3N; }
 # `wg showconf` of a wireguard-go site, its runtime fields left out.
 site_conf() { in_ns "site$1" wg showconf "$(site_var "$1" WG_IF)" | grep -v '^Endpoint'; }
 hub_allowed_ips() { wg show "$LAB_HUB_NAME" allowed-ips | awk -v k="$1" '$1 == k {$1 = ""; print substr($0, 2)}'; }
-ping_fails() { # ping_fails NS DST LABEL
-  local got
-  got=$(ping_received "$1" "$2" 3)
-  [ "${got:-0}" = 0 ] || fail "ping $3: ${got} replies, expected none"
-  ok "ping $3: 0/3 (cut off)"
-}
 site_cmd() { "$WGHUB" site "$@" -c "$config" --audit-log "$audit"; }
 # wg-quick in the new site's namespace; the file's name is the interface's.
 quick() { in_ns "site$NEW" wg-quick "$1" "$2" >>"$tmp/wg-quick.log" 2>&1 || fail "wg-quick $1 $2 failed: $(tail -n 5 "$tmp/wg-quick.log")"; }

@@ -103,26 +103,6 @@ wait_for_log_since() { # wait_for_log_since N SECONDS REGEX
   return 1
 }
 
-# No reply at all: ping_fails NS DST LABEL
-ping_fails() {
-  local got
-  got=$(ping_received "$1" "$2" 3)
-  [ "${got:-0}" = 0 ] || fail "ping $3: ${got} replies, expected none"
-  ok "ping $3: 0/3 (cut off)"
-}
-
-# Poll until one ping gets through (a site re-handshakes by itself): prints the
-# seconds it took. wait_reachable NS DST TIMEOUT
-wait_reachable() {
-  local start=$SECONDS deadline=$((SECONDS + $3))
-  while [ $SECONDS -le $deadline ]; do
-    if in_ns "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; then
-      echo $((SECONDS - start))
-      return 0
-    fi
-  done
-  return 1
-}
 
 site_var() { local v="LAB_SITE$1_$2"; echo "${!v}"; } # site_var 1 PUBKEY
 

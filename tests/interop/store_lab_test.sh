@@ -110,21 +110,6 @@ wait_peer() {
   return 1
 }
 
-ping_fails() {
-  local got
-  got=$(ping_received "$1" "$2" 3)
-  [ "${got:-0}" = 0 ] || fail "ping $3: ${got} replies, expected none"
-  ok "ping $3: 0/3 (cut off)"
-}
-
-# Until one ping gets through (a site retries its handshake every 5 s).
-wait_reachable() { # wait_reachable NS DST TIMEOUT
-  local start=$SECONDS
-  while [ $((SECONDS - start)) -le "$3" ]; do
-    in_ns "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
-  done
-  return 1
-}
 
 metric() { # metric NAME -> its value in the hub's scrape
   in_hub curl -sf "http://$LAB_HUB_METRICS/metrics" | awk -v n="$1" '$1 == n {print $2}'
@@ -189,7 +174,7 @@ echo "store: site3 put in etcd -> on the hub's wg show in $took s (target < 1 s;
 wait_for_log_since "$n" 5 "store: revision [0-9]+ applied: 1 peer\(s\) added" ||
   fail "no 'store: revision N applied: 1 peer(s) added' log line"
 grep -E "store: revision [0-9]+ applied" "$hub_log" | tail -n1
-wait_reachable lan3 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" || fail "site3 does not reach HQ once added"
+wait_reachable lan3 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" >/dev/null || fail "site3 does not reach HQ once added"
 ping_clean lan3 "$LAB_HQ_HOST" "site3 LAN -> HQ (added through etcd)"
 
 # ---------------------------------------------------------------- 3
@@ -245,7 +230,7 @@ took=$(wait_peer "$(site_key 2)" 1 "$t0") || fail "site2 not applied 10 s after 
 echo "store: port reopened -> resync applied site2 in $took s"
 wait_for_log_since "$n" 5 "store: connected to etcd" || fail "no reconnect line"
 wait_metric wghub_store_reconnects_total 2 || fail "wghub_store_reconnects_total < 2"
-wait_reachable lan2 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" || fail "site2 does not reach HQ after the resync"
+wait_reachable lan2 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" >/dev/null || fail "site2 does not reach HQ after the resync"
 ok "site2 back through the resync"
 
 # ---------------------------------------------------------------- 6
@@ -260,7 +245,7 @@ grep -q "RUNNING FROM THE CACHED STORE STATE" "$hub_log" || fail "no log line ab
 for i in 1 2 3; do hub_has_peer "$(site_key "$i")" || fail "site$i missing on a hub started from the cache"; done
 # A restarted hub has no sessions: site1 re-handshakes when its own timers
 # say so (the ~15 s that the rest of issue 14 is about).
-wait_reachable lan1 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" || fail "site1 does not reach HQ via the hub started from the cache"
+wait_reachable lan1 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" >/dev/null || fail "site1 does not reach HQ via the hub started from the cache"
 ping_clean lan1 "$LAB_HQ_HOST" "site1 LAN -> HQ (hub started from the cache)"
 ok "started from the cache with 3 peers, forwarding"
 n=$(log_lines)
@@ -271,7 +256,7 @@ echo "store: etcd started -> the resync removed site1 (deleted while the hub was
 wait_for_log_since "$n" 5 "store: connected to etcd" || fail "no reconnect line"
 ping_fails lan1 "$LAB_HQ_HOST" "site1 LAN -> HQ (deleted in etcd, resynced)"
 # site3 has not talked to this hub yet: its own timers bring it back.
-wait_reachable lan3 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" || fail "site3 does not reach HQ after the resync"
+wait_reachable lan3 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" >/dev/null || fail "site3 does not reach HQ after the resync"
 ping_clean lan3 "$LAB_HQ_HOST" "site3 LAN -> HQ (kept by the resync)"
 stop_hub
 stop_etcd
