@@ -10,6 +10,7 @@
 #include <string>
 
 #include "control/audit.hpp"
+#include "control/election.hpp"
 #include "control/handshake_threads.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
@@ -66,6 +67,44 @@ void ControlThread::set_metrics(MetricsExporter* exporter, std::string interface
   next_metrics_ = {};
 }
 
+void ControlThread::set_election(RoleSource* election) {
+  election_ = election;
+  // Until the election says otherwise, a hub with one is a standby (and
+  // one whose election ends, at shutdown, stays fenced).
+  dp_.answering.store(false, std::memory_order_release);
+}
+
+// The fence, every poll (election.hpp): by this hub's clock, not by the
+// election thread's progress, so a thread stuck in a call to etcd still
+// stops the WAN before the lease could be granted elsewhere.
+void ControlThread::update_role() {
+  const bool active = election_->answering();
+  if (active == dp_.answering.load(std::memory_order_relaxed)) return;
+  const ElectionStatus st = election_->status();
+  if (active) {
+    dp_.answering.store(true, std::memory_order_release);  // before the announcements
+    ++became_active_;
+    for (dp::PortContext* port : {&dp_.wan, &dp_.lan}) {
+      tx_.announce<dp::Inet4>(*port);
+      tx_.announce<dp::Inet6>(*port);
+    }
+    log_info("role: active (%s holds the lease); answering, gratuitous ARP/NA sent on both ports",
+             election_->node().c_str());
+  } else {
+    dp_.answering.store(false, std::memory_order_release);
+    ++became_standby_;
+    log_warn("role: standby (%s); answering nothing on either port",
+             st.leader.empty() || st.leader == election_->node()
+                 ? "the lease is lost or in doubt"
+                 : ("the leader is " + st.leader).c_str());
+  }
+  AuditEvent("role_changed")
+      .add("role", active ? "active" : "standby")
+      .add("node", election_->node())
+      .add("leader", st.leader)
+      .emit();
+}
+
 void ControlThread::run(ControlSignals& signals, const std::function<void()>& on_reload) {
   while (signals.stop == 0) {
     if (signals.dump != 0) {
@@ -106,6 +145,7 @@ unsigned ControlThread::poll_once() {
   const auto poll_start = std::chrono::steady_clock::now();
   const TimePoint now = Clock::now();
   update_load(now);
+  if (election_ != nullptr) update_role();
   const std::uint64_t now_tsc = rte_get_tsc_cycles();
   void* objs[kRingBurst];
   const unsigned handshakes = poll_handshakes(now, now_tsc);
