@@ -88,6 +88,10 @@ void ControlThread::update_role() {
       tx_.announce<dp::Inet4>(*port);
       tx_.announce<dp::Inet6>(*port);
     }
+    takeover_queue_ = election_->take_endpoints();
+    takeover_next_ = 0;
+    published_endpoints_.clear();
+    for (const auto& [name, value] : takeover_queue_) published_endpoints_[name] = value;
     log_info("role: active (%s holds the lease); answering, gratuitous ARP/NA sent on both ports",
              election_->node().c_str());
   } else {
@@ -103,6 +107,51 @@ void ControlThread::update_role() {
       .add("node", election_->node())
       .add("leader", st.leader)
       .emit();
+}
+
+namespace {
+constexpr std::size_t kTakeoverDialsPerPoll = 256;  // each costs a handshake initiation
+constexpr auto kPublishInterval = std::chrono::seconds(2);
+}  // namespace
+
+// The active hub's side of takeover handshakes (docs/ha.md): dials the
+// endpoints the previous active hub published, a slice per poll (the ticks
+// then send the initiations, within their per-poll budget), and publishes
+// its own peers' endpoints that changed, every 2 s.
+void ControlThread::takeover_step(TimePoint now) {
+  if (takeover_next_ < takeover_queue_.size()) {
+    if (takeover_slots_.empty())  // once per takeover: O(peers)
+      for (const auto& [slot, p] : device_.peers()) takeover_slots_.emplace(p.name, slot);
+    const auto& slots = takeover_slots_;
+    const std::size_t end =
+        std::min(takeover_queue_.size(), takeover_next_ + kTakeoverDialsPerPoll);
+    for (; takeover_next_ < end; ++takeover_next_) {
+      const auto& [name, value] = takeover_queue_[takeover_next_];
+      const auto slot = slots.find(name);
+      const auto ep = config::Endpoint::parse(value);
+      if (slot != slots.end() && ep && device_.dial(slot->second, *ep.value)) ++takeover_dials_;
+    }
+    if (takeover_next_ == takeover_queue_.size()) {
+      log_info("takeover: handshakes started to %" PRIu64 " of %zu published endpoint(s)",
+               takeover_dials_, takeover_queue_.size());
+      takeover_queue_.clear();
+      takeover_slots_.clear();
+      takeover_next_ = 0;
+    }
+  }
+  if (now < next_publish_) return;
+  next_publish_ = now + kPublishInterval;
+  std::vector<std::pair<std::string, std::string>> changed;
+  for (const auto& [slot, p] : device_.peers()) {
+    const dp::Endpoint ep = device_.endpoint(p);
+    if (ep.empty()) continue;
+    std::string text = format_endpoint(ep);
+    std::string& published = published_endpoints_[p.name];
+    if (published == text) continue;
+    published = text;
+    changed.emplace_back(p.name, std::move(text));
+  }
+  if (!changed.empty()) election_->publish_endpoints(std::move(changed));
 }
 
 void ControlThread::run(ControlSignals& signals, const std::function<void()>& on_reload) {
@@ -145,7 +194,10 @@ unsigned ControlThread::poll_once() {
   const auto poll_start = std::chrono::steady_clock::now();
   const TimePoint now = Clock::now();
   update_load(now);
-  if (election_ != nullptr) update_role();
+  if (election_ != nullptr) {
+    update_role();
+    if (dp_.answering.load(std::memory_order_relaxed)) takeover_step(now);
+  }
   const std::uint64_t now_tsc = rte_get_tsc_cycles();
   void* objs[kRingBurst];
   const unsigned handshakes = poll_handshakes(now, now_tsc);

@@ -31,6 +31,8 @@ std::chrono::milliseconds Election::margin_for(std::chrono::seconds ttl) {
 
 Election::Election(std::unique_ptr<EtcdClient> client, ElectionOptions options)
     : client_(std::move(client)), options_(std::move(options)), fence_(margin_for(options_.ttl)) {
+  if (options_.endpoints_prefix.empty())
+    options_.endpoints_prefix = options_.key.substr(0, options_.key.rfind('/') + 1) + "endpoints/";
   // A keepalive that takes longer than its period is a failed one.
   client_->set_timeout(std::min<std::chrono::milliseconds>(
       std::chrono::milliseconds(2000),
@@ -116,6 +118,8 @@ void Election::run() {
     backoff = 250ms;
     set_connected(true, "");
     if (c.won) {
+      // Before the fence opens: the control thread takes these as it does.
+      read_endpoints();
       fence_.renewed(sent, std::chrono::seconds(granted));
       observe_leader(options_.node);
       hold(lease);
@@ -167,6 +171,7 @@ void Election::hold(std::int64_t lease) {
         return;
       }
       fence_.renewed(sent, std::chrono::seconds(left));
+      write_endpoints();
       if (doubted) log_info("election: keepalive answered again; answering on the ports");
       doubted = false;
       continue;
@@ -197,6 +202,56 @@ void Election::hold(std::int64_t lease) {
     if (client_->lease_revoke(lease, error))
       log_info("election: lease revoked; a standby takes over now");
   }
+}
+
+void Election::publish_endpoints(std::vector<std::pair<std::string, std::string>> changed) {
+  std::lock_guard lock(mutex_);
+  for (auto& c : changed) to_publish_.push_back(std::move(c));
+}
+
+std::vector<std::pair<std::string, std::string>> Election::take_endpoints() {
+  std::lock_guard lock(mutex_);
+  return std::move(taken_over_);
+}
+
+void Election::read_endpoints() {
+  config::StoreSnapshot snap;
+  std::string error;
+  std::vector<std::pair<std::string, std::string>> found;
+  if (!client_->range_prefix(options_.endpoints_prefix, snap, error)) {
+    log_warn("election: cannot read the peers' endpoints under %s (%s); no takeover handshakes",
+             options_.endpoints_prefix.c_str(), error.c_str());
+  } else {
+    for (auto& e : snap.entries)
+      found.emplace_back(e.key.substr(options_.endpoints_prefix.size()), std::move(e.value));
+  }
+  std::lock_guard lock(mutex_);
+  taken_over_ = std::move(found);
+  to_publish_.clear();  // what an earlier term queued is stale
+}
+
+// One batch per keepalive period at most (the rate limit): the changes the
+// control thread queued since the last one, in transactions of 128.
+void Election::write_endpoints() {
+  std::vector<std::pair<std::string, std::string>> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(to_publish_);
+  }
+  if (batch.empty()) return;
+  std::vector<EtcdClient::Op> ops;
+  ops.reserve(batch.size());
+  for (auto& [name, value] : batch) ops.push_back({options_.endpoints_prefix + name, value});
+  std::string error;
+  if (!client_->write(ops, error)) {
+    log_warn("election: publishing %zu endpoint(s) failed (%s); retrying with the next batch",
+             batch.size(), error.c_str());
+    std::lock_guard lock(mutex_);
+    for (auto& b : batch) to_publish_.push_back(std::move(b));
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  status_.endpoints_published += batch.size();
 }
 
 void Election::stand_by(std::int64_t revision) {

@@ -22,6 +22,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "control/etcd_client.hpp"
 
@@ -57,9 +59,12 @@ class LeaseFence {
 };
 
 struct ElectionOptions {
-  std::string key;   // store.leader_key
+  std::string key;  // store.leader_key
   std::string node;  // store.node_name (or the host name)
   std::chrono::seconds ttl{2};
+  // Where the active hub publishes its peers' endpoints (name -> "ip:port");
+  // default: the leader key's parent + "endpoints/".
+  std::string endpoints_prefix;
 };
 
 struct ElectionStatus {
@@ -67,6 +72,7 @@ struct ElectionStatus {
   std::string leader;                // the leader key's holder as last seen ("" unknown/none)
   std::uint64_t leader_changes = 0;  // times the holder seen changed to another hub
   std::uint64_t keepalive_failures = 0;
+  std::uint64_t endpoints_published = 0;  // endpoint keys written to etcd
 };
 
 // What the control thread asks of an election (tests drive a fake).
@@ -77,6 +83,13 @@ class RoleSource {
   virtual bool answering(Clock::time_point now = Clock::now()) const = 0;
   virtual ElectionStatus status() const = 0;
   virtual const std::string& node() const = 0;
+  // Takeover handshakes (docs/ha.md). Peers' endpoints as the active hub
+  // sees them, name -> "ip:port", changes only: written to etcd in batches.
+  virtual void publish_endpoints(std::vector<std::pair<std::string, std::string>> changed) {
+    (void)changed;
+  }
+  // Once, after winning: the endpoints the previous active hub published.
+  virtual std::vector<std::pair<std::string, std::string>> take_endpoints() { return {}; }
 };
 
 class Election : public RoleSource {
@@ -96,6 +109,8 @@ class Election : public RoleSource {
   }
   ElectionStatus status() const override;
   const std::string& node() const override { return options_.node; }
+  void publish_endpoints(std::vector<std::pair<std::string, std::string>> changed) override;
+  std::vector<std::pair<std::string, std::string>> take_endpoints() override;
   // The fence margin for a TTL: max(500 ms, TTL/4).
   static std::chrono::milliseconds margin_for(std::chrono::seconds ttl);
 
@@ -106,6 +121,8 @@ class Election : public RoleSource {
   void observe_leader(const std::string& holder);
   void set_connected(bool connected, const std::string& why);
   void wait_for(std::chrono::milliseconds d);
+  void read_endpoints();
+  void write_endpoints();
 
   std::unique_ptr<EtcdClient> client_;
   ElectionOptions options_;
@@ -117,6 +134,8 @@ class Election : public RoleSource {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   ElectionStatus status_;
+  std::vector<std::pair<std::string, std::string>> to_publish_;  // guarded by mutex_
+  std::vector<std::pair<std::string, std::string>> taken_over_;  // guarded by mutex_
 };
 
 }  // namespace wghub::ctl

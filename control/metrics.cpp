@@ -360,7 +360,18 @@ void collect_ha(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
       family("wghub_ha_announcements_total",
              "Gratuitous ARPs and unsolicited NAs sent on becoming active", MetricType::Counter);
   add_counter(announced, {}, s->ha_announcements);
-  for (MetricFamily* f : {&role, &leaders, &roles, &keepalives, &fenced, &announced})
+  MetricFamily takeover =
+      family("wghub_ha_takeover_handshakes_total",
+             "Handshakes started on takeover to endpoints the previous active hub published",
+             MetricType::Counter);
+  add_counter(takeover, {}, s->ha_takeover_handshakes);
+  MetricFamily published =
+      family("wghub_ha_endpoints_published_total",
+             "Peer endpoints this hub wrote to etcd while active (changes only, batched)",
+             MetricType::Counter);
+  add_counter(published, {}, s->ha_endpoints_published);
+  for (MetricFamily* f :
+       {&role, &leaders, &roles, &keepalives, &fenced, &announced, &takeover, &published})
     out.push_back(std::move(*f));
 }
 

@@ -158,6 +158,7 @@ struct MetricsSnapshot {
   bool ha_active = false;  // answering on the WAN now
   std::uint64_t ha_leader_changes = 0, ha_became_active = 0, ha_became_standby = 0;
   std::uint64_t ha_keepalive_failures = 0, ha_fenced_frames = 0, ha_announcements = 0;
+  std::uint64_t ha_takeover_handshakes = 0, ha_endpoints_published = 0;
 };
 
 // The fixed families of one scrape (ports, lcores, drops, handshakes, load,

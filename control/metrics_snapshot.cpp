@@ -159,6 +159,8 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
     s->ha_became_standby = control.became_standby();
     s->ha_fenced_frames = tc.fenced;
     s->ha_announcements = tc.announcements;
+    s->ha_takeover_handshakes = control.takeover_dials();
+    s->ha_endpoints_published = st.endpoints_published;
   }
   const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {

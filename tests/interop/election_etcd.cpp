@@ -46,7 +46,7 @@ std::atomic<bool> g_stop{false};
 void start(int i) {
   EtcdOptions o;
   o.endpoints = {g_url};
-  ElectionOptions eo{"/ha2test/leader", i == 0 ? "hub-a" : "hub-b", 2s};
+  ElectionOptions eo{"/ha2test/leader", i == 0 ? "hub-a" : "hub-b", 2s, ""};
   auto e = std::make_unique<Election>(std::make_unique<EtcdClient>(o), eo);
   e->start();
   std::lock_guard lock(g_mutex);

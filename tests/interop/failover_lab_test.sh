@@ -9,8 +9,9 @@
 #   2. the pair: peers pushed to etcd, hub-a elected active, hub-b standby
 #      (its log, wghub_ha_role, its wg(8) get works and set is refused)
 #   3. SIGKILL hub-a under the pings: hub-b becomes active after the kill,
-#      never before; prints per site "failover: traffic resumed X.X s after
-#      the kill" and "lost N of M pings"
+#      never before, and initiates handshakes to the endpoints hub-a
+#      published in etcd (takeover handshakes); prints per site "failover:
+#      traffic resumed X.X s after the kill" and "lost N of M pings"
 #   4. hub-a started again: it stands by (hub-b keeps the lease)
 # Correctness is asserted (traffic resumes, the standby took over, never two
 # answering); timings are printed, never asserted.
@@ -189,7 +190,17 @@ until_reply 1 40
 until_reply 2 40
 ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ through hub-a"
 ping_clean lan2 "$LAB_HQ_HOST" "site2 -> HQ through hub-a"
-ok "hub-a active, hub-b standby (metrics, wg show works, wg set refused)"
+# Takeover handshakes: the active hub publishes the endpoints it sees.
+for _ in $(seq 100); do
+  n=$(ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
+    get --prefix --keys-only /ha/endpoints/ | grep -c . || true)
+  [ "$n" -ge 2 ] && break
+  sleep 0.1
+done
+[ "$n" -ge 2 ] || fail "hub-a did not publish both sites' endpoints under /ha/endpoints/ within 10 s"
+ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
+  get --prefix /ha/endpoints/
+ok "hub-a active, hub-b standby (metrics, wg show works, wg set refused), endpoints published"
 
 step "3. SIGKILL the active hub under traffic"
 start_pings failover 120
@@ -210,7 +221,11 @@ grep -q '"event":"role_changed".*"role":"active".*"node":"hub-b"' "$hub_b_log" |
   fail "no role_changed audit line for hub-b"
 scrape "$LAB_NS_HUB2" | grep -q '^wghub_ha_role_changes_total{to="active"} 1' ||
   fail "hub-b's wghub_ha_role_changes_total{to=active} is not 1"
-ok "hub-b took over; both sites' traffic resumed"
+grep -q 'takeover: handshakes started to 2 of 2 published endpoint' "$hub_b_log" ||
+  fail "hub-b did not start takeover handshakes to both sites"
+scrape "$LAB_NS_HUB2" | grep -q '^wghub_ha_takeover_handshakes_total 2' ||
+  fail "hub-b's wghub_ha_takeover_handshakes_total is not 2"
+ok "hub-b took over and dialled both sites; both sites' traffic resumed"
 
 step "4. hub-a back: it stands by"
 rm -f "/var/run/wireguard/$LAB_HUB_NAME.sock"
