@@ -59,7 +59,7 @@ class LeaseFence {
 };
 
 struct ElectionOptions {
-  std::string key;  // store.leader_key
+  std::string key;   // store.leader_key
   std::string node;  // store.node_name (or the host name)
   std::chrono::seconds ttl{2};
   // Where the active hub publishes its peers' endpoints (name -> "ip:port");
