@@ -149,6 +149,13 @@ struct Store {
   // The last good store state, used when etcd is unreachable at start;
   // default kDefaultStoreCacheDir/<interface.name>.store.json.
   std::string cache_file;
+  // Leader election (docs/ha.md): hubs sharing the WAN service address
+  // elect one active hub with an etcd lease; the others stand by and answer
+  // nothing on the WAN. Off: the hub is always active (one box).
+  bool election = false;
+  std::string node_name;        // this hub's name in the leader key; default: the host name
+  std::uint32_t lease_ttl = 2;  // seconds (etcd rounds shorter leases up to its minimum)
+  std::string leader_key;       // default: the prefix's parent + "leader" (/wghub/leader)
 
   bool enabled() const { return !endpoints.empty(); }
   friend bool operator==(const Store&, const Store&) = default;

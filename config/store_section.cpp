@@ -30,7 +30,7 @@ void parse_store(const Doc& doc, const YAML::Node& node, const std::string& path
                  const std::string& interface_name) {
   MapReader map(doc, node, path,
                 {"endpoints", "prefix", "ca_file", "cert_file", "key_file", "user", "password_file",
-                 "cache_file"});
+                 "cache_file", "election", "node_name", "lease_ttl", "leader_key"});
   if (!map.ok()) return;
   if (auto n = map.require("endpoints"); n.IsDefined()) {
     const std::string field = map.path("endpoints");
@@ -92,6 +92,40 @@ void parse_store(const Doc& doc, const YAML::Node& node, const std::string& path
     doc.error(node, map.path(out.user.empty() ? "user" : "password_file"),
               "user and password_file go together (etcd authentication); the password is read "
               "from the file so that it is not in the config");
+  }
+  if (auto n = map.get("election"); n.IsDefined()) {
+    if (auto on = read_bool(doc, n, map.path("election"))) out.election = *on;
+  }
+  if (auto n = map.get("node_name"); n.IsDefined()) {
+    if (auto text = read_string(doc, n, map.path("node_name"))) {
+      if (text->empty() || text->find_first_of(" \t\r\n") != std::string::npos)
+        doc.error(n, map.path("node_name"),
+                  "'" + *text + "' is not a node name; use a word without spaces, e.g. hub-a");
+      else
+        out.node_name = *text;
+    }
+  }
+  if (auto n = map.get("lease_ttl"); n.IsDefined()) {
+    if (auto ttl = read_int(doc, n, map.path("lease_ttl"), "lease TTL (seconds)", 2, 60))
+      out.lease_ttl = static_cast<std::uint32_t>(*ttl);
+  }
+  if (auto n = map.get("leader_key"); n.IsDefined()) {
+    if (auto text = read_string(doc, n, map.path("leader_key"))) {
+      if (text->size() < 2 || text->front() != '/' ||
+          text->compare(0, out.prefix.size(), out.prefix) == 0)
+        doc.error(n, map.path("leader_key"),
+                  "'" + *text +
+                      "' is not a leader key; use one that starts with '/' and is "
+                      "outside the peers' prefix " +
+                      out.prefix + " (e.g. /wghub/leader)");
+      else
+        out.leader_key = *text;
+    }
+  }
+  if (out.leader_key.empty()) {
+    // "/wghub/peers/" -> "/wghub/leader": beside the peers, never one of them.
+    const std::string trimmed = out.prefix.substr(0, out.prefix.size() - 1);
+    out.leader_key = trimmed.substr(0, trimmed.rfind('/') + 1) + "leader";
   }
   if (out.cache_file.empty())
     out.cache_file = std::string(kDefaultStoreCacheDir) + "/" + interface_name + ".store.json";

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "control/audit.hpp"
+#include "control/election.hpp"
 #include "control/handshake_threads.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
@@ -66,6 +67,93 @@ void ControlThread::set_metrics(MetricsExporter* exporter, std::string interface
   next_metrics_ = {};
 }
 
+void ControlThread::set_election(RoleSource* election) {
+  election_ = election;
+  // Until the election says otherwise, a hub with one is a standby (and
+  // one whose election ends, at shutdown, stays fenced).
+  dp_.answering.store(false, std::memory_order_release);
+}
+
+// The fence, every poll (election.hpp): by this hub's clock, not by the
+// election thread's progress, so a thread stuck in a call to etcd still
+// stops the WAN before the lease could be granted elsewhere.
+void ControlThread::update_role() {
+  const bool active = election_->answering();
+  if (active == dp_.answering.load(std::memory_order_relaxed)) return;
+  const ElectionStatus st = election_->status();
+  if (active) {
+    dp_.answering.store(true, std::memory_order_release);  // before the announcements
+    ++became_active_;
+    for (dp::PortContext* port : {&dp_.wan, &dp_.lan}) {
+      tx_.announce<dp::Inet4>(*port);
+      tx_.announce<dp::Inet6>(*port);
+    }
+    takeover_queue_ = election_->take_endpoints();
+    takeover_next_ = 0;
+    published_endpoints_.clear();
+    for (const auto& [name, value] : takeover_queue_) published_endpoints_[name] = value;
+    log_info("role: active (%s holds the lease); answering, gratuitous ARP/NA sent on both ports",
+             election_->node().c_str());
+  } else {
+    dp_.answering.store(false, std::memory_order_release);
+    ++became_standby_;
+    log_warn("role: standby (%s); answering nothing on either port",
+             st.leader.empty() || st.leader == election_->node()
+                 ? "the lease is lost or in doubt"
+                 : ("the leader is " + st.leader).c_str());
+  }
+  AuditEvent("role_changed")
+      .add("role", active ? "active" : "standby")
+      .add("node", election_->node())
+      .add("leader", st.leader)
+      .emit();
+}
+
+namespace {
+constexpr std::size_t kTakeoverDialsPerPoll = 256;  // each costs a handshake initiation
+constexpr auto kPublishInterval = std::chrono::seconds(2);
+}  // namespace
+
+// The active hub's side of takeover handshakes (docs/ha.md): dials the
+// endpoints the previous active hub published, a slice per poll (the ticks
+// then send the initiations, within their per-poll budget), and publishes
+// its own peers' endpoints that changed, every 2 s.
+void ControlThread::takeover_step(TimePoint now) {
+  if (takeover_next_ < takeover_queue_.size()) {
+    if (takeover_slots_.empty())  // once per takeover: O(peers)
+      for (const auto& [slot, p] : device_.peers()) takeover_slots_.emplace(p.name, slot);
+    const auto& slots = takeover_slots_;
+    const std::size_t end =
+        std::min(takeover_queue_.size(), takeover_next_ + kTakeoverDialsPerPoll);
+    for (; takeover_next_ < end; ++takeover_next_) {
+      const auto& [name, value] = takeover_queue_[takeover_next_];
+      const auto slot = slots.find(name);
+      const auto ep = config::Endpoint::parse(value);
+      if (slot != slots.end() && ep && device_.dial(slot->second, *ep.value)) ++takeover_dials_;
+    }
+    if (takeover_next_ == takeover_queue_.size()) {
+      log_info("takeover: handshakes started to %" PRIu64 " of %zu published endpoint(s)",
+               takeover_dials_, takeover_queue_.size());
+      takeover_queue_.clear();
+      takeover_slots_.clear();
+      takeover_next_ = 0;
+    }
+  }
+  if (now < next_publish_) return;
+  next_publish_ = now + kPublishInterval;
+  std::vector<std::pair<std::string, std::string>> changed;
+  for (const auto& [slot, p] : device_.peers()) {
+    const dp::Endpoint ep = device_.endpoint(p);
+    if (ep.empty()) continue;
+    std::string text = format_endpoint(ep);
+    std::string& published = published_endpoints_[p.name];
+    if (published == text) continue;
+    published = text;
+    changed.emplace_back(p.name, std::move(text));
+  }
+  if (!changed.empty()) election_->publish_endpoints(std::move(changed));
+}
+
 void ControlThread::run(ControlSignals& signals, const std::function<void()>& on_reload) {
   while (signals.stop == 0) {
     if (signals.dump != 0) {
@@ -106,6 +194,10 @@ unsigned ControlThread::poll_once() {
   const auto poll_start = std::chrono::steady_clock::now();
   const TimePoint now = Clock::now();
   update_load(now);
+  if (election_ != nullptr) {
+    update_role();
+    if (dp_.answering.load(std::memory_order_relaxed)) takeover_step(now);
+  }
   const std::uint64_t now_tsc = rte_get_tsc_cycles();
   void* objs[kRingBurst];
   const unsigned handshakes = poll_handshakes(now, now_tsc);

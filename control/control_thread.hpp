@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "control/control_tx.hpp"
@@ -30,6 +32,7 @@ namespace wghub::ctl {
 class MetricsExporter;
 class Reloader;
 class StoreSync;
+class RoleSource;
 namespace uapi {
 class Server;
 }
@@ -86,6 +89,17 @@ class ControlThread {
   void set_store_sync(StoreSync* sync) { store_sync_ = sync; }
   const StoreSync* store_sync() const { return store_sync_; }
   const Reloader* reloader() const { return reloader_; }
+  // Gates the WAN on the election's fence every poll (election.hpp;
+  // nullptr: none, always active). Set before the first poll; setting it,
+  // or clearing it at shutdown, fences the WAN until the next election win.
+  void set_election(RoleSource* election);
+  const RoleSource* election() const { return election_; }
+  // Role changes seen here: to active (a takeover) and to standby.
+  std::uint64_t became_active() const { return became_active_; }
+  std::uint64_t became_standby() const { return became_standby_; }
+  // Handshakes started on takeover to the endpoints the previous active hub
+  // published (docs/ha.md).
+  std::uint64_t takeover_dials() const { return takeover_dials_; }
 
   void print_status(bool full) const;
   bool under_load() const { return load_.active(); }
@@ -99,6 +113,8 @@ class ControlThread {
                          TimePoint now, std::uint64_t now_tsc);
   void on_wireguard(rte_mbuf* m, const dp::Classified& c, bool proven,
                     HandshakeEngine::Prepared* prepared, TimePoint now, std::uint64_t now_tsc);
+  void update_role();
+  void takeover_step(TimePoint now);
   void on_ndp(rte_mbuf* m, dp::PortContext& port, const dp::Classified& c, std::uint64_t now_tsc);
 
   dp::Dataplane& dp_;
@@ -124,6 +140,16 @@ class ControlThread {
   std::vector<HandshakeThreads::Job> handshake_jobs_;  // reused between polls
   Reloader* reloader_ = nullptr;
   StoreSync* store_sync_ = nullptr;
+  RoleSource* election_ = nullptr;
+  std::uint64_t became_active_ = 0, became_standby_ = 0;
+  // Takeover handshakes: the endpoints to dial (a slice per poll) and the
+  // ones published so far (only changes are published, every 2 s).
+  std::vector<std::pair<std::string, std::string>> takeover_queue_;
+  std::size_t takeover_next_ = 0;
+  std::unordered_map<std::string, std::uint32_t> takeover_slots_;  // peer name -> slot
+  std::uint64_t takeover_dials_ = 0;
+  std::unordered_map<std::string, std::string> published_endpoints_;
+  TimePoint next_publish_{};
   std::string metrics_interface_;
   MetricsSnapshotBuilder metrics_builder_;  // the snapshot under way, and the peers' labels
   TimePoint next_metrics_{};

@@ -19,6 +19,11 @@ ControlTx::~ControlTx() {
 }
 
 void ControlTx::send_frame(dp::PortContext& port, rte_mbuf* m) {
+  if (!dp_.answering.load(std::memory_order_acquire)) {
+    ++counters_.fenced;  // a standby sends nothing (docs/ha.md)
+    rte_pktmbuf_free(m);
+    return;
+  }
   const std::uint32_t len = m->pkt_len;
   if (rte_eth_tx_burst(port.port.id, port.control_txq, &m, 1) != 1) {
     ++counters_.tx_failed;
@@ -114,6 +119,23 @@ void ControlTx::ask(dp::PortContext& port, const typename Family::NextHopAddress
   ++(kIs6<Family> ? counters_.neighbor_solicits : counters_.arp_requests);
   send_frame(port, req);
 }
+
+template <typename Family>
+void ControlTx::announce(dp::PortContext& port) {
+  rte_mbuf* m = nullptr;
+  if constexpr (kIs6<Family>) {
+    if (!port.local.has_ip6) return;
+    m = dp::build_unsolicited_na(dp_.pool, port.local.mac, port.local.ip6);
+  } else {
+    // A gratuitous ARP: a request for our own address (RFC 5227 2.4).
+    m = dp::build_arp_request(dp_.pool, port.local.mac, port.local.ip_be, port.local.ip_be);
+  }
+  if (m == nullptr) return;
+  ++counters_.announcements;
+  send_frame(port, m);
+}
+template void ControlTx::announce<dp::Inet4>(dp::PortContext&);
+template void ControlTx::announce<dp::Inet6>(dp::PortContext&);
 
 template <typename Family>
 void ControlTx::neighbour_learned(dp::PortContext& port,

@@ -25,7 +25,9 @@ struct ControlTxCounters {
   std::uint64_t neighbor_solicits = 0;  // NDP: Neighbor Solicitations sent
   std::uint64_t held = 0;               // frames that waited for a neighbour
   std::uint64_t held_sent = 0;
-  std::uint64_t held_dropped = 0;  // queue full, or no answer in time
+  std::uint64_t held_dropped = 0;   // queue full, or no answer in time
+  std::uint64_t fenced = 0;         // frames not sent: this hub is a standby
+  std::uint64_t announcements = 0;  // gratuitous ARPs and unsolicited NAs sent
 };
 
 class ControlTx {
@@ -70,6 +72,11 @@ class ControlTx {
     hint_ip_be_ = 0;
     hint6_valid_ = false;
   }
+  // On becoming active: a gratuitous ARP (IPv4) or an unsolicited Neighbor
+  // Advertisement (IPv6, if the port has an address) for our address, so
+  // the segment's caches point at this hub's MAC.
+  template <typename Family>
+  void announce(dp::PortContext& port);
   // A neighbour was learned on `port`: sends the frames that waited for it.
   template <typename Family>
   void neighbour_learned(dp::PortContext& port, const typename Family::NextHopAddress& ip);

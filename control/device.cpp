@@ -110,6 +110,19 @@ void Device::set_configured_endpoint(Peer& p, const std::optional<config::Endpoi
   dp_.peers->at(p.slot).endpoint.store(p.logged_endpoint);
 }
 
+bool Device::dial(std::uint32_t slot, const config::Endpoint& endpoint) {
+  auto it = peers_.find(slot);
+  if (it == peers_.end()) return false;
+  if (endpoint.family() == config::Family::v6 && !dp_.wan.local.has_ip6) return false;
+  Peer& p = it->second;
+  const dp::Endpoint packed = endpoint_of(endpoint);
+  dp_.peers->at(slot).endpoint.store(packed);
+  dp_.known_sources->add(packed);
+  p.logged_endpoint = packed;
+  p.dial_pending = true;
+  return true;
+}
+
 bool Device::add_peer(const PeerSpec& spec, std::string& error) {
   if (slot_of_.contains(spec.public_key)) return update_peer(spec, error);
   if (!permitted(spec, error)) return false;

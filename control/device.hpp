@@ -151,6 +151,11 @@ class Device : public HandshakeSink {
   const StagedCounters& staged_counters() const { return staged_counters_; }
 
   const std::map<std::uint32_t, Peer>& peers() const { return peers_; }
+  // Takeover (docs/ha.md): the endpoint the previous active hub last saw for
+  // the peer; the next tick starts a handshake to it (a dial, as for a
+  // configured endpoint). False: no such peer, or an IPv6 endpoint and no
+  // address6 on the WAN.
+  bool dial(std::uint32_t slot, const config::Endpoint& endpoint);
   bool has_session(const Peer& p, std::uint64_t now_tsc) const;
 
   // HandshakeSink

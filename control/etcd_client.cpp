@@ -333,7 +333,7 @@ bool on_message(WatchStream& w, const std::string& line) {
     batch.events.push_back(std::move(e));
   }
   (*w.on_batch)(batch);
-  return true;
+  return !w.stop->load();  // on_batch may end the stream
 }
 
 std::size_t on_watch_bytes(char* data, std::size_t size, std::size_t n, void* user) {
@@ -371,15 +371,31 @@ bool EtcdClient::watch_prefix(const std::string& prefix, std::int64_t start_revi
                               const std::atomic<bool>& stop, std::string& error,
                               const std::function<void()>& on_alive,
                               std::chrono::milliseconds probe_every) {
+  return watch_range(prefix, prefix_end(prefix), start_revision, on_batch, stop, error, on_alive,
+                     probe_every);
+}
+
+bool EtcdClient::watch_key(const std::string& key, std::int64_t start_revision,
+                           const std::function<void(const WatchBatch&)>& on_batch,
+                           const std::atomic<bool>& stop, std::string& error) {
+  return watch_range(key, "", start_revision, on_batch, stop, error, {}, std::chrono::seconds(2));
+}
+
+bool EtcdClient::watch_range(const std::string& key, const std::string& range_end,
+                             std::int64_t start_revision,
+                             const std::function<void(const WatchBatch&)>& on_batch,
+                             const std::atomic<bool>& stop, std::string& error,
+                             const std::function<void()>& on_alive,
+                             std::chrono::milliseconds probe_every) {
   // Authenticate (and find a live member) with a unary call first.
-  config::StoreSnapshot probe;
   std::string reply;
-  const std::string probe_body = json{
-      {"key", b64(prefix)},
-      {"limit", 1},
-      {"keys_only", true},
-      {"range_end",
-       b64(prefix_end(prefix))}}.dump();
+  json probe_request = {{"key", b64(key)}, {"limit", 1}, {"keys_only", true}};
+  json create = {{"key", b64(key)}, {"start_revision", std::to_string(start_revision)}};
+  if (!range_end.empty()) {
+    probe_request["range_end"] = b64(range_end);
+    create["range_end"] = b64(range_end);
+  }
+  const std::string probe_body = probe_request.dump();
   if (!call("/v3/kv/range", probe_body, reply, error)) return false;
 
   CURL* c = curl_easy_init();
@@ -387,11 +403,7 @@ bool EtcdClient::watch_prefix(const std::string& prefix, std::int64_t start_revi
     error = "libcurl could not start";
     return false;
   }
-  const std::string body = json{{"create_request",
-                                 {{"key", b64(prefix)},
-                                  {"range_end", b64(prefix_end(prefix))},
-                                  {"start_revision", std::to_string(start_revision)}}}}
-                               .dump();
+  const std::string body = json{{"create_request", std::move(create)}}.dump();
   curl_slist* headers = set_json_post(c, endpoint() + "/v3/watch", body);
   WatchStream w;
   w.on_batch = &on_batch;
@@ -432,6 +444,121 @@ bool EtcdClient::watch_prefix(const std::string& prefix, std::int64_t start_revi
   else
     error = endpoint() + "/v3/watch: the stream ended";
   return false;
+}
+
+bool EtcdClient::lease_grant(std::int64_t ttl, std::int64_t& id, std::int64_t& granted,
+                             std::string& error) {
+  std::string reply;
+  if (!call("/v3/lease/grant", json{{"TTL", std::to_string(ttl)}, {"ID", "0"}}.dump(), reply,
+            error))
+    return false;
+  const json j = json::parse(reply, nullptr, false);
+  id = int64_of(j, "ID");
+  granted = int64_of(j, "TTL");
+  if (id == 0 || granted <= 0) {
+    error = endpoint() + "/v3/lease/grant: " +
+            (j.is_object() && j.contains("error") ? error_of(reply, 200) : "no lease in the reply");
+    return false;
+  }
+  return true;
+}
+
+bool EtcdClient::lease_keepalive(std::int64_t id, std::int64_t& ttl, std::string& error) {
+  // A bidirectional stream in gRPC; over the gateway one request gives one
+  // {"result": {"ID", "TTL"}} and the stream ends.
+  std::string reply;
+  if (!call("/v3/lease/keepalive", json{{"ID", std::to_string(id)}}.dump(), reply, error))
+    return false;
+  const std::size_t nl = reply.find('\n');
+  const json j = json::parse(reply.substr(0, nl), nullptr, false);
+  if (!j.is_object() || !(j.contains("result") || j.contains("error"))) {
+    error = endpoint() + "/v3/lease/keepalive: not an etcd reply";
+    return false;
+  }
+  if (j.contains("error")) {
+    error = endpoint() + "/v3/lease/keepalive: " + j["error"].value("message", std::string("?"));
+    return false;
+  }
+  ttl = int64_of(j["result"], "TTL");  // absent: 0, the lease expired
+  return true;
+}
+
+bool EtcdClient::lease_revoke(std::int64_t id, std::string& error) {
+  std::string reply;
+  return call("/v3/lease/revoke", json{{"ID", std::to_string(id)}}.dump(), reply, error);
+}
+
+namespace {
+
+// {"kvs": [{"value", "lease"}]} of a range response: the holder.
+bool holder_of(const json& range, EtcdClient::Campaign& out) {
+  out.holder.clear();
+  out.holder_lease = 0;
+  if (!range.is_object() || !range.contains("kvs") || !range["kvs"].is_array() ||
+      range["kvs"].empty())
+    return true;
+  const json& kv = range["kvs"][0];
+  auto value = unb64(kv.contains("value") ? kv["value"] : json());
+  if (!value) return false;
+  out.holder = std::move(*value);
+  out.holder_lease = int64_of(kv, "lease");
+  return true;
+}
+
+}  // namespace
+
+bool EtcdClient::campaign(const std::string& key, const std::string& value, std::int64_t lease,
+                          Campaign& out, std::string& error) {
+  const json body = {
+      {"compare", json::array({{{"target", "CREATE"},
+                                {"result", "EQUAL"},
+                                {"key", b64(key)},
+                                {"create_revision", "0"}}})},
+      {"success",
+       json::array(
+           {{{"request_put",
+              {{"key", b64(key)}, {"value", b64(value)}, {"lease", std::to_string(lease)}}}}})},
+      {"failure", json::array({{{"request_range", {{"key", b64(key)}}}}})}};
+  std::string reply;
+  if (!call("/v3/kv/txn", body.dump(), reply, error)) return false;
+  const json j = json::parse(reply, nullptr, false);
+  if (!j.is_object() || !j.contains("header")) {
+    error = endpoint() + "/v3/kv/txn: not an etcd reply";
+    return false;
+  }
+  out = Campaign{};
+  out.revision = int64_of(j["header"], "revision");
+  out.won = j.value("succeeded", false);
+  if (out.won) {
+    out.holder = value;
+    out.holder_lease = lease;
+    return true;
+  }
+  if (j.contains("responses") && j["responses"].is_array() && !j["responses"].empty()) {
+    const json& r = j["responses"][0];
+    if (!holder_of(r.value("response_range", json::object()), out)) {
+      error = endpoint() + "/v3/kv/txn: the leader's value is not base64";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EtcdClient::read_key(const std::string& key, Campaign& out, std::string& error) {
+  std::string reply;
+  if (!call("/v3/kv/range", json{{"key", b64(key)}}.dump(), reply, error)) return false;
+  const json j = json::parse(reply, nullptr, false);
+  if (!j.is_object() || !j.contains("header")) {
+    error = endpoint() + "/v3/kv/range: not an etcd reply";
+    return false;
+  }
+  out = Campaign{};
+  out.revision = int64_of(j["header"], "revision");
+  if (!holder_of(j, out)) {
+    error = endpoint() + "/v3/kv/range: the value is not base64";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace wghub::ctl

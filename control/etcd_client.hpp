@@ -80,6 +80,34 @@ class EtcdClient {
                     const std::function<void()>& on_alive = {},
                     std::chrono::milliseconds probe_every = std::chrono::seconds(5));
 
+  // The same on one key (the leader key): its PUTs and DELETEs. A stop set
+  // from on_batch ends the stream at once (a standby campaigns on DELETE).
+  bool watch_key(const std::string& key, std::int64_t start_revision,
+                 const std::function<void(const WatchBatch&)>& on_batch,
+                 const std::atomic<bool>& stop, std::string& error);
+
+  // Leases and the leader key (control/election.hpp). A lease of `ttl`
+  // seconds: its ID and the TTL etcd granted (it rounds up to its minimum).
+  bool lease_grant(std::int64_t ttl, std::int64_t& id, std::int64_t& granted, std::string& error);
+  // One keepalive: the TTL etcd reset the lease to; 0 when the lease is gone.
+  bool lease_keepalive(std::int64_t id, std::int64_t& ttl, std::string& error);
+  bool lease_revoke(std::int64_t id, std::string& error);
+  struct Campaign {
+    bool won = false;
+    std::string holder;  // the key's value when not won
+    std::int64_t holder_lease = 0;
+    std::int64_t revision = 0;  // the store's revision of the answer
+  };
+  // One transaction: if `key` does not exist, create it = value attached to
+  // `lease` (won); otherwise read who holds it.
+  bool campaign(const std::string& key, const std::string& value, std::int64_t lease, Campaign& out,
+                std::string& error);
+  // The key's value and lease now (holder empty, lease 0: absent).
+  bool read_key(const std::string& key, Campaign& out, std::string& error);
+
+  // A unary call's limit (the election keeps it under its keepalive period).
+  void set_timeout(std::chrono::milliseconds timeout) { options_.timeout = timeout; }
+
   // The endpoint that answered last.
   const std::string& endpoint() const { return options_.endpoints[current_]; }
 
@@ -89,6 +117,12 @@ class EtcdClient {
   bool post(const std::string& endpoint, const std::string& path, const std::string& body,
             std::string& reply, long& status, std::string& error);
   bool authenticate(const std::string& endpoint, std::string& error);
+  // A watch of [key, range_end); range_end empty: the key alone.
+  bool watch_range(const std::string& key, const std::string& range_end,
+                   std::int64_t start_revision,
+                   const std::function<void(const WatchBatch&)>& on_batch,
+                   const std::atomic<bool>& stop, std::string& error,
+                   const std::function<void()>& on_alive, std::chrono::milliseconds probe_every);
   void set_common(void* curl, const std::string& url) const;
   // set_common, then a JSON POST of `body` (not copied: it must outlive the
   // transfer) with the token; the header list is the caller's to free after

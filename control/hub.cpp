@@ -25,6 +25,7 @@
 #include "config/loader.hpp"
 #include "control/audit.hpp"
 #include "control/cpu_affinity.hpp"
+#include "control/election.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/store_sync.hpp"
@@ -39,6 +40,13 @@
 namespace wghub::ctl {
 
 namespace {
+
+// The default node name of an election: this machine's host name.
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "wghub";
+  return name;
+}
 
 ControlSignals g_signals;
 
@@ -346,6 +354,10 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
     return 1;
   }
   auto hub = Hub::create(state, options, error);
+  // With an election the hub starts as a standby: nothing on the WAN until
+  // it holds the lease (docs/ha.md).
+  if (hub && s.store.enabled() && s.store.election)
+    hub->dataplane().answering.store(false, std::memory_order_release);
   if (!hub || !hub->launch_workers(error)) {
     log_error("%s", error.c_str());
     AuditEvent("config_refused")
@@ -403,6 +415,32 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
     hub->control().set_store_sync(store_sync.get());
     store_sync->start();
   }
+  // Who is active among hubs sharing the WAN address (docs/ha.md).
+  std::unique_ptr<Election> election;
+  if (s.store.enabled() && s.store.election) {
+    auto client = EtcdClient::from_config(s.store, error);
+    if (!client) {
+      log_error("%s", error.c_str());
+      hub->stop_workers();
+      return 1;
+    }
+    ElectionOptions eo;
+    eo.key = s.store.leader_key;
+    eo.node = s.store.node_name.empty() ? host_name() : s.store.node_name;
+    eo.ttl = std::chrono::seconds(s.store.lease_ttl);
+    election = std::make_unique<Election>(std::move(client), eo);
+    hub->control().set_election(election.get());
+    uapi_backend.set_refusal([&election]() -> std::string {
+      if (election->answering()) return {};
+      const std::string leader = election->status().leader;
+      return "this hub (" + election->node() + ") is a standby" +
+             (leader.empty() ? std::string() : "; the active hub is " + leader) +
+             ": change peers in etcd (wghub store push) or on the active hub";
+    });
+    log_info("election: %s as %s, lease TTL %u s; standby until elected", eo.key.c_str(),
+             eo.node.c_str(), s.store.lease_ttl);
+    election->start();
+  }
   log_info("wg(8) interface %s: wg show %s", s.interface.name.c_str(), s.interface.name.c_str());
   // The exporter reads the workers' counter blocks: it goes before the hub.
   std::unique_ptr<MetricsExporter> metrics;
@@ -421,6 +459,12 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   hub->run_control(g_signals);
 
   log_info("stopping");
+  if (election) {
+    // Fence, then revoke the lease: a standby takes over at once.
+    hub->control().set_election(nullptr);  // fences
+    uapi_backend.set_refusal({});
+    election.reset();
+  }
   hub->stop_workers();
   hub->control().set_metrics(nullptr, {});
   hub->control().set_uapi(nullptr);

@@ -330,6 +330,51 @@ void collect_store(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
     out.push_back(std::move(*f));
 }
 
+// Leader election (docs/ha.md): only when the store has election: true.
+void collect_ha(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
+  if (s == nullptr || !s->ha_enabled) return;
+  MetricFamily role = family("wghub_ha_role",
+                             "1 for this hub's role now: active (holds the lease, answers) or "
+                             "standby (answers nothing on either port)",
+                             MetricType::Gauge);
+  add_gauge(role, {{"role", "active"}}, s->ha_active ? 1 : 0);
+  add_gauge(role, {{"role", "standby"}}, s->ha_active ? 0 : 1);
+  MetricFamily leaders =
+      family("wghub_ha_leader_changes_total",
+             "Times the leader key's holder changed, as this hub saw it", MetricType::Counter);
+  add_counter(leaders, {}, s->ha_leader_changes);
+  MetricFamily roles =
+      family("wghub_ha_role_changes_total",
+             "Times this hub became active (a takeover) or standby (fenced)", MetricType::Counter);
+  add_counter(roles, {{"to", "active"}}, s->ha_became_active);
+  add_counter(roles, {{"to", "standby"}}, s->ha_became_standby);
+  MetricFamily keepalives = family(
+      "wghub_ha_keepalive_failures_total",
+      "Lease keepalives that failed (each stops the WAN until one succeeds)", MetricType::Counter);
+  add_counter(keepalives, {}, s->ha_keepalive_failures);
+  MetricFamily fenced = family(
+      "wghub_ha_fenced_frames_total",
+      "Frames the control thread did not send because this hub is a standby", MetricType::Counter);
+  add_counter(fenced, {}, s->ha_fenced_frames);
+  MetricFamily announced =
+      family("wghub_ha_announcements_total",
+             "Gratuitous ARPs and unsolicited NAs sent on becoming active", MetricType::Counter);
+  add_counter(announced, {}, s->ha_announcements);
+  MetricFamily takeover =
+      family("wghub_ha_takeover_handshakes_total",
+             "Handshakes started on takeover to endpoints the previous active hub published",
+             MetricType::Counter);
+  add_counter(takeover, {}, s->ha_takeover_handshakes);
+  MetricFamily published =
+      family("wghub_ha_endpoints_published_total",
+             "Peer endpoints this hub wrote to etcd while active (changes only, batched)",
+             MetricType::Counter);
+  add_counter(published, {}, s->ha_endpoints_published);
+  for (MetricFamily* f :
+       {&role, &leaders, &roles, &keepalives, &fenced, &announced, &takeover, &published})
+    out.push_back(std::move(*f));
+}
+
 }  // namespace
 
 std::vector<MetricFamily> collect_fixed(std::span<const MetricsLcore> lcores,
@@ -340,6 +385,7 @@ std::vector<MetricFamily> collect_fixed(std::span<const MetricsLcore> lcores,
   collect_lcores(lcores, snapshot, out);
   collect_control(snapshot, out);
   collect_store(snapshot, out);
+  collect_ha(snapshot, out);
   return out;
 }
 

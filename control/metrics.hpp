@@ -153,6 +153,12 @@ struct MetricsSnapshot {
   std::int64_t store_last_contact_unix = 0;
   std::uint64_t store_peer_changes = 0, store_refused = 0, store_reconnects = 0;
   double store_last_lag_seconds = 0;
+  // Leader election (docs/ha.md); the wghub_ha_* families only when enabled.
+  bool ha_enabled = false;
+  bool ha_active = false;  // answering on the WAN now
+  std::uint64_t ha_leader_changes = 0, ha_became_active = 0, ha_became_standby = 0;
+  std::uint64_t ha_keepalive_failures = 0, ha_fenced_frames = 0, ha_announcements = 0;
+  std::uint64_t ha_takeover_handshakes = 0, ha_endpoints_published = 0;
 };
 
 // The fixed families of one scrape (ports, lcores, drops, handshakes, load,

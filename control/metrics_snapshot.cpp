@@ -10,6 +10,7 @@
 
 #include "control/control_thread.hpp"
 #include "control/control_tx.hpp"
+#include "control/election.hpp"
 #include "control/reload.hpp"
 #include "control/store_sync.hpp"
 #include "crypto/base64.hpp"
@@ -147,6 +148,19 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
       s->store_refused = a.refused;
       s->store_last_lag_seconds = std::chrono::duration<double>(a.last_lag).count();
     }
+  }
+  if (const RoleSource* e = control.election()) {
+    const ElectionStatus st = e->status();
+    s->ha_enabled = true;
+    s->ha_active = dp.answering.load(std::memory_order_relaxed);
+    s->ha_leader_changes = st.leader_changes;
+    s->ha_keepalive_failures = st.keepalive_failures;
+    s->ha_became_active = control.became_active();
+    s->ha_became_standby = control.became_standby();
+    s->ha_fenced_frames = tc.fenced;
+    s->ha_announcements = tc.announcements;
+    s->ha_takeover_handshakes = control.takeover_dials();
+    s->ha_endpoints_published = st.endpoints_published;
   }
   const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {

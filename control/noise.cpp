@@ -149,13 +149,13 @@ struct NoiseAccess {
     constexpr auto kMinInterval =
         std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) /
         dp::kInitiationsPerSecond;
-    if (peer.last_initiation_consumption_ && now < *peer.last_initiation_consumption_ + kMinInterval)
+    if (peer.last_initiation_consumption_ &&
+        now < *peer.last_initiation_consumption_ + kMinInterval)
       return NoiseError::kFlood;
     return NoiseError::kOk;
   }
 
-  static void record_history(PeerHandshake& peer, const crypto::Tai64n& timestamp,
-                             TimePoint now) {
+  static void record_history(PeerHandshake& peer, const crypto::Tai64n& timestamp, TimePoint now) {
     peer.latest_timestamp_ = timestamp;
     peer.last_initiation_consumption_ = now;
   }

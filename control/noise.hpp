@@ -205,11 +205,11 @@ ConsumeResult consume_response(const dp::MessageResponse& msg, const LocalIdenti
 // The sender index is not part of the Noise transcript, so the response is
 // complete but for it (and the macs).
 struct PreparedResponse {
-  PublicKey remote_static{};        // the initiator's static key
-  crypto::Tai64n timestamp{};       // its TAI64N payload
-  std::uint32_t remote_index = 0;   // its sender index
-  dp::MessageResponse message{};    // sender index and macs still zero
-  crypto::Secret<32> sending_key;   // the responder's transport keys
+  PublicKey remote_static{};       // the initiator's static key
+  crypto::Tai64n timestamp{};      // its TAI64N payload
+  std::uint32_t remote_index = 0;  // its sender index
+  dp::MessageResponse message{};   // sender index and macs still zero
+  crypto::Secret<32> sending_key;  // the responder's transport keys
   crypto::Secret<32> receiving_key;
 };
 

@@ -62,6 +62,12 @@ uapi::DeviceStatus DeviceUapiBackend::get() {
 }
 
 int DeviceUapiBackend::set(const uapi::SetRequest& request) {
+  if (refusal_) {
+    if (const std::string why = refusal_(); !why.empty()) {
+      log_warn("wg(8): set refused: %s", why.c_str());
+      return EROFS;  // wg(8): "Read-only file system"
+    }
+  }
   // Refuse what cannot change while running before changing anything. wg(8)
   // sends an all-zero key and port 0 for a file without PrivateKey or
   // ListenPort (wg syncconf of an edited `wg showconf`): "keep" here, since

@@ -27,6 +27,9 @@ class DeviceUapiBackend : public uapi::Backend {
 
   uapi::DeviceStatus get() override;
   int set(const uapi::SetRequest& request) override;
+  // Why a set is refused now (empty: it is not): a standby hub reads but
+  // does not change (docs/ha.md).
+  void set_refusal(std::function<std::string()> why) { refusal_ = std::move(why); }
 
  private:
   int apply(const uapi::PeerChange& change);
@@ -36,6 +39,7 @@ class DeviceUapiBackend : public uapi::Backend {
   std::uint16_t listen_port_;
   PublicKey own_public_key_;
   NameLookup config_name_;
+  std::function<std::string()> refusal_;
   std::uint32_t fwmark_ = 0;  // remembered for wg(8); DPDK ports have no fwmark
 };
 

@@ -199,6 +199,12 @@ struct Dataplane {
   // held for a second); read by the workers, which then answer messages
   // without mac2 with cookie replies themselves.
   std::atomic<bool> under_load{false};
+  // Fencing (docs/ha.md): false on a standby hub, which then receives
+  // nothing from its ports and sends nothing out of them (workers and
+  // control thread alike): the pair shares the WAN service address and the
+  // LAN gateway address. Set by the control thread from the election; true
+  // without one (a single hub is always active).
+  std::atomic<bool> answering{true};
   // mac1/mac2 keys and the RCU-published cookie secret (set up by the hub).
   std::unique_ptr<CookieGate> cookie_gate;
   // Endpoints peers authenticated from: under load they skip the cookie

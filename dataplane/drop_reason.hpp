@@ -71,7 +71,9 @@ namespace wghub::dp {
   X(kPacketTooBig, "packet_too_big")                             \
   X(kNoHeadroom, "no_headroom")                                  \
   X(kNoMbuf, "no_mbuf")                                          \
-  X(kTxFull, "tx_full")
+  X(kTxFull, "tx_full")                                          \
+  /* High availability (docs/ha.md) */                           \
+  X(kStandby, "standby")
 
 enum class DropReason : std::uint8_t {
 #define WGHUB_DROP_REASON_ENUM(name, text) name,

@@ -126,10 +126,7 @@ std::uint32_t answer_ns(std::uint8_t* frame, const NdpMessage& msg, const Ipv6By
   if (msg.type != kNdpNeighborSolicit || !same(msg.target, our_ip)) return 0;
   if (detail::ipv6_is_unspecified(msg.src.data())) {
     // Somebody probes for our address (DAD): defend it to all nodes.
-    static constexpr Ipv6Bytes kAllNodes{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
-    return write_ndp_frame(frame, our_mac, multicast_mac(kAllNodes), our_ip, kAllNodes,
-                           kNdpNeighborAdvert, kFlagRouter | kFlagOverride, our_ip, kOptTargetLla,
-                           our_mac);
+    return write_unsolicited_na(frame, our_mac, our_ip);
   }
   const rte_ether_addr to = msg.has_lla ? msg.lla : msg.eth_src;
   if (!rte_is_unicast_ether_addr(&to)) return 0;
@@ -171,6 +168,21 @@ NdpLearn ndp_merge(const NdpMessage& msg, const Ipv6Interface& iface, Neighbour6
     return NdpLearn::kIgnored;
   table.update(msg.target, msg.lla, now);
   return NdpLearn::kUpdated;
+}
+
+std::uint32_t write_unsolicited_na(std::uint8_t* frame, const rte_ether_addr& our_mac,
+                                   const Ipv6Bytes& our_ip) noexcept {
+  static constexpr Ipv6Bytes kAllNodes{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+  return write_ndp_frame(frame, our_mac, multicast_mac(kAllNodes), our_ip, kAllNodes,
+                         kNdpNeighborAdvert, kFlagRouter | kFlagOverride, our_ip, kOptTargetLla,
+                         our_mac);
+}
+
+rte_mbuf* build_unsolicited_na(rte_mempool* pool, const rte_ether_addr& our_mac,
+                               const Ipv6Bytes& our_ip) noexcept {
+  rte_mbuf* m = alloc_frame(pool, kNdpFrameLen);
+  if (m != nullptr) write_unsolicited_na(rte_pktmbuf_mtod(m, std::uint8_t*), our_mac, our_ip);
+  return m;
 }
 
 std::uint32_t write_ns(std::uint8_t* frame, const rte_ether_addr& our_mac, const Ipv6Bytes& our_ip,

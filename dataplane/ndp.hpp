@@ -81,6 +81,14 @@ enum class NdpLearn : std::uint8_t {
 NdpLearn ndp_merge(const NdpMessage& msg, const Ipv6Interface& iface, Neighbour6Table& table,
                    std::uint64_t now);
 
+// An unsolicited Neighbor Advertisement of our address to all nodes, with
+// O set and S clear (RFC 4861 7.2.6): what a hub sends when it takes over
+// the address. Returns the frame length (kNdpFrameLen).
+std::uint32_t write_unsolicited_na(std::uint8_t* frame, const rte_ether_addr& our_mac,
+                                   const Ipv6Bytes& our_ip) noexcept;
+rte_mbuf* build_unsolicited_na(rte_mempool* pool, const rte_ether_addr& our_mac,
+                               const Ipv6Bytes& our_ip) noexcept;
+
 // Writes "who has target?" from our address and MAC to target's
 // solicited-node group (RFC 4861 7.2.2), with our link-layer address, into
 // `frame` (at least kNdpFrameLen bytes). Returns the frame length.

@@ -87,6 +87,11 @@ inline bool Worker::admit(rte_mbuf* m, const PortContext& port) {
 unsigned Worker::rx_wan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
   const std::uint16_t n = rte_eth_rx_burst(dp_.wan.port.id, queue, burst, want);
   const std::uint64_t now = now_ = rte_get_tsc_cycles();
+  if (!dp_.answering.load(std::memory_order_acquire)) [[unlikely]] {
+    // A standby hears nothing on the shared addresses (fencing).
+    for (std::uint16_t i = 0; i < n; ++i) drop(burst[i], DropReason::kStandby);
+    return n;
+  }
   prefetch_sessions(burst, n);
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
@@ -126,6 +131,10 @@ inline bool Worker::admit_from_lan(rte_mbuf* m) {
 unsigned Worker::rx_lan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
   const std::uint16_t n = rte_eth_rx_burst(dp_.lan.port.id, queue, burst, want);
   const std::uint64_t now = now_ = rte_get_tsc_cycles();
+  if (!dp_.answering.load(std::memory_order_acquire)) [[unlikely]] {
+    for (std::uint16_t i = 0; i < n; ++i) drop(burst[i], DropReason::kStandby);
+    return n;
+  }
   prefetch_routes(burst, n);
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));

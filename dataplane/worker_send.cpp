@@ -88,6 +88,10 @@ void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
 template <typename Family>
 void Worker::send_outer(rte_mbuf* m, const Endpoint& endpoint) {
   PortContext& wan = dp_.wan;
+  if (!dp_.answering.load(std::memory_order_acquire)) [[unlikely]] {
+    drop(m, DropReason::kStandby);  // fenced: a standby sends nothing on the WAN
+    return;
+  }
   typename Family::NextHopAddress next_hop;
   if (!wan_next_hop<Family>(wan, endpoint, next_hop)) {
     drop(m, DropReason::kNoRoute);

@@ -59,6 +59,17 @@ TEST_F(Store, SectionIsParsedWithDefaults) {
   EXPECT_TRUE(r.state->store.enabled());
   EXPECT_EQ(r.state->store.prefix, "/wghub/peers/");
   EXPECT_EQ(r.state->store.cache_file, "/var/lib/wghub/wgha0.store.json");
+  EXPECT_FALSE(r.state->store.election);  // one box: always active
+  EXPECT_EQ(r.state->store.lease_ttl, 2u);
+  EXPECT_EQ(r.state->store.leader_key, "/wghub/leader");
+  LoadResult e = load_config_file(
+      config("store: {endpoints: [\"http://a:1\"], prefix: /x/y/peers/, election: true, "
+             "node_name: hub-b, lease_ttl: 3}\n"));
+  ASSERT_TRUE(e.ok()) << e.error_text();
+  EXPECT_TRUE(e.state->store.election);
+  EXPECT_EQ(e.state->store.node_name, "hub-b");
+  EXPECT_EQ(e.state->store.lease_ttl, 3u);
+  EXPECT_EQ(e.state->store.leader_key, "/x/y/leader");
   // Without the section: no store.
   LoadResult plain = load_config_file(config(""));
   ASSERT_TRUE(plain.ok());
@@ -76,6 +87,12 @@ TEST_F(Store, BadSectionNamesTheField) {
       {"store: {endpoints: [\"http://a:1\"], user: hub}\n", "store.password_file", "go together"},
       {"store: {endpoints: [\"http://a:1\"], cert_file: c.pem}\n", "store.key_file", "go together"},
       {"store: {endpoints: [\"http://a:1\"], endpoint: x}\n", "store", "endpoint"},
+      {"store: {endpoints: [\"http://a:1\"], lease_ttl: 1}\n", "store.lease_ttl", "out of range"},
+      {"store: {endpoints: [\"http://a:1\"], election: maybe}\n", "store.election", ""},
+      {"store: {endpoints: [\"http://a:1\"], node_name: \"a b\"}\n", "store.node_name",
+       "not a node name"},
+      {"store: {endpoints: [\"http://a:1\"], leader_key: /wghub/peers/leader}\n",
+       "store.leader_key", "outside the peers' prefix"},
   };
   for (const Case& c : cases) {
     LoadResult r = load_config_file(config(c.yaml));

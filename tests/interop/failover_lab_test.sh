@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# A pair of hubs (issue 14, second milestone; docs/ha.md): two real wghub
+# processes (DPDK, net_af_packet) on one WAN segment and one HQ LAN, sharing
+# the service addresses (scripts/lab --standby-hub), a real etcd started here,
+# two stock wireguard-go sites behind NAT pinging the HQ host. Nothing mocked.
+#
+#   1. baseline: one hub without election, SIGKILLed and started again under
+#      the pings; prints when each site's traffic resumed after the kill
+#   2. the pair: peers pushed to etcd, hub-a elected active, hub-b standby
+#      (its log, wghub_ha_role, its wg(8) get works and set is refused)
+#   3. SIGKILL hub-a under the pings: hub-b becomes active after the kill,
+#      never before, and initiates handshakes to the endpoints hub-a
+#      published in etcd (takeover handshakes); prints per site "failover:
+#      traffic resumed X.X s after the kill" and "lost N of M pings"
+#   4. hub-a started again: it stands by (hub-b keeps the lease)
+# Correctness is asserted (traffic resumes, the standby took over, never two
+# answering); timings are printed, never asserted.
+#
+# usage: failover_lab_test.sh PATH/TO/wghub PATH/TO/scripts/lab
+# Skips (exit 77) when not root or tools are missing, unless WGHUB_REQUIRE_INTEROP=1.
+set -euo pipefail
+
+WGHUB=${1:?usage: $0 PATH/TO/wghub PATH/TO/scripts/lab}
+LAB=${2:?usage: $0 PATH/TO/wghub PATH/TO/scripts/lab}
+readonly RESUME_MAX_S=60 # how long a site may take to come back before the test gives up
+
+export TEST_NAME=wghub_failover_lab
+# shellcheck source=tests/interop/lab_test_lib.sh
+. "$(dirname "$0")/lab_test_lib.sh"
+
+require_root_and_tools ip wg wireguard-go iptables ping curl etcd etcdctl
+require_hub_and_lab
+
+lab_test_init "ha$(($$ % 100000))"
+chmod 700 "$tmp"
+etcd_pid=""
+hub_b_pid=""
+ping_pids=()
+stop_test_processes() {
+  local p
+  for p in "${ping_pids[@]}"; do stop_pid "$p"; done
+  stop_pid "$hub_b_pid"
+  stop_pid "$etcd_pid"
+}
+
+ping_replies() { grep -c ' bytes from ' "$1" || true; }
+first_reply_after() { # first_reply_after FILE T: epoch of the first reply at or after T
+  awk -v t="$2" '/ bytes from /{ ts = substr($1, 2, length($1) - 2) + 0; if (ts >= t) { printf "%.2f\n", ts; exit } }' "$1"
+}
+wait_log() { # wait_log FILE SECONDS REGEX
+  local deadline=$((SECONDS + $2))
+  while [ $SECONDS -le $deadline ]; do
+    grep -Eq -- "$3" "$1" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+# Pings from site LAN I until one is answered: a hub that just started has
+# no session, and a site only handshakes again once its data goes
+# unanswered (REKEY_TIMEOUT + KEEPALIVE_TIMEOUT, 15 s).
+until_reply() { # until_reply I SECONDS
+  local t0=$SECONDS
+  while [ $((SECONDS - t0)) -le "$2" ]; do
+    in_ns "lan$1" ping -n -q -c 1 -W 1 "$LAB_HQ_HOST" >/dev/null 2>&1 && return 0
+  done
+  fail "site$1 got no reply from the HQ host within $2 s"
+}
+scrape() { ip netns exec "$1" curl -s --max-time 2 "http://$LAB_HUB_METRICS/metrics"; }
+
+# Pings from both site LANs to the HQ host, 5 a second, in the background.
+start_pings() { # start_pings TAG SECONDS
+  local i
+  ping_pids=()
+  for i in 1 2; do
+    # ip netns exec directly, so that $! is ping itself, and SIGINT back to
+    # its default (a background job starts with it ignored): report_resume
+    # stops it with SIGINT and reads its statistics.
+    ip netns exec "$prefix-lan$i" env --default-signal=INT \
+      ping -n -D -i 0.2 -W 1 -w "$2" "$LAB_HQ_HOST" >"$tmp/$1-ping$i.txt" 2>&1 &
+    ping_pids+=($!)
+  done
+  sleep 3
+  for i in 1 2; do
+    [ "$(ping_replies "$tmp/$1-ping$i.txt")" -gt 0 ] || fail "$1: site$i had no replies before the kill"
+  done
+}
+# After a kill at T_KILL: per site, the first reply after it; prints and
+# returns the figures in `resumed`.
+report_resume() { # report_resume TAG T_KILL WORD
+  local i first t0 sent got
+  resumed=()
+  for i in 1 2; do
+    first=""
+    t0=$SECONDS
+    while [ $((SECONDS - t0)) -le $RESUME_MAX_S ]; do
+      first=$(first_reply_after "$tmp/$1-ping$i.txt" "$(awk -v t="$2" 'BEGIN { printf "%.2f", t + 0.3 }')")
+      [ -n "$first" ] && break
+      sleep 0.2
+    done
+    [ -n "$first" ] || fail "$1: site$i's traffic did not resume within $RESUME_MAX_S s"
+    resumed+=("$(awk -v a="$first" -v b="$2" 'BEGIN { printf "%.1f", a - b }')")
+    echo "$3: site$i traffic resumed ${resumed[-1]} s after the kill"
+  done
+  sleep 2
+  # SIGINT: ping prints its statistics ("N packets transmitted").
+  for i in 1 2; do
+    kill -INT "${ping_pids[$((i - 1))]}" 2>/dev/null || true
+    wait "${ping_pids[$((i - 1))]}" 2>/dev/null || true
+  done
+  ping_pids=()
+  for i in 1 2; do
+    sent=$(sed -nE 's/^([0-9]+) packets transmitted.*/\1/p' "$tmp/$1-ping$i.txt")
+    got=$(ping_replies "$tmp/$1-ping$i.txt")
+    [ -n "$sent" ] || fail "$1: site$i's ping printed no statistics"
+    echo "$3: site$i lost $((sent - got)) of $sent pings"
+  done
+}
+
+step "lab with a standby hub namespace"
+lab_up --sites 2 --standby-hub
+ok "lab $prefix: hub and hub2 on one WAN bridge and one HQ LAN"
+
+step "1. baseline: one hub (no election) killed and restarted under traffic"
+start_hub
+ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ (baseline hub)"
+ping_clean lan2 "$LAB_HQ_HOST" "site2 -> HQ (baseline hub)"
+start_pings restart 120
+t_kill=$(date +%s.%N)
+kill -KILL "$hub_pid"
+wait "$hub_pid" 2>/dev/null || true
+hub_pid=""
+mv "$hub_log" "$tmp/baseline-before-kill.log"
+rm -f "/var/run/wireguard/$LAB_HUB_NAME.sock"
+start_hub
+report_resume restart "$t_kill" "restart baseline"
+restart_figures=("${resumed[@]}")
+stop_hub
+ok "baseline measured"
+
+step "2. the pair: etcd, peers pushed, hub-a active, hub-b standby"
+ip netns exec "$LAB_NS_HUB" etcd --name ha --data-dir "$tmp/etcd" \
+  --listen-client-urls "http://$LAB_HUB_MGMT_ADDR:2379,http://127.0.0.1:2379" \
+  --advertise-client-urls "http://$LAB_HUB_MGMT_ADDR:2379" \
+  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+  --initial-cluster ha=http://127.0.0.1:2380 >"$tmp/etcd.log" 2>&1 &
+etcd_pid=$!
+for _ in $(seq 100); do
+  ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
+    endpoint health >/dev/null 2>&1 && break
+  sleep 0.1
+done
+store_section() { # store_section NODE
+  cat <<YAML
+store:
+  endpoints: ["http://$LAB_HUB_MGMT_ADDR:2379"]
+  prefix: /ha/peers/
+  cache_file: $tmp/$1.store.json
+  election: true
+  node_name: $1
+  lease_ttl: 2
+YAML
+}
+{ cat "$LAB_HUB_CONFIG"; store_section hub-a; } >"$tmp/hub-a.yaml"
+{ sed "s/^  name: $LAB_HUB_NAME\$/  name: $LAB_HUB2_NAME/" "$LAB_HUB_CONFIG"; store_section hub-b; } >"$tmp/hub-b.yaml"
+grep -q "name: $LAB_HUB2_NAME" "$tmp/hub-b.yaml" || fail "hub-b.yaml: interface name not replaced"
+chmod 600 "$tmp"/hub-*.yaml
+ip netns exec "$LAB_NS_HUB" "$WGHUB" store push -c "$tmp/hub-a.yaml" || fail "wghub store push"
+
+hub_log=$tmp/hub-a.log
+ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$tmp/hub-a.yaml" --status-interval 0 >"$hub_log" 2>&1 &
+hub_pid=$!
+wait_log "$hub_log" 30 'role: active' || fail "hub-a did not become active"
+hub_b_log=$tmp/hub-b.log
+ip netns exec "$LAB_NS_HUB2" "$WGHUB" --config "$tmp/hub-b.yaml" --status-interval 0 >"$hub_b_log" 2>&1 &
+hub_b_pid=$!
+wait_log "$hub_b_log" 30 'election: the leader is hub-a' || fail "hub-b did not see hub-a as the leader"
+sleep 1
+grep -q 'role: active' "$hub_b_log" && fail "hub-b became active beside a healthy hub-a"
+scrape "$LAB_NS_HUB2" >"$tmp/hub-b-metrics.txt" || fail "no metrics from hub-b"
+grep -q '^wghub_ha_role{role="standby"} 1' "$tmp/hub-b-metrics.txt" || fail "hub-b's wghub_ha_role is not standby"
+scrape "$LAB_NS_HUB" | grep -q '^wghub_ha_role{role="active"} 1' || fail "hub-a's wghub_ha_role is not active"
+ip netns exec "$LAB_NS_HUB2" wg show "$LAB_HUB2_NAME" peers | grep -q . || fail "wg show on the standby lists no peers"
+if out=$(ip netns exec "$LAB_NS_HUB2" wg set "$LAB_HUB2_NAME" peer "$LAB_SITE1_PUBKEY" persistent-keepalive 5 2>&1); then
+  fail "wg set on the standby was accepted"
+fi
+echo "wg set on the standby: $out"
+grep -q 'wg(8): set refused: this hub (hub-b) is a standby; the active hub is hub-a' "$hub_b_log" ||
+  fail "hub-b did not log why it refused the set"
+until_reply 1 40
+until_reply 2 40
+ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ through hub-a"
+ping_clean lan2 "$LAB_HQ_HOST" "site2 -> HQ through hub-a"
+# Takeover handshakes: the active hub publishes the endpoints it sees.
+for _ in $(seq 100); do
+  n=$(ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
+    get --prefix --keys-only /ha/endpoints/ | grep -c . || true)
+  [ "$n" -ge 2 ] && break
+  sleep 0.1
+done
+[ "$n" -ge 2 ] || fail "hub-a did not publish both sites' endpoints under /ha/endpoints/ within 10 s"
+ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
+  get --prefix /ha/endpoints/
+ok "hub-a active, hub-b standby (metrics, wg show works, wg set refused), endpoints published"
+
+step "3. SIGKILL the active hub under traffic"
+start_pings failover 120
+t_kill=$(date +%s.%N)
+kill -KILL "$hub_pid"
+wait "$hub_pid" 2>/dev/null || true
+hub_pid=""
+grep -q 'role: active' "$hub_b_log" && fail "hub-b was active before the kill: two answering"
+wait_log "$hub_b_log" 15 'role: active' || fail "hub-b did not become active within 15 s of the kill"
+t_active=$(date +%s.%N)
+echo "hub-b active $(awk -v a="$t_active" -v b="$t_kill" 'BEGIN { printf "%.2f", a - b }') s after the kill (lease TTL 2 s)"
+report_resume failover "$t_kill" failover
+failover_figures=("${resumed[@]}")
+for i in 1 2; do
+  grep -q "handshake completed with peer site$i " "$hub_b_log" || fail "hub-b logged no handshake with site$i"
+done
+grep -q '"event":"role_changed".*"role":"active".*"node":"hub-b"' "$hub_b_log" ||
+  fail "no role_changed audit line for hub-b"
+scrape "$LAB_NS_HUB2" | grep -q '^wghub_ha_role_changes_total{to="active"} 1' ||
+  fail "hub-b's wghub_ha_role_changes_total{to=active} is not 1"
+grep -q 'takeover: handshakes started to 2 of 2 published endpoint' "$hub_b_log" ||
+  fail "hub-b did not start takeover handshakes to both sites"
+scrape "$LAB_NS_HUB2" | grep -q '^wghub_ha_takeover_handshakes_total 2' ||
+  fail "hub-b's wghub_ha_takeover_handshakes_total is not 2"
+ok "hub-b took over and dialled both sites; both sites' traffic resumed"
+
+step "4. hub-a back: it stands by"
+rm -f "/var/run/wireguard/$LAB_HUB_NAME.sock"
+hub_log=$tmp/hub-a2.log
+ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$tmp/hub-a.yaml" --status-interval 0 >"$hub_log" 2>&1 &
+hub_pid=$!
+wait_log "$hub_log" 30 'election: the leader is hub-b' || fail "the restarted hub-a did not see hub-b as the leader"
+sleep 1
+grep -q 'role: active' "$hub_log" && fail "the restarted hub-a became active beside hub-b"
+ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ through hub-b, hub-a standing by"
+ok "hub-a stands by"
+
+echo
+echo "restart baseline: traffic resumed ${restart_figures[*]} s after the kill (site1 site2)"
+echo "failover:         traffic resumed ${failover_figures[*]} s after the kill (site1 site2)"
+echo "$TEST_NAME: ok"

@@ -1,0 +1,115 @@
+// Fencing (docs/ha.md): a hub whose election says standby answers nothing on
+// either port (no ARP/NDP for the shared addresses, no handshake, no data
+// out); on becoming active it announces the addresses (gratuitous ARP,
+// unsolicited NA) and answers; losing the lease fences it again at once.
+#include <algorithm>
+#include <atomic>
+
+#include "control/election.hpp"
+#include "tests/pipeline/pipeline_test.hpp"
+
+namespace wghub::pipeline {
+namespace {
+
+class FakeRole : public ctl::RoleSource {
+ public:
+  bool answering(Clock::time_point) const override { return active.load(); }
+  ctl::ElectionStatus status() const override {
+    ctl::ElectionStatus s;
+    s.leader = active ? name_ : "hub-other";
+    return s;
+  }
+  const std::string& node() const override { return name_; }
+  std::atomic<bool> active{false};
+
+ private:
+  std::string name_ = "hub-test";
+};
+
+class HaTest : public PipelineTest {
+ protected:
+  void TearDown() override {
+    if (h_) h_->hub().control().set_election(nullptr);
+  }
+  FakeRole role_;
+};
+
+Bytes arp_for_hub(const SimPeer& a) {
+  return arp_frame(1, kBroadcastMac, a.outer().mac, a.outer().ip, Mac{}, kHubWanIp);
+}
+
+TEST_F(HaTest, StandbyAnswersNothingOnTheWan) {
+  SimPeer& a = h().peer("site-a");
+  h().hub().control().set_election(&role_);
+  h().inject_wan(arp_for_hub(a));
+  h().run();
+  EXPECT_TRUE(h().take_wan().empty()) << "a standby answered ARP for the service address";
+  EXPECT_FALSE(h().handshake(a)) << "a standby answered a handshake";
+  EXPECT_GE(h().drops(dp::DropReason::kStandby), 2u);
+  EXPECT_EQ(h().hub().control().counters().arp_answered, 0u);
+  // Nor on the LAN: the pair shares the gateway address too.
+  h().inject_lan(arp_frame(1, kBroadcastMac, kHqHostMac, kHqHostIp, Mac{}, kHubLanIp));
+  h().run();
+  EXPECT_TRUE(h().take_lan().empty()) << "a standby answered ARP for the LAN address";
+  EXPECT_EQ(h().hub().control().became_active(), 0u);
+}
+
+TEST_F(HaTest, TakeoverAnnouncesTheAddressThenAnswers) {
+  SimPeer& a = h().peer("site-a");
+  h().hub().control().set_election(&role_);
+  h().run();
+  EXPECT_TRUE(h().take_wan().empty());
+  EXPECT_TRUE(h().wan_arp_requests().empty()) << "a standby sent ARP";
+  role_.active = true;
+  h().run();
+  // The bed logs every ARP request's target: a gratuitous ARP asks for our
+  // own address, on each port.
+  auto count = [](const std::vector<std::uint32_t>& targets, std::uint32_t ip) {
+    return std::count(targets.begin(), targets.end(), ip);
+  };
+  EXPECT_EQ(count(h().wan_arp_requests(), kHubWanIp), 1) << "no gratuitous ARP on the WAN";
+  EXPECT_EQ(count(h().lan_arp_requests(), kHubLanIp), 1) << "no gratuitous ARP on the LAN";
+  bool na = false;
+  for (const Bytes& f : h().take_wan()) {
+    const auto pf = parse_frame(f);
+    ASSERT_TRUE(pf.has_value());
+    EXPECT_EQ(pf->src, h().hub_wan().mac);
+    if (pf->ether_type == kEtherTypeIpv6 && pf->icmp6_type == 136) {
+      EXPECT_EQ(pf->src_ip6, kHubWanIp6);
+      na = true;
+    }
+  }
+  EXPECT_EQ(na, h().hub().dataplane().wan.local.has_ip6) << "unsolicited NA on takeover";
+  h().take_lan();
+  EXPECT_EQ(h().hub().control().became_active(), 1u);
+  // Active: ARP answered, handshake and data go through.
+  h().inject_wan(arp_for_hub(a));
+  h().run();
+  EXPECT_EQ(h().take_wan().size(), 1u);
+  ASSERT_TRUE(h().establish(a));
+  h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 1, 100));
+  h().run();
+  EXPECT_EQ(h().take_wan().size(), 1u);
+
+  // The lease is lost: fenced at once, the session's data stays in.
+  role_.active = false;
+  h().run();
+  h().take_wan();
+  const std::uint64_t before = h().drops(dp::DropReason::kStandby);
+  h().send_from_hq(inner_udp(kHqHostIp, ip4(10, 1, 0, 5), 2, 100));
+  h().run();
+  EXPECT_TRUE(h().take_wan().empty()) << "a fenced hub sent data on the WAN";
+  EXPECT_EQ(h().drops(dp::DropReason::kStandby), before + 1);
+  EXPECT_EQ(h().hub().control().became_standby(), 1u);
+}
+
+TEST_F(HaTest, WithoutAnElectionTheHubIsActive) {
+  SimPeer& a = h().peer("site-a");
+  EXPECT_TRUE(h().hub().dataplane().answering.load());
+  h().inject_wan(arp_for_hub(a));
+  h().run();
+  EXPECT_EQ(h().take_wan().size(), 1u);
+}
+
+}  // namespace
+}  // namespace wghub::pipeline
