@@ -10,7 +10,6 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
-#include "control/store_sync.hpp"
 
 #include <malloc.h>
 #include <unistd.h>
