@@ -13,6 +13,9 @@
 #      published in etcd (takeover handshakes); prints per site "failover:
 #      traffic resumed X.X s after the kill" and "lost N of M pings"
 #   4. hub-a started again: it stands by (hub-b keeps the lease)
+#   5. site2's key deleted in etcd: gone from both hubs' wg show, site2 cut
+#      off; put back: on both hubs again, site2 reaches HQ; prints how long
+#      each change took to reach both hubs
 # Correctness is asserted (traffic resumes, the standby took over, never two
 # answering); timings are printed, never asserted.
 #
@@ -238,7 +241,48 @@ grep -q 'role: active' "$hub_log" && fail "the restarted hub-a became active bes
 ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ through hub-b, hub-a standing by"
 ok "hub-a stands by"
 
+step "5. a peer removed from etcd and put back: both hubs follow"
+ectl() { ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 "$@"; }
+both_have() { # both_have KEY WANT: true when KEY's presence on both hubs' wg show is WANT (1/0)
+  local spec have
+  for spec in "$LAB_NS_HUB:$LAB_HUB_NAME" "$LAB_NS_HUB2:$LAB_HUB2_NAME"; do
+    have=0
+    ip netns exec "${spec%%:*}" wg show "${spec#*:}" peers | grep -qxF "$1" && have=1
+    [ "$have" = "$2" ] || return 1
+  done
+}
+until_both() { # until_both KEY WANT START_NS: prints the seconds since START_NS
+  local deadline=$((SECONDS + 10))
+  while [ $SECONDS -le $deadline ]; do
+    if both_have "$1" "$2"; then
+      awk -v d="$(($(date +%s%N) - $3))" 'BEGIN { printf "%.2f", d / 1e9 }'
+      return 0
+    fi
+    sleep 0.02
+  done
+  return 1
+}
+site2_value=$(ectl get --print-value-only /ha/peers/site2)
+[ -n "$site2_value" ] || fail "no /ha/peers/site2 in etcd"
+t0=$(date +%s%N)
+ectl del /ha/peers/site2 >/dev/null || fail "etcdctl del"
+removed_s=$(until_both "$LAB_SITE2_PUBKEY" 0 "$t0") ||
+  fail "site2 is still a peer of a hub 10 s after its key was deleted"
+echo "etcd delete -> site2 gone from both hubs: $removed_s s"
+ping_fails lan2 "$LAB_HQ_HOST" "site2 -> HQ after its key was deleted"
+ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ meanwhile"
+t0=$(date +%s%N)
+ectl put /ha/peers/site2 "$site2_value" >/dev/null || fail "etcdctl put"
+added_s=$(until_both "$LAB_SITE2_PUBKEY" 1 "$t0") ||
+  fail "site2 is missing on a hub 10 s after its key was put back"
+echo "etcd put -> site2 on both hubs: $added_s s"
+# The active hub lost site2's session with the peer: site2 handshakes again
+# once its data goes unanswered (up to REKEY_TIMEOUT + KEEPALIVE_TIMEOUT).
+wait_reachable lan2 "$LAB_HQ_HOST" 40 >/dev/null || fail "site2 does not reach HQ after its key is back"
+ok "a peer change in etcd reached both hubs (removed in $removed_s s, added in $added_s s)"
+
 echo
+echo "etcd change -> both hubs: removed in $removed_s s, added in $added_s s"
 echo "restart baseline: traffic resumed ${restart_figures[*]} s after the kill (site1 site2)"
 echo "failover:         traffic resumed ${failover_figures[*]} s after the kill (site1 site2)"
 echo "$TEST_NAME: ok"
