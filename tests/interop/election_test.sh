@@ -10,19 +10,9 @@ set -euo pipefail
 
 PROBE=$(realpath "${1:?usage: $0 PATH/TO/wghub-election-etcd}")
 TEST_NAME=wghub_election
-
-skip() {
-  if [ "${WGHUB_REQUIRE_INTEROP:-0}" = 1 ]; then
-    echo "$TEST_NAME: FAIL (WGHUB_REQUIRE_INTEROP=1): $*" >&2
-    exit 1
-  fi
-  echo "$TEST_NAME: skipped: $*"
-  exit 77
-}
-[ "$(id -u)" -eq 0 ] || skip "not root"
-for tool in ip etcd etcdctl; do
-  command -v "$tool" >/dev/null 2>&1 || skip "missing $tool (scripts/setup installs it)"
-done
+# shellcheck source=tests/interop/lab_test_lib.sh
+. "$(dirname "$0")/lab_test_lib.sh" # skip, require_root_and_tools, etcd_healthy
+require_root_and_tools ip etcd etcdctl
 
 ns=wghub-elect$(($$ % 10000))
 tmp=$(mktemp -d)
@@ -52,10 +42,7 @@ ip netns exec "$ns" etcd --name el --data-dir "$tmp/etcd" \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
   --initial-cluster el=http://127.0.0.1:2380 >"$tmp/etcd.log" 2>&1 &
 etcd_pid=$!
-for _ in $(seq 100); do
-  ip netns exec "$ns" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
-    endpoint health >/dev/null 2>&1 && break
-  sleep 0.1
-done
+ectl() { ip netns exec "$ns" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 "$@"; }
+etcd_healthy || { echo "$TEST_NAME: FAIL: etcd did not become healthy within 10 s" >&2; exit 1; }
 ip netns exec "$ns" "$PROBE" http://127.0.0.1:2379 "$etcd_pid"
 echo "$TEST_NAME: ok"

@@ -147,11 +147,8 @@ ip netns exec "$LAB_NS_HUB" etcd --name ha --data-dir "$tmp/etcd" \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
   --initial-cluster ha=http://127.0.0.1:2380 >"$tmp/etcd.log" 2>&1 &
 etcd_pid=$!
-for _ in $(seq 100); do
-  ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
-    endpoint health >/dev/null 2>&1 && break
-  sleep 0.1
-done
+ectl() { ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 "$@"; }
+etcd_healthy || fail "etcd did not become healthy within 10 s"
 store_section() { # store_section NODE
   cat <<YAML
 store:
@@ -195,14 +192,12 @@ ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ through hub-a"
 ping_clean lan2 "$LAB_HQ_HOST" "site2 -> HQ through hub-a"
 # Takeover handshakes: the active hub publishes the endpoints it sees.
 for _ in $(seq 100); do
-  n=$(ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
-    get --prefix --keys-only /ha/endpoints/ | grep -c . || true)
+  n=$(ectl get --prefix --keys-only /ha/endpoints/ | grep -c . || true)
   [ "$n" -ge 2 ] && break
   sleep 0.1
 done
 [ "$n" -ge 2 ] || fail "hub-a did not publish both sites' endpoints under /ha/endpoints/ within 10 s"
-ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 \
-  get --prefix /ha/endpoints/
+ectl get --prefix /ha/endpoints/
 ok "hub-a active, hub-b standby (metrics, wg show works, wg set refused), endpoints published"
 
 step "3. SIGKILL the active hub under traffic"
@@ -242,7 +237,6 @@ ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ through hub-b, hub-a standing by"
 ok "hub-a stands by"
 
 step "5. a peer removed from etcd and put back: both hubs follow"
-ectl() { ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 "$@"; }
 both_have() { # both_have KEY WANT: true when KEY's presence on both hubs' wg show is WANT (1/0)
   local spec have
   for spec in "$LAB_NS_HUB:$LAB_HUB_NAME" "$LAB_NS_HUB2:$LAB_HUB2_NAME"; do

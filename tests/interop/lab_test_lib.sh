@@ -108,6 +108,17 @@ wait_reachable() {
   return 1
 }
 
+# Until etcd answers `ectl endpoint health` (ectl: the caller's etcdctl
+# with its endpoint and credentials), 10 s at most; 1 if it never does.
+etcd_healthy() {
+  local _
+  for _ in $(seq 100); do
+    ectl endpoint health >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 step() { printf '\n== step %s\n' "$*"; }
 
 # ---------------------------------------------------------------- setup and teardown

@@ -60,10 +60,7 @@ start_etcd() {
     --initial-advertise-peer-urls "http://127.0.0.1:$PEER_PORT" \
     --initial-cluster "lab=http://127.0.0.1:$PEER_PORT" >>"$tmp/etcd.log" 2>&1 &
   etcd_pid=$!
-  for _ in $(seq 100); do
-    ectl endpoint health >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
+  etcd_healthy && return 0
   tail -n 20 "$tmp/etcd.log" >&2
   fail "etcd did not become healthy within 10 s"
 }

@@ -15,26 +15,16 @@ set -euo pipefail
 
 WGHUB=$(realpath "${1:?usage: $0 PATH/TO/wghub}")
 TEST_NAME=wghub_store_tls_auth
-
-skip() {
-  if [ "${WGHUB_REQUIRE_INTEROP:-0}" = 1 ]; then
-    echo "$TEST_NAME: FAIL (WGHUB_REQUIRE_INTEROP=1): $*" >&2
-    exit 1
-  fi
-  echo "$TEST_NAME: skipped: $*"
-  exit 77
-}
+# shellcheck source=tests/interop/lab_test_lib.sh
+. "$(dirname "$0")/lab_test_lib.sh" # skip, require_root_and_tools, etcd_healthy
+# Its own fail and ok: no lab, no hub log; etcd's log instead.
 fail() {
   echo "$TEST_NAME: FAIL: $*" >&2
   [ -f "$tmp/etcd.log" ] && tail -n 15 "$tmp/etcd.log" >&2
   exit 1
 }
-ok() { echo "ok: $*"; }
 
-[ "$(id -u)" -eq 0 ] || skip "not root"
-for tool in ip etcd etcdctl openssl; do
-  command -v "$tool" >/dev/null 2>&1 || skip "missing $tool (scripts/setup installs it)"
-done
+require_root_and_tools ip etcd etcdctl openssl
 
 ns=wghub-etls$(($$ % 10000))
 tmp=$(mktemp -d)
@@ -101,11 +91,7 @@ ectl() {
   in_ns env ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert ca.pem \
     --cert client.pem --key client.key "$@"
 }
-for _ in $(seq 100); do
-  ectl endpoint health >/dev/null 2>&1 && break
-  sleep 0.1
-done
-ectl endpoint health >/dev/null 2>&1 || fail "etcd (TLS) did not become healthy"
+etcd_healthy || fail "etcd (TLS) did not become healthy"
 
 # Authentication: root, and a user `hub` with read/write on the prefix only.
 ectl user add root:rootpw >/dev/null
