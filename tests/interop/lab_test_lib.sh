@@ -26,10 +26,13 @@ ok() { echo "ok: $*"; }
 fail() {
   {
     echo "$TEST_NAME: FAIL: $*"
-    if [ -s "$hub_log" ]; then
-      echo "--- last lines of the hub log ($hub_log)"
-      tail -n 40 "$hub_log"
-    fi
+    local log
+    # hub_log, and any more a test names in extra_logs (a second hub's).
+    for log in "$hub_log" ${extra_logs[@]+"${extra_logs[@]}"}; do
+      [ -s "$log" ] || continue
+      echo "--- last lines of $log"
+      tail -n 40 "$log"
+    done
   } >&2
   exit 1
 }
