@@ -14,7 +14,7 @@ static_assert(sizeof(Interface) == 112, "a field was added to config::Interface:
 static_assert(sizeof(Port) == 152, "a field was added to config::Port: diff it");
 static_assert(sizeof(Dataplane) == 32, "a field was added to config::Dataplane: diff it");
 static_assert(sizeof(Metrics) == 36, "a field was added to config::Metrics: diff it");
-static_assert(sizeof(Store) == 328, "a field was added to config::Store: diff it");
+static_assert(sizeof(Store) == 376, "a field was added to config::Store: diff it");
 static_assert(sizeof(Peer) == 200, "a field was added to config::Peer: diff it");
 // `sites` (and peers_dir, whose files are the peers) are not compared: only
 // `wghub site` reads them, at each command; a reload takes them as they are.
@@ -91,6 +91,8 @@ StateDiff diff(const DesiredState& running, const DesiredState& next) {
   r.check(running.store.node_name, next.store.node_name, "store.node_name");
   r.check(running.store.lease_ttl, next.store.lease_ttl, "store.lease_ttl");
   r.check(running.store.leader_key, next.store.leader_key, "store.leader_key");
+  r.check(running.store.failsafe_listen, next.store.failsafe_listen, "store.failsafe_listen");
+  r.check(running.store.failsafe_peers, next.store.failsafe_peers, "store.failsafe_peers");
 
   for (std::uint32_t i = 0; i < running.peers.size(); ++i)
     if (next.find_peer(running.peers[i].public_key) == nullptr) d.removed.push_back(i);

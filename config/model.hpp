@@ -156,6 +156,12 @@ struct Store {
   std::string node_name;        // this hub's name in the leader key; default: the host name
   std::uint32_t lease_ttl = 2;  // seconds (etcd rounds shorter leases up to its minimum)
   std::string leader_key;       // default: the prefix's parent + "leader" (/wghub/leader)
+  // Failsafe mode (docs/ha.md): where this hub answers the other hubs'
+  // promise requests, and every other hub of the group. With them the active
+  // hub answers on while etcd is unreachable, as long as all of them promise
+  // not to campaign. Empty: fence when the lease cannot be renewed.
+  std::optional<Endpoint> failsafe_listen;
+  std::vector<Endpoint> failsafe_peers;
 
   bool enabled() const { return !endpoints.empty(); }
   friend bool operator==(const Store&, const Store&) = default;

@@ -47,6 +47,11 @@ struct PeerDraft {
 // reported at node under path.
 std::optional<Prefix> read_prefix(const Doc& doc, const YAML::Node& node, const std::string& path);
 
+// A string holding an IP literal and port ("10.9.0.2:51821", "[fd00::2]:51821");
+// a bad one is reported at node under path.
+std::optional<Endpoint> read_endpoint(const Doc& doc, const YAML::Node& node,
+                                      const std::string& path);
+
 // A list of prefixes: take(prefix, element node, element path) for each good
 // one; a non-list, a non-string or a bad prefix is reported.
 template <typename Take>

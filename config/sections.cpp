@@ -74,6 +74,18 @@ std::optional<Prefix> read_prefix(const Doc& doc, const YAML::Node& node, const 
   return *parsed.value;
 }
 
+std::optional<Endpoint> read_endpoint(const Doc& doc, const YAML::Node& node,
+                                      const std::string& path) {
+  auto text = read_string(doc, node, path, "; quote IPv6 addresses: \"[fd00::1]:9586\"");
+  if (!text) return std::nullopt;
+  auto parsed = Endpoint::parse(*text);
+  if (!parsed) {
+    doc.error(node, path, parsed.error);
+    return std::nullopt;
+  }
+  return *parsed.value;
+}
+
 void parse_interface(const Doc& doc, const YAML::Node& node, const std::string& path,
                      Interface& out) {
   MapReader map(doc, node, path, {"name", "private_key_file", "listen_port", "address"});
@@ -321,15 +333,7 @@ void parse_metrics(const Doc& doc, const YAML::Node& node, const std::string& pa
     if (auto enabled = read_bool(doc, n, map.path("enabled"))) out.enabled = *enabled;
   }
   if (auto n = map.get("listen"); n.IsDefined()) {
-    if (auto text =
-            read_string(doc, n, map.path("listen"), "; quote IPv6 addresses: \"[::1]:9586\"")) {
-      auto ep = Endpoint::parse(*text);
-      if (ep) {
-        out.listen = *ep.value;
-      } else {
-        doc.error(n, map.path("listen"), ep.error);
-      }
-    }
+    if (auto ep = read_endpoint(doc, n, map.path("listen"))) out.listen = *ep;
   }
   if (auto n = map.get("per_peer"); n.IsDefined()) {
     if (auto text = read_string(doc, n, map.path("per_peer"))) {

@@ -30,7 +30,8 @@ void parse_store(const Doc& doc, const YAML::Node& node, const std::string& path
                  const std::string& interface_name) {
   MapReader map(doc, node, path,
                 {"endpoints", "prefix", "ca_file", "cert_file", "key_file", "user", "password_file",
-                 "cache_file", "election", "node_name", "lease_ttl", "leader_key"});
+                 "cache_file", "election", "node_name", "lease_ttl", "leader_key",
+                 "failsafe_listen", "failsafe_peers"});
   if (!map.ok()) return;
   if (auto n = map.require("endpoints"); n.IsDefined()) {
     const std::string field = map.path("endpoints");
@@ -121,6 +122,37 @@ void parse_store(const Doc& doc, const YAML::Node& node, const std::string& path
       else
         out.leader_key = *text;
     }
+  }
+  if (auto n = map.get("failsafe_listen"); n.IsDefined())
+    out.failsafe_listen = read_endpoint(doc, n, map.path("failsafe_listen"));
+  if (auto n = map.get("failsafe_peers"); n.IsDefined()) {
+    const std::string field = map.path("failsafe_peers");
+    if (expect_list(doc, n, field, "[\"10.9.0.2:51821\"]")) {
+      for (std::size_t i = 0; i < n.size(); ++i) {
+        const std::string epath = element(field, i);
+        auto ep = read_endpoint(doc, n[i], epath);
+        if (!ep) continue;
+        if (out.failsafe_listen && ep->family() != out.failsafe_listen->family())
+          doc.error(n[i], epath,
+                    ep->to_string() + " is not of failsafe_listen's address family (" +
+                        out.failsafe_listen->to_string() + ")");
+        else
+          out.failsafe_peers.push_back(*ep);
+      }
+    }
+    if (!out.failsafe_listen)
+      doc.error(n, field,
+                "failsafe_peers needs failsafe_listen: the address this hub answers the other "
+                "hubs' promise requests on");
+    else if (n.IsSequence() && n.size() == 0)
+      doc.error(n, field, "the list is empty; name every other hub of the group");
+    if (!out.election)
+      doc.error(n, field,
+                "failsafe_peers needs election: true (failsafe mode keeps an elected "
+                "hub answering while etcd is away)");
+  } else if (auto l = map.get("failsafe_listen"); l.IsDefined()) {
+    doc.error(l, map.path("failsafe_listen"),
+              "failsafe_listen needs failsafe_peers: every other hub of the group");
   }
   if (out.leader_key.empty()) {
     // "/wghub/peers/" -> "/wghub/leader": beside the peers, never one of them.

@@ -19,6 +19,15 @@ void LeaseFence::doubt() {
   answer_until_.store(0, std::memory_order_release);
 }
 
+void LeaseFence::promised(Clock::time_point sent, std::chrono::milliseconds ttl) {
+  const Clock::time_point until = sent + ttl - margin_;
+  if (until <= sent) return;
+  const Clock::rep ticks = until.time_since_epoch().count();
+  Clock::rep now = answer_until_.load(std::memory_order_relaxed);
+  // Only the election thread writes; max() keeps a later lease deadline.
+  if (ticks > now) answer_until_.store(ticks, std::memory_order_release);
+}
+
 void LeaseFence::release() {
   answer_until_.store(0, std::memory_order_release);
   holding_ = false;
@@ -60,8 +69,45 @@ void Election::abandon() {
 }
 
 ElectionStatus Election::status() const {
-  std::lock_guard lock(mutex_);
-  return status_;
+  ElectionStatus s;
+  {
+    std::lock_guard lock(mutex_);
+    s = status_;
+  }
+  if (options_.failsafe) {
+    s.failsafe_enabled = true;
+    s.failsafe = options_.failsafe->status();
+  }
+  return s;
+}
+
+void Election::set_failsafe_answering(bool on) {
+  bool was;
+  {
+    std::lock_guard lock(mutex_);
+    was = status_.failsafe_answering;
+    status_.failsafe_answering = on;
+  }
+  if (on && !was)
+    log_warn(
+        "election: etcd unreachable; all %zu other hub(s) promised not to campaign: answering "
+        "on (failsafe mode) until etcd is back",
+        options_.failsafe->peer_count());
+  else if (!on && was)
+    log_info("election: failsafe mode over");
+}
+
+// Asks the other hubs for promises (failsafe.hpp), waiting half a keepalive
+// period at most, so a keepalive and a round fit well inside one margin.
+bool Election::failsafe_round() {
+  if (!options_.failsafe) return false;
+  const auto wait = std::clamp<std::chrono::milliseconds>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.ttl) / 6,
+      std::chrono::milliseconds(50), std::chrono::milliseconds(500));
+  Clock::time_point sent;
+  if (!options_.failsafe->round(wait, sent)) return false;
+  fence_.promised(sent, std::chrono::duration_cast<std::chrono::milliseconds>(options_.ttl));
+  return true;
 }
 
 void Election::wait_for(std::chrono::milliseconds d) {
@@ -83,6 +129,11 @@ void Election::observe_leader(const std::string& holder) {
              holder == options_.node ? " (this hub)" : "");
 }
 
+bool Election::connected() const {
+  std::lock_guard lock(mutex_);
+  return status_.connected;
+}
+
 void Election::set_connected(bool connected, const std::string& why) {
   bool was;
   {
@@ -99,7 +150,41 @@ void Election::set_connected(bool connected, const std::string& why) {
 void Election::run() {
   using namespace std::chrono_literals;
   std::chrono::milliseconds backoff = 250ms;
+  PromiseGate* gate = options_.failsafe ? &options_.failsafe->gate() : nullptr;
+  bool recampaign = false;  // the fence is open on promises: campaign at once
+  bool waiting_logged = false;
   while (!stop_) {
+    // With failsafe peers, a hub that lost etcd reads the key before it
+    // campaigns: a campaign refuses promises, which the active hub may need
+    // right now, and a read that fails costs the active hub nothing.
+    if (gate != nullptr && !recampaign && !connected()) {
+      EtcdClient::Campaign seen;
+      std::string error;
+      if (!client_->read_key(options_.key, seen, error)) {
+        set_connected(false, error);
+        wait_for(backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, 2000ms);
+        continue;
+      }
+      if (seen.holder_lease != 0 && seen.holder != options_.node) {
+        backoff = 250ms;
+        set_connected(true, "");
+        observe_leader(seen.holder);
+        stand_by(seen.revision);
+        continue;
+      }
+    }
+    if (gate != nullptr && !gate->begin_campaign(Clock::now())) {
+      // This hub promised the active one not to campaign for now.
+      if (!waiting_logged)
+        log_info(
+            "election: promised the active hub not to campaign; waiting until the promise "
+            "runs out");
+      waiting_logged = true;
+      wait_for(100ms);
+      continue;
+    }
+    waiting_logged = false;
     std::string error;
     std::int64_t lease = 0, granted = 0;
     const Clock::time_point sent = Clock::now();
@@ -110,6 +195,13 @@ void Election::run() {
         std::string ignored;
         client_->lease_revoke(lease, ignored);
       }
+      if (gate != nullptr) gate->end_campaign();
+      if (recampaign) {
+        fence_.release();
+        set_failsafe_answering(false);
+        recampaign = false;
+        log_warn("election: campaigning again failed (%s); standing by", error.c_str());
+      }
       set_connected(false, error);
       wait_for(backoff);
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, 2000ms);
@@ -119,12 +211,21 @@ void Election::run() {
     set_connected(true, "");
     if (c.won) {
       // Before the fence opens: the control thread takes these as it does.
-      read_endpoints();
+      // (Not when campaigning again while answering: no takeover then.)
+      if (!recampaign) read_endpoints();
       fence_.renewed(sent, std::chrono::seconds(granted));
+      set_failsafe_answering(false);
       observe_leader(options_.node);
-      hold(lease);
+      recampaign = hold(lease);
+      if (!recampaign && gate != nullptr) gate->end_campaign();
       continue;
     }
+    if (recampaign) {
+      fence_.release();
+      set_failsafe_answering(false);
+      recampaign = false;
+    }
+    if (gate != nullptr) gate->end_campaign();
     std::string ignored;
     client_->lease_revoke(lease, ignored);  // unused: the key is held
     observe_leader(c.holder);
@@ -137,12 +238,13 @@ void Election::run() {
   }
 }
 
-void Election::hold(std::int64_t lease) {
+bool Election::hold(std::int64_t lease) {
   const auto period = std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds(100),
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.ttl) / 3);
   Clock::time_point next = Clock::now() + period;
   bool doubted = false;
+  bool on_failsafe = false;  // the fence is open on the other hubs' promises
   while (!stop_) {
     {
       std::unique_lock lock(mutex_);
@@ -154,44 +256,74 @@ void Election::hold(std::int64_t lease) {
     std::string error;
     std::int64_t left = 0;
     if (client_->lease_keepalive(lease, left, error)) {
+      // etcd is back after a failsafe spell, but the lease ran out meanwhile:
+      // the other hubs still promise, so this one campaigns again at once.
+      const bool on_promises = on_failsafe && fence_.answering(Clock::now());
       if (left <= 0) {
+        if (on_promises) {
+          log_warn(
+              "election: etcd is back and this hub's lease expired meanwhile; campaigning "
+              "again (the other hubs promised not to)");
+          return true;
+        }
         fence_.release();
         log_warn("election: etcd says this hub's lease expired; standing by");
-        return;
+        return false;
       }
       // The key must still be ours: deleted by hand, a standby campaigns.
       EtcdClient::Campaign c;
       if (client_->read_key(options_.key, c, error) && c.holder_lease != lease) {
+        if (on_promises && c.holder_lease == 0) {
+          log_warn(
+              "election: etcd is back and %s is gone; campaigning again (the other hubs "
+              "promised not to)",
+              options_.key.c_str());
+          std::string ignored;
+          client_->lease_revoke(lease, ignored);
+          return true;
+        }
         fence_.release();
         log_warn("election: %s no longer holds this hub's lease (holder: %s); standing by",
                  options_.key.c_str(), c.holder.empty() ? "none" : c.holder.c_str());
         std::string ignored;
         client_->lease_revoke(lease, ignored);
         observe_leader(c.holder);
-        return;
+        return false;
       }
       fence_.renewed(sent, std::chrono::seconds(left));
+      set_failsafe_answering(false);
       write_endpoints();
       if (doubted) log_info("election: keepalive answered again; answering on the ports");
       doubted = false;
       continue;
     }
-    fence_.doubt();
     {
       std::lock_guard lock(mutex_);
       ++status_.keepalive_failures;
     }
+    if (failsafe_round()) {
+      // Every other hub promised: answering on (the fence was extended).
+      on_failsafe = true;
+      set_failsafe_answering(true);
+      continue;
+    }
+    on_failsafe = false;
+    set_failsafe_answering(false);
+    // Without failsafe peers a failed keepalive stops the ports at once. With
+    // them the hub answers on until the lease's (or the last promises')
+    // deadline, both safe, and asks again: one lost datagram is no outage.
+    if (!options_.failsafe) fence_.doubt();
     if (!doubted)
-      log_warn(
-          "election: keepalive failed (%s); not answering on the ports until etcd renews "
-          "the lease",
-          error.c_str());
+      log_warn("election: keepalive failed (%s); %s", error.c_str(),
+               options_.failsafe ? "answering until the lease runs out by this hub's clock "
+                                   "unless every other hub promises not to campaign"
+                                 : "not answering on the ports until etcd renews the lease");
     doubted = true;
     if (!fence_.held(Clock::now())) {
       fence_.release();
       log_warn("election: the lease ran out by this hub's clock; standing by");
       set_connected(false, error);
-      return;
+      return false;
     }
     next = std::min(next, Clock::now() + std::chrono::milliseconds(100));
   }
@@ -202,6 +334,7 @@ void Election::hold(std::int64_t lease) {
     if (client_->lease_revoke(lease, error))
       log_info("election: lease revoked; a standby takes over now");
   }
+  return false;
 }
 
 void Election::publish_endpoints(std::vector<std::pair<std::string, std::string>> changed) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "control/etcd_client.hpp"
+#include "control/failsafe.hpp"
 
 namespace wghub::ctl {
 
@@ -42,6 +43,9 @@ class LeaseFence {
   // A keepalive failed: stop answering now; the lease may still be ours
   // (held()) until the deadline.
   void doubt();
+  // Every other hub promised not to campaign (failsafe.hpp) in a round sent
+  // at `sent`: answering until sent + ttl - margin, if that is later.
+  void promised(Clock::time_point sent, std::chrono::milliseconds ttl);
   // Not holding the lease (lost, revoked, never had it).
   void release();
   // The lease may still be ours by this hub's clock.
@@ -65,6 +69,10 @@ struct ElectionOptions {
   // Where the active hub publishes its peers' endpoints (name -> "ip:port");
   // default: the leader key's parent + "endpoints/".
   std::string endpoints_prefix;
+  // Failsafe mode (failsafe.hpp): the other hubs' promises keep this hub
+  // answering while etcd is unreachable. Null: fence when the lease cannot
+  // be renewed.
+  std::shared_ptr<Failsafe> failsafe;
 };
 
 struct ElectionStatus {
@@ -73,6 +81,9 @@ struct ElectionStatus {
   std::uint64_t leader_changes = 0;  // times the holder seen changed to another hub
   std::uint64_t keepalive_failures = 0;
   std::uint64_t endpoints_published = 0;  // endpoint keys written to etcd
+  bool failsafe_enabled = false;
+  bool failsafe_answering = false;  // answering on the other hubs' promises now
+  FailsafeStatus failsafe;
 };
 
 // What the control thread asks of an election (tests drive a fake).
@@ -116,10 +127,16 @@ class Election : public RoleSource {
 
  private:
   void run();
-  void hold(std::int64_t lease);  // returns when the lease is lost or on stop
+  // Returns when the lease is lost or on stop; true when it is lost but this
+  // hub answers on the other hubs' promises: campaign again at once.
+  bool hold(std::int64_t lease);
+  // A failsafe round; true (and the fence extended) when all promised.
+  bool failsafe_round();
+  void set_failsafe_answering(bool on);
   void stand_by(std::int64_t revision);
   void observe_leader(const std::string& holder);
   void set_connected(bool connected, const std::string& why);
+  bool connected() const;
   void wait_for(std::chrono::milliseconds d);
   void read_endpoints();
   void write_endpoints();

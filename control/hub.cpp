@@ -427,6 +427,23 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
     eo.key = s.store.leader_key;
     eo.node = s.store.node_name.empty() ? host_name() : s.store.node_name;
     eo.ttl = std::chrono::seconds(s.store.lease_ttl);
+    if (s.store.failsafe_listen) {
+      FailsafeOptions fo;
+      fo.listen = *s.store.failsafe_listen;
+      fo.peers = s.store.failsafe_peers;
+      fo.node = eo.node;
+      fo.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(eo.ttl);
+      // The pair shares the private key (the sites know one public key).
+      fo.key = FailsafeMessage::derive_key({s.interface.private_key->data(), 32});
+      eo.failsafe = Failsafe::open(std::move(fo), error);
+      if (!eo.failsafe) {
+        log_error("%s", error.c_str());
+        hub->stop_workers();
+        return 1;
+      }
+      log_info("election: failsafe mode: promise requests on %s, %zu other hub(s) to ask",
+               s.store.failsafe_listen->to_string().c_str(), s.store.failsafe_peers.size());
+    }
     election = std::make_unique<Election>(std::move(client), eo);
     hub->control().set_election(election.get());
     uapi_backend.set_refusal([&election]() -> std::string {

@@ -373,6 +373,32 @@ void collect_ha(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
   for (MetricFamily* f :
        {&role, &leaders, &roles, &keepalives, &fenced, &announced, &takeover, &published})
     out.push_back(std::move(*f));
+  if (!s->ha_failsafe_enabled) return;
+  MetricFamily on = family("wghub_ha_failsafe_answering",
+                           "1 while this hub answers with etcd unreachable, on the promises of "
+                           "every other hub not to campaign (failsafe mode)",
+                           MetricType::Gauge);
+  add_gauge(on, {}, s->ha_failsafe_answering ? 1 : 0);
+  MetricFamily rounds = family(
+      "wghub_ha_failsafe_rounds_total",
+      "Promise rounds this hub ran while etcd was unreachable: ok (every other hub promised) or "
+      "failed (one refused or did not answer: the hub fences)",
+      MetricType::Counter);
+  add_counter(rounds, {{"result", "ok"}}, s->ha_failsafe.rounds_ok);
+  add_counter(rounds, {{"result", "failed"}}, s->ha_failsafe.rounds_failed);
+  MetricFamily promises =
+      family("wghub_ha_failsafe_promises_total",
+             "Promise requests from the active hub: given, or refused (this hub campaigns or "
+             "holds the lease)",
+             MetricType::Counter);
+  add_counter(promises, {{"result", "given"}}, s->ha_failsafe.promises_given);
+  add_counter(promises, {{"result", "refused"}}, s->ha_failsafe.promises_refused);
+  MetricFamily bad = family("wghub_ha_failsafe_bad_datagrams_total",
+                            "Datagrams on store.failsafe_listen dropped: bad format or MAC, "
+                            "replayed, or a sender's clock more than 10 s off",
+                            MetricType::Counter);
+  add_counter(bad, {}, s->ha_failsafe.bad_datagrams);
+  for (MetricFamily* f : {&on, &rounds, &promises, &bad}) out.push_back(std::move(*f));
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "config/model.hpp"
+#include "control/failsafe.hpp"
 #include "control/handshake_engine.hpp"
 #include "dataplane/lcore_stats.hpp"
 #include "dataplane/peer_state.hpp"
@@ -159,6 +160,9 @@ struct MetricsSnapshot {
   std::uint64_t ha_leader_changes = 0, ha_became_active = 0, ha_became_standby = 0;
   std::uint64_t ha_keepalive_failures = 0, ha_fenced_frames = 0, ha_announcements = 0;
   std::uint64_t ha_takeover_handshakes = 0, ha_endpoints_published = 0;
+  bool ha_failsafe_enabled = false;    // store.failsafe_peers set
+  bool ha_failsafe_answering = false;  // answering on the other hubs' promises now
+  FailsafeStatus ha_failsafe;
 };
 
 // The fixed families of one scrape (ports, lcores, drops, handshakes, load,

@@ -161,6 +161,9 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
     s->ha_announcements = tc.announcements;
     s->ha_takeover_handshakes = control.takeover_dials();
     s->ha_endpoints_published = st.endpoints_published;
+    s->ha_failsafe_enabled = st.failsafe_enabled;
+    s->ha_failsafe_answering = st.failsafe_answering;
+    s->ha_failsafe = st.failsafe;
   }
   const dp::PortContext* ports[dp::kStatsPortCount] = {&dp.wan, &dp.lan};
   for (unsigned p = 0; p < dp::kStatsPortCount; ++p) {

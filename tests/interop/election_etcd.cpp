@@ -9,10 +9,16 @@
 //      the lease expires, and not before the crashed one's fence closed;
 //   4. etcd frozen (SIGSTOP): the active hub's fence closes by its own clock
 //      before the lease could expire; etcd back (SIGCONT): one active again.
+//   5. failsafe mode (control/failsafe.hpp), both hubs asking each other over
+//      loopback UDP: etcd frozen, the active hub answers on for 5 s on the
+//      standby's promises, the standby never; etcd back: one active again;
+//   6. failsafe mode with the standby gone (crashed): etcd frozen, nobody
+//      promises, so the active hub fences itself as in 4.
 // Timings are printed, never asserted.
 #include <signal.h>
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -43,10 +49,27 @@ std::atomic<bool> g_stop{false};
   std::exit(1);
 }
 
-void start(int i) {
+const char* kFailsafeAddr[2] = {"127.0.0.1:51901", "127.0.0.1:51902"};
+
+// failsafe: each hub answers promise requests on its kFailsafeAddr and asks
+// the other's.
+void start(int i, bool failsafe = false) {
   EtcdOptions o;
   o.endpoints = {g_url};
-  ElectionOptions eo{"/ha2test/leader", i == 0 ? "hub-a" : "hub-b", 2s, ""};
+  ElectionOptions eo{"/ha2test/leader", i == 0 ? "hub-a" : "hub-b", 2s, "", nullptr};
+  if (failsafe) {
+    wghub::ctl::FailsafeOptions fo;
+    fo.listen = *wghub::config::Endpoint::parse(kFailsafeAddr[i]).value;
+    fo.peers = {*wghub::config::Endpoint::parse(kFailsafeAddr[1 - i]).value};
+    fo.node = eo.node;
+    fo.ttl = 2s;
+    std::array<std::uint8_t, 32> priv{};
+    priv.fill(0x42);
+    fo.key = wghub::ctl::FailsafeMessage::derive_key(priv);
+    std::string error;
+    eo.failsafe = wghub::ctl::Failsafe::open(std::move(fo), error);
+    if (!eo.failsafe) fail(error);
+  }
   auto e = std::make_unique<Election>(std::make_unique<EtcdClient>(o), eo);
   e->start();
   std::lock_guard lock(g_mutex);
@@ -82,6 +105,23 @@ double wait_active(int who, std::chrono::seconds limit, const char* what) {
     std::this_thread::sleep_for(1ms);
   }
   fail(std::string("timed out waiting: ") + what);
+}
+
+// The longest time hub `i` did not answer during the next `d` (sampled
+// every ms), in seconds; a gap still open at the end counts up to then.
+double longest_gap(int i, Clock::duration d) {
+  const auto t0 = Clock::now();
+  Clock::duration longest{};
+  Clock::time_point gap_start{};
+  bool in_gap = false;
+  while (Clock::now() - t0 < d) {
+    const bool a = answering(i);
+    if (!a && !in_gap) gap_start = Clock::now();
+    if (!a) longest = std::max(longest, Clock::now() - gap_start);
+    in_gap = !a;
+    std::this_thread::sleep_for(1ms);
+  }
+  return std::chrono::duration<double>(longest).count();
 }
 
 }  // namespace
@@ -146,6 +186,51 @@ int main(int argc, char** argv) {
 
   stop(0, false);
   stop(1, false);
+
+  // 5. Failsafe mode: etcd frozen, hub-a answers on the promises of hub-b.
+  start(0, true);
+  wait_active(0, 10s, "hub-a elected alone (failsafe)");
+  start(1, true);
+  std::this_thread::sleep_for(1000ms);
+  if (!answering(0) || answering(1)) fail("failsafe: hub-b took over from a healthy hub-a");
+  if (kill(etcd_pid, SIGSTOP) != 0) fail("cannot SIGSTOP etcd");
+  const double frozen_gap = longest_gap(0, 5s);
+  const bool kept = answering(0) && !answering(1);
+  wghub::ctl::ElectionStatus sa, sb;
+  {
+    std::lock_guard lock(g_mutex);
+    sa = g_hub[0]->status();
+    sb = g_hub[1]->status();
+  }
+  kill(etcd_pid, SIGCONT);
+  if (!kept) fail("failsafe: hub-a was not answering alone 5 s after etcd froze");
+  if (!sa.failsafe_answering || sa.failsafe.rounds_ok == 0 || sb.failsafe.promises_given == 0)
+    fail("failsafe: hub-a is not answering on hub-b's promises");
+  std::printf(
+      "failsafe: etcd frozen 5 s -> hub-a answered on (%llu rounds, %llu promises from hub-b; "
+      "longest gap %.3f s)\n",
+      static_cast<unsigned long long>(sa.failsafe.rounds_ok),
+      static_cast<unsigned long long>(sb.failsafe.promises_given), frozen_gap);
+  // etcd expires the lease it could not renew; hub-a campaigns again on the
+  // promises, hub-b waits for its promise to run out.
+  const double back_gap = longest_gap(0, 4s);
+  wait_active(-1, 20s, "one hub active after etcd came back (failsafe)");
+  std::printf("failsafe: etcd back -> %s active; hub-a's longest gap in the 4 s after: %.3f s\n",
+              answering(0) ? "hub-a" : "hub-b", back_gap);
+
+  // 6. Failsafe mode, the standby crashed: nobody to promise, hub-a fences.
+  const int active = answering(0) ? 0 : 1;
+  stop(1 - active, true);
+  std::this_thread::sleep_for(500ms);
+  if (kill(etcd_pid, SIGSTOP) != 0) fail("cannot SIGSTOP etcd");
+  t0 = Clock::now();
+  while (answering(active) && Clock::now() - t0 < 5s) std::this_thread::sleep_for(1ms);
+  const double alone = std::chrono::duration<double>(Clock::now() - t0).count();
+  const bool still_alone = answering(active);
+  kill(etcd_pid, SIGCONT);
+  if (still_alone) fail("failsafe: the active hub answered on with etcd frozen and no promise");
+  std::printf("failsafe: etcd frozen, no other hub to promise -> fenced %.3f s later\n", alone);
+  stop(active, false);
   g_stop = true;
   monitor.join();
   if (g_both) fail("the monitor saw both hubs answering at once");

@@ -13,7 +13,11 @@
 #      published in etcd (takeover handshakes); prints per site "failover:
 #      traffic resumed X.X s after the kill" and "lost N of M pings"
 #   4. hub-a started again: it stands by (hub-b keeps the lease)
-#   5. site2's key deleted in etcd: gone from both hubs' wg show, site2 cut
+#   5. etcd stopped under the pings: hub-b answers on for 8 s on hub-a's
+#      promises over the management link (failsafe mode), never fenced, and
+#      hub-a never active; prints "lost N of M pings"; etcd started again:
+#      both hubs reconnect, hub-b still active
+#   6. site2's key deleted in etcd: gone from both hubs' wg show, site2 cut
 #      off; put back: on both hubs again, site2 reaches HQ; prints how long
 #      each change took to reach both hubs
 # Correctness is asserted (traffic resumes, the standby took over, never two
@@ -69,6 +73,12 @@ until_reply() { # until_reply I SECONDS
   fail "site$1 got no reply from the HQ host within $2 s"
 }
 scrape() { ip netns exec "$1" curl -s --max-time 2 "http://$LAB_HUB_METRICS/metrics"; }
+# Not `scrape | grep -q`: under pipefail, grep leaving early fails curl (SIGPIPE).
+scrape_has() { # scrape_has NS REGEX
+  local m
+  m=$(scrape "$1") || return 1
+  grep -q -- "$2" <<<"$m"
+}
 
 # Pings from both site LANs to the HQ host, 5 a second, in the background.
 start_pings() { # start_pings TAG SECONDS
@@ -141,15 +151,20 @@ stop_hub
 ok "baseline measured"
 
 step "2. the pair: etcd, peers pushed, hub-a active, hub-b standby"
-ip netns exec "$LAB_NS_HUB" etcd --name ha --data-dir "$tmp/etcd" \
-  --listen-client-urls "http://$LAB_HUB_MGMT_ADDR:2379,http://127.0.0.1:2379" \
-  --advertise-client-urls "http://$LAB_HUB_MGMT_ADDR:2379" \
-  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-  --initial-cluster ha=http://127.0.0.1:2380 >"$tmp/etcd.log" 2>&1 &
-etcd_pid=$!
+start_etcd() { # the one member, its data kept in $tmp/etcd across restarts
+  ip netns exec "$LAB_NS_HUB" etcd --name ha --data-dir "$tmp/etcd" \
+    --listen-client-urls "http://$LAB_HUB_MGMT_ADDR:2379,http://127.0.0.1:2379" \
+    --advertise-client-urls "http://$LAB_HUB_MGMT_ADDR:2379" \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster ha=http://127.0.0.1:2380 >>"$tmp/etcd.log" 2>&1 &
+  etcd_pid=$!
+  etcd_healthy || fail "etcd did not become healthy within 10 s"
+}
 ectl() { ip netns exec "$LAB_NS_HUB" env ETCDCTL_API=3 etcdctl --endpoints http://127.0.0.1:2379 "$@"; }
-etcd_healthy || fail "etcd did not become healthy within 10 s"
-store_section() { # store_section NODE
+start_etcd
+# Failsafe mode (docs/ha.md): each hub answers promise requests on its
+# management address and asks the other's.
+store_section() { # store_section NODE OWN_MGMT_ADDR OTHER_MGMT_ADDR
   cat <<YAML
 store:
   endpoints: ["http://$LAB_HUB_MGMT_ADDR:2379"]
@@ -158,10 +173,15 @@ store:
   election: true
   node_name: $1
   lease_ttl: 2
+  failsafe_listen: "$2:51821"
+  failsafe_peers: ["$3:51821"]
 YAML
 }
-{ cat "$LAB_HUB_CONFIG"; store_section hub-a; } >"$tmp/hub-a.yaml"
-{ sed "s/^  name: $LAB_HUB_NAME\$/  name: $LAB_HUB2_NAME/" "$LAB_HUB_CONFIG"; store_section hub-b; } >"$tmp/hub-b.yaml"
+{ cat "$LAB_HUB_CONFIG"; store_section hub-a "$LAB_HUB_MGMT_ADDR" "$LAB_HUB2_MGMT_ADDR"; } >"$tmp/hub-a.yaml"
+{
+  sed "s/^  name: $LAB_HUB_NAME\$/  name: $LAB_HUB2_NAME/" "$LAB_HUB_CONFIG"
+  store_section hub-b "$LAB_HUB2_MGMT_ADDR" "$LAB_HUB_MGMT_ADDR"
+} >"$tmp/hub-b.yaml"
 grep -q "name: $LAB_HUB2_NAME" "$tmp/hub-b.yaml" || fail "hub-b.yaml: interface name not replaced"
 chmod 600 "$tmp"/hub-*.yaml
 ip netns exec "$LAB_NS_HUB" "$WGHUB" store push -c "$tmp/hub-a.yaml" || fail "wghub store push"
@@ -171,6 +191,7 @@ ip netns exec "$LAB_NS_HUB" "$WGHUB" --config "$tmp/hub-a.yaml" --status-interva
 hub_pid=$!
 wait_log "$hub_log" 30 'role: active' || fail "hub-a did not become active"
 hub_b_log=$tmp/hub-b.log
+extra_logs=("$hub_b_log") # fail prints its tail too
 ip netns exec "$LAB_NS_HUB2" "$WGHUB" --config "$tmp/hub-b.yaml" --status-interval 0 >"$hub_b_log" 2>&1 &
 hub_b_pid=$!
 wait_log "$hub_b_log" 30 'election: the leader is hub-a' || fail "hub-b did not see hub-a as the leader"
@@ -178,7 +199,7 @@ sleep 1
 grep -q 'role: active' "$hub_b_log" && fail "hub-b became active beside a healthy hub-a"
 scrape "$LAB_NS_HUB2" >"$tmp/hub-b-metrics.txt" || fail "no metrics from hub-b"
 grep -q '^wghub_ha_role{role="standby"} 1' "$tmp/hub-b-metrics.txt" || fail "hub-b's wghub_ha_role is not standby"
-scrape "$LAB_NS_HUB" | grep -q '^wghub_ha_role{role="active"} 1' || fail "hub-a's wghub_ha_role is not active"
+scrape_has "$LAB_NS_HUB" '^wghub_ha_role{role="active"} 1' || fail "hub-a's wghub_ha_role is not active"
 ip netns exec "$LAB_NS_HUB2" wg show "$LAB_HUB2_NAME" peers | grep -q . || fail "wg show on the standby lists no peers"
 if out=$(ip netns exec "$LAB_NS_HUB2" wg set "$LAB_HUB2_NAME" peer "$LAB_SITE1_PUBKEY" persistent-keepalive 5 2>&1); then
   fail "wg set on the standby was accepted"
@@ -217,11 +238,11 @@ for i in 1 2; do
 done
 grep -q '"event":"role_changed".*"role":"active".*"node":"hub-b"' "$hub_b_log" ||
   fail "no role_changed audit line for hub-b"
-scrape "$LAB_NS_HUB2" | grep -q '^wghub_ha_role_changes_total{to="active"} 1' ||
+scrape_has "$LAB_NS_HUB2" '^wghub_ha_role_changes_total{to="active"} 1' ||
   fail "hub-b's wghub_ha_role_changes_total{to=active} is not 1"
 grep -q 'takeover: handshakes started to 2 of 2 published endpoint' "$hub_b_log" ||
   fail "hub-b did not start takeover handshakes to both sites"
-scrape "$LAB_NS_HUB2" | grep -q '^wghub_ha_takeover_handshakes_total 2' ||
+scrape_has "$LAB_NS_HUB2" '^wghub_ha_takeover_handshakes_total 2' ||
   fail "hub-b's wghub_ha_takeover_handshakes_total is not 2"
 ok "hub-b took over and dialled both sites; both sites' traffic resumed"
 
@@ -236,7 +257,46 @@ grep -q 'role: active' "$hub_log" && fail "the restarted hub-a became active bes
 ping_clean lan1 "$LAB_HQ_HOST" "site1 -> HQ through hub-b, hub-a standing by"
 ok "hub-a stands by"
 
-step "5. a peer removed from etcd and put back: both hubs follow"
+step "5. etcd stopped: hub-b answers on (failsafe mode); etcd back"
+replies_between() { # replies_between FILE T0 T1: ping replies stamped in [T0, T1)
+  awk -v a="$2" -v b="$3" '/ bytes from /{ ts = substr($1, 2, length($1) - 2) + 0; if (ts >= a && ts < b) n++ } END { print n + 0 }' "$1"
+}
+start_pings etcd-down 60
+t_stop=$(date +%s.%N)
+stop_pid "$etcd_pid"
+etcd_pid=""
+sleep 8 # four lease TTLs: without failsafe mode hub-b fences within one
+t_end=$(date +%s.%N)
+wait_log "$hub_b_log" 1 'answering on \(failsafe mode\)' || fail "hub-b did not enter failsafe mode"
+scrape_has "$LAB_NS_HUB2" '^wghub_ha_failsafe_answering 1' || fail "hub-b's wghub_ha_failsafe_answering is not 1"
+scrape_has "$LAB_NS_HUB2" '^wghub_ha_role{role="active"} 1' || fail "hub-b is not active with etcd stopped"
+given=$(scrape "$LAB_NS_HUB" | sed -nE 's/^wghub_ha_failsafe_promises_total\{result="given"\} ([0-9]+)$/\1/p')
+[ "${given:-0}" -gt 0 ] || fail "hub-a gave no promise"
+grep -q 'role: standby' <(sed -n '/role: active/,$p' "$hub_b_log" | tail -n +2) &&
+  fail "hub-b was fenced while etcd was stopped"
+grep -q 'role: active' "$hub_log" && fail "hub-a became active while etcd was stopped"
+for i in 1 2; do
+  got=$(replies_between "$tmp/etcd-down-ping$i.txt" "$t_stop" "$t_end")
+  [ "$got" -gt 0 ] || fail "site$i got no reply while etcd was stopped"
+  # 5 a second for 8 s: about 40 sent.
+  echo "etcd stopped 8 s: site$i got $got replies (hub-b: $given promise(s) from hub-a)"
+done
+for p in "${ping_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+ping_pids=()
+for i in 1 2; do
+  sent=$(sed -nE 's/^([0-9]+) packets transmitted.*/\1/p' "$tmp/etcd-down-ping$i.txt")
+  echo "etcd stopped: site$i lost $((sent - $(ping_replies "$tmp/etcd-down-ping$i.txt"))) of $sent pings"
+done
+t0=$(date +%s%N)
+start_etcd
+wait_log "$hub_b_log" 20 'failsafe mode over' || fail "hub-b did not leave failsafe mode with etcd back"
+echo "etcd back -> hub-b out of failsafe mode: $(awk -v d="$(($(date +%s%N) - t0))" 'BEGIN { printf "%.2f", d / 1e9 }') s"
+sleep 3 # hub-a's promise runs out; it campaigns, loses, stands by
+grep -q 'role: active' "$hub_log" && fail "hub-a became active after etcd came back"
+scrape_has "$LAB_NS_HUB2" '^wghub_ha_role{role="active"} 1' || fail "hub-b is not active after etcd came back"
+ok "etcd stopped 8 s: hub-b answered on hub-a's promises, never fenced; etcd back: hub-b still active"
+
+step "6. a peer removed from etcd and put back: both hubs follow"
 both_have() { # both_have KEY WANT: true when KEY's presence on both hubs' wg show is WANT (1/0)
   local spec have
   for spec in "$LAB_NS_HUB:$LAB_HUB_NAME" "$LAB_NS_HUB2:$LAB_HUB2_NAME"; do

@@ -70,6 +70,15 @@ TEST_F(Store, SectionIsParsedWithDefaults) {
   EXPECT_EQ(e.state->store.node_name, "hub-b");
   EXPECT_EQ(e.state->store.lease_ttl, 3u);
   EXPECT_EQ(e.state->store.leader_key, "/x/y/leader");
+  EXPECT_FALSE(e.state->store.failsafe_listen.has_value());
+  LoadResult f = load_config_file(
+      config("store: {endpoints: [\"http://a:1\"], election: true, failsafe_listen: "
+             "\"10.9.0.1:51821\", failsafe_peers: [\"10.9.0.2:51821\", \"10.9.0.3:51821\"]}\n"));
+  ASSERT_TRUE(f.ok()) << f.error_text();
+  ASSERT_TRUE(f.state->store.failsafe_listen.has_value());
+  EXPECT_EQ(f.state->store.failsafe_listen->to_string(), "10.9.0.1:51821");
+  ASSERT_EQ(f.state->store.failsafe_peers.size(), 2u);
+  EXPECT_EQ(f.state->store.failsafe_peers[1].to_string(), "10.9.0.3:51821");
   // Without the section: no store.
   LoadResult plain = load_config_file(config(""));
   ASSERT_TRUE(plain.ok());
@@ -93,6 +102,22 @@ TEST_F(Store, BadSectionNamesTheField) {
        "not a node name"},
       {"store: {endpoints: [\"http://a:1\"], leader_key: /wghub/peers/leader}\n",
        "store.leader_key", "outside the peers' prefix"},
+      {"store: {endpoints: [\"http://a:1\"], failsafe_listen: \"10.9.0.1:1\", "
+       "failsafe_peers: [\"10.9.0.2:1\"]}\n",
+       "store.failsafe_peers", "needs election: true"},
+      {"store: {endpoints: [\"http://a:1\"], election: true, failsafe_peers: [\"10.9.0.2:1\"]}\n",
+       "store.failsafe_peers", "needs failsafe_listen"},
+      {"store: {endpoints: [\"http://a:1\"], election: true, failsafe_listen: \"10.9.0.1:1\"}\n",
+       "store.failsafe_listen", "needs failsafe_peers"},
+      {"store: {endpoints: [\"http://a:1\"], election: true, failsafe_listen: \"10.9.0.1:1\", "
+       "failsafe_peers: []}\n",
+       "store.failsafe_peers", "empty"},
+      {"store: {endpoints: [\"http://a:1\"], election: true, failsafe_listen: \"10.9.0.1:1\", "
+       "failsafe_peers: [\"10.9.0.2\"]}\n",
+       "store.failsafe_peers[0]", ""},
+      {"store: {endpoints: [\"http://a:1\"], election: true, failsafe_listen: \"10.9.0.1:1\", "
+       "failsafe_peers: [\"[fd00::2]:1\"]}\n",
+       "store.failsafe_peers[0]", "address family"},
   };
   for (const Case& c : cases) {
     LoadResult r = load_config_file(config(c.yaml));

@@ -62,7 +62,7 @@ TEST(Election, MarginIsHalfASecondOrAQuarterOfTheTtl) {
 TEST(Election, UnreachableEtcdNeverAnswers) {
   EtcdOptions o;
   o.endpoints = {"http://127.0.0.1:9"};  // discard: nothing listens
-  ElectionOptions eo{"/t/leader", "hub-a", 2s, ""};
+  ElectionOptions eo{"/t/leader", "hub-a", 2s, "", nullptr};
   Election e(std::make_unique<EtcdClient>(o), eo);
   e.start();
   for (int i = 0; i < 20; ++i) {
