@@ -235,6 +235,11 @@ int add(Context& ctx, const std::string& name) {
   }
   std::fprintf(stderr, "wghub site add: site %s: overlay %s, LAN %s; wrote %s\n", name.c_str(),
                address.value->to_string().c_str(), peers_line(lans).c_str(), file.c_str());
+  if (!push_if_store(ctx, "add")) {
+    std::filesystem::remove(file, ec);
+    std::fprintf(stderr, "wghub site add: removed %s; nothing changed\n", file.c_str());
+    return 1;
+  }
 
   std::string text = config::site_wgquick(
       state, name, *address.value, private_key ? &*private_key : nullptr, ctx.hub_public_key);

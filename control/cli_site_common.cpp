@@ -18,6 +18,7 @@
 
 #include "config/atomic_file.hpp"
 #include "config/loader.hpp"
+#include "control/cli_store.hpp"
 #include "control/uapi_client.hpp"
 #include "crypto/x25519.hpp"
 
@@ -55,14 +56,6 @@ bool load(Context& ctx, const char* verb, bool exclusive) {
     std::fprintf(stderr,
                  "wghub site %s: %s has no 'sites:' section; add one with at least overlay (the "
                  "pool of site addresses) and endpoint (what sites dial), see docs/config.md\n",
-                 verb, ctx.options.config_path.c_str());
-    return false;
-  }
-  if (ctx.state->store.enabled()) {
-    std::fprintf(stderr,
-                 "wghub site %s: %s takes its peers from etcd (store:), and `wghub site` works "
-                 "on peers_dir files only so far; write the site's peer into peers_dir and run "
-                 "`wghub store push` (docs/config.md#sites); nothing changed\n",
                  verb, ctx.options.config_path.c_str());
     return false;
   }
@@ -131,6 +124,17 @@ std::optional<std::chrono::milliseconds> reload_and_wait(
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return std::nullopt;
+}
+
+bool push_if_store(const Context& ctx, const char* verb) {
+  if (!ctx.state->store.enabled()) return true;
+  std::string summary, error;
+  if (!push_to_store(ctx.options.config_path, summary, error)) {
+    std::fprintf(stderr, "wghub site %s: etcd not updated: %s\n", verb, error.c_str());
+    return false;
+  }
+  std::fprintf(stderr, "wghub site %s: store push: %s\n", verb, summary.c_str());
+  return true;
 }
 
 std::string peer_file_path(const Context& ctx, const std::string& name) {

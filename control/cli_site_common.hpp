@@ -67,6 +67,12 @@ std::optional<std::chrono::milliseconds> reload_and_wait(
     const Context& ctx, pid_t pid, const std::function<bool(const HubStatus&)>& done,
     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// With a store (docs/ha.md) the hubs take their peers from etcd, not from
+// peers_dir: after a change to the files, `wghub store push` of the config.
+// True when there is no store or the push went through; false with a
+// message naming `verb` otherwise.
+bool push_if_store(const Context& ctx, const char* verb);
+
 // The site's peer file in peers_dir.
 std::string peer_file_path(const Context& ctx, const std::string& name);
 

@@ -81,6 +81,7 @@ int rotate(Context& ctx, const std::string& name) {
                  "wghub site rotate: no hub is running (%s); %s now holds the new key, which "
                  "the hub loads when it starts\n",
                  ctx.socket_path.c_str(), site->file.c_str());
+    if (!push_if_store(ctx, "rotate")) return 1;
     event.add("hub", "hub not running");
     return emit_audit(ctx, event) ? 0 : 1;
   }
@@ -148,6 +149,7 @@ int rotate(Context& ctx, const std::string& name) {
                  error.c_str());
     return 1;
   }
+  if (!push_if_store(ctx, "rotate")) return 1;
   auto status_after = hub_status(ctx, running, error);
   if (status_after) reload_and_wait(ctx, status_after->pid, [](const HubStatus&) { return true; });
   std::fprintf(stderr,
@@ -201,6 +203,7 @@ int revoke(Context& ctx, const std::string& name) {
     return 1;
   }
   std::fprintf(stderr, "wghub site revoke: removed %s\n", site->file.c_str());
+  if (!push_if_store(ctx, "revoke")) return 1;
   if (status) {
     const auto took = reload_and_wait(ctx, status->pid, [](const HubStatus&) { return true; });
     if (!took) std::fprintf(stderr, "wghub site revoke: the hub did not answer after SIGHUP\n");

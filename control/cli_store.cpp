@@ -14,6 +14,7 @@
 
 #include "config/diff.hpp"
 #include "config/loader.hpp"
+#include "control/election.hpp"
 #include "control/etcd_client.hpp"
 
 namespace wghub::ctl {
@@ -26,7 +27,8 @@ void usage(FILE* to) {
                "       wghub store diff -c CONFIG\n"
                "\n"
                "push: make the keys under CONFIG's store.prefix hold exactly CONFIG's peers\n"
-               "      (inline and peers_dir): puts new and changed ones, deletes the others.\n"
+               "      (inline and peers_dir): puts new and changed ones, deletes the others;\n"
+               "      with store.election, also the published endpoints of peers that are gone.\n"
                "diff: show what push would change; exit 0 when nothing, 1 when something.\n"
                "Lines: '+ KEY' added, '~ KEY: FIELDS' changed, '- KEY' deleted.\n");
 }
@@ -93,7 +95,56 @@ Plan plan(const std::string& path, const config::DesiredState& file_state,
   return p;
 }
 
+// The config loaded, etcd read and the plan made: what push and diff share.
+struct Prepared {
+  config::LoadResult loaded;
+  std::unique_ptr<EtcdClient> client;
+  config::StoreSnapshot current;
+  Plan plan;
+};
+
+// False with `error` (one or more lines) when the file has errors, has no
+// store or etcd cannot be read.
+bool prepare(const std::string& config_path, Prepared& out, std::string& error) {
+  out.loaded = config::load_config_file(config_path);
+  if (!out.loaded.ok()) {
+    error = out.loaded.error_text() + std::to_string(out.loaded.errors.size()) + " error(s) in " +
+            config_path + "; nothing done";
+    return false;
+  }
+  const config::DesiredState& s = *out.loaded.state;
+  if (!s.store.enabled()) {
+    error = config_path + " has no store: section (docs/config.md#store)";
+    return false;
+  }
+  out.client = EtcdClient::from_config(s.store, error);
+  if (!out.client || !out.client->range_prefix(s.store.prefix, out.current, error)) return false;
+  out.plan = plan(config_path, s, out.current);
+  // A pair's active hub publishes each peer's endpoint (docs/ha.md); the
+  // keys of peers that are gone go with them.
+  if (s.store.election) {
+    const std::string prefix = Election::endpoints_prefix_for(s.store.leader_key);
+    config::StoreSnapshot endpoints;
+    if (!out.client->range_prefix(prefix, endpoints, error)) return false;
+    for (const auto& e : endpoints.entries) {
+      if (s.find_peer(e.key.substr(prefix.size())) != nullptr) continue;
+      out.plan.lines.push_back("- " + e.key + " (the endpoint of a peer that is gone)");
+      out.plan.ops.push_back({e.key, std::nullopt});
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+bool push_to_store(const std::string& config_path, std::string& summary, std::string& error) {
+  Prepared p;
+  if (!prepare(config_path, p, error)) return false;
+  if (!p.client->write(p.plan.ops, error)) return false;
+  summary = std::to_string(p.plan.ops.size()) + " key(s) written or deleted under " +
+            p.loaded.state->store.prefix + " at " + p.client->endpoint();
+  return true;
+}
 
 int run_store(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
@@ -138,27 +189,16 @@ int run_store(int argc, char** argv) {
                  verb.c_str());
     return 2;
   }
-  const config::LoadResult loaded = config::load_config_file(config_path);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "%s", loaded.error_text().c_str());
-    std::fprintf(stderr, "wghub store %s: %zu error(s) in %s; nothing done\n", verb.c_str(),
-                 loaded.errors.size(), config_path.c_str());
-    return 1;
-  }
-  const config::DesiredState& s = *loaded.state;
-  if (!s.store.enabled()) {
-    std::fprintf(stderr, "wghub store %s: %s has no store: section (docs/config.md#store)\n",
-                 verb.c_str(), config_path.c_str());
-    return 1;
-  }
+  Prepared prepared;
   std::string error;
-  auto client = EtcdClient::from_config(s.store, error);
-  config::StoreSnapshot current;
-  if (!client || !client->range_prefix(s.store.prefix, current, error)) {
+  if (!prepare(config_path, prepared, error)) {
     std::fprintf(stderr, "wghub store %s: %s\n", verb.c_str(), error.c_str());
     return 1;
   }
-  const Plan p = plan(config_path, s, current);
+  const config::DesiredState& s = *prepared.loaded.state;
+  auto& client = prepared.client;
+  const config::StoreSnapshot& current = prepared.current;
+  const Plan& p = prepared.plan;
   for (const auto& line : p.lines) std::printf("%s\n", line.c_str());
   if (dry_run) {
     std::printf("%s: %zu key(s) differ, %zu the same (etcd revision %lld, prefix %s)\n",

@@ -4,7 +4,13 @@
 // push/read failed or the file has errors, 2 usage error.
 #pragma once
 
+#include <string>
+
 namespace wghub::ctl {
+
+// `store push` for another command (wghub site on a config with a store):
+// false with `error` when nothing was written.
+bool push_to_store(const std::string& config_path, std::string& summary, std::string& error);
 
 // argv[0] is "store".
 int run_store(int argc, char** argv);

@@ -90,6 +90,10 @@ void ControlThread::update_role() {
     }
     takeover_queue_ = election_->take_endpoints();
     takeover_next_ = 0;
+    takeover_slots_.clear();  // an earlier takeover may have stopped half way
+    takeover_slots_ready_ = false;
+    takeover_scan_ = 0;
+    publish_open_ = false;
     published_endpoints_.clear();
     for (const auto& [name, value] : takeover_queue_) published_endpoints_[name] = value;
     log_info("role: active (%s holds the lease); answering, gratuitous ARP/NA sent on both ports",
@@ -117,32 +121,55 @@ constexpr auto kPublishInterval = std::chrono::seconds(2);
 // The active hub's side of takeover handshakes (docs/ha.md): dials the
 // endpoints the previous active hub published, a slice per poll (the ticks
 // then send the initiations, within their per-poll budget), and publishes
-// its own peers' endpoints that changed, every 2 s.
+// its own peers' endpoints that changed, in a pass every 2 s. The name ->
+// slot map and the publication pass walk the peers scan_slice_ at a time.
 void ControlThread::takeover_step(TimePoint now) {
+  const auto& peers = device_.peers();
   if (takeover_next_ < takeover_queue_.size()) {
-    if (takeover_slots_.empty())  // once per takeover: O(peers)
-      for (const auto& [slot, p] : device_.peers()) takeover_slots_.emplace(p.name, slot);
-    const auto& slots = takeover_slots_;
+    if (!takeover_slots_ready_) {
+      auto it = peers.lower_bound(takeover_scan_);
+      for (std::size_t n = 0; it != peers.end() && n < scan_slice_; ++it, ++n)
+        takeover_slots_.emplace(it->second.name, it->first);
+      if (it != peers.end()) {
+        takeover_scan_ = it->first;
+        return;  // more next poll
+      }
+      takeover_slots_ready_ = true;
+    }
     const std::size_t end =
         std::min(takeover_queue_.size(), takeover_next_ + kTakeoverDialsPerPoll);
     for (; takeover_next_ < end; ++takeover_next_) {
       const auto& [name, value] = takeover_queue_[takeover_next_];
-      const auto slot = slots.find(name);
+      const auto slot = takeover_slots_.find(name);
+      if (slot == takeover_slots_.end()) continue;
+      // The map was built over several polls: the slot may hold another
+      // peer by now (removed, reused by a reload).
+      const auto peer = peers.find(slot->second);
       const auto ep = config::Endpoint::parse(value);
-      if (slot != slots.end() && ep && device_.dial(slot->second, *ep.value)) ++takeover_dials_;
+      if (peer != peers.end() && peer->second.name == name && ep &&
+          device_.dial(slot->second, *ep.value))
+        ++takeover_dials_;
     }
     if (takeover_next_ == takeover_queue_.size()) {
       log_info("takeover: handshakes started to %" PRIu64 " of %zu published endpoint(s)",
                takeover_dials_, takeover_queue_.size());
       takeover_queue_.clear();
       takeover_slots_.clear();
+      takeover_slots_ready_ = false;
+      takeover_scan_ = 0;
       takeover_next_ = 0;
     }
   }
-  if (now < next_publish_) return;
-  next_publish_ = now + kPublishInterval;
+  if (!publish_open_) {
+    if (now < next_publish_) return;
+    next_publish_ = now + kPublishInterval;
+    publish_open_ = true;
+    publish_scan_ = 0;
+  }
   std::vector<std::pair<std::string, std::string>> changed;
-  for (const auto& [slot, p] : device_.peers()) {
+  auto it = peers.lower_bound(publish_scan_);
+  for (std::size_t n = 0; it != peers.end() && n < scan_slice_; ++it, ++n) {
+    const Device::Peer& p = it->second;
     const dp::Endpoint ep = device_.endpoint(p);
     if (ep.empty()) continue;
     std::string text = format_endpoint(ep);
@@ -151,6 +178,10 @@ void ControlThread::takeover_step(TimePoint now) {
     published = text;
     changed.emplace_back(p.name, std::move(text));
   }
+  if (it == peers.end())
+    publish_open_ = false;
+  else
+    publish_scan_ = it->first;
   if (!changed.empty()) election_->publish_endpoints(std::move(changed));
 }
 

@@ -100,6 +100,9 @@ class ControlThread {
   // Handshakes started on takeover to the endpoints the previous active hub
   // published (docs/ha.md).
   std::uint64_t takeover_dials() const { return takeover_dials_; }
+  // Peers per poll in the takeover and endpoint-publication scans (tests
+  // make it small to see the slicing).
+  void set_scan_slice(std::size_t peers) { scan_slice_ = peers == 0 ? 1 : peers; }
 
   void print_status(bool full) const;
   bool under_load() const { return load_.active(); }
@@ -146,10 +149,17 @@ class ControlThread {
   // ones published so far (only changes are published, every 2 s).
   std::vector<std::pair<std::string, std::string>> takeover_queue_;
   std::size_t takeover_next_ = 0;
+  // Both scans over the peers go a slice per poll (scan_slice_ peers), so
+  // neither stalls the control thread at 10^5 peers.
   std::unordered_map<std::string, std::uint32_t> takeover_slots_;  // peer name -> slot
+  std::uint32_t takeover_scan_ = 0;  // the next slot to map; building while not ready
+  bool takeover_slots_ready_ = false;
   std::uint64_t takeover_dials_ = 0;
   std::unordered_map<std::string, std::string> published_endpoints_;
   TimePoint next_publish_{};
+  std::uint32_t publish_scan_ = 0;  // the next slot to compare in the pass under way
+  bool publish_open_ = false;       // a pass is under way
+  std::size_t scan_slice_ = 4096;
   std::string metrics_interface_;
   MetricsSnapshotBuilder metrics_builder_;  // the snapshot under way, and the peers' labels
   TimePoint next_metrics_{};

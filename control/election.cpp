@@ -38,10 +38,14 @@ std::chrono::milliseconds Election::margin_for(std::chrono::seconds ttl) {
                                              std::chrono::milliseconds(ttl) / 4);
 }
 
+std::string Election::endpoints_prefix_for(const std::string& leader_key) {
+  return leader_key.substr(0, leader_key.rfind('/') + 1) + "endpoints/";
+}
+
 Election::Election(std::unique_ptr<EtcdClient> client, ElectionOptions options)
     : client_(std::move(client)), options_(std::move(options)), fence_(margin_for(options_.ttl)) {
   if (options_.endpoints_prefix.empty())
-    options_.endpoints_prefix = options_.key.substr(0, options_.key.rfind('/') + 1) + "endpoints/";
+    options_.endpoints_prefix = endpoints_prefix_for(options_.key);
   // A keepalive that takes longer than its period is a failed one.
   client_->set_timeout(std::min<std::chrono::milliseconds>(
       std::chrono::milliseconds(2000),

@@ -124,6 +124,9 @@ class Election : public RoleSource {
   std::vector<std::pair<std::string, std::string>> take_endpoints() override;
   // The fence margin for a TTL: max(500 ms, TTL/4).
   static std::chrono::milliseconds margin_for(std::chrono::seconds ttl);
+  // Where the peers' endpoints go by default: the leader key's parent +
+  // "endpoints/" (/wghub/leader -> /wghub/endpoints/).
+  static std::string endpoints_prefix_for(const std::string& leader_key);
 
  private:
   void run();

@@ -19,7 +19,8 @@
 #      both hubs reconnect, hub-b still active
 #   6. site2's key deleted in etcd: gone from both hubs' wg show, site2 cut
 #      off; put back: on both hubs again, site2 reaches HQ; prints how long
-#      each change took to reach both hubs
+#      each change took to reach both hubs; wghub store push deletes the
+#      endpoint key of a peer that is gone
 # Correctness is asserted (traffic resumes, the standby took over, never two
 # answering); timings are printed, never asserted.
 #
@@ -334,6 +335,14 @@ echo "etcd put -> site2 on both hubs: $added_s s"
 # once its data goes unanswered (up to REKEY_TIMEOUT + KEEPALIVE_TIMEOUT).
 wait_reachable lan2 "$LAB_HQ_HOST" 40 >/dev/null || fail "site2 does not reach HQ after its key is back"
 ok "a peer change in etcd reached both hubs (removed in $removed_s s, added in $added_s s)"
+# An endpoint key whose peer is gone: wghub store push deletes it.
+ectl put /ha/endpoints/gone 100.64.0.99:51820 >/dev/null || fail "etcdctl put"
+out=$(ip netns exec "$LAB_NS_HUB" "$WGHUB" store push -c "$tmp/hub-a.yaml") || fail "wghub store push: $out"
+grep -qF -- '- /ha/endpoints/gone (the endpoint of a peer that is gone)' <<<"$out" ||
+  fail "store push did not name the stale endpoint key: $out"
+[ -z "$(ectl get --print-value-only /ha/endpoints/gone)" ] || fail "the stale endpoint key is still in etcd"
+[ -n "$(ectl get --print-value-only /ha/endpoints/site1)" ] || fail "store push deleted site1's endpoint"
+ok "wghub store push deleted the endpoint key of a peer that is gone, and only that"
 
 echo
 echo "etcd change -> both hubs: removed in $removed_s s, added in $added_s s"

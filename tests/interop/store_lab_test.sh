@@ -9,6 +9,9 @@
 #      site1 and site2 only (the file's peers are not applied); site3 is cut off
 #   2. put site3's key back: the hub shows it (`wg show` via its UAPI socket)
 #      and site3's LAN reaches the HQ host. Prints how long the change took
+#   2b. `wghub site add` on the config with a store (and sites:, peers_dir)
+#      pushes the new site to etcd, and the hub takes it from there; `wghub
+#      site revoke` removes it from etcd and the hub
 #   3. delete site2's key: the hub drops it, site2 is cut off. Prints the time
 #   4. stop etcd: the hub logs the loss, no peer is removed, site1 and site3
 #      keep forwarding, wghub_store_connected is 0; start etcd: it reconnects
@@ -173,6 +176,34 @@ wait_for_log_since "$n" 5 "store: revision [0-9]+ applied: 1 peer\(s\) added" ||
 grep -E "store: revision [0-9]+ applied" "$hub_log" | tail -n1
 wait_reachable lan3 "$LAB_HQ_HOST" "$RECONNECT_TIMEOUT" >/dev/null || fail "site3 does not reach HQ once added"
 ping_clean lan3 "$LAB_HQ_HOST" "site3 LAN -> HQ (added through etcd)"
+
+# ---------------------------------------------------------------- 2b
+step "2b: wghub site add / revoke with a store: pushed to etcd, applied by the hub from there"
+sites_config=$tmp/hub-sites.yaml
+mkdir -m 755 "$tmp/peers.d"
+{
+  cat "$config"
+  echo "sites:"
+  echo "  overlay: 10.99.0.0/24"
+  echo "  endpoint: $LAB_HUB_WAN_ADDR:$LAB_HUB_PORT"
+  echo "peers_dir: $tmp/peers.d"
+} >"$sites_config"
+chmod 600 "$sites_config"
+in_hub "$WGHUB" site add site9 --lan 10.77.0.0/24 -c "$sites_config" -o "$tmp/site9.conf" \
+  2>"$tmp/add.err" || fail "site add failed: $(cat "$tmp/add.err")"
+cat "$tmp/add.err"
+grep -Eq 'store push: [0-9]+ key\(s\) written or deleted' "$tmp/add.err" || fail "site add did not push to etcd"
+[ -n "$(ectl get --print-value-only "${KEY_PREFIX}site9")" ] || fail "no ${KEY_PREFIX}site9 in etcd after site add"
+grep -q 'has the site: applied in' "$tmp/add.err" || fail "the hub did not take the new site from etcd"
+site9_key=$(sed -n 's/^PrivateKey = //p' "$tmp/site9.conf" | wg pubkey)
+hub_has_peer "$site9_key" || fail "site9 is not on the hub"
+in_hub "$WGHUB" site revoke site9 -c "$sites_config" 2>"$tmp/revoke.err" ||
+  fail "site revoke failed: $(cat "$tmp/revoke.err")"
+cat "$tmp/revoke.err"
+[ -z "$(ectl get --print-value-only "${KEY_PREFIX}site9")" ] || fail "${KEY_PREFIX}site9 still in etcd after site revoke"
+wait_peer "$site9_key" 0 "$(now_ns)" >/dev/null || fail "site9 still on the hub after site revoke"
+for i in 1 2 3; do hub_has_peer "$(site_key "$i")" || fail "site$i is gone after the add and revoke of site9"; done
+ok "site add pushed site9 to etcd and the hub applied it; site revoke removed it from etcd and the hub"
 
 # ---------------------------------------------------------------- 3
 step "3: delete site2's key: the hub drops it, site2 is cut off"

@@ -4,6 +4,10 @@
 // unsolicited NA) and answers; losing the lease fences it again at once.
 #include <algorithm>
 #include <atomic>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "control/election.hpp"
 #include "tests/pipeline/pipeline_test.hpp"
@@ -20,7 +24,17 @@ class FakeRole : public ctl::RoleSource {
     return s;
   }
   const std::string& node() const override { return name_; }
+  void publish_endpoints(std::vector<std::pair<std::string, std::string>> changed) override {
+    published.push_back(std::move(changed));
+  }
+  std::vector<std::pair<std::string, std::string>> take_endpoints() override {
+    return std::move(to_take);
+  }
   std::atomic<bool> active{false};
+  // The control thread's calls (it is the only caller; the test reads
+  // between runs).
+  std::vector<std::vector<std::pair<std::string, std::string>>> published;
+  std::vector<std::pair<std::string, std::string>> to_take;
 
  private:
   std::string name_ = "hub-test";
@@ -101,6 +115,64 @@ TEST_F(HaTest, TakeoverAnnouncesTheAddressThenAnswers) {
   EXPECT_TRUE(h().take_wan().empty()) << "a fenced hub sent data on the WAN";
   EXPECT_EQ(h().drops(dp::DropReason::kStandby), before + 1);
   EXPECT_EQ(h().hub().control().became_standby(), 1u);
+}
+
+std::string outer_text(const SimPeer& p) {
+  return format_ip(p.outer().ip) + ":" + std::to_string(p.outer().port);
+}
+
+// The active hub publishes its peers' endpoints, walking the peers a slice
+// per control poll (1 here), each once.
+TEST_F(HaTest, ActiveHubPublishesEndpointsASlicePerPoll) {
+  SimPeer& a = h().peer("site-a");
+  SimPeer& b = h().peer("site-b");
+  ASSERT_TRUE(h().establish(a));  // no election yet: active
+  ASSERT_TRUE(h().establish(b));
+  h().hub().control().set_scan_slice(1);
+  role_.active = true;
+  h().hub().control().set_election(&role_);
+  std::map<std::string, std::string> seen;
+  for (int i = 0; i < 20 && seen.size() < 2; ++i) {
+    h().run();
+    for (const auto& batch : role_.published) {
+      EXPECT_LE(batch.size(), 1u) << "more peers than the slice in one poll";
+      for (const auto& [name, value] : batch) EXPECT_TRUE(seen.emplace(name, value).second);
+    }
+    role_.published.clear();
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen["site-a"], outer_text(a));
+  EXPECT_EQ(seen["site-b"], outer_text(b));
+  // Unchanged endpoints are not published again by the next pass.
+  h().run();
+  EXPECT_TRUE(role_.published.empty());
+}
+
+// On takeover the hub dials the endpoints the previous active hub published,
+// for the peers it has (the name -> slot map built a slice per poll).
+TEST_F(HaTest, TakeoverDialsThePublishedEndpoints) {
+  SimPeer& b = h().peer("site-b");
+  h().hub().control().set_scan_slice(1);
+  h().hub().control().set_election(&role_);
+  h().run();
+  role_.to_take = {{"gone", "100.64.0.99:51820"}, {"site-b", outer_text(b)}};
+  role_.active = true;
+  std::size_t initiations = 0;
+  for (int i = 0; i < 20 && initiations == 0; ++i) {
+    h().run();
+    // A dial sends its initiation at the device's next tick.
+    h().hub().device().tick(h().hub().engine(), ctl::Clock::now(), rte_get_tsc_cycles());
+    h().run();
+    for (const Bytes& f : h().take_wan()) {
+      const auto pf = parse_frame(f);
+      if (pf && pf->proto == kProtoUdp && pf->dst_ip == b.outer().ip &&
+          message_type(pf->udp_payload) == 1)
+        ++initiations;
+    }
+  }
+  EXPECT_EQ(initiations, 1u) << "no handshake initiation to site-b's published endpoint";
+  EXPECT_EQ(h().hub().control().takeover_dials(), 1u);
+  EXPECT_EQ(h().endpoint("site-b"), packed_endpoint(b.outer().ip, b.outer().port));
 }
 
 TEST_F(HaTest, WithoutAnElectionTheHubIsActive) {
