@@ -63,10 +63,15 @@ std::optional<IpAddress> read_next_hop(const Doc& doc, const YAML::Node& node,
 
 }  // namespace
 
-std::optional<Prefix> read_prefix(const Doc& doc, const YAML::Node& node, const std::string& path) {
-  auto text = read_string(doc, node, path);
+namespace {
+
+// A string parsed by T::parse (a Parsed<T>); a bad one is reported at node.
+template <typename T>
+std::optional<T> read_parsed(const Doc& doc, const YAML::Node& node, const std::string& path,
+                             const char* hint = nullptr) {
+  auto text = read_string(doc, node, path, hint);
   if (!text) return std::nullopt;
-  auto parsed = Prefix::parse(*text);
+  auto parsed = T::parse(*text);
   if (!parsed) {
     doc.error(node, path, parsed.error);
     return std::nullopt;
@@ -74,16 +79,15 @@ std::optional<Prefix> read_prefix(const Doc& doc, const YAML::Node& node, const 
   return *parsed.value;
 }
 
+}  // namespace
+
+std::optional<Prefix> read_prefix(const Doc& doc, const YAML::Node& node, const std::string& path) {
+  return read_parsed<Prefix>(doc, node, path);
+}
+
 std::optional<Endpoint> read_endpoint(const Doc& doc, const YAML::Node& node,
                                       const std::string& path) {
-  auto text = read_string(doc, node, path, "; quote IPv6 addresses: \"[fd00::1]:9586\"");
-  if (!text) return std::nullopt;
-  auto parsed = Endpoint::parse(*text);
-  if (!parsed) {
-    doc.error(node, path, parsed.error);
-    return std::nullopt;
-  }
-  return *parsed.value;
+  return read_parsed<Endpoint>(doc, node, path, "; quote IPv6 addresses: \"[fd00::1]:9586\"");
 }
 
 void parse_interface(const Doc& doc, const YAML::Node& node, const std::string& path,

@@ -89,10 +89,7 @@ void ControlThread::update_role() {
       tx_.announce<dp::Inet6>(*port);
     }
     takeover_queue_ = election_->take_endpoints();
-    takeover_next_ = 0;
-    takeover_slots_.clear();  // an earlier takeover may have stopped half way
-    takeover_slots_ready_ = false;
-    takeover_scan_ = 0;
+    clear_takeover_map();  // an earlier takeover may have stopped half way
     publish_open_ = false;
     published_endpoints_.clear();
     for (const auto& [name, value] : takeover_queue_) published_endpoints_[name] = value;
@@ -117,6 +114,13 @@ namespace {
 constexpr std::size_t kTakeoverDialsPerPoll = 256;  // each costs a handshake initiation
 constexpr auto kPublishInterval = std::chrono::seconds(2);
 }  // namespace
+
+void ControlThread::clear_takeover_map() {
+  takeover_next_ = 0;
+  takeover_slots_.clear();
+  takeover_slots_ready_ = false;
+  takeover_scan_ = 0;
+}
 
 // The active hub's side of takeover handshakes (docs/ha.md): dials the
 // endpoints the previous active hub published, a slice per poll (the ticks
@@ -154,10 +158,7 @@ void ControlThread::takeover_step(TimePoint now) {
       log_info("takeover: handshakes started to %" PRIu64 " of %zu published endpoint(s)",
                takeover_dials_, takeover_queue_.size());
       takeover_queue_.clear();
-      takeover_slots_.clear();
-      takeover_slots_ready_ = false;
-      takeover_scan_ = 0;
-      takeover_next_ = 0;
+      clear_takeover_map();
     }
   }
   if (!publish_open_) {

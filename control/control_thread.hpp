@@ -151,6 +151,7 @@ class ControlThread {
   std::size_t takeover_next_ = 0;
   // Both scans over the peers go a slice per poll (scan_slice_ peers), so
   // neither stalls the control thread at 10^5 peers.
+  void clear_takeover_map();  // back to the first dial and an empty, unbuilt map
   std::unordered_map<std::string, std::uint32_t> takeover_slots_;  // peer name -> slot
   std::uint32_t takeover_scan_ = 0;  // the next slot to map; building while not ready
   bool takeover_slots_ready_ = false;

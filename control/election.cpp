@@ -23,9 +23,9 @@ void LeaseFence::promised(Clock::time_point sent, std::chrono::milliseconds ttl)
   const Clock::time_point until = sent + ttl - margin_;
   if (until <= sent) return;
   const Clock::rep ticks = until.time_since_epoch().count();
-  Clock::rep now = answer_until_.load(std::memory_order_relaxed);
   // Only the election thread writes; max() keeps a later lease deadline.
-  if (ticks > now) answer_until_.store(ticks, std::memory_order_release);
+  if (ticks > answer_until_.load(std::memory_order_relaxed))
+    answer_until_.store(ticks, std::memory_order_release);
 }
 
 void LeaseFence::release() {
@@ -156,6 +156,12 @@ void Election::run() {
   std::chrono::milliseconds backoff = 250ms;
   PromiseGate* gate = options_.failsafe ? &options_.failsafe->gate() : nullptr;
   bool recampaign = false;  // the fence is open on promises: campaign at once
+  // A campaign on promises that failed or lost: the fence closes now.
+  auto stop_recampaign = [&] {
+    fence_.release();
+    set_failsafe_answering(false);
+    recampaign = false;
+  };
   bool waiting_logged = false;
   while (!stop_) {
     // With failsafe peers, a hub that lost etcd reads the key before it
@@ -201,9 +207,7 @@ void Election::run() {
       }
       if (gate != nullptr) gate->end_campaign();
       if (recampaign) {
-        fence_.release();
-        set_failsafe_answering(false);
-        recampaign = false;
+        stop_recampaign();
         log_warn("election: campaigning again failed (%s); standing by", error.c_str());
       }
       set_connected(false, error);
@@ -224,11 +228,7 @@ void Election::run() {
       if (!recampaign && gate != nullptr) gate->end_campaign();
       continue;
     }
-    if (recampaign) {
-      fence_.release();
-      set_failsafe_answering(false);
-      recampaign = false;
-    }
+    if (recampaign) stop_recampaign();
     if (gate != nullptr) gate->end_campaign();
     std::string ignored;
     client_->lease_revoke(lease, ignored);  // unused: the key is held

@@ -434,7 +434,8 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
       fo.node = eo.node;
       fo.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(eo.ttl);
       // The pair shares the private key (the sites know one public key).
-      fo.key = FailsafeMessage::derive_key({s.interface.private_key->data(), 32});
+      fo.key = FailsafeMessage::derive_key(
+          {s.interface.private_key->data(), s.interface.private_key->size()});
       eo.failsafe = Failsafe::open(std::move(fo), error);
       if (!eo.failsafe) {
         log_error("%s", error.c_str());

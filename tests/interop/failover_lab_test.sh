@@ -101,7 +101,7 @@ start_pings() { # start_pings TAG SECONDS
 # After a kill at T_KILL: per site, the first reply after it; prints and
 # returns the figures in `resumed`.
 report_resume() { # report_resume TAG T_KILL WORD
-  local i first t0 sent got
+  local i first t0
   resumed=()
   for i in 1 2; do
     first=""
@@ -116,6 +116,11 @@ report_resume() { # report_resume TAG T_KILL WORD
     echo "$3: site$i traffic resumed ${resumed[-1]} s after the kill"
   done
   sleep 2
+  stop_pings "$1" "$3"
+}
+# Stops start_pings' pings and prints per site "WORD: siteI lost N of M pings".
+stop_pings() { # stop_pings TAG WORD
+  local i sent got
   # SIGINT: ping prints its statistics ("N packets transmitted").
   for i in 1 2; do
     kill -INT "${ping_pids[$((i - 1))]}" 2>/dev/null || true
@@ -126,7 +131,7 @@ report_resume() { # report_resume TAG T_KILL WORD
     sent=$(sed -nE 's/^([0-9]+) packets transmitted.*/\1/p' "$tmp/$1-ping$i.txt")
     got=$(ping_replies "$tmp/$1-ping$i.txt")
     [ -n "$sent" ] || fail "$1: site$i's ping printed no statistics"
-    echo "$3: site$i lost $((sent - got)) of $sent pings"
+    echo "$2: site$i lost $((sent - got)) of $sent pings"
   done
 }
 
@@ -282,12 +287,7 @@ for i in 1 2; do
   # 5 a second for 8 s: about 40 sent.
   echo "etcd stopped 8 s: site$i got $got replies (hub-b: $given promise(s) from hub-a)"
 done
-for p in "${ping_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-ping_pids=()
-for i in 1 2; do
-  sent=$(sed -nE 's/^([0-9]+) packets transmitted.*/\1/p' "$tmp/etcd-down-ping$i.txt")
-  echo "etcd stopped: site$i lost $((sent - $(ping_replies "$tmp/etcd-down-ping$i.txt"))) of $sent pings"
-done
+stop_pings etcd-down "etcd stopped"
 t0=$(date +%s%N)
 start_etcd
 wait_log "$hub_b_log" 20 'failsafe mode over' || fail "hub-b did not leave failsafe mode with etcd back"
