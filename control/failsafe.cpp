@@ -274,6 +274,11 @@ void Failsafe::on_request(const FailsafeMessage& m, const void* from, unsigned f
   }
   const auto ttl = std::max(options_.ttl, std::chrono::milliseconds(m.ttl_ms));
   const bool granted = gate_.promise(Clock::now(), ttl);
+  {
+    // Counted before the answer goes out: whoever sees the answer sees the count.
+    std::lock_guard lock(mutex_);
+    ++(granted ? status_.promises_given : status_.promises_refused);
+  }
   FailsafeMessage r;
   r.kind = granted ? FailsafeMessage::Kind::promise : FailsafeMessage::Kind::refusal;
   r.nonce = m.nonce;
@@ -281,8 +286,6 @@ void Failsafe::on_request(const FailsafeMessage& m, const void* from, unsigned f
   const auto d = r.encode(options_.key);
   (void)::sendto(fd_, d.data(), d.size(), MSG_DONTWAIT, static_cast<const sockaddr*>(from),
                  from_len);
-  std::lock_guard lock(mutex_);
-  ++(granted ? status_.promises_given : status_.promises_refused);
 }
 
 void Failsafe::on_reply(const FailsafeMessage& m) {
