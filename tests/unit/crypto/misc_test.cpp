@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <set>
 #include <string>
 #include <type_traits>
 
 #include "crypto/base64.hpp"
+#include "crypto/random.hpp"
 #include "crypto/secret.hpp"
 #include "crypto/tai64n.hpp"
 #include "tests/unit/crypto/hex.hpp"
@@ -84,6 +86,19 @@ TEST(Secret, StartsZeroMovesAndClears) {
   assigned.clear();
   EXPECT_TRUE(assigned.is_zero());
   EXPECT_EQ(hex(assigned.span()), std::string(64, '0'));
+}
+
+TEST(RandomBuffer, NoNonceRepeatsAcrossRefillsOrBuffers) {
+  // 24-byte nonces over 40 refills (past the first reseed's neighbourhood
+  // and every ratchet step): none repeats, none is all zeros.
+  RandomBuffer a, b;
+  std::set<std::array<std::uint8_t, 24>> seen;
+  for (std::size_t i = 0; i < 40 * RandomBuffer::kSize / 24; ++i) {
+    std::array<std::uint8_t, 24> n{};
+    (i % 2 ? a : b).take(n);
+    EXPECT_NE(n, (std::array<std::uint8_t, 24>{}));
+    EXPECT_TRUE(seen.insert(n).second) << "nonce " << i << " repeated";
+  }
 }
 
 TEST(EqualCt, ComparesContents) {
