@@ -8,9 +8,9 @@
 #include <cstring>
 #include <string_view>
 
-#include "crypto/aead.hpp"
 #include "crypto/blake2s.hpp"
 #include "crypto/secret.hpp"
+#include "crypto/xchacha_lanes.hpp"
 
 namespace wghub::dp {
 
@@ -43,12 +43,62 @@ bool mac_matches(std::span<const std::uint8_t> key, std::span<const std::uint8_t
   return crypto::equal_ct16(computed.data(), mac);
 }
 
+// Calls run(indices, count, length) for groups of up to crypto::kMacLanes
+// items of equal length (length_of(i)), covering each i < n once: a lane
+// kernel takes one length per call. O(n x distinct lengths), and a burst
+// has at most two (initiations and responses; IPv4 and IPv6 sources).
+constexpr std::size_t kGroupWindow = 512;  // items sorted per pass (a worker's burst)
+
+template <typename LengthOf, typename Run>
+void in_lane_groups(std::size_t n, LengthOf length_of, Run run) {
+  std::size_t group[crypto::kMacLanes];
+  for (std::size_t base = 0; base < n; base += kGroupWindow) {
+    const std::size_t end = std::min(n, base + kGroupWindow);
+    std::array<bool, kGroupWindow> done{};
+    std::size_t first = base;
+    while (first < end) {
+      const std::size_t len = length_of(first);
+      std::size_t count = 0;
+      std::size_t next_first = end;
+      for (std::size_t i = first; i < end; ++i) {
+        if (done[i - base]) continue;
+        if (length_of(i) != len) {
+          next_first = std::min(next_first, i);
+          continue;
+        }
+        done[i - base] = true;
+        group[count++] = i;
+        if (count == crypto::kMacLanes) {
+          run(group, count, len);
+          count = 0;
+        }
+      }
+      if (count > 0) run(group, count, len);
+      first = next_first;
+    }
+  }
+}
+
+// The cookie MAC's input: the source address (4 or 16 bytes) and port in
+// network order.
+std::size_t source_bytes(std::array<std::uint8_t, 18>& out, const Endpoint& from) {
+  const std::array<std::uint8_t, 16> addr = from.addr();
+  const std::size_t addr_len = from.is_v6() ? 16 : 4;
+  std::copy_n(addr.begin(), addr_len, out.begin());
+  const std::uint16_t port_be = from.port_be();
+  std::memcpy(out.data() + addr_len, &port_be, 2);
+  return addr_len + 2;
+}
+
 }  // namespace
 
 CookieGate::CookieGate(std::span<const std::uint8_t, 32> local_public_key, Rcu* rcu,
                        std::uint64_t tsc_hz)
     : rcu_(rcu), max_age_cycles_(static_cast<std::uint64_t>(kCookieSecretMaxAge.count()) * tsc_hz) {
-  derive_key(mac1_key_, kLabelMac1, local_public_key);
+  std::array<std::uint8_t, 32> mac1_key;
+  derive_key(mac1_key, kLabelMac1, local_public_key);
+  mac1_key_.set(mac1_key);
+  crypto::wipe(mac1_key.data(), mac1_key.size());
   derive_key(cookie_key_, kLabelCookie, local_public_key);
   rotate(0);
 }
@@ -68,6 +118,7 @@ void CookieGate::destroy(Secret* s) {
 void CookieGate::rotate(std::uint64_t now_tsc) {
   auto* fresh = new Secret;
   crypto::random_bytes(fresh->bytes);
+  fresh->keyed.set(fresh->bytes);
   fresh->birth_tsc = now_tsc;
   Secret* old = current_.exchange(fresh, std::memory_order_acq_rel);
   if (old == nullptr) return;
@@ -88,21 +139,50 @@ void CookieGate::rotate_if_due(std::uint64_t now_tsc) {
 }
 
 bool CookieGate::mac1_valid(std::span<const std::uint8_t> message) const {
-  if (!carries_macs(message)) return false;
-  const std::size_t mac1_offset = message.size() - kMacsLen;
-  return mac_matches(mac1_key_, message.first(mac1_offset), message.data() + mac1_offset);
+  bool valid = false;
+  mac1_valid(&message, &valid, 1);
+  return valid;
+}
+
+void CookieGate::mac1_valid(const std::span<const std::uint8_t>* messages, bool* valid,
+                            std::size_t n) const {
+  std::fill_n(valid, n, false);
+  in_lane_groups(
+      n, [&](std::size_t i) { return messages[i].size(); },
+      [&](const std::size_t* idx, std::size_t count, std::size_t len) {
+        if (len < kSenderIndexOffset + sizeof(Le32) + kMacsLen) return;  // carries no macs
+        const std::size_t mac1_offset = len - kMacsLen;
+        const std::uint8_t* in[crypto::kMacLanes];
+        std::uint8_t macs[crypto::kMacLanes][kCookieLen];
+        for (std::size_t k = 0; k < count; ++k) in[k] = messages[idx[k]].data();
+        crypto::blake2s_mac_lanes(mac1_key_, in, mac1_offset, macs, count);
+        for (std::size_t k = 0; k < count; ++k)
+          valid[idx[k]] = crypto::equal_ct16(macs[k], in[k] + mac1_offset);
+      });
 }
 
 void CookieGate::cookie_for(Cookie& out, const Endpoint& from) const {
-  // The source address (4 or 16 bytes) and port in network order.
-  std::array<std::uint8_t, 18> source;
-  const std::array<std::uint8_t, 16> addr = from.addr();
-  const std::size_t addr_len = from.is_v6() ? 16 : 4;
-  std::copy_n(addr.begin(), addr_len, source.begin());
-  const std::uint16_t port_be = from.port_be();
-  std::memcpy(source.data() + addr_len, &port_be, 2);
+  const Endpoint* one = &from;
+  cookies_for(&out, &one, 1);
+}
+
+void CookieGate::cookies_for(Cookie* out, const Endpoint* const* from, std::size_t n) const {
   const Secret* s = current_.load(std::memory_order_acquire);
-  crypto::blake2s(out.span(), std::span(source.data(), addr_len + 2), s->bytes);
+  in_lane_groups(
+      n, [&](std::size_t i) { return from[i]->is_v6() ? 18u : 6u; },
+      [&](const std::size_t* idx, std::size_t count, std::size_t len) {
+        std::array<std::uint8_t, 18> sources[crypto::kMacLanes];
+        const std::uint8_t* in[crypto::kMacLanes];
+        std::uint8_t macs[crypto::kMacLanes][kCookieLen];
+        for (std::size_t k = 0; k < count; ++k) {
+          (void)source_bytes(sources[k], *from[idx[k]]);
+          in[k] = sources[k].data();
+        }
+        crypto::blake2s_mac_lanes(s->keyed, in, len, macs, count);
+        for (std::size_t k = 0; k < count; ++k)
+          std::memcpy(out[idx[k]].data(), macs[k], kCookieLen);
+        crypto::wipe(macs, sizeof macs);
+      });
 }
 
 bool CookieGate::mac2_valid(std::span<const std::uint8_t> message, const Cookie& cookie) const {
@@ -127,15 +207,37 @@ void CookieGate::make_reply(MessageCookieReply& out, std::span<const std::uint8_
 
 void CookieGate::make_reply(MessageCookieReply& out, std::span<const std::uint8_t> message,
                             const Cookie& cookie, crypto::RandomBuffer& random) const {
-  out = MessageCookieReply{};
-  out.header.set_type(MessageType::kCookieReply);
-  if (!carries_macs(message)) return;
-  std::copy_n(message.begin() + kSenderIndexOffset, sizeof(Le32), out.receiver_index.bytes.begin());
-  random.take(out.nonce);
-  // AD = the mac1 being answered, so only its sender can use the reply.
-  const std::uint8_t* mac1 = message.data() + message.size() - kMacsLen;
-  crypto::xaead_seal(out.encrypted_cookie.data(), cookie.data(), cookie.size(), mac1, kCookieLen,
-                     out.nonce.data(), cookie_key_.data());
+  make_replies(&out, &message, &cookie, 1, random);
+}
+
+void CookieGate::make_replies(MessageCookieReply* out,
+                              const std::span<const std::uint8_t>* messages, const Cookie* cookies,
+                              std::size_t n, crypto::RandomBuffer& random) const {
+  for (std::size_t base = 0; base < n; base += crypto::kSealLanes) {
+    const std::size_t count = std::min(crypto::kSealLanes, n - base);
+    const std::uint8_t* nonce[crypto::kSealLanes];
+    const std::uint8_t* plain[crypto::kSealLanes];
+    const std::uint8_t* ad[crypto::kSealLanes];
+    std::uint8_t* dst[crypto::kSealLanes];
+    std::size_t lanes = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+      MessageCookieReply& reply = out[base + k];
+      const std::span<const std::uint8_t> message = messages[base + k];
+      reply = MessageCookieReply{};
+      reply.header.set_type(MessageType::kCookieReply);
+      if (!carries_macs(message)) continue;
+      std::copy_n(message.begin() + kSenderIndexOffset, sizeof(Le32),
+                  reply.receiver_index.bytes.begin());
+      random.take(reply.nonce);
+      nonce[lanes] = reply.nonce.data();
+      plain[lanes] = cookies[base + k].data();
+      // AD = the mac1 being answered, so only its sender can use the reply.
+      ad[lanes] = message.data() + message.size() - kMacsLen;
+      dst[lanes] = reply.encrypted_cookie.data();
+      ++lanes;
+    }
+    crypto::xaead_seal16_lanes(cookie_key_.data(), nonce, plain, ad, dst, lanes);
+  }
 }
 
 // --- SourceLimiter ---

@@ -108,6 +108,7 @@ unsigned Worker::rx_wan(std::uint16_t queue, rte_mbuf** burst, unsigned want) {
   }
   finish_decrypt(now);
   finish_encrypt(now);
+  finish_gate(now);
   return n;
 }
 

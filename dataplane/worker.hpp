@@ -79,8 +79,12 @@ class Worker {
   void arp_to_local(rte_mbuf* m, const PortContext& port);
   void gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
                       MessageType type, const Endpoint& from, std::uint64_t now);
-  void send_cookie_reply(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
-                         const Endpoint& from, const CookieGate::Cookie& cookie);
+  void finish_gate(std::uint64_t now);
+  struct GateAnswer {
+    std::uint32_t pending;  // index in gate_pending_
+    std::uint32_t cookie;   // index in gate_cookies_
+  };
+  void send_cookie_replies(const GateAnswer* answer, std::size_t n);
   void queue_message(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
                      const Endpoint& from, std::uint64_t now);
   void classify_wan_slow(rte_mbuf* m, std::uint64_t now);
@@ -136,6 +140,16 @@ class Worker {
   std::array<crypto::AeadOp, kMaxBurst> decrypt_ops_, encrypt_ops_;
   std::array<Pending, kMaxBurst> decrypt_pending_, encrypt_pending_;
   std::uint32_t n_decrypt_ = 0, n_encrypt_ = 0;
+  // The burst's initiations and responses, through the gate together at
+  // the burst's end (finish_gate): mac1, cookies and replies on 16 lanes.
+  struct GatePending {
+    rte_mbuf* m;
+    Endpoint from;
+    std::span<const std::uint8_t> message;  // in m
+  };
+  std::array<GatePending, kMaxBurst> gate_pending_;
+  std::array<CookieGate::Cookie, kMaxBurst> gate_cookies_;  // wiped after each use
+  std::uint32_t n_gate_ = 0;
   // Bound for the control rings (Dataplane::handshakes, handshakes_proven,
   // local), enqueued once per poll.
   std::vector<rte_mbuf*> handshake_batch_, proven_batch_, local_batch_;

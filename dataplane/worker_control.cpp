@@ -57,64 +57,113 @@ void Worker::arp_to_local(rte_mbuf* m, const PortContext& port) {
 }
 
 // A handshake-class message of the right size (whitepaper 5.3; kernel
-// receive.c up to its handshake queue). mac1 first: without it nothing is
-// queued. Under load an initiation or response needs a valid mac2 or a
-// source a peer authenticated from (KnownSources), else it is answered with
-// a cookie reply from here; with either it passes the per-source limit to
-// the proven ring. Cookie replies carry no macs: they
-// go up as they are, and the control thread matches them to a handshake
-// of ours or drops them.
+// receive.c up to its handshake queue). Cookie replies carry no macs: they
+// go up as they are, and the control thread matches them to a handshake of
+// ours or drops them. Initiations and responses wait for the burst's end
+// (finish_gate), which checks them together.
 void Worker::gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
                             MessageType type, const Endpoint& from, std::uint64_t now) {
-  ControlMeta& meta = control_meta(m);
-  meta = ControlMeta{};
-  meta.reason = ControlReason::kReceived;
-  meta.port_stats_index = kStatsPortWan;
   if (type == MessageType::kCookieReply) {
+    ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
+    meta.reason = ControlReason::kReceived;
+    meta.port_stats_index = kStatsPortWan;
     counter_add(stats_.handshakes_to_control);
     handshake_batch_.push_back(m);
     return;
   }
-  const CookieGate& gate = *dp_.cookie_gate;
-  const std::span<const std::uint8_t> message(
-      rte_pktmbuf_mtod_offset(m, const std::uint8_t*, payload_offset), payload_len);
-  if (!gate.mac1_valid(message)) {
-    drop(m, DropReason::kHandshakeBadMac1);
-    return;
-  }
-  if (!dp_.under_load.load(std::memory_order_relaxed)) {
-    counter_add(stats_.handshakes_to_control);
-    handshake_batch_.push_back(m);
-    return;
-  }
-  CookieGate::Cookie cookie;
-  gate.cookie_for(cookie, from);
-  if (!gate.mac2_valid(message, cookie) && !dp_.known_sources->contains(from)) {
-    send_cookie_reply(m, payload_offset, payload_len, from, cookie);
-    return;
-  }
-  if (!handshake_sources_.allow(from, now)) {
-    drop(m, DropReason::kHandshakeRateLimited);
-    return;
-  }
-  counter_add(stats_.handshakes_proven);
-  counter_add(stats_.handshakes_to_control);
-  proven_batch_.push_back(m);
+  if (n_gate_ == kMaxBurst) finish_gate(now);  // never with rx bursts <= kMaxBurst
+  gate_pending_[n_gate_++] = {
+      m, from, {rte_pktmbuf_mtod_offset(m, const std::uint8_t*, payload_offset), payload_len}};
 }
 
-// Turns the message's mbuf into the cookie reply answering it: the reply
+// The burst's initiations and responses. mac1 first: without it nothing is
+// queued. Under load each needs a valid mac2 or a source a peer
+// authenticated from (KnownSources), else it is answered from here with a
+// cookie reply; with either it passes the per-source limit to the proven
+// ring. mac1, the cookies and the replies run 16 messages to a call.
+void Worker::finish_gate(std::uint64_t now) {
+  const std::size_t n = n_gate_;
+  if (n == 0) return;
+  n_gate_ = 0;
+  const CookieGate& gate = *dp_.cookie_gate;
+  std::span<const std::uint8_t> messages[kMaxBurst];
+  bool mac1_ok[kMaxBurst];
+  for (std::size_t i = 0; i < n; ++i) messages[i] = gate_pending_[i].message;
+  gate.mac1_valid(messages, mac1_ok, n);
+  const bool under_load = dp_.under_load.load(std::memory_order_relaxed);
+  // Under load: the messages that passed mac1, and their cookies.
+  std::uint32_t loaded[kMaxBurst];
+  const Endpoint* sources[kMaxBurst];
+  std::size_t n_loaded = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    rte_mbuf* m = gate_pending_[i].m;
+    if (!mac1_ok[i]) {
+      drop(m, DropReason::kHandshakeBadMac1);
+      continue;
+    }
+    ControlMeta& meta = control_meta(m);
+    meta = ControlMeta{};
+    meta.reason = ControlReason::kReceived;
+    meta.port_stats_index = kStatsPortWan;
+    if (!under_load) {
+      counter_add(stats_.handshakes_to_control);
+      handshake_batch_.push_back(m);
+      continue;
+    }
+    sources[n_loaded] = &gate_pending_[i].from;
+    loaded[n_loaded++] = static_cast<std::uint32_t>(i);
+  }
+  if (n_loaded == 0) return;
+  CookieGate::Cookie* cookies = gate_cookies_.data();
+  gate.cookies_for(cookies, sources, n_loaded);
+  GateAnswer answer[kMaxBurst];
+  std::size_t n_answer = 0;
+  for (std::size_t k = 0; k < n_loaded; ++k) {
+    const GatePending& p = gate_pending_[loaded[k]];
+    if (!gate.mac2_valid(p.message, cookies[k]) && !dp_.known_sources->contains(p.from)) {
+      answer[n_answer++] = {loaded[k], static_cast<std::uint32_t>(k)};
+      continue;
+    }
+    if (!handshake_sources_.allow(p.from, now)) {
+      drop(p.m, DropReason::kHandshakeRateLimited);
+      continue;
+    }
+    counter_add(stats_.handshakes_proven);
+    counter_add(stats_.handshakes_to_control);
+    proven_batch_.push_back(p.m);
+  }
+  send_cookie_replies(answer, n_answer);
+  crypto::wipe(cookies, n_loaded * sizeof *cookies);
+}
+
+// Turns each message's mbuf into the cookie reply answering it: the reply
 // replaces the payload, and send_outer writes fresh headers to the sender.
-void Worker::send_cookie_reply(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
-                               const Endpoint& from, const CookieGate::Cookie& cookie) {
-  MessageCookieReply reply;
-  auto* payload = rte_pktmbuf_mtod_offset(m, std::uint8_t*, payload_offset);
-  dp_.cookie_gate->make_reply(reply, std::span<const std::uint8_t>(payload, payload_len), cookie,
-                              random_);
-  std::memcpy(payload, &reply, sizeof reply);
-  rte_pktmbuf_adj(m, payload_offset);
-  rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - sizeof reply));
-  counter_add(stats_.cookie_replies_sent);
-  send_outer(m, from);
+void Worker::send_cookie_replies(const GateAnswer* answer, std::size_t n) {
+  constexpr std::size_t kChunk = 16;
+  for (std::size_t base = 0; base < n; base += kChunk) {
+    const std::size_t count = std::min(kChunk, n - base);
+    MessageCookieReply replies[kChunk];
+    std::span<const std::uint8_t> messages[kChunk];
+    CookieGate::Cookie cookies[kChunk];
+    for (std::size_t k = 0; k < count; ++k) {
+      messages[k] = gate_pending_[answer[base + k].pending].message;
+      std::memcpy(cookies[k].data(), gate_cookies_[answer[base + k].cookie].data(), kCookieLen);
+    }
+    dp_.cookie_gate->make_replies(replies, messages, cookies, count, random_);
+    for (std::size_t k = 0; k < count; ++k) {
+      const GatePending& p = gate_pending_[answer[base + k].pending];
+      rte_mbuf* m = p.m;
+      const auto payload_offset =
+          static_cast<std::uint16_t>(p.message.data() - rte_pktmbuf_mtod(m, const std::uint8_t*));
+      std::memcpy(rte_pktmbuf_mtod_offset(m, std::uint8_t*, payload_offset), &replies[k],
+                  sizeof replies[k]);
+      rte_pktmbuf_adj(m, payload_offset);
+      rte_pktmbuf_trim(m, static_cast<std::uint16_t>(m->pkt_len - sizeof replies[k]));
+      counter_add(stats_.cookie_replies_sent);
+      send_outer(m, p.from);
+    }
+  }
 }
 
 void Worker::flush_control() {

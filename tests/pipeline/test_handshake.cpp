@@ -7,6 +7,9 @@
 #include <rte_ring.h>
 #include <thread>
 
+#include "control/clock.hpp"
+#include "control/cookie.hpp"
+#include "perf/sim/ring_bed.hpp"
 #include "tests/pipeline/pipeline_test.hpp"
 
 namespace wghub::pipeline {
@@ -300,10 +303,29 @@ TEST_F(PipelineTest, CookieReplyUnderLoadThenRetryWithMac2) {
   ASSERT_TRUE(b.consume_cookie_reply(cookie_reply));
 
   // Still under load: the workers answer the copies with cookies
-  // themselves; the retry carries mac2, goes up on the proven ring and is
-  // answered, behind nothing.
+  // themselves (16 to a call: crypto/*_lanes.hpp); a reply of theirs
+  // authenticates against the copies' mac1 for a site that holds no cookie
+  // (a CookieMaker of the hub's key, as B's was before the first reply).
+  // B's retry carries mac2, goes up on the proven ring and is answered,
+  // behind nothing.
   const dp::LcoreStats mid = h().stats();
   for (unsigned i = 1; i < flood; ++i) h().send(b, initiation);
+  h().run_workers();
+  EXPECT_EQ(rte_ring_count(handshakes), 0u);
+  EXPECT_EQ(h().stats().cookie_replies_sent - mid.cookie_replies_sent, flood - 1);
+  wan = h().take_wan();
+  ASSERT_EQ(wan.size(), flood - 1);
+  {
+    ctl::CookieMaker fresh(perfsim::bed_hub_public_key());
+    Bytes copy = initiation;
+    fresh.add_macs(copy, ctl::Clock::now());
+    ASSERT_EQ(copy, initiation);  // the same mac1, and mac2 zero
+    const Bytes worker_reply = wireguard_payload_to(wan[wan.size() / 2], h().hub_wan(), b.outer());
+    ASSERT_EQ(worker_reply.size(), dp::kMessageCookieReplySize);
+    dp::MessageCookieReply reply;
+    std::memcpy(&reply, worker_reply.data(), sizeof reply);
+    EXPECT_TRUE(fresh.consume_cookie_reply(reply, ctl::Clock::now()));
+  }
   const Bytes retry = b.create_initiation();
   h().send(b, retry);
   h().run_workers();

@@ -39,8 +39,8 @@ TEST_P(Lanes, MacMatchesLibb2ForEveryLaneCountAndLength) {
         in[l] = msgs[l].data();
       }
       std::vector<std::array<std::uint8_t, 16>> out(n);
-      blake2s_mac_lanes(prekeyed, in.data(), len,
-                        reinterpret_cast<std::uint8_t(*)[16]>(out.data()), n);
+      blake2s_mac_lanes(prekeyed, in.data(), len, reinterpret_cast<std::uint8_t(*)[16]>(out.data()),
+                        n);
       for (std::size_t l = 0; l < n; ++l) {
         std::array<std::uint8_t, 16> want;
         blake2s(want, msgs[l], key);
