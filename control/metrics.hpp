@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "config/model.hpp"
+#include "control/disposer.hpp"
 #include "control/failsafe.hpp"
 #include "control/handshake_engine.hpp"
 #include "dataplane/lcore_stats.hpp"
@@ -218,7 +219,7 @@ class MetricsExporter {
 
   // Control thread: replaces the snapshot that scrapes combine with the
   // live counters. Takes `mutex_` for a pointer swap; the old snapshot is
-  // freed outside it.
+  // freed on the disposer's thread (or by the scrape still holding it).
   void publish(std::shared_ptr<const MetricsSnapshot> snapshot);
   // Which peers the control thread's snapshots should export.
   const MetricsOptions& options() const { return options_; }
@@ -240,6 +241,7 @@ class MetricsExporter {
   // worker.
   mutable std::mutex mutex_;
   std::shared_ptr<const MetricsSnapshot> snapshot_;
+  Disposer disposer_;
   std::unique_ptr<Handler> handler_;
   std::unique_ptr<CivetServer> server_;
   std::uint16_t port_ = 0;

@@ -160,8 +160,7 @@ void MetricsExporter::publish(std::shared_ptr<const MetricsSnapshot> snapshot) {
     std::lock_guard lock(mutex_);
     snapshot_.swap(snapshot);
   }
-  // The old snapshot is freed here, outside the lock (or by the scrape that
-  // still holds it).
+  disposer_.dispose(std::move(snapshot));
 }
 
 std::string MetricsExporter::scrape_text() const {
