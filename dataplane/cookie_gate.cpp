@@ -185,16 +185,18 @@ void CookieGate::cookies_for(Cookie* out, const Endpoint* const* from, std::size
       });
 }
 
-bool CookieGate::mac2_valid(std::span<const std::uint8_t> message, const Cookie& cookie) const {
+bool CookieGate::carries_mac2(std::span<const std::uint8_t> message) {
   if (!carries_macs(message)) return false;
-  const std::size_t mac2_offset = message.size() - kCookieLen;
-  // A sender without a cookie sends mac2 as zeros (whitepaper 5.4.4): no MAC
-  // can match those but with probability 2^-128, so a flood of fresh
-  // initiations costs no BLAKE2s here (a third of a cookie reply's cycles).
   std::uint64_t w0, w1;
-  std::memcpy(&w0, message.data() + mac2_offset, 8);
-  std::memcpy(&w1, message.data() + mac2_offset + 8, 8);
-  if ((w0 | w1) == 0) return false;
+  std::memcpy(&w0, message.data() + message.size() - kCookieLen, 8);
+  std::memcpy(&w1, message.data() + message.size() - kCookieLen + 8, 8);
+  return (w0 | w1) != 0;
+}
+
+bool CookieGate::mac2_valid(std::span<const std::uint8_t> message, const Cookie& cookie) const {
+  // A flood of fresh initiations (mac2 zero) costs no BLAKE2s here.
+  if (!carries_mac2(message)) return false;
+  const std::size_t mac2_offset = message.size() - kCookieLen;
   return mac_matches(cookie.span(), message.first(mac2_offset), message.data() + mac2_offset);
 }
 
@@ -242,8 +244,8 @@ void CookieGate::make_replies(MessageCookieReply* out,
 
 // --- SourceLimiter ---
 
-SourceLimiter::SourceLimiter(std::uint64_t tsc_hz)
-    : cost_(tsc_hz / kPacketsPerSecond), max_tokens_(cost_ * kPacketsBurstable) {
+SourceLimiter::SourceLimiter(std::uint64_t tsc_hz, std::uint64_t per_second, std::uint64_t burst)
+    : cost_(tsc_hz / per_second), max_tokens_(cost_ * burst) {
   crypto::random_bytes(hash_key_);
 }
 

@@ -60,6 +60,9 @@ class CookieGate {
   void cookie_for(Cookie& out, const Endpoint& from) const;
   // out[i] = cookie_for(from[i]) for i < n, any n, IPv4 and IPv6 mixed.
   void cookies_for(Cookie* out, const Endpoint* const* from, std::size_t n) const;
+  // False when mac2 is all zeros: the sender holds no cookie (whitepaper
+  // 5.4.4), and no MAC can match but with probability 2^-128.
+  static bool carries_mac2(std::span<const std::uint8_t> message);
   // mac2 = MAC(cookie, msg up to mac2).
   bool mac2_valid(std::span<const std::uint8_t> message, const Cookie& cookie) const;
   // The cookie reply answering `message` (whitepaper 5.4.7): the cookie
@@ -93,20 +96,30 @@ class CookieGate {
   std::deque<Retired> retired_;  // control thread only
 };
 
-// Per-source token buckets for the proven handshake messages a worker passes
-// up under load (kernel ratelimiter.c: 20 a second, a burst of 5, a source
-// being an IPv4 address or an IPv6 /64). One fixed table per worker, direct
-// mapped by a keyed SipHash: no allocation and O(1) per message. A source
-// that collides takes the slot over with a full bucket; it must have proven
-// with mac2 that it receives at that address, so a flood of spoofed sources
-// never gets this far.
+// Per-source token buckets, one fixed table per worker, direct mapped by a
+// keyed SipHash (a source being an IPv4 address or an IPv6 /64, one
+// subscriber's prefix): no allocation and O(1) per message. A source that
+// collides takes the slot over with a full bucket. Two uses:
+//  - the proven handshake messages a worker passes up under load (kernel
+//    ratelimiter.c: 20 a second, a burst of 5); they proved with mac2 that
+//    they receive at that address, so spoofed sources never get this far;
+//  - the cookie replies a worker sends under load (kCookieRepliesPerSecond):
+//    what a flood from one address gets back is bounded, and its messages
+//    past the budget cost a worker mac1 and a table lookup, no reply. A
+//    site needs one cookie per handshake attempt (5 s apart), so the budget
+//    leaves room for a few thousand sites behind one CGNAT address.
 class SourceLimiter {
  public:
   static constexpr std::uint64_t kPacketsPerSecond = 20;
   static constexpr std::uint64_t kPacketsBurstable = 5;
+  static constexpr std::uint64_t kCookieRepliesPerSecond = 1000;
+  static constexpr std::uint64_t kCookieRepliesBurstable = 100;
   static constexpr std::size_t kSlots = 4096;
 
-  explicit SourceLimiter(std::uint64_t tsc_hz);
+  // The proven-message limit (kPacketsPerSecond, kPacketsBurstable).
+  explicit SourceLimiter(std::uint64_t tsc_hz)
+      : SourceLimiter(tsc_hz, kPacketsPerSecond, kPacketsBurstable) {}
+  SourceLimiter(std::uint64_t tsc_hz, std::uint64_t per_second, std::uint64_t burst);
   bool allow(const Endpoint& from, std::uint64_t now_tsc);
 
  private:

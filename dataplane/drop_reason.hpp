@@ -51,6 +51,7 @@ namespace wghub::dp {
   X(kHandshakeRingFull, "handshake_ring_full")                   \
   X(kHandshakeBadMac1, "handshake_bad_mac1")                     \
   X(kHandshakeRateLimited, "handshake_rate_limited")             \
+  X(kCookieRateLimited, "cookie_rate_limited")                   \
   X(kLocalRateLimited, "local_rate_limited")                     \
   X(kLocalRingFull, "local_ring_full")                           \
   /* Inner packets and forwarding */                             \

@@ -37,7 +37,9 @@ Worker::Worker(Dataplane& dp, WorkerConfig config, std::unique_ptr<crypto::AeadB
       peer_counters_(*dp.worker_peer_counters.at(config_.index)),
       icmp_errors_(dp.icmp_error_limit.share(dp.worker_stats.size(), rte_get_tsc_hz())),
       local_budget_(dp.local_limit.share(dp.worker_stats.size(), rte_get_tsc_hz())),
-      handshake_sources_(rte_get_tsc_hz()) {
+      handshake_sources_(rte_get_tsc_hz()),
+      cookie_sources_(rte_get_tsc_hz(), SourceLimiter::kCookieRepliesPerSecond,
+                      SourceLimiter::kCookieRepliesBurstable) {
   handshake_batch_.reserve(2 * kMaxBurst);
   proven_batch_.reserve(2 * kMaxBurst);
   local_batch_.reserve(2 * kMaxBurst);

@@ -133,6 +133,7 @@ class Worker {
   TokenBucket icmp_errors_;          // this worker's share of Dataplane::icmp_error_limit
   TokenBucket local_budget_;         // this worker's share of Dataplane::local_limit
   SourceLimiter handshake_sources_;  // under load: proven messages per source
+  SourceLimiter cookie_sources_;     // under load: cookie replies per source
   crypto::RandomBuffer random_;      // cookie reply nonces
 
   // Scratch, sized for the largest burst of both directions.
@@ -146,6 +147,8 @@ class Worker {
     rte_mbuf* m;
     Endpoint from;
     std::span<const std::uint8_t> message;  // in m
+    bool known = false;                     // under load: a source a peer authenticated from
+    bool needs_reply = false;               // under load: answered with a cookie reply
   };
   std::array<GatePending, kMaxBurst> gate_pending_;
   std::array<CookieGate::Cookie, kMaxBurst> gate_cookies_;  // wiped after each use

@@ -80,8 +80,10 @@ void Worker::gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint
 // The burst's initiations and responses. mac1 first: without it nothing is
 // queued. Under load each needs a valid mac2 or a source a peer
 // authenticated from (KnownSources), else it is answered from here with a
-// cookie reply; with either it passes the per-source limit to the proven
-// ring. mac1, the cookies and the replies run 16 messages to a call.
+// cookie reply within its source's cookie budget (cookie_rate_limited past
+// it); with either it passes the per-source limit to the proven ring.
+// mac1, the cookies and the replies run 16 messages to a call; a message
+// without mac2 over its source's budget costs no cookie.
 void Worker::finish_gate(std::uint64_t now) {
   const std::size_t n = n_gate_;
   if (n == 0) return;
@@ -92,26 +94,32 @@ void Worker::finish_gate(std::uint64_t now) {
   for (std::size_t i = 0; i < n; ++i) messages[i] = gate_pending_[i].message;
   gate.mac1_valid(messages, mac1_ok, n);
   const bool under_load = dp_.under_load.load(std::memory_order_relaxed);
-  // Under load: the messages that passed mac1, and their cookies.
+  // Under load: the messages that need their source's cookie.
   std::uint32_t loaded[kMaxBurst];
   const Endpoint* sources[kMaxBurst];
   std::size_t n_loaded = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    rte_mbuf* m = gate_pending_[i].m;
+    GatePending& p = gate_pending_[i];
     if (!mac1_ok[i]) {
-      drop(m, DropReason::kHandshakeBadMac1);
+      drop(p.m, DropReason::kHandshakeBadMac1);
       continue;
     }
-    ControlMeta& meta = control_meta(m);
+    ControlMeta& meta = control_meta(p.m);
     meta = ControlMeta{};
     meta.reason = ControlReason::kReceived;
     meta.port_stats_index = kStatsPortWan;
     if (!under_load) {
       counter_add(stats_.handshakes_to_control);
-      handshake_batch_.push_back(m);
+      handshake_batch_.push_back(p.m);
       continue;
     }
-    sources[n_loaded] = &gate_pending_[i].from;
+    p.known = dp_.known_sources->contains(p.from);
+    p.needs_reply = !p.known && !CookieGate::carries_mac2(p.message);
+    if (p.needs_reply && !cookie_sources_.allow(p.from, now)) {
+      drop(p.m, DropReason::kCookieRateLimited);
+      continue;
+    }
+    sources[n_loaded] = &p.from;
     loaded[n_loaded++] = static_cast<std::uint32_t>(i);
   }
   if (n_loaded == 0) return;
@@ -120,8 +128,16 @@ void Worker::finish_gate(std::uint64_t now) {
   GateAnswer answer[kMaxBurst];
   std::size_t n_answer = 0;
   for (std::size_t k = 0; k < n_loaded; ++k) {
-    const GatePending& p = gate_pending_[loaded[k]];
-    if (!gate.mac2_valid(p.message, cookies[k]) && !dp_.known_sources->contains(p.from)) {
+    GatePending& p = gate_pending_[loaded[k]];
+    if (!p.needs_reply && !p.known && !gate.mac2_valid(p.message, cookies[k])) {
+      // A mac2 under a cookie that is not (or no longer) this source's.
+      if (!cookie_sources_.allow(p.from, now)) {
+        drop(p.m, DropReason::kCookieRateLimited);
+        continue;
+      }
+      p.needs_reply = true;
+    }
+    if (p.needs_reply) {
       answer[n_answer++] = {loaded[k], static_cast<std::uint32_t>(k)};
       continue;
     }

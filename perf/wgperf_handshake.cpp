@@ -113,9 +113,27 @@ PointResult Testbed::measure_handshake() {
   const std::uint64_t control_cookies =
       hub_->control().counters().cookie_replies_sent - control_cookies0;
   // Under load now: the same flood again is answered by the worker itself
-  // (cookie_gate.hpp); its cycles per cookie reply are the figure. From
-  // source ports no site authenticated from: a site's known endpoint would
-  // skip the cookie (KnownSources).
+  // (cookie_gate.hpp); its cycles per cookie reply are the figure. Each
+  // message from a source of its own (100.64.x.y, a port each), none a site
+  // authenticated from (KnownSources would skip the cookie): one source
+  // would meet its cookie budget (SourceLimiter::kCookieRepliesPerSecond)
+  // and be dropped, not answered.
+  auto from_new_source = [](Bytes& f, std::size_t i) {
+    constexpr std::size_t kIp = 14;         // Ethernet
+    constexpr std::size_t kUdp = kIp + 20;  // IPv4 without options
+    const auto host = static_cast<std::uint32_t>(0x64400000u + 2 + i % 0x3ffff0);
+    for (int b = 0; b < 4; ++b) f[kIp + 12 + b] = static_cast<std::uint8_t>(host >> (24 - 8 * b));
+    f[kIp + 10] = f[kIp + 11] = 0;
+    std::uint32_t sum = 0;
+    for (std::size_t b = 0; b < 20; b += 2) sum += (f[kIp + b] << 8) | f[kIp + b + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    f[kIp + 10] = static_cast<std::uint8_t>(~sum >> 8);
+    f[kIp + 11] = static_cast<std::uint8_t>(~sum);
+    const auto port = static_cast<std::uint16_t>(20000 + i % 40000);
+    f[kUdp] = static_cast<std::uint8_t>(port >> 8);
+    f[kUdp + 1] = static_cast<std::uint8_t>(port);
+    f[kUdp + 6] = f[kUdp + 7] = 0;  // no UDP checksum (IPv4 allows it)
+  };
   // In rounds of 256 frames (the mempool cache, as --fill's default for
   // the data engines), enough rounds for ~50 ms of the worker's cycles, so
   // the figure is the steady state rather than the first cold frames.
@@ -129,11 +147,7 @@ PointResult Testbed::measure_handshake() {
   while (injected < worker_flood && hub_->control().under_load()) {
     for (std::size_t k = 0; k < kRound; ++k, ++injected) {
       Bytes f = flood_frames[injected % flood_frames.size()];
-      constexpr std::size_t kUdp = 14 + 20;  // Ethernet, IPv4 without options
-      const auto port = static_cast<std::uint16_t>(20000 + injected % 40000);
-      f[kUdp] = static_cast<std::uint8_t>(port >> 8);
-      f[kUdp + 1] = static_cast<std::uint8_t>(port);
-      f[kUdp + 6] = f[kUdp + 7] = 0;  // no UDP checksum (IPv4 allows it)
+      from_new_source(f, injected);
       inject(kWan, f);
     }
     for (;;) {

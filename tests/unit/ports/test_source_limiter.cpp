@@ -81,5 +81,27 @@ TEST(SourceLimiter, AnotherSourceHasItsOwnBurst) {
   EXPECT_FALSE(limiter.allow(v4(0x0a000002), kStart));
 }
 
+// The workers' cookie budget: the same buckets at 1,000 a second with a
+// burst of 100; a flood from one address gets its burst, then one reply a
+// millisecond, whatever its ports.
+TEST(SourceLimiter, CookieBudgetBurstThenItsRate) {
+  SourceLimiter limiter(kHz, SourceLimiter::kCookieRepliesPerSecond,
+                        SourceLimiter::kCookieRepliesBurstable);
+  const std::uint64_t ms = kHz / 1000;
+  std::uint64_t allowed = 0;
+  for (std::uint16_t port = 0; port < 1000; ++port)
+    allowed += limiter.allow(Endpoint::v4(__builtin_bswap32(0x64400017), port), kStart);
+  EXPECT_EQ(allowed, SourceLimiter::kCookieRepliesBurstable);
+  // Over the next second, 10 tries a millisecond: one each.
+  allowed = 0;
+  for (std::uint64_t t = 1; t <= 1000; ++t)
+    for (int k = 0; k < 10; ++k) allowed += limiter.allow(v4(0x64400017), kStart + t * ms);
+  EXPECT_EQ(allowed, 1000u);
+  // Another address has its own burst.
+  allowed = 0;
+  for (int k = 0; k < 1000; ++k) allowed += limiter.allow(v4(0x64400018), kStart + 1000 * ms);
+  EXPECT_EQ(allowed, SourceLimiter::kCookieRepliesBurstable);
+}
+
 }  // namespace
 }  // namespace wghub::dp
