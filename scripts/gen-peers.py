@@ -9,7 +9,7 @@ peer limit). Peers go inline (`peers:`) or as one file each in peers_dir.
   gen-peers.py --peers 10000 --out DIR [--peers-dir] [--wan DEVARGS] [--lan DEVARGS]
   gen-peers.py --peers 100000 --out DIR --base hub.yaml   # the generated peers after
                                           # those of an existing config (the lab's)
-  gen-peers.py --out DIR --change-percent 1   # rewrite DIR's config: 1 % get a new /32
+  gen-peers.py --out DIR --change-percent 1   # rewrite DIR's config: 1 % move to a /32 in 198.18.0.0/15
 
 With --base the config is FILE's text with the generated peers appended to its
 `peers:` list (which must be its last section, as scripts/lab writes it); its
@@ -24,6 +24,8 @@ import os
 import sys
 
 BASE = int(ipaddress.IPv4Address("172.16.0.0"))
+MOVED = int(ipaddress.IPv4Address("198.18.0.0"))
+MOVED_MAX = 1 << 17
 
 
 def peer_ip(i, shift=0):
@@ -64,9 +66,14 @@ def split_base(text):
 def write_peers(out, keys, changed, peers_dir, base_peers=""):
     """keys: list of base64 keys; changed: set of peer numbers whose /32 moves."""
     n = len(keys)
+    # A changed peer moves to an address of its own in 198.18.0.0/15 (RFC
+    # 2544's benchmarking range): outside 172.16.0.0/12, which 2^20 peers
+    # fill (an address "past the others" would wrap onto the peer's own).
+    moved = {i: str(ipaddress.IPv4Address(MOVED + k)) for k, i in enumerate(sorted(changed))}
+    if len(moved) > MOVED_MAX:
+        sys.exit(f"--change-percent: at most {MOVED_MAX} changed peers")
     def ip_of(i):
-        # A changed peer takes an address past the others (still unique).
-        return peer_ip(n + i) if i in changed else peer_ip(i)
+        return moved[i] if i in moved else peer_ip(i)
     if peers_dir:
         d = os.path.join(out, "peers")
         os.makedirs(d, exist_ok=True)
