@@ -59,7 +59,10 @@ void usage(FILE* to) {
                "  --sockets N       flood source sockets / ports (default 8)\n"
                "  --pool N          distinct precomputed initiations (default 256)\n"
                "  --proven-rate N   mac2 initiations per second from the proven source"
-               " (default 200, 0 = no proven source)\n");
+               " (default 200, 0 = no proven source)\n"
+               "  --proven-from IP  the proven source's address (default: the flood's;\n"
+               "                    the hub's per-address cookie budget is then shared\n"
+               "                    with the flood)\n");
 }
 
 struct Options {
@@ -69,6 +72,7 @@ struct Options {
   int sockets = 8;
   int pool = 256;
   double proven_rate = 200;
+  std::string proven_from;
 };
 
 std::optional<Options> parse_args(int argc, char** argv) {
@@ -81,6 +85,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
            .option("--sockets", o.sockets)
            .option("--pool", o.pool)
            .option("--proven-rate", o.proven_rate)
+           .option("--proven-from", o.proven_from)
            .parse(argc, argv))
     return std::nullopt;
   if (o.target.empty() || o.hub_public_key.empty() || o.rate < 0 || o.duration_s <= 0 ||
@@ -89,10 +94,20 @@ std::optional<Options> parse_args(int argc, char** argv) {
   return o;
 }
 
-// A connected, non-blocking UDP socket on an ephemeral port.
-int open_socket(const sockaddr_in& target) {
+// A connected, non-blocking UDP socket on an ephemeral port (of `from`, an
+// address of this namespace, when given).
+int open_socket(const sockaddr_in& target, const std::string& from = {}) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
+  if (!from.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (inet_pton(AF_INET, from.c_str(), &local.sin_addr) != 1 ||
+        bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+      close(fd);
+      return -1;
+    }
+  }
   int buf = 4 << 20;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
@@ -197,7 +212,7 @@ int main(int argc, char** argv) {
   }
   const bool with_proven = opt->proven_rate > 0;
   int proven_fd = -1;
-  if (with_proven && (proven_fd = open_socket(*target)) < 0) {
+  if (with_proven && (proven_fd = open_socket(*target, opt->proven_from)) < 0) {
     std::perror("flood: socket");
     return 1;
   }

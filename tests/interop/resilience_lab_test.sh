@@ -23,8 +23,8 @@
 #           (a source the hub never saw: the worker's cookie reply, then
 #           wireguard-go's retransmit with mac2), keep site1's session
 #           forwarding (loss <= 5 %), and count rate-limited initiations (the
-#           generator's proven source retries with the cookie's mac2 above
-#           20/s).
+#           generator's proven source, at an address of its own, retries
+#           with the cookie's mac2 above 20/s).
 #
 # usage: resilience_lab_test.sh PATH/TO/wghub PATH/TO/scripts/lab \
 #          PATH/TO/wghub-initiation-flood [PHASES]
@@ -72,6 +72,10 @@ readonly RESTART_MAX_S=45 # REKEY_TIMEOUT 5 + keepalive 25 + slack
 readonly FLOOD_RATE=${RESILIENCE_FLOOD_RATE:-50000}
 readonly FLOOD_SECONDS=${RESILIENCE_FLOOD_SECONDS:-20}
 readonly FLOOD_ADDR=100.64.0.200 # on the lab's internet bridge, like the NAT uplinks
+# The generator's proven source sends from a host of its own: at the flood's
+# address it would share that address's cookie budget with the flood and
+# seldom get a cookie.
+readonly PROVEN_ADDR=100.64.0.201
 readonly FLOOD_MAX_LOSS_PCT=5
 
 name=resilience
@@ -290,6 +294,7 @@ flood_ns_up() {
   ip -n "$LAB_NS_INET" link set flood master br0
   ip -n "$LAB_NS_INET" link set flood up
   ip -n "$flood_ns" addr add "$FLOOD_ADDR/24" dev eth0
+  ip -n "$flood_ns" addr add "$PROVEN_ADDR/24" dev eth0
   ip -n "$flood_ns" link set eth0 up
 }
 
@@ -315,7 +320,7 @@ phase_flood() { # phase_flood [RATE SECONDS CHECK_LOSS]
   sleep 1
   t0=$SECONDS
   ip netns exec "$flood_ns" "$FLOOD" --target "$HUB_WAN:$HUB_PORT" --hub-public-key "$LAB_HUB_PUBKEY" \
-    --rate "$rate" --duration "$flood_s" >"$tmp/flood.txt" 2>&1 &
+    --rate "$rate" --duration "$flood_s" --proven-from "$PROVEN_ADDR" >"$tmp/flood.txt" 2>&1 &
   gen_pid=$!
   bg_pids+=("$gen_pid")
 
@@ -445,7 +450,9 @@ phase_pingflood() {
   ip netns list | awk '{print $1}' | grep -qx "$flood_ns" || flood_ns_up
   m0=$(metrics) || fail "pingflood: no metrics"
   limited0=$(metric_value "$m0" wghub_dropped_packets_total 'reason="local_rate_limited"')
-  in_ns lan1 ping -n -c 100 -i 0.1 -W 1 "$HQ_HOST" >"$tmp/pingflood-site1.txt" 2>&1 &
+  # -W 3: on a busy 2-core box a reply can take over a second (wireguard-go
+  # and the flooders share the CPUs); late is not lost (rtt max is printed).
+  in_ns lan1 ping -n -c 100 -i 0.1 -W 3 "$HQ_HOST" >"$tmp/pingflood-site1.txt" 2>&1 &
   ping_pid=$!
   bg_pids+=("$ping_pid")
   # Several flooders with preloads: more echo requests than the budget lets up.
@@ -474,10 +481,14 @@ phase_pingflood() {
   m1=$(metrics) || fail "pingflood: no metrics after the flood"
   limited1=$(metric_value "$m1" wghub_dropped_packets_total 'reason="local_rate_limited"')
   received=$(ping_replies "$tmp/pingflood-site1.txt")
-  echo "site1 LAN -> HQ during the ping flood: $(grep 'packets transmitted' "$tmp/pingflood-site1.txt")"
-  echo "local_rate_limited $limited0 -> $limited1; site2 handshake after ${secs:-never} s"
+  echo "site1 LAN -> HQ during the ping flood: $(grep 'packets transmitted' "$tmp/pingflood-site1.txt");" \
+    "$(grep -m1 '^rtt' "$tmp/pingflood-site1.txt" || true)"
+  echo "local_rate_limited $limited0 -> $limited1; wan_rx_missed" \
+    "$(metric_value "$m0" wghub_port_rx_missed_packets_total 'port="wan"') ->" \
+    "$(metric_value "$m1" wghub_port_rx_missed_packets_total 'port="wan"');" \
+    "site2 handshake after ${secs:-never} s"
   [ -n "$secs" ] || fail "pingflood: site2 did not complete a handshake during the ping flood"
-  [ "$secs" -lt 5 ] || fail "pingflood: site2's handshake took $secs s: its first initiation was not answered"
+  [ "$secs" -le 2 ] || fail "pingflood: site2's handshake took $secs s: its first initiation was not answered within 2 s"
   [ $((limited1 - limited0)) -gt 0 ] || fail "pingflood: the local budget never bit (local_rate_limited $limited0 -> $limited1)"
   [ "$received" -ge 95 ] || fail "pingflood: site1's session lost $((100 - received)) of 100 pings"
   ok "pingflood: site2 handshake after $secs s, local_rate_limited +$((limited1 - limited0)), site1 $received/100 pings"
