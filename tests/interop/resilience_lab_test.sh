@@ -416,7 +416,7 @@ phase_flood() { # phase_flood [RATE SECONDS CHECK_LOSS]
   # later. At the generator's full rate the seconds are printed, not
   # checked: with a CPU hog beside it the worker's share of a core can fall
   # below the generator's rate, its af_packet ring then overflows (4.6 % in
-  # one of ten hog runs) and a site's initiation can be among the lost.
+  # one of eight hog runs) and a site's initiation can be among the lost.
   if [ "$check_loss" = yes ]; then
     [ "$site2_secs" -le 2 ] ||
       fail "flood: site2's handshake took ${site2_secs} s: its first initiation was not answered within 2 s"
