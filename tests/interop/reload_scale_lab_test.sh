@@ -13,8 +13,9 @@
 #   3. reload with the file unchanged: right after SIGHUP site2 is made to
 #      handshake afresh (wg(8) on the site removes its hub peer and adds it back
 #      as the lab configured it; then its LAN host pings the HQ host again)
-#   4. reload with 1 % of the generated peers changed (a new /32 each; the
-#      sites' peers untouched), site2 again handshaking afresh during it
+#   4. reload with 1 % of the generated peers changed (a new /32 each, in
+#      198.18.0.0/15; the sites' peers untouched), site2 again handshaking
+#      afresh during it
 #   5. checks, per reload: the hub logged "reload of ... applied" with the
 #      expected counts; site2's handshake completed after SIGHUP and before
 #      that line (during the reload); `wg show` on the hub's UAPI socket lists
@@ -262,11 +263,12 @@ ok "no ping lost: site1 $got1/$sent1, site2 $got2/$sent2"
 
 listed=$(wg show "$LAB_HUB_NAME" peers | grep -c . || true)
 [ "$listed" = $((PEERS + 2)) ] || fail "wg show lists $listed peers, expected $((PEERS + 2))"
-# gen-peers.py changes every 100th generated peer: p0000000, p0000100, ...; a
-# changed peer i moves to the /32 PEERS + i past 172.16.0.0.
+# gen-peers.py changes every 100th generated peer: p0000000, p0000100, ...; the
+# k-th changed peer (i = 100 k) moves to the /32 k past 198.18.0.0.
 ip_of() { python3 -c "import ipaddress, sys; print(ipaddress.IPv4Address('172.16.0.0') + int(sys.argv[1]))" "$1"; }
+moved_ip_of() { python3 -c "import ipaddress, sys; print(ipaddress.IPv4Address('198.18.0.0') + int(sys.argv[1]))" "$1"; }
 for i in 0 $(((PEERS / 200) * 100)) $((((PEERS - 1) / 100) * 100)); do
-  want="$(ip_of $((PEERS + i)))/32"
+  want="$(moved_ip_of $((i / 100)))/32"
   got=$(hub_allowed_ips "${keys[$i]}")
   [ "$got" = "$want" ] || fail "changed peer p$(printf %07d "$i"): wg show allowed-ips '$got', expected $want"
 done
