@@ -1,9 +1,10 @@
 // Frees objects on a thread of its own. What the control thread drops can be
 // large: a metrics snapshot of 2^20 peers is 2^20 shared_ptr releases, each
-// a cache miss on its own control block (~0.6 s on the bench machine, ~12 ms
-// at 10^5 peers), and the control thread must never stall that long
-// (handshakes, keepalives and the wg(8) socket wait behind it). dispose()
-// takes the mutex for one push_back; the thread frees in order.
+// likely a cache miss on its own control block, and handshakes, keepalives
+// and the wg(8) socket wait behind whatever the control thread does. (The
+// long control polls at 2^20 peers are not these frees: they remained with
+// this in place; docs/perf.md, "The two 2^20 findings".) dispose() takes
+// the mutex for one push_back; the thread frees in order.
 #pragma once
 
 #include <condition_variable>

@@ -81,13 +81,16 @@ void in_lane_groups(std::size_t n, LengthOf length_of, Run run) {
 
 // The cookie MAC's input: the source address (4 or 16 bytes) and port in
 // network order.
-std::size_t source_bytes(std::array<std::uint8_t, 18>& out, const Endpoint& from) {
+std::size_t source_len(const Endpoint& from) {
+  return (from.is_v6() ? 16 : 4) + 2;
+}
+
+void source_bytes(std::array<std::uint8_t, 18>& out, const Endpoint& from) {
   const std::array<std::uint8_t, 16> addr = from.addr();
-  const std::size_t addr_len = from.is_v6() ? 16 : 4;
+  const std::size_t addr_len = source_len(from) - 2;
   std::copy_n(addr.begin(), addr_len, out.begin());
   const std::uint16_t port_be = from.port_be();
   std::memcpy(out.data() + addr_len, &port_be, 2);
-  return addr_len + 2;
 }
 
 }  // namespace
@@ -169,13 +172,13 @@ void CookieGate::cookie_for(Cookie& out, const Endpoint& from) const {
 void CookieGate::cookies_for(Cookie* out, const Endpoint* const* from, std::size_t n) const {
   const Secret* s = current_.load(std::memory_order_acquire);
   in_lane_groups(
-      n, [&](std::size_t i) { return from[i]->is_v6() ? 18u : 6u; },
+      n, [&](std::size_t i) { return source_len(*from[i]); },
       [&](const std::size_t* idx, std::size_t count, std::size_t len) {
         std::array<std::uint8_t, 18> sources[crypto::kMacLanes];
         const std::uint8_t* in[crypto::kMacLanes];
         std::uint8_t macs[crypto::kMacLanes][kCookieLen];
         for (std::size_t k = 0; k < count; ++k) {
-          (void)source_bytes(sources[k], *from[idx[k]]);
+          source_bytes(sources[k], *from[idx[k]]);
           in[k] = sources[k].data();
         }
         crypto::blake2s_mac_lanes(s->keyed, in, len, macs, count);

@@ -56,6 +56,18 @@ void Worker::arp_to_local(rte_mbuf* m, const PortContext& port) {
   to_local(m, port);
 }
 
+namespace {
+
+// A handshake-class message on its way up: received on the WAN.
+void mark_received_on_wan(rte_mbuf* m) {
+  ControlMeta& meta = control_meta(m);
+  meta = ControlMeta{};
+  meta.reason = ControlReason::kReceived;
+  meta.port_stats_index = kStatsPortWan;
+}
+
+}  // namespace
+
 // A handshake-class message of the right size (whitepaper 5.3; kernel
 // receive.c up to its handshake queue). Cookie replies carry no macs: they
 // go up as they are, and the control thread matches them to a handshake of
@@ -64,10 +76,7 @@ void Worker::arp_to_local(rte_mbuf* m, const PortContext& port) {
 void Worker::gate_handshake(rte_mbuf* m, std::uint16_t payload_offset, std::uint16_t payload_len,
                             MessageType type, const Endpoint& from, std::uint64_t now) {
   if (type == MessageType::kCookieReply) {
-    ControlMeta& meta = control_meta(m);
-    meta = ControlMeta{};
-    meta.reason = ControlReason::kReceived;
-    meta.port_stats_index = kStatsPortWan;
+    mark_received_on_wan(m);
     counter_add(stats_.handshakes_to_control);
     handshake_batch_.push_back(m);
     return;
@@ -104,10 +113,7 @@ void Worker::finish_gate(std::uint64_t now) {
       drop(p.m, DropReason::kHandshakeBadMac1);
       continue;
     }
-    ControlMeta& meta = control_meta(p.m);
-    meta = ControlMeta{};
-    meta.reason = ControlReason::kReceived;
-    meta.port_stats_index = kStatsPortWan;
+    mark_received_on_wan(p.m);
     if (!under_load) {
       counter_add(stats_.handshakes_to_control);
       handshake_batch_.push_back(p.m);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "crypto/x25519.hpp"
+#include "perf/sim/frames.hpp"
 #include "perf/wgperf_bench.hpp"
 #include "perf/wgperf_testbed.hpp"
 
@@ -121,17 +122,10 @@ PointResult Testbed::measure_handshake() {
   auto from_new_source = [](Bytes& f, std::size_t i) {
     constexpr std::size_t kIp = 14;         // Ethernet
     constexpr std::size_t kUdp = kIp + 20;  // IPv4 without options
-    const auto host = static_cast<std::uint32_t>(0x64400000u + 2 + i % 0x3ffff0);
-    for (int b = 0; b < 4; ++b) f[kIp + 12 + b] = static_cast<std::uint8_t>(host >> (24 - 8 * b));
-    f[kIp + 10] = f[kIp + 11] = 0;
-    std::uint32_t sum = 0;
-    for (std::size_t b = 0; b < 20; b += 2) sum += (f[kIp + b] << 8) | f[kIp + b + 1];
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    f[kIp + 10] = static_cast<std::uint8_t>(~sum >> 8);
-    f[kIp + 11] = static_cast<std::uint8_t>(~sum);
-    const auto port = static_cast<std::uint16_t>(20000 + i % 40000);
-    f[kUdp] = static_cast<std::uint8_t>(port >> 8);
-    f[kUdp + 1] = static_cast<std::uint8_t>(port);
+    perfsim::put32(&f[kIp + 12], static_cast<std::uint32_t>(0x64400000u + 2 + i % 0x3ffff0));
+    perfsim::put16(&f[kIp + 10], 0);
+    perfsim::put16(&f[kIp + 10], perfsim::inet_checksum(&f[kIp], 20));
+    perfsim::put16(&f[kUdp], static_cast<std::uint16_t>(20000 + i % 40000));
     f[kUdp + 6] = f[kUdp + 7] = 0;  // no UDP checksum (IPv4 allows it)
   };
   // In rounds of 256 frames (the mempool cache, as --fill's default for
