@@ -81,7 +81,7 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
     std::size_t exported = options.per_peer ? device.peers().size() : 0;
     if (options.per_peer_limit != 0)
       exported = std::min<std::size_t>(exported, options.per_peer_limit);
-    building_->peers.reserve(exported);
+    building_->peers = storage_.take(exported);
     next_slot_ = 0;
   }
   MetricsSnapshot* s = building_.get();
@@ -129,6 +129,7 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
   s->control_held_dropped = tc.held_dropped;
   s->control_bad_ndp = control.counters().ndp_bad;
   s->log_lines_suppressed = control.counters().log_lines_suppressed;
+  s->control_polls = control.poll_histogram();
   if (const HandshakeThreads* t = control.handshake_threads()) {
     const HandshakeThreads::Counters tc = t->counters();
     s->handshake_threads_prepared = tc.prepared;

@@ -13,6 +13,7 @@
 
 #include "control/device.hpp"
 #include "control/metrics.hpp"
+#include "control/reserved_ahead.hpp"
 
 namespace wghub::ctl {
 
@@ -64,6 +65,8 @@ class MetricsSnapshotBuilder {
 
  private:
   MetricsPeerCache cache_;
+  // A pass's exported peers: 2^20 of them are ~200 MB (reserved_ahead.hpp).
+  ReservedAhead<MetricsPeer> storage_;
   std::shared_ptr<MetricsSnapshot> building_;
   std::uint32_t next_slot_ = 0;  // where the next slice starts
 };
