@@ -279,7 +279,9 @@ unsigned ControlThread::poll_once() {
     next_status_ = now + std::chrono::seconds(status_interval_s_);
     print_status(false);
   }
-  if (reloader_ != nullptr) reloader_->observe_poll(std::chrono::steady_clock::now() - poll_start);
+  const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - poll_start;
+  polls_.observe(took);
+  if (reloader_ != nullptr) reloader_->observe_poll(took);
   return n + events + staged;
 }
 

@@ -24,6 +24,7 @@
 #include "control/handshake_engine.hpp"
 #include "control/handshake_threads.hpp"
 #include "control/metrics_snapshot.hpp"
+#include "control/poll_histogram.hpp"
 #include "control/under_load.hpp"
 #include "dataplane/context.hpp"
 
@@ -107,6 +108,8 @@ class ControlThread {
   void print_status(bool full) const;
   bool under_load() const { return load_.active(); }
   const ControlCounters& counters() const { return counters_; }
+  // How long this thread's polls took (the stalls its rings waited through).
+  const PollHistogram& poll_histogram() const { return polls_; }
 
  private:
   void update_load(TimePoint now);
@@ -137,6 +140,7 @@ class ControlThread {
   bool tick_pass_open_ = false;  // a pass over the peers is under way (Device::tick_slice)
   TimePoint next_status_{};
   ControlCounters counters_;
+  PollHistogram polls_;
   MetricsExporter* metrics_ = nullptr;
   uapi::Server* uapi_ = nullptr;
   HandshakeThreads* handshake_threads_ = nullptr;

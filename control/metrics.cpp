@@ -9,6 +9,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <limits>
 #include <sstream>
 #include <utility>
 
@@ -292,6 +293,35 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
     out.push_back(std::move(*f));
 }
 
+// The control thread's polls (poll_histogram.hpp): the stalls its rings and
+// the wg(8) socket waited through.
+void collect_control_polls(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
+  const PollHistogram empty;
+  const PollHistogram& h = s != nullptr ? s->control_polls : empty;
+  MetricFamily polls =
+      family("wghub_control_poll_seconds",
+             "How long the control thread's polls took (what a handshake, ARP or wg(8) request "
+             "queued for it waits through at most)",
+             MetricType::Histogram);
+  ClientMetric m;
+  m.histogram.sample_count = h.count;
+  m.histogram.sample_sum = h.sum_seconds;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i <= PollHistogram::kBounds.size(); ++i) {
+    cumulative += h.counts[i];
+    m.histogram.bucket.push_back({cumulative, i < PollHistogram::kBounds.size()
+                                                  ? PollHistogram::kBounds[i]
+                                                  : std::numeric_limits<double>::infinity()});
+  }
+  polls.metric.push_back(std::move(m));
+  MetricFamily longest =
+      family("wghub_control_poll_longest_seconds",
+             "The control thread's longest poll since the hub started", MetricType::Gauge);
+  add_gauge(longest, {}, h.longest_seconds);
+  out.push_back(std::move(polls));
+  out.push_back(std::move(longest));
+}
+
 // Peers from etcd (docs/ha.md): only when the config has a store.
 void collect_store(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
   if (s == nullptr || !s->store_enabled) return;
@@ -410,6 +440,7 @@ std::vector<MetricFamily> collect_fixed(std::span<const MetricsLcore> lcores,
   collect_peer_counts(snapshot, out);
   collect_lcores(lcores, snapshot, out);
   collect_control(snapshot, out);
+  collect_control_polls(snapshot, out);
   collect_store(snapshot, out);
   collect_ha(snapshot, out);
   return out;

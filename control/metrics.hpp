@@ -35,6 +35,7 @@
 
 #include "config/model.hpp"
 #include "control/disposer.hpp"
+#include "control/poll_histogram.hpp"
 #include "control/failsafe.hpp"
 #include "control/handshake_engine.hpp"
 #include "dataplane/lcore_stats.hpp"
@@ -136,6 +137,7 @@ struct MetricsSnapshot {
   std::uint64_t control_tx_failed = 0;     // control tx queue full -> reason tx_full
   std::uint64_t control_held_dropped = 0;  // no neighbour answered -> reason no_neighbour
   std::uint64_t log_lines_suppressed = 0;  // handshake_failed lines over their budget
+  PollHistogram control_polls;             // how long the control thread's polls took
   // dataplane.handshake_threads (handshake_threads.hpp)
   std::uint64_t handshake_threads_prepared = 0;
   std::uint64_t handshake_threads_queue_full = 0;

@@ -62,6 +62,8 @@ EXPECTED = {
     "wghub_control_ring_capacity": ("gauge", set()),
     "wghub_staged_packets_total": ("counter", {"result"}),
     "wghub_staged_packets": ("gauge", set()),
+    "wghub_control_poll_seconds": ("histogram", set()),
+    "wghub_control_poll_longest_seconds": ("gauge", set()),
     "wghub_port_rx_missed_packets_total": ("counter", {"port"}),
     "wghub_port_rx_nombuf_total": ("counter", {"port"}),
     "wghub_port_rx_errors_total": ("counter", {"port"}),
@@ -92,8 +94,15 @@ def parse(text, where):
         want_type, want_labels = EXPECTED[exported]
         check(fam.type == want_type, f"{where}: {exported} is {fam.type}, want {want_type}")
         for s in fam.samples:
-            check(s.name == exported, f"{where}: sample {s.name} in family {exported}")
-            check(set(s.labels) == want_labels,
+            if want_type == "histogram":  # NAME_bucket{le}, NAME_sum, NAME_count
+                suffix = s.name[len(exported):]
+                check(suffix in ("_bucket", "_sum", "_count"),
+                      f"{where}: sample {s.name} in family {exported}")
+                labels = set(s.labels) - ({"le"} if suffix == "_bucket" else set())
+            else:
+                check(s.name == exported, f"{where}: sample {s.name} in family {exported}")
+                labels = set(s.labels)
+            check(labels == want_labels,
                   f"{where}: {exported} labels {sorted(s.labels)}, want {sorted(want_labels)}")
             samples.setdefault(s.name, []).append((s.labels, s.value))
     for name in EXPECTED:

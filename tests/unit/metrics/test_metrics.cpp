@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -90,7 +92,7 @@ double sum(const std::vector<Family>& fs, const std::string& name, const LabelMa
 TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   MetricsFixture fx;
   const auto fs = scrape(fx);
-  EXPECT_EQ(fs.size(), 40u);
+  EXPECT_EQ(fs.size(), 42u);
   std::set<std::string> names;
   for (const Family& f : fs) {
     EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
@@ -98,6 +100,11 @@ TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
     const bool total = f.name.ends_with("_total");
     if (f.type == "counter") {
       EXPECT_TRUE(total) << f.name;
+    } else if (f.type == "histogram") {
+      EXPECT_FALSE(total) << f.name;
+      for (const Sample& m : f.samples)  // buckets carry `le`; _sum and _count no label
+        EXPECT_EQ(labels_of(m).contains("le"), m.name == f.name + "_bucket") << m.name;
+      continue;
     } else {
       EXPECT_EQ(f.type, "gauge") << f.name;
       EXPECT_FALSE(total) << f.name;
@@ -126,7 +133,7 @@ TEST(MetricsCollect, StoreFamiliesOnlyWithAStore) {
   s.store_reconnects = 2;
   s.store_last_lag_seconds = 0.25;
   const auto fs = scrape(fx);
-  EXPECT_EQ(fs.size(), 47u);
+  EXPECT_EQ(fs.size(), 49u);
   EXPECT_EQ(sample(fs, "wghub_store_connected", {}), 1);
   EXPECT_EQ(sample(fs, "wghub_store_revision", {{"state", "seen"}}), 12);
   EXPECT_EQ(sample(fs, "wghub_store_revision", {{"state", "applied"}}), 11);
@@ -245,6 +252,46 @@ TEST(MetricsCollect, DropsByReasonPerLcore) {
       sample(fs, "wghub_dropped_packets_total", {{"lcore", "control"}, {"reason", "no_neighbour"}}),
       2);
   EXPECT_EQ(sum(fs, "wghub_dropped_packets_total", {{"reason", "no_route"}}), 0);
+}
+
+TEST(MetricsCollect, ControlPollHistogram) {
+  MetricsFixture fx;
+  PollHistogram& h = fx.snapshot->control_polls;
+  using std::chrono::microseconds;
+  for (int i = 0; i < 5; ++i) h.observe(microseconds(300));
+  h.observe(microseconds(3000));
+  h.observe(microseconds(3000));
+  h.observe(microseconds(15'000));
+  h.observe(microseconds(2'000'000));
+  EXPECT_EQ(h.above(0.01), 2u);
+  EXPECT_EQ(h.above(0.001), 4u);
+  const auto fs = scrape(fx);
+  const Family* f = find_family(fs, "wghub_control_poll_seconds");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->type, "histogram");
+  std::map<double, double> cumulative;  // le -> count
+  double count = -1, sum = -1;
+  for (const Sample& m : f->samples) {
+    if (m.name == f->name + "_bucket")
+      cumulative[std::strtod(labels_of(m).at("le").c_str(), nullptr)] = m.value;
+    if (m.name == f->name + "_count") count = m.value;
+    if (m.name == f->name + "_sum") sum = m.value;
+  }
+  const std::map<double, double> want = {{0.0005, 5},
+                                         {0.001, 5},
+                                         {0.002, 5},
+                                         {0.005, 7},
+                                         {0.01, 7},
+                                         {0.02, 8},
+                                         {0.05, 8},
+                                         {0.1, 8},
+                                         {0.5, 8},
+                                         {1.0, 8},
+                                         {std::numeric_limits<double>::infinity(), 9}};
+  EXPECT_EQ(cumulative, want);
+  EXPECT_EQ(count, 9);
+  EXPECT_NEAR(sum, 5 * 0.0003 + 2 * 0.003 + 0.015 + 2.0, 1e-9);
+  EXPECT_EQ(sample(fs, "wghub_control_poll_longest_seconds", {}), 2.0);
 }
 
 TEST(MetricsCollect, ControlThreadState) {
