@@ -234,30 +234,49 @@ std::string key_to_hex(const PublicKey& key) {
   return s;
 }
 
+namespace {
+
+void line(std::string& out, std::string_view key, std::string_view value) {
+  out.append(key);
+  out.push_back('=');
+  out.append(value);
+  out.push_back('\n');
+}
+
+void line(std::string& out, std::string_view key, std::uint64_t value) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value);
+  line(out, key, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+}  // namespace
+
+void append_get_device(const DeviceStatus& status, std::string& out) {
+  // No private_key line: key hygiene (issue 7); see uapi.hpp.
+  if (status.listen_port != 0) line(out, "listen_port", status.listen_port);
+  if (status.fwmark != 0) line(out, "fwmark", status.fwmark);
+}
+
+void append_get_peers(const std::vector<PeerStatus>& peers, std::string& out) {
+  out.reserve(out.size() + peers.size() * 320);
+  for (const PeerStatus& p : peers) {
+    line(out, "public_key", key_to_hex(p.public_key));
+    // No preshared_key line either.
+    line(out, "protocol_version", "1");
+    if (p.endpoint) line(out, "endpoint", p.endpoint->to_string());
+    line(out, "last_handshake_time_sec", p.last_handshake_sec);
+    line(out, "last_handshake_time_nsec", p.last_handshake_nsec);
+    line(out, "tx_bytes", p.tx_bytes);
+    line(out, "rx_bytes", p.rx_bytes);
+    line(out, "persistent_keepalive_interval", p.persistent_keepalive);
+    for (const AllowedIp& ip : p.allowed_ips) line(out, "allowed_ip", ip.to_string());
+  }
+}
+
 std::string format_get(const DeviceStatus& status) {
   std::string out;
-  out.reserve(64 + status.peers.size() * 320);
-  auto line = [&out](std::string_view key, const std::string& value) {
-    out.append(key);
-    out.push_back('=');
-    out.append(value);
-    out.push_back('\n');
-  };
-  // No private_key line: key hygiene (issue 7); see uapi.hpp.
-  if (status.listen_port != 0) line("listen_port", std::to_string(status.listen_port));
-  if (status.fwmark != 0) line("fwmark", std::to_string(status.fwmark));
-  for (const PeerStatus& p : status.peers) {
-    line("public_key", key_to_hex(p.public_key));
-    // No preshared_key line either.
-    line("protocol_version", "1");
-    if (p.endpoint) line("endpoint", p.endpoint->to_string());
-    line("last_handshake_time_sec", std::to_string(p.last_handshake_sec));
-    line("last_handshake_time_nsec", std::to_string(p.last_handshake_nsec));
-    line("tx_bytes", std::to_string(p.tx_bytes));
-    line("rx_bytes", std::to_string(p.rx_bytes));
-    line("persistent_keepalive_interval", std::to_string(p.persistent_keepalive));
-    for (const AllowedIp& ip : p.allowed_ips) line("allowed_ip", ip.to_string());
-  }
+  append_get_device(status, out);
+  append_get_peers(status.peers, out);
   out.append(format_errno(0));
   return out;
 }

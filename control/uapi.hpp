@@ -98,10 +98,28 @@ struct SetRequest {
 
 // What the hub implements. Both calls come from the control thread (the
 // server is polled there), so an implementation needs no locking of its own.
+// Where a get answered in slices stands (Backend::get_slice).
+struct GetCursor {
+  bool started = false;
+  std::uint64_t next = 0;  // the backend's own position (the hub: a peer slot)
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual DeviceStatus get() = 0;
+  // A get in slices, so that 10^5 peers never hold the control thread for
+  // the whole reply: the first call fills the device fields, each call adds
+  // at most `max_peers` peers from `cursor` on to `out.peers`. True once
+  // every peer is in. Peers added or removed between slices may be missed
+  // or listed, as in a kernel netlink dump; none is listed twice. The
+  // default answers the whole get() in the first call.
+  virtual bool get_slice(GetCursor& cursor, std::size_t max_peers, DeviceStatus& out) {
+    (void)max_peers;
+    if (!cursor.started) out = get();
+    cursor.started = true;
+    return true;
+  }
   // Applies a whole, already validated request: replace_peers first, then the
   // peers in order. Returns 0 or a positive errno (EINVAL for a value the hub
   // cannot take, EADDRINUSE for a listen port it cannot bind, ...). A peer
@@ -150,6 +168,10 @@ std::optional<ParseError> parse_set(std::string_view body, SetRequest& out);
 // rx_bytes, persistent_keepalive_interval, allowed_ip lines (wireguard-go's
 // order), then "errno=0" and the blank line.
 std::string format_get(const DeviceStatus& status);
+// format_get in parts, for a reply written a slice of peers at a time:
+// the device lines, then the peers' lines, then format_errno(0).
+void append_get_device(const DeviceStatus& status, std::string& out);
+void append_get_peers(const std::vector<PeerStatus>& peers, std::string& out);
 
 // The reply that ends a set, or any failed request: "errno=N\n\n". For a
 // failure N is the negated errno: wireguard-go sends it so, and wg(8) reads

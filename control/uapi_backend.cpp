@@ -36,29 +36,48 @@ DeviceUapiBackend::DeviceUapiBackend(Device& device, std::shared_ptr<const crypt
       own_public_key_(own_public_key),
       config_name_(std::move(config_name)) {}
 
+uapi::PeerStatus DeviceUapiBackend::status_of(const Device::Peer& p) const {
+  uapi::PeerStatus ps;
+  ps.public_key = p.public_key;
+  ps.endpoint = config_endpoint(device_.endpoint(p));
+  if (p.last_handshake) {
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(p.last_handshake->time_since_epoch())
+            .count();
+    ps.last_handshake_sec = static_cast<std::uint64_t>(ns / 1'000'000'000);
+    ps.last_handshake_nsec = static_cast<std::uint64_t>(ns % 1'000'000'000);
+  }
+  const dp::PeerCounters c = device_.counters(p);
+  ps.rx_bytes = c.rx_bytes;
+  ps.tx_bytes = c.tx_bytes;
+  ps.persistent_keepalive = p.persistent_keepalive;
+  ps.allowed_ips = p.allowed_ips;
+  return ps;
+}
+
 uapi::DeviceStatus DeviceUapiBackend::get() {
   uapi::DeviceStatus status;
-  status.listen_port = listen_port_;
-  status.fwmark = fwmark_;
-  for (const auto& [slot, p] : device_.peers()) {
-    uapi::PeerStatus ps;
-    ps.public_key = p.public_key;
-    ps.endpoint = config_endpoint(device_.endpoint(p));
-    if (p.last_handshake) {
-      const auto ns =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(p.last_handshake->time_since_epoch())
-              .count();
-      ps.last_handshake_sec = static_cast<std::uint64_t>(ns / 1'000'000'000);
-      ps.last_handshake_nsec = static_cast<std::uint64_t>(ns % 1'000'000'000);
-    }
-    const dp::PeerCounters c = device_.counters(p);
-    ps.rx_bytes = c.rx_bytes;
-    ps.tx_bytes = c.tx_bytes;
-    ps.persistent_keepalive = p.persistent_keepalive;
-    ps.allowed_ips = p.allowed_ips;
-    status.peers.push_back(std::move(ps));
+  uapi::GetCursor cursor;
+  while (!get_slice(cursor, device_.peers().size() + 1, status)) {
   }
   return status;
+}
+
+bool DeviceUapiBackend::get_slice(uapi::GetCursor& cursor, std::size_t max_peers,
+                                  uapi::DeviceStatus& out) {
+  if (!cursor.started) {
+    out.listen_port = listen_port_;
+    out.fwmark = fwmark_;
+    cursor.started = true;
+  }
+  // std::map by slot: a slice resumes at the first slot not yet listed, so
+  // a peer removed meanwhile is skipped and none is listed twice.
+  auto it = device_.peers().lower_bound(static_cast<std::uint32_t>(cursor.next));
+  for (std::size_t n = 0; it != device_.peers().end() && n < max_peers; ++it, ++n)
+    out.peers.push_back(status_of(it->second));
+  if (it == device_.peers().end()) return true;
+  cursor.next = it->first;
+  return false;
 }
 
 int DeviceUapiBackend::set(const uapi::SetRequest& request) {

@@ -26,6 +26,7 @@ class DeviceUapiBackend : public uapi::Backend {
                     std::uint16_t listen_port, PublicKey own_public_key, NameLookup config_name);
 
   uapi::DeviceStatus get() override;
+  bool get_slice(uapi::GetCursor& cursor, std::size_t max_peers, uapi::DeviceStatus& out) override;
   int set(const uapi::SetRequest& request) override;
   // Why a set is refused now (empty: it is not): a standby hub reads but
   // does not change (docs/ha.md).
@@ -33,6 +34,7 @@ class DeviceUapiBackend : public uapi::Backend {
 
  private:
   int apply(const uapi::PeerChange& change);
+  uapi::PeerStatus status_of(const Device::Peer& p) const;
 
   Device& device_;
   std::shared_ptr<const crypto::Key> private_key_;

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <optional>
 
 #include "control/log.hpp"
 #include "crypto/secret.hpp"
@@ -155,6 +156,8 @@ struct Server::Client {
   std::size_t scan_from = 0;  // frame_request's resume point in `in`
   std::string out;            // a reply; never holds a secret
   std::size_t out_sent = 0;
+  // A get under way: its next slice goes out once `out` is sent.
+  std::optional<GetCursor> get;
   bool eof = false;                // the client will send no more
   bool close_after_write = false;  // an error reply: close once it is out
   bool dead = false;
@@ -279,6 +282,9 @@ void Server::poll() {
   std::vector<pollfd>& fds = fds_;
   fds.clear();
   fds.push_back(pollfd{listen_fd_, POLLIN, 0});
+  // A get under way whose last slice is out: its next slice.
+  for (const auto& c : clients_)
+    if (c->get && c->out.empty()) continue_get(*c);
   for (const auto& c : clients_) {
     // Back-pressure: while a reply is going out, the next request waits in
     // the socket, so a client that does not read cannot make us buffer more.
@@ -359,6 +365,7 @@ void Server::answer_requests(Client& c) {
   // One reply at a time, requests in order (wireguard-go serves a
   // connection's requests one after another, too).
   while (!c.dead && c.out.empty()) {
+    if (c.get) return;  // one slice of a get per poll: poll() writes the next
     if (c.close_after_write) {
       close_client(c);
       return;
@@ -405,13 +412,26 @@ void Server::answer_requests(Client& c) {
 }
 
 void Server::answer_get(Client& c) {
+  c.get = GetCursor{};
+  continue_get(c);
+}
+
+void Server::continue_get(Client& c) {
   try {
-    c.out = format_get(backend_.get());
+    DeviceStatus part;
+    const bool first = !c.get->started;
+    const bool done = backend_.get_slice(*c.get, options_.get_slice_peers, part);
+    if (first) append_get_device(part, c.out);
+    append_get_peers(part.peers, c.out);
+    if (!done) return;
+    c.out.append(format_errno(0));
   } catch (const std::exception&) {
-    // Exceptions stay out of the control loop (DESIGN.md).
-    c.out = format_errno(ENOMEM);
+    // Exceptions stay out of the control loop (DESIGN.md). Part of the
+    // reply may be out: the errno line ends it, and the connection.
+    c.out.append(format_errno(ENOMEM));
     c.close_after_write = true;
   }
+  c.get.reset();
 }
 
 void Server::answer_set(Client& c, const Frame& frame) {

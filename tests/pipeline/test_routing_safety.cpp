@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <set>
+#include <string>
 #include <thread>
 
 #include <rte_cycles.h>
@@ -547,6 +549,60 @@ TEST_F(PipelineTest, ReplayAfterRemoveAndReAddIsRefused) {
   EXPECT_EQ(hs.noise_errors[static_cast<std::size_t>(ctl::NoiseError::kReplayedTimestamp)], 1u);
   EXPECT_NE(h().endpoint("site-a"), packed_endpoint(replayer.ip, replayer.port))
       << "the replayer must not become site A's endpoint";
+}
+
+// `wg show dump` of 10^5 peers is answered a slice of peers per control poll
+// (uapi_server.hpp). Unchanged, the slices add up to the one-piece get; with
+// peers removed and added between slices, no peer is listed twice and one
+// removed before its slice is not listed.
+TEST_F(RoutePolicyTest, UapiGetInSlicesListsEachPeerOnce) {
+  for (int i = 0; i < 12; ++i) {
+    ctl::uapi::SetRequest r;
+    ctl::uapi::PeerChange c;
+    c.public_key.fill(static_cast<std::uint8_t>(0x20 + i));
+    const std::string p = "10.50." + std::to_string(i) + ".0/24";
+    c.allowed_ips.push_back({prefix(p.c_str()), false});
+    r.peers.push_back(std::move(c));
+    ASSERT_EQ(uapi_->set(r), 0);
+  }
+  const ctl::uapi::DeviceStatus whole = uapi_->get();
+  ASSERT_GE(whole.peers.size(), 13u);
+  ctl::uapi::GetCursor cursor;
+  ctl::uapi::DeviceStatus sliced;
+  int calls = 1;
+  while (!uapi_->get_slice(cursor, 5, sliced)) ++calls;
+  EXPECT_EQ(calls, static_cast<int>((whole.peers.size() + 4) / 5));
+  EXPECT_EQ(ctl::uapi::format_get(sliced), ctl::uapi::format_get(whole));
+
+  cursor = {};
+  ctl::uapi::DeviceStatus part;
+  ASSERT_FALSE(uapi_->get_slice(cursor, 5, part));
+  const ctl::PublicKey listed = whole.peers[1].public_key;   // in the first slice
+  const ctl::PublicKey not_yet = whole.peers[8].public_key;  // removed before its slice
+  ctl::uapi::SetRequest change;
+  for (const ctl::PublicKey& k : {listed, not_yet}) {
+    ctl::uapi::PeerChange c;
+    c.public_key = k;
+    c.remove = true;
+    change.peers.push_back(std::move(c));
+  }
+  ctl::uapi::PeerChange added;
+  added.public_key.fill(0x7e);
+  change.peers.push_back(std::move(added));
+  ASSERT_EQ(uapi_->set(change), 0);
+  while (!uapi_->get_slice(cursor, 5, part)) {
+  }
+  std::set<ctl::PublicKey> seen;
+  for (const ctl::uapi::PeerStatus& p : part.peers) {
+    EXPECT_TRUE(seen.insert(p.public_key).second) << "a peer listed twice";
+  }
+  EXPECT_FALSE(seen.contains(not_yet));
+  EXPECT_TRUE(seen.contains(listed));
+  for (const ctl::uapi::PeerStatus& p : whole.peers) {
+    if (p.public_key != not_yet) {
+      EXPECT_TRUE(seen.contains(p.public_key));
+    }
+  }
 }
 
 }  // namespace

@@ -65,6 +65,23 @@ class FakeBackend : public Backend {
     return s;
   }
 
+  // Slices by index into `peers`; records each slice's size.
+  std::vector<std::size_t> slices;
+  bool get_slice(GetCursor& cursor, std::size_t max_peers, DeviceStatus& out) override {
+    if (!cursor.started) {
+      out.listen_port = listen_port;
+      out.fwmark = fwmark;
+      cursor.started = true;
+    }
+    const DeviceStatus all = get();
+    const std::size_t from = static_cast<std::size_t>(cursor.next);
+    const std::size_t to = std::min(all.peers.size(), from + max_peers);
+    for (std::size_t i = from; i < to; ++i) out.peers.push_back(all.peers[i]);
+    slices.push_back(to - from);
+    cursor.next = to;
+    return to == all.peers.size();
+  }
+
   int set(const SetRequest& r) override {
     ++set_calls;
     if (fail_set_with != 0) return fail_set_with;

@@ -327,6 +327,35 @@ TEST_F(UapiServer, SlowReaderNeverBlocksTheServer) {
   EXPECT_EQ(c.received(), expected);
 }
 
+// A get of many peers goes out a slice per poll (the control thread never
+// formats 10^5 peers in one go); a request behind it waits its turn, and
+// the reply is byte for byte the one-piece format_get.
+TEST_F(UapiServer, GetIsWrittenASliceOfPeersPerPoll) {
+  for (int i = 0; i < 5000; ++i) {
+    test::FakeBackend::Peer p;
+    p.public_key[0] = static_cast<std::uint8_t>(i);
+    p.public_key[1] = static_cast<std::uint8_t>(i >> 8);
+    p.rx_bytes = static_cast<std::uint64_t>(i) * 1000;
+    fake_.peers.push_back(p);
+  }
+  const std::string expected = format_get(fake_.get());
+  options_.get_slice_peers = 64;  // ~15 KB a slice: each fits the socket buffer
+  auto server = start();
+  Conn c(path());
+  c.send("get=1\n\nset=1\nfwmark=7\n\n");
+  for (int i = 0; i < 3 && fake_.slices.empty(); ++i) server->poll();
+  ASSERT_EQ(fake_.slices.size(), 1u);  // one poll, one slice
+  c.pump();
+  server->poll();
+  EXPECT_EQ(fake_.slices.size(), 2u);
+  EXPECT_EQ(fake_.set_calls, 0);  // the set waits for the whole get
+  wait_replies(*server, c, 2);
+  EXPECT_EQ(c.received(), expected + "errno=0\n\n");
+  EXPECT_EQ(fake_.fwmark, 7u);
+  ASSERT_EQ(fake_.slices.size(), 79u);  // 78 x 64 + 8
+  for (std::size_t n : fake_.slices) EXPECT_LE(n, 64u);
+}
+
 TEST_F(UapiServer, ClientHangingUpMidReplyIsDropped) {
   for (int i = 0; i < 20000; ++i) {
     test::FakeBackend::Peer p;
