@@ -268,12 +268,18 @@ unsigned ControlThread::poll_once() {
     for (dp::PortContext* port : {&dp_.wan, &dp_.lan}) port->socket_drops.sample();
   }
   // A snapshot is built over several polls, a slice of peers each
-  // (MetricsSnapshotBuilder), and published when complete.
+  // (MetricsSnapshotBuilder), and published when complete. The next starts
+  // a second after this one started, or as long after it ended as it took
+  // (2^20 peers: a pass of ~2 s), so snapshots take at most half the
+  // control thread's time.
   if (metrics_ != nullptr && (now >= next_metrics_ || metrics_builder_.building())) {
-    if (!metrics_builder_.building()) next_metrics_ = now + kMetricsInterval;
+    if (!metrics_builder_.building()) metrics_pass_start_ = now;
     if (auto s = metrics_builder_.step(metrics_interface_, metrics_->options(), device_, engine_,
-                                       *this, tx_, dp_, now_tsc))
+                                       *this, tx_, dp_, now_tsc)) {
       metrics_->publish(std::move(s));
+      next_metrics_ =
+          std::max(metrics_pass_start_ + kMetricsInterval, now + (now - metrics_pass_start_));
+    }
   }
   if (status_interval_s_ != 0 && now >= next_status_) {
     next_status_ = now + std::chrono::seconds(status_interval_s_);

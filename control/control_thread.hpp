@@ -168,6 +168,7 @@ class ControlThread {
   std::string metrics_interface_;
   MetricsSnapshotBuilder metrics_builder_;  // the snapshot under way, and the peers' labels
   TimePoint next_metrics_{};
+  TimePoint metrics_pass_start_{};
 };
 
 }  // namespace wghub::ctl

@@ -1,9 +1,11 @@
 #include "control/cpu_affinity.hpp"
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 namespace wghub::ctl {
 
@@ -23,6 +25,18 @@ bool allow_cpus(pthread_t thread, const std::vector<unsigned>& cpus) {
   for (unsigned cpu : cpus)
     if (cpu < CPU_SETSIZE) CPU_SET(cpu, &set);
   return pthread_setaffinity_np(thread, sizeof set, &set) == 0;
+}
+
+bool lower_this_thread() {
+  thread_local int done = 0;  // 1: lowered, -1: refused
+  if (done == 0) {
+    const id_t tid = static_cast<id_t>(gettid());
+    errno = 0;
+    const int now = getpriority(PRIO_PROCESS, tid);  // -1 is a valid nice value
+    const int want = errno == 0 ? std::max(now, kBackgroundNice) : kBackgroundNice;
+    done = setpriority(PRIO_PROCESS, tid, want) == 0 ? 1 : -1;
+  }
+  return done == 1;
 }
 
 }  // namespace wghub::ctl

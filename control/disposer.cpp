@@ -1,6 +1,8 @@
 // See disposer.hpp.
 #include "control/disposer.hpp"
 
+#include "control/cpu_affinity.hpp"
+
 #include <utility>
 
 namespace wghub::ctl {
@@ -31,6 +33,7 @@ void Disposer::drain() {
 }
 
 void Disposer::run() {
+  lower_this_thread();  // below the control thread (cpu_affinity.hpp)
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <utility>
 
+#include "control/cpu_affinity.hpp"
 #include "control/metrics.hpp"
 
 namespace wghub::ctl {
@@ -82,6 +83,7 @@ class MetricsExporter::Handler : public CivetHandler {
   }
 
   bool handleGet(CivetServer*, mg_connection* conn) override {
+    lower_this_thread();  // below the control thread (cpu_affinity.hpp)
     const auto start = std::chrono::steady_clock::now();
     std::string body = exporter_.scrape_text();
     {

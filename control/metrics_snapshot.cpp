@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "control/control_thread.hpp"
 #include "control/control_tx.hpp"
@@ -74,23 +75,32 @@ void add_snapshot_peer(MetricsSnapshot& s, MetricsPeerCache& cache, const Metric
 std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
     const std::string& interface_name, const MetricsOptions& options, const Device& device,
     const HandshakeEngine& engine, const ControlThread& control, const ControlTx& tx,
-    const dp::Dataplane& dp, std::uint64_t now_tsc, std::size_t slice) {
+    const dp::Dataplane& dp, std::uint64_t now_tsc, std::size_t slice,
+    std::chrono::nanoseconds budget) {
   if (building_ == nullptr) {
-    building_ = std::make_shared<MetricsSnapshot>();
-    building_->interface_name = interface_name;
     std::size_t exported = options.per_peer ? device.peers().size() : 0;
     if (options.per_peer_limit != 0)
       exported = std::min<std::size_t>(exported, options.per_peer_limit);
-    building_->peers = storage_.take(exported);
+    std::optional<std::vector<MetricsPeer>> storage = storage_.take(exported);
+    if (!storage) return nullptr;  // a helper reserves it: the pass starts on a later poll
+    building_ = std::make_shared<MetricsSnapshot>();
+    building_->interface_name = interface_name;
+    building_->peers = std::move(*storage);
     next_slot_ = 0;
   }
   MetricsSnapshot* s = building_.get();
   // std::map by slot: a slice resumes at the first slot not yet seen, so a
   // peer removed meanwhile is skipped, and a limit keeps the lowest slots.
+  const auto start = std::chrono::steady_clock::now();
   auto it = device.peers().lower_bound(next_slot_);
-  for (std::size_t n = 0; it != device.peers().end() && n < slice; ++it, ++n)
+  for (std::size_t n = 0; it != device.peers().end() && n < slice; ++it, ++n) {
     add_snapshot_peer(*s, cache_, options, it->second, dp.peers->at(it->first).endpoint.load(),
                       device.has_session(it->second, now_tsc));
+    if (n % 64 == 63 && std::chrono::steady_clock::now() - start >= budget) {
+      ++it;
+      break;
+    }
+  }
   if (it != device.peers().end()) {
     next_slot_ = it->first;
     return nullptr;

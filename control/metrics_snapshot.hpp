@@ -6,6 +6,7 @@
 // serialisation happen on the exporter's HTTP thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,17 +41,22 @@ void add_snapshot_peer(MetricsSnapshot& s, MetricsPeerCache& cache, const Metric
                        const Device::Peer& p, const dp::Endpoint& endpoint, bool live_session);
 
 // Builds the control thread's snapshot a slice of peers at a time. Even the
-// cheap per-peer step costs ~0.15-0.25 µs a peer at 100k peers (mostly
-// walking the Device's std::map), ~20 ms in one go: too long for the thread
-// that answers handshakes. In slices of kSlicePeers the control thread
-// never stalls for more than about a millisecond, and a 100k-peer snapshot
-// completes over ~25 of its polls. Peers added or removed between two
-// slices show up in the next snapshot.
+// cheap per-peer step costs ~1-2.5 µs a peer at 100k peers on a shared VM
+// (walking the Device's std::map and each peer's state: cache misses), and
+// rendering a new peer's labels more; 100k in one go would be 100+ ms on
+// the thread that answers handshakes. A slice ends after kSlicePeers peers
+// or kSliceBudget, whichever comes first (a pass where every peer is new,
+// just after start, renders ~4 µs a peer: measured 9-11 ms per 4,096-peer
+// slice before the budget). A 100k-peer snapshot completes over ~100 of its
+// polls. Peers added or removed between two slices show up in the next
+// snapshot.
 class MetricsSnapshotBuilder {
  public:
   static constexpr std::size_t kSlicePeers = 4096;
+  static constexpr std::chrono::microseconds kSliceBudget{1000};
 
-  // Control thread. Adds up to `slice` more peers (by slot) to the snapshot
+  // Control thread. Adds up to `slice` more peers (by slot), for at most
+  // about `budget`, to the snapshot
   // under way, starting one if none is. Once every peer is in, completes it
   // with the control thread's own counters and returns it to publish;
   // nullptr while the pass is under way.
@@ -59,7 +65,8 @@ class MetricsSnapshotBuilder {
                                               const HandshakeEngine& engine,
                                               const ControlThread& control, const ControlTx& tx,
                                               const dp::Dataplane& dp, std::uint64_t now_tsc,
-                                              std::size_t slice = kSlicePeers);
+                                              std::size_t slice = kSlicePeers,
+                                              std::chrono::nanoseconds budget = kSliceBudget);
   // A pass is under way (the control loop keeps calling step()).
   bool building() const { return building_ != nullptr; }
 

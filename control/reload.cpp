@@ -67,6 +67,7 @@ void Reloader::start() {
   Job* job = job_.get();
   thread_ = std::thread([job, cpus = cpus_] {
     allow_cpus(pthread_self(), cpus);  // best effort: else it shares the control CPU
+    lower_this_thread();               // and below the control thread where it shares
     const auto t0 = Clock::now();
     // The running state remembers what its load read: the files whose text
     // did not change are not parsed again (config/sources.hpp).
