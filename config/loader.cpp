@@ -4,11 +4,13 @@
 #include "config/loader.hpp"
 
 #include <exception>
+#include <iterator>
 #include <optional>
 
 #include "config/file_trust.hpp"
 #include "config/keys.hpp"
 #include "config/parse.hpp"
+#include "config/peers_split.hpp"
 #include "config/sources.hpp"
 #include "config/yaml_reader.hpp"
 #include "crypto/blake2s.hpp"
@@ -67,7 +69,8 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
                                           const TextDigest& digest,
                                           const detail::PeerFileReuse* reuse, LoadStats& stats,
                                           std::vector<ConfigError>& errors,
-                                          const StoreSnapshot* store = nullptr) {
+                                          const StoreSnapshot* store = nullptr,
+                                          detail::SplitPeers* split = nullptr) {
   ++stats.files_parsed;
   if (!root.IsDefined() || root.IsNull()) {
     doc.error(Location{doc.file(), 0, 0}, "",
@@ -130,7 +133,12 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
     return finish(doc, std::move(state), ports, peers, 0, {}, values, digest, false, errors, true);
   }
 
-  if (auto n = top.get("peers"); n.IsDefined()) {
+  if (split != nullptr) {
+    // Parsed on every core (peers_split.hpp); the messages in file order.
+    peers = std::move(split->peers);
+    errors.insert(errors.end(), std::make_move_iterator(split->errors.begin()),
+                  std::make_move_iterator(split->errors.end()));
+  } else if (auto n = top.get("peers"); n.IsDefined()) {
     if (detail::expect_list(doc, n, "peers",
                             "[{name: site-a, public_key: ..., allowed_ips: [...]}]")) {
       for (std::size_t i = 0; i < n.size(); ++i) {
@@ -158,6 +166,19 @@ std::shared_ptr<const DesiredState> build(const Doc& doc, const YAML::Node& root
   stats.peers_reused += dir.reused;
   return finish(doc, std::move(state), ports, peers, inline_peers, std::move(peers_dir), dir,
                 digest, false, errors);
+}
+
+// parse_document_split, then build.
+std::shared_ptr<const DesiredState> parse_and_build(const Doc& doc, const std::string& text,
+                                                    const TextDigest& digest,
+                                                    const detail::PeerFileReuse* reuse,
+                                                    LoadStats& stats,
+                                                    std::vector<ConfigError>& errors,
+                                                    const StoreSnapshot* store = nullptr) {
+  std::optional<detail::SplitDocument> parsed = detail::parse_document_split(doc, text);
+  if (!parsed) return nullptr;
+  return build(doc, parsed->root, digest, reuse, stats, errors, store,
+               parsed->peers ? &*parsed->peers : nullptr);
 }
 
 // The main file's text is that of `previous`'s load: its settings and inline
@@ -268,9 +289,9 @@ void load_with_store(const Doc& doc, const std::string& text, const DesiredState
       stats.peers_reused += values.reused;
       result.state = finish(doc, std::move(same_file), ports, peers, 0, {}, values, digest, false,
                             errors, true);
-    } else if (auto root = detail::parse_document(doc, text)) {
+    } else {
       result.state =
-          build(doc, *root, digest, with_reuse ? &reuse : nullptr, stats, errors, &store);
+          parse_and_build(doc, text, digest, with_reuse ? &reuse : nullptr, stats, errors, &store);
     }
     result.files_parsed = stats.files_parsed;
     result.peers_reused = stats.peers_reused;
@@ -312,8 +333,7 @@ LoadResult load(const Doc& doc, const std::optional<std::string>& text,
         }
         if (result.state == nullptr && !again) {
           stats = LoadStats{};  // a key file changed: parse the main file
-          if (auto root = detail::parse_document(doc, *text))
-            result.state = build(doc, *root, digest, &reuse, stats, errors);
+          result.state = parse_and_build(doc, *text, digest, &reuse, stats, errors);
           again = !errors.empty() && stats.peers_reused != 0;
         }
         if (again) {
@@ -324,8 +344,7 @@ LoadResult load(const Doc& doc, const std::optional<std::string>& text,
       }
       if (src == nullptr) {
         stats = LoadStats{};
-        if (auto root = detail::parse_document(doc, *text))
-          result.state = build(doc, *root, digest, nullptr, stats, errors);
+        result.state = parse_and_build(doc, *text, digest, nullptr, stats, errors);
       }
       result.files_parsed = stats.files_parsed;
       result.peers_reused = stats.peers_reused;
