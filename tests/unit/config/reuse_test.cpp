@@ -15,14 +15,9 @@ namespace wghub::config {
 namespace {
 
 using test::key_text;
+using test::kHead;
+using test::messages;
 using test::TempDir;
-
-const std::string kHead =
-    "interface:\n"
-    "  private_key_file: hub.key\n"
-    "ports:\n"
-    "  wan: {devargs: net_null0, address: 198.51.100.10/24}\n"
-    "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n";
 
 std::string inline_peers(int first, int count, const std::string& extra = "") {
   std::string out = "peers:\n";
@@ -34,12 +29,6 @@ std::string inline_peers(int first, int count, const std::string& extra = "") {
 
 std::string peer_file(int i, const std::string& allowed) {
   return "public_key: " + key_text(i) + "\nallowed_ips: [" + allowed + "]\n";
-}
-
-std::vector<std::string> messages(const LoadResult& r) {
-  std::vector<std::string> out;
-  for (const auto& e : r.errors) out.push_back(e.to_string());
-  return out;
 }
 
 class Reuse : public ::testing::Test {

@@ -20,6 +20,8 @@ namespace wghub::config {
 namespace {
 
 using test::key_text;
+using test::kHead;
+using test::messages;
 using test::TempDir;
 
 constexpr int kPeers = 5000;  // above detail::kSplitPeersFrom
@@ -30,13 +32,6 @@ std::string unique_key(int i) {
   for (int k = 0; k < 4; ++k) bytes[k] = static_cast<std::uint8_t>(i >> (8 * k));
   return crypto::key_to_base64(bytes);
 }
-
-const std::string kHead =
-    "interface:\n"
-    "  private_key_file: hub.key\n"
-    "ports:\n"
-    "  wan: {devargs: net_null0, address: 198.51.100.10/24}\n"
-    "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n";
 
 // `peers:` with kPeers items; `edit(i, lines)` may change peer i's lines.
 // `whole` ends the block with a comment holding '*', which keeps the file
@@ -53,12 +48,6 @@ std::string config(bool whole, Edit edit) {
   }
   if (whole) out += "# * keeps it whole\n";
   return out + "metrics:\n  enabled: false\n";  // a section after the peers
-}
-
-std::vector<std::string> messages(const LoadResult& r) {
-  std::vector<std::string> out;
-  for (const auto& e : r.errors) out.push_back(e.to_string());
-  return out;
 }
 
 class Split : public ::testing::Test {

@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
+#include "config/loader.hpp"
 #include "crypto/base64.hpp"
 
 namespace wghub::config::test {
@@ -61,5 +63,20 @@ inline std::string key_text(std::uint8_t fill) {
   for (auto& b : bytes) b = fill;
   return crypto::key_to_base64(bytes);
 }
+
+// A load's messages as the operator reads them ("file:line:column: field: ...").
+inline std::vector<std::string> messages(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const auto& e : r.errors) out.push_back(e.to_string());
+  return out;
+}
+
+// The interface and ports of a config whose key file is hub.key; peers follow.
+inline const std::string kHead =
+    "interface:\n"
+    "  private_key_file: hub.key\n"
+    "ports:\n"
+    "  wan: {devargs: net_null0, address: 198.51.100.10/24}\n"
+    "  lan: {devargs: net_null1, address: 10.0.0.1/16}\n";
 
 }  // namespace wghub::config::test
