@@ -259,9 +259,18 @@ unsigned ControlThread::poll_once() {
   }
   if (reloader_ != nullptr) reloader_->step();
   if (uapi_ != nullptr) uapi_->poll();
+  // The timers: a pass over every peer each kTickInterval, in slices. A pass
+  // longer than that (2^20 peers: ~1 s, walking the peer map) would leave
+  // the thread no idle time and the background threads (a reload's parse)
+  // only what nice 10 gets; the next pass starts no sooner than the last
+  // took, so timers then fire within about a pass's time.
   if (now >= next_tick_ || tick_pass_open_) {
-    if (!tick_pass_open_) next_tick_ = now + kTickInterval;
+    if (!tick_pass_open_) {
+      next_tick_ = now + kTickInterval;
+      tick_pass_start_ = now;
+    }
     tick_pass_open_ = !device_.tick_slice(engine_, now, now_tsc, kTickSlicePeers, kTickSliceBudget);
+    if (!tick_pass_open_) next_tick_ = std::max(next_tick_, now + (now - tick_pass_start_));
     dp_.cookie_gate->rotate_if_due(now_tsc);
     // Fresh: the device tick may have stamped held frames after now_tsc.
     tx_.tick(rte_get_tsc_cycles());

@@ -137,6 +137,7 @@ class ControlThread {
   UnderLoad load_;
   crypto::RandomBuffer random_;  // nonces of the cookie replies sent from here
   TimePoint next_tick_{};
+  TimePoint tick_pass_start_{};
   bool tick_pass_open_ = false;  // a pass over the peers is under way (Device::tick_slice)
   TimePoint next_status_{};
   ControlCounters counters_;

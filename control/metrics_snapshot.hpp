@@ -1,4 +1,4 @@
-// The control thread's side of the exporter: what it does once a second to
+// The control thread's side of the exporter: what it does about once a second to
 // publish a MetricsSnapshot. The control thread answers handshakes, so this
 // must stay cheap at 2^20 peers: per peer it copies a few values and one
 // shared pointer to label text rendered when the peer appeared
