@@ -36,6 +36,14 @@ constexpr auto kTickSliceBudget = std::chrono::milliseconds(1);
 // Peer metadata for the metrics exporter: O(peers) work, so once a second.
 constexpr auto kMetricsInterval = std::chrono::seconds(1);
 
+// When the next pass over the peers (timers, metrics) may start, for one
+// that started at `start` and ended at `end`: `interval` after its start,
+// or as long after its end as it took, whichever is later (so the passes
+// take at most half the thread).
+TimePoint paced_next(TimePoint start, TimePoint end, std::chrono::nanoseconds interval) {
+  return std::max(start + interval, end + (end - start));
+}
+
 SourceAddress source_of(const std::uint8_t* frame, const dp::Classified& c) {
   if (c.ip_version == 6) {
     std::array<std::uint8_t, 16> a;
@@ -270,7 +278,7 @@ unsigned ControlThread::poll_once() {
       tick_pass_start_ = now;
     }
     tick_pass_open_ = !device_.tick_slice(engine_, now, now_tsc, kTickSlicePeers, kTickSliceBudget);
-    if (!tick_pass_open_) next_tick_ = std::max(next_tick_, now + (now - tick_pass_start_));
+    if (!tick_pass_open_) next_tick_ = paced_next(tick_pass_start_, now, kTickInterval);
     dp_.cookie_gate->rotate_if_due(now_tsc);
     // Fresh: the device tick may have stamped held frames after now_tsc.
     tx_.tick(rte_get_tsc_cycles());
@@ -286,8 +294,7 @@ unsigned ControlThread::poll_once() {
     if (auto s = metrics_builder_.step(metrics_interface_, metrics_->options(), device_, engine_,
                                        *this, tx_, dp_, now_tsc)) {
       metrics_->publish(std::move(s));
-      next_metrics_ =
-          std::max(metrics_pass_start_ + kMetricsInterval, now + (now - metrics_pass_start_));
+      next_metrics_ = paced_next(metrics_pass_start_, now, kMetricsInterval);
     }
   }
   if (status_interval_s_ != 0 && now >= next_status_) {

@@ -35,9 +35,9 @@
 
 #include "config/model.hpp"
 #include "control/disposer.hpp"
-#include "control/poll_histogram.hpp"
 #include "control/failsafe.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/poll_histogram.hpp"
 #include "dataplane/lcore_stats.hpp"
 #include "dataplane/peer_state.hpp"
 

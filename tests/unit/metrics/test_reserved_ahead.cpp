@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <thread>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "control/reserved_ahead.hpp"
