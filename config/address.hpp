@@ -7,6 +7,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +75,21 @@ class Prefix {
  private:
   IpAddress address_{};
   std::uint8_t length_ = 0;
+};
+
+// For unordered maps keyed by prefix (the device's owner of each AllowedIP):
+// the address's two words mixed with the length and family.
+struct PrefixHash {
+  std::size_t operator()(const Prefix& p) const noexcept {
+    std::uint64_t w[2];
+    std::memcpy(w, p.address().bytes.data(), sizeof w);
+    std::uint64_t h = (w[0] ^ (w[1] * 0x9e3779b97f4a7c15ULL)) + p.length() +
+                      (static_cast<std::uint64_t>(p.family()) << 8);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return static_cast<std::size_t>(h);
+  }
 };
 
 // An address assigned to an interface together with its subnet length

@@ -16,6 +16,23 @@ namespace {
 std::mutex g_mutex;  // lines from the control thread and the start-up path
 int g_fd = -1;
 bool g_stdout = true;
+unsigned g_batches = 0;  // AuditBatch objects alive
+std::string g_pending;   // their lines, not yet written
+constexpr std::size_t kPendingMax = 256 * 1024;
+
+// Under g_mutex.
+void write_lines(const std::string& text) {
+  if (text.empty()) return;
+  if (g_stdout) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+  if (g_fd >= 0) {
+    // One write of whole lines: O_APPEND keeps concurrent writers' lines whole.
+    const ssize_t n = ::write(g_fd, text.data(), text.size());
+    (void)n;
+  }
+}
 
 std::string now_rfc3339() {
   timespec now;
@@ -127,15 +144,28 @@ void AuditEvent::emit() {
   emitted_ = true;
   const std::string text = str() + "\n";
   std::lock_guard lock(g_mutex);
-  if (g_stdout) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+  if (g_batches == 0) {
+    write_lines(text);
+    return;
   }
-  if (g_fd >= 0) {
-    // One write per line: O_APPEND keeps concurrent writers' lines whole.
-    const ssize_t n = ::write(g_fd, text.data(), text.size());
-    (void)n;
+  g_pending += text;
+  if (g_pending.size() >= kPendingMax) {
+    write_lines(g_pending);
+    g_pending.clear();
   }
+}
+
+AuditBatch::AuditBatch() {
+  std::lock_guard lock(g_mutex);
+  ++g_batches;
+}
+
+AuditBatch::~AuditBatch() {
+  std::lock_guard lock(g_mutex);
+  if (--g_batches > 0) return;
+  write_lines(g_pending);
+  g_pending.clear();
+  g_pending.shrink_to_fit();
 }
 
 }  // namespace wghub::ctl

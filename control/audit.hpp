@@ -44,6 +44,18 @@ class AuditEvent {
   bool emitted_ = false;
 };
 
+// While one is alive, lines are gathered and written when the last one ends
+// (or every 256 KiB): one write of whole lines instead of a flush per line.
+// The start's 10^5 peer_added lines took ~0.3 s flushed one by one. Lines stay
+// whole and in order; a line's ts is still when it was made.
+class AuditBatch {
+ public:
+  AuditBatch();
+  ~AuditBatch();
+  AuditBatch(const AuditBatch&) = delete;
+  AuditBatch& operator=(const AuditBatch&) = delete;
+};
+
 // JSON string escaping (RFC 8259 section 7), exposed for tests.
 std::string json_escape(std::string_view text);
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/model.hpp"
@@ -198,9 +199,9 @@ class Device : public HandshakeSink {
   ControlTx& tx_;
   dp::DeferredFree deferred_;
   HandshakeEngine* engine_ = nullptr;
-  std::map<std::uint32_t, Peer> peers_;               // by slot
-  std::map<PublicKey, std::uint32_t> slot_of_;        // by public key
-  std::map<config::Prefix, std::uint32_t> owner_of_;  // allowed IP -> slot
+  std::map<std::uint32_t, Peer> peers_;                                             // by slot
+  std::unordered_map<PublicKey, std::uint32_t, config::PublicKeyHash> slot_of_;     // by key
+  std::unordered_map<config::Prefix, std::uint32_t, config::PrefixHash> owner_of_;  // AllowedIP
   config::RoutePolicy route_policy_;
   StagedCounters staged_counters_;
   std::uint64_t fib6_failures_logged_ = 0;

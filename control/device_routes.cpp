@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "control/audit.hpp"
 #include "control/device.hpp"
 #include "control/log.hpp"
 
@@ -33,6 +34,10 @@ bool Device::add_route(const config::Prefix& prefix, dp::NextHop nh, const std::
 bool Device::apply(const config::DesiredState& state, std::string& error) {
   using config::Prefix;
   route_policy_ = config::RoutePolicy(state.interface, state.ports);
+  const AuditBatch audit_lines;  // one peer_added line a peer: written together
+  slot_of_.reserve(state.peers.size());
+  owner_of_.reserve(state.peers.size());
+  if (engine_ != nullptr) engine_->reserve(state.peers.size());
   for (const config::Peer& cp : state.peers)
     if (!add_peer(PeerSpec::from(cp), error)) return false;
 

@@ -114,6 +114,11 @@ class HandshakeEngine {
   // Adds or replaces a peer (by slot). Replacing keeps nothing of the old
   // handshake state.
   void add_peer(const HandshakePeerSettings& settings);
+  // Room for n peers without rehashing (the start's bulk add).
+  void reserve(std::size_t n) {
+    peers_.reserve(n);
+    directory_.reserve(n);
+  }
   // The peer's newest initiation timestamp outlives it: a peer added again
   // with the same public key refuses an initiation captured before
   // (whitepaper 5.1), for up to kRetiredKeys removed keys.

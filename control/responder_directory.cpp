@@ -58,6 +58,11 @@ std::optional<std::uint32_t> ResponderDirectory::slot_of(const PublicKey& key) c
   return it->second->slot;
 }
 
+void ResponderDirectory::reserve(std::size_t n) {
+  std::unique_lock lock(mu_);
+  entries_.reserve(n);
+}
+
 std::size_t ResponderDirectory::size() const {
   std::shared_lock lock(mu_);
   return entries_.size();

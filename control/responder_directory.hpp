@@ -51,6 +51,8 @@ class ResponderDirectory {
   void erase(const PublicKey& key);
   std::optional<std::uint32_t> slot_of(const PublicKey& key) const;
   std::size_t size() const;
+  // Room for n keys without rehashing (the start's bulk add).
+  void reserve(std::size_t n);
 
   // Any thread: copies the peer's secrets out, computing ss on first use.
   Lookup find(const PublicKey& key, Found& out) const;

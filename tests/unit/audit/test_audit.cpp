@@ -1,12 +1,13 @@
 // The audit trail's line format: one JSON object per line, strings escaped
 // per RFC 8259, appended to the file as well as (optionally) stdout, and a
-// symlink in place of the file refused.
+// symlink in place of the file refused; a batch writes whole lines in order.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,68 @@ TEST(Audit, AppendsLinesToFile) {
   std::filesystem::create_symlink(file, link);
   EXPECT_FALSE(audit_open_file(link, error));
   EXPECT_NE(error.find(link.string()), std::string::npos) << error;
+  std::filesystem::remove_all(dir);
+  audit_to_stdout(true);
+}
+
+std::vector<std::string> file_lines(const std::filesystem::path& file, bool* whole = nullptr) {
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (whole != nullptr) *whole = text.empty() || text.back() == '\n';
+  std::vector<std::string> lines;
+  std::size_t at = 0;
+  for (std::size_t nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(text.substr(at, nl - at));
+  return lines;
+}
+
+// A batch (the start's bulk peer_added lines) holds its lines until the last
+// batch ends, or writes them early once 256 KiB gather: whole lines, in order.
+TEST(Audit, BatchWritesWholeLinesInOrder) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("wghub-audit-batch-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "audit.jsonl";
+  std::string error;
+  audit_to_stdout(false);
+  ASSERT_TRUE(audit_open_file(file, error)) << error;
+  {
+    const AuditBatch outer;
+    AuditEvent("peer_added").add("peer", "p0").emit();
+    {
+      const AuditBatch inner;
+      AuditEvent("peer_added").add("peer", "p1").emit();
+    }
+    EXPECT_TRUE(file_lines(file).empty()) << "the outer batch still holds them";
+    AuditEvent("peer_added").add("peer", "p2").emit();
+  }
+  std::vector<std::string> lines = file_lines(file);
+  ASSERT_EQ(lines.size(), 3u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_NE(lines[i].find("\"peer\":\"p" + std::to_string(i) + "\"}"), std::string::npos)
+        << lines[i];
+
+  // Past 256 KiB a batch writes what it has: whole lines only.
+  const std::string pad(200, 'x');
+  constexpr int kMany = 2000;  // ~500 KiB
+  {
+    const AuditBatch batch;
+    for (int i = 0; i < kMany; ++i)
+      AuditEvent("peer_added").add("peer", "q" + std::to_string(i)).add("pad", pad).emit();
+    bool whole = false;
+    const std::size_t early = file_lines(file, &whole).size();
+    EXPECT_GT(early, 3u) << "written before the batch ended";
+    EXPECT_LT(early, 3u + kMany);
+    EXPECT_TRUE(whole);
+  }
+  audit_close_file();
+  bool whole = false;
+  lines = file_lines(file, &whole);
+  EXPECT_TRUE(whole);
+  ASSERT_EQ(lines.size(), 3u + kMany);
+  for (int i = 0; i < kMany; ++i)
+    ASSERT_NE(lines[3 + i].find("\"peer\":\"q" + std::to_string(i) + "\","), std::string::npos)
+        << lines[3 + i];
   std::filesystem::remove_all(dir);
   audit_to_stdout(true);
 }
