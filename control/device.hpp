@@ -21,6 +21,7 @@
 #include "config/route_policy.hpp"
 #include "control/control_tx.hpp"
 #include "control/handshake_engine.hpp"
+#include "control/slot_map.hpp"
 #include "control/staged_queue.hpp"
 #include "control/timers.hpp"
 #include "dataplane/context.hpp"
@@ -151,7 +152,7 @@ class Device : public HandshakeSink {
              std::uint64_t now_tsc);
   const StagedCounters& staged_counters() const { return staged_counters_; }
 
-  const std::map<std::uint32_t, Peer>& peers() const { return peers_; }
+  const SlotMap<Peer>& peers() const { return peers_; }
   // Takeover (docs/ha.md): the endpoint the previous active hub last saw for
   // the peer; the next tick starts a handshake to it (a dial, as for a
   // configured endpoint). False: no such peer, or an IPv6 endpoint and no
@@ -199,7 +200,7 @@ class Device : public HandshakeSink {
   ControlTx& tx_;
   dp::DeferredFree deferred_;
   HandshakeEngine* engine_ = nullptr;
-  std::map<std::uint32_t, Peer> peers_;                                             // by slot
+  SlotMap<Peer> peers_;                                                             // by slot
   std::unordered_map<PublicKey, std::uint32_t, config::PublicKeyHash> slot_of_;     // by key
   std::unordered_map<config::Prefix, std::uint32_t, config::PrefixHash> owner_of_;  // AllowedIP
   config::RoutePolicy route_policy_;
