@@ -267,8 +267,9 @@ unsigned ControlThread::poll_once() {
   }
   if (reloader_ != nullptr) reloader_->step();
   if (uapi_ != nullptr) uapi_->poll();
-  // The timers: a pass over every peer each kTickInterval, in slices. A pass
-  // longer than that (2^20 peers: ~1 s, walking the peer map) would leave
+  // The timers: a pass over the peers each kTickInterval, in slices; quiet
+  // peers (nothing armed, nothing waiting) only every
+  // Device::kSweepEvery-th pass. A pass longer than the interval would leave
   // the thread no idle time and the background threads (a reload's parse)
   // only what nice 10 gets; the next pass starts no sooner than the last
   // took, so timers then fire within about a pass's time.

@@ -62,7 +62,11 @@ SourceAddress unpack_endpoint(const dp::Endpoint& e) {
   return SourceAddress::ipv4(a, rte_be_to_cpu_16(e.port_be()));
 }
 
-Device::Device(dp::Dataplane& dp, ControlTx& tx) : dp_(dp), tx_(tx), deferred_(*dp.rcu) {}
+Device::Device(dp::Dataplane& dp, ControlTx& tx)
+    : dp_(dp),
+      tx_(tx),
+      deferred_(*dp.rcu),
+      quiet_(dp.peers != nullptr ? dp.peers->capacity() : 0, 0) {}
 
 Device::~Device() {
   // Called after the workers stopped; the stores keep the order rule anyway.
@@ -115,6 +119,7 @@ bool Device::dial(std::uint32_t slot, const config::Endpoint& endpoint) {
   if (it == peers_.end()) return false;
   if (endpoint.family() == config::Family::v6 && !dp_.wan.local.has_ip6) return false;
   Peer& p = it->second;
+  wake(slot);
   const dp::Endpoint packed = endpoint_of(endpoint);
   dp_.peers->at(slot).endpoint.store(packed);
   dp_.known_sources->add(packed);
@@ -135,6 +140,7 @@ bool Device::add_peer(const PeerSpec& spec, std::string& error) {
     return false;
   }
   Peer& p = peers_[*slot];
+  wake(*slot);
   p.name = spec.name;
   p.public_key = spec.public_key;
   p.slot = *slot;
@@ -183,6 +189,7 @@ bool Device::update_peer(const PeerSpec& spec, std::string& error) {
   Peer* p = find(spec.public_key);
   if (p == nullptr) return add_peer(spec, error);
   if (!permitted(spec, error)) return false;  // before any field changes
+  wake(p->slot);
   std::vector<std::string> changed;
   if (p->name != spec.name) changed.push_back("name");
   if (p->preshared_key != spec.preshared_key) changed.push_back("preshared_key");
@@ -240,6 +247,7 @@ bool Device::remove_peer(const PublicKey& key) {
       .emit();
   slot_of_.erase(it);
   peers_.erase(slot);
+  wake(slot);  // the next peer in the slot starts awake
   // The slot is reused only once no worker can still hold it: once the IPv6
   // table no longer leads to it (its removals may wait for a table swap),
   // then after a grace period.
@@ -257,6 +265,7 @@ void Device::set_endpoint(std::uint32_t peer_slot, const SourceAddress& endpoint
   dp_.known_sources->add(packed);
   auto it = peers_.find(peer_slot);
   if (it == peers_.end()) return;
+  wake(peer_slot);
   log_info("peer %s endpoint %s -> %s", it->second.name.c_str(), format_endpoint(old).c_str(),
            format_endpoint(packed).c_str());
   it->second.logged_endpoint = packed;
@@ -266,6 +275,7 @@ void Device::handshake_received(std::uint32_t slot, std::size_t bytes, bool auth
                                 TimePoint now) {
   auto it = peers_.find(slot);
   if (it == peers_.end()) return;
+  wake(slot);
   ++it->second.control_counters.rx_packets;
   it->second.control_counters.rx_bytes += bytes;
   if (authenticated) {  // receive.c: initiations and responses, not cookie replies
@@ -279,6 +289,7 @@ void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_
   tx_.send_udp(endpoint_of(to), message, rte_get_tsc_cycles());
   if (peer_slot) {
     if (auto it = peers_.find(*peer_slot); it != peers_.end()) {
+      wake(*peer_slot);
       ++it->second.control_counters.tx_packets;
       it->second.control_counters.tx_bytes += message.size();
       const TimePoint now = Clock::now();  // send.c: handshake messages count as traffic
@@ -296,6 +307,7 @@ void Device::send_handshake(const SourceAddress& to, std::span<const std::uint8_
 void Device::send_keepalive(std::uint32_t peer_slot) {
   auto it = peers_.find(peer_slot);
   if (it == peers_.end() || it->second.current == nullptr) return;
+  wake(peer_slot);
   rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool);
   if (m == nullptr) return;
   const std::uint64_t now_tsc = rte_get_tsc_cycles();

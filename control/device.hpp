@@ -137,9 +137,17 @@ class Device : public HandshakeSink {
   // peer is complete. The control thread runs each pass this way, so with
   // 10^5 peers (a few us each, mostly cache misses) no single poll services
   // them all.
+  // A pass skips quiet peers (no keypair, no timer armed, nothing staged or
+  // wanted: at 2^20 peers most of them, never connected or long gone) unless
+  // it is a sweep: every kSweepEvery-th pass, and tick(), service every
+  // peer. Whatever else gives a peer work wakes it (wake()); the sweep bounds
+  // what a missed wake could delay to kSweepEvery passes.
   bool tick_slice(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc,
                   std::size_t max_peers,
                   std::chrono::nanoseconds budget = std::chrono::nanoseconds::max());
+  static constexpr unsigned kSweepEvery = 10;
+  // Peers a pass skipped as quiet (all passes so far), for tests and the bench.
+  std::uint64_t quiet_skipped() const { return quiet_skipped_; }
   // A worker's notice about one peer: the same work for that peer, at once.
   void on_event(HandshakeEngine& engine, dp::WorkerEvent event, std::uint32_t slot, TimePoint now,
                 std::uint64_t now_tsc);
@@ -207,6 +215,16 @@ class Device : public HandshakeSink {
   StagedCounters staged_counters_;
   std::uint64_t fib6_failures_logged_ = 0;
   std::uint32_t tick_cursor_ = 0;  // tick_slice: the slot the pass resumes at
+  bool pass_open_ = false;         // tick_slice: a pass is under way
+  bool sweep_ = true;              // ... and it services every peer
+  std::uint64_t passes_ = 0;
+  std::uint64_t quiet_skipped_ = 0;
+  // By slot: 1 = the last service found nothing to do and nothing woke the
+  // peer since (tick_slice skips it outside a sweep).
+  std::vector<std::uint8_t> quiet_;
+  void wake(std::uint32_t slot) {
+    if (slot < quiet_.size()) quiet_[slot] = 0;
+  }
 };
 
 // "a.b.c.d:port" or "[v6]:port" of an endpoint ("(none)" when empty), for

@@ -44,6 +44,7 @@ void Device::install_keypair(std::uint32_t peer_slot, Keypair&& keys) {
     return;
   }
   Peer& p = it->second;
+  wake(peer_slot);
   const TimePoint now = Clock::now();
   std::memcpy(kp->send_key, keys.sending_key.data(), sizeof kp->send_key);
   std::memcpy(kp->recv_key, keys.receiving_key.data(), sizeof kp->recv_key);

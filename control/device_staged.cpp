@@ -24,6 +24,7 @@ void Device::stage(rte_mbuf* m, std::uint32_t slot, std::uint32_t generation, Ti
     return;
   }
   Peer& p = it->second;
+  wake(slot);
   if (p.staged.size() >= kMaxStagedPackets) {  // the peer's own oldest goes
     rte_pktmbuf_free(p.staged.front());
     p.staged.pop_front();

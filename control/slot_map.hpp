@@ -25,7 +25,7 @@ class SlotMap {
   struct Entry {
     explicit Entry(std::uint32_t slot) : first(slot) {}
     const std::uint32_t first;  // the slot
-    T second = T();  // value-initialised, as std::map::operator[] does
+    T second = T();             // value-initialised, as std::map::operator[] does
   };
 
   template <bool kConst>
@@ -45,6 +45,8 @@ class SlotMap {
     Iterator(const Iterator<kOther>& other) : map_(other.map_), index_(other.index_) {}
 
     reference operator*() const { return *map_->entries_[index_]; }
+    // The slot, without reading the entry.
+    std::uint32_t slot() const { return static_cast<std::uint32_t>(index_); }
     pointer operator->() const { return map_->entries_[index_].get(); }
     Iterator& operator++() {
       ++index_;

@@ -6,6 +6,8 @@
 // does with its decisions: initiations on the wire, packets purged, keys gone.
 #include <rte_cycles.h>
 
+#include <limits>
+
 #include "tests/pipeline/pipeline_test.hpp"
 
 namespace wghub::pipeline {
@@ -25,6 +27,16 @@ class TimersTest : public PipelineTest {
   void start_clock() {
     base_ = ctl::Clock::now();
     base_tsc_ = rte_get_tsc_cycles();
+  }
+  // One pass as the control thread runs them (Device::tick_slice: a sweep
+  // only every kSweepEvery-th pass; tick() is always one).
+  void pass_at(ctl::Clock::duration offset) {
+    const auto seconds = std::chrono::duration<double>(offset).count();
+    const auto tsc =
+        base_tsc_ + static_cast<std::uint64_t>(seconds * static_cast<double>(rte_get_tsc_hz()));
+    while (!h().hub().device().tick_slice(h().hub().engine(), base_ + offset, tsc,
+                                          std::numeric_limits<std::size_t>::max())) {
+    }
   }
   std::size_t initiations_on_wan(const SimPeer& to) {
     std::size_t n = 0;
@@ -85,6 +97,30 @@ TEST_F(TimersTest, UnansweredHandshakeIsRetriedThenAbandoned) {
   EXPECT_EQ(h().hub().engine().counters().initiations_sent, 20u);
   tick_at(300s);
   EXPECT_EQ(initiations_on_wan(c), 0u) << "no traffic, no handshake";
+}
+
+// At 2^20 peers most have nothing to do (never connected, or long gone): a
+// pass skips them between sweeps, and whatever gives one work wakes it.
+TEST_F(TimersTest, QuietPeersWaitForTheSweepUnlessWoken) {
+  rebuild({.peers = {site_a()}});
+  start_clock();
+  ctl::Device& device = h().hub().device();
+  tick_at(100ms);  // a sweep: site A, never connected, has nothing to do
+  const std::uint64_t skipped = device.quiet_skipped();
+  pass_at(200ms);
+  EXPECT_EQ(device.quiet_skipped(), skipped + 1) << "the next pass is no sweep";
+  // Dialling it (wg set ... endpoint) wakes it: the next pass, no sweep
+  // either, starts the handshake.
+  const std::uint64_t sent = h().hub().engine().counters().initiations_sent;
+  const auto endpoint = config::Endpoint::parse("100.64.0.77:51820");
+  ASSERT_TRUE(endpoint.value.has_value());
+  ASSERT_TRUE(device.dial(h().slot("site-a"), *endpoint.value));
+  pass_at(300ms);
+  EXPECT_EQ(device.quiet_skipped(), skipped + 1) << "serviced, not skipped";
+  EXPECT_EQ(h().hub().engine().counters().initiations_sent, sent + 1);
+  // Awake while its handshake is retried: no pass skips it.
+  for (int k = 4; k < 4 + 2 * static_cast<int>(ctl::Device::kSweepEvery); ++k) pass_at(k * 100ms);
+  EXPECT_EQ(device.quiet_skipped(), skipped + 1);
 }
 
 // Whitepaper 6.3: 3 * REJECT_AFTER_TIME after the last session, every key
