@@ -7,7 +7,7 @@
 namespace wghub::ctl {
 
 uint32_t secure_random_index() {
-  return crypto::random_value<uint32_t>();
+  return crypto::fast_random_value<uint32_t>();
 }
 
 }  // namespace wghub::ctl

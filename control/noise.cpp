@@ -54,7 +54,7 @@ void fresh_ephemeral(Secret<32>& out, const Secret<32>* injected) {
   if (injected != nullptr) {
     out.assign(injected->span());
   } else {
-    crypto::x25519_generate(out.span());
+    crypto::x25519_generate_ephemeral(out.span());
   }
 }
 

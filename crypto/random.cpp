@@ -28,6 +28,15 @@ void RandomBuffer::refill() {
   used_ = sizeof seed_;
 }
 
+void fast_random_bytes(std::span<std::uint8_t> out) {
+  thread_local RandomBuffer buffer;
+  while (!out.empty()) {
+    const std::size_t n = std::min(out.size(), RandomBuffer::kSize / 2);
+    buffer.take(out.first(n));
+    out = out.subspan(n);
+  }
+}
+
 void RandomBuffer::take(std::span<std::uint8_t> out) {
   if (out.size() > kSize - used_) refill();
   std::copy_n(bytes_ + used_, out.size(), out.begin());

@@ -46,4 +46,18 @@ T random_value() {
   return value;
 }
 
+// The per-handshake draws (ephemeral keys, session indices): a RandomBuffer
+// of the calling thread's own. getrandom(2) is ~3,600 cycles a call on the
+// 2-vCPU test VM (a syscall under the hypervisor), two or three per
+// responder handshake; this is ~1.5 cycles a byte. Long-term keys and
+// secrets use random_bytes().
+void fast_random_bytes(std::span<std::uint8_t> out);
+
+template <typename T>
+T fast_random_value() {
+  T value;
+  fast_random_bytes({reinterpret_cast<std::uint8_t*>(&value), sizeof value});
+  return value;
+}
+
 }  // namespace wghub::crypto

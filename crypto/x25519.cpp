@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "crypto/random.hpp"
 #include "crypto/sodium_init.hpp"
 
 namespace wghub::crypto {
@@ -27,13 +28,26 @@ void x25519_public(std::span<std::uint8_t, 32> pub, std::span<const std::uint8_t
   if (crypto_scalarmult_base(pub.data(), priv.data()) != 0) sodium_memzero(pub.data(), pub.size());
 }
 
-void x25519_generate(std::span<std::uint8_t, 32> priv) {
-  detail::ensure_sodium();
-  randombytes_buf(priv.data(), priv.size());
-  // Clamp as wg(8) genkey does (RFC 7748 section 5 decodeScalar25519).
+namespace {
+
+// As wg(8) genkey does (RFC 7748 section 5 decodeScalar25519).
+void clamp(std::span<std::uint8_t, 32> priv) {
   priv[0] &= 248;
   priv[31] &= 127;
   priv[31] |= 64;
+}
+
+}  // namespace
+
+void x25519_generate(std::span<std::uint8_t, 32> priv) {
+  detail::ensure_sodium();
+  randombytes_buf(priv.data(), priv.size());
+  clamp(priv);
+}
+
+void x25519_generate_ephemeral(std::span<std::uint8_t, 32> priv) {
+  fast_random_bytes(priv);
+  clamp(priv);
 }
 
 }  // namespace wghub::crypto

@@ -18,5 +18,8 @@ void x25519_public(std::span<std::uint8_t, 32> pub, std::span<const std::uint8_t
 
 // A fresh clamped private key from the OS CSPRNG.
 void x25519_generate(std::span<std::uint8_t, 32> priv);
+// A handshake's ephemeral key: the same from the thread's fast-key-erasure
+// generator (crypto::fast_random_bytes), without a syscall per handshake.
+void x25519_generate_ephemeral(std::span<std::uint8_t, 32> priv);
 
 }  // namespace wghub::crypto

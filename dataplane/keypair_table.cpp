@@ -10,7 +10,7 @@ namespace wghub::dp {
 namespace {
 
 uint32_t secure_random_u32() {
-  return crypto::random_value<uint32_t>();
+  return crypto::fast_random_value<uint32_t>();
 }
 
 }  // namespace
