@@ -1,5 +1,7 @@
 #include "control/audit.hpp"
 
+#include "control/line_writer.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -23,11 +25,11 @@ constexpr std::size_t kPendingMax = 256 * 1024;
 // Under g_mutex.
 void write_lines(const std::string& text) {
   if (text.empty()) return;
-  if (g_stdout) {
+  if (g_stdout && !line_writer_push(STDOUT_FILENO, text)) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   }
-  if (g_fd >= 0) {
+  if (g_fd >= 0 && !line_writer_push(g_fd, text)) {
     // One write of whole lines: O_APPEND keeps concurrent writers' lines whole.
     const ssize_t n = ::write(g_fd, text.data(), text.size());
     (void)n;
@@ -54,6 +56,7 @@ bool audit_open_file(const std::string& path, std::string& error) {
     return false;
   }
   std::lock_guard lock(g_mutex);
+  line_writer_flush();  // lines queued for the old fd go out before it closes
   if (g_fd >= 0) ::close(g_fd);
   g_fd = fd;
   return true;
@@ -61,6 +64,7 @@ bool audit_open_file(const std::string& path, std::string& error) {
 
 void audit_close_file() {
   std::lock_guard lock(g_mutex);
+  line_writer_flush();
   if (g_fd >= 0) ::close(g_fd);
   g_fd = -1;
 }

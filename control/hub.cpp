@@ -25,6 +25,7 @@
 #include "control/audit.hpp"
 #include "control/cpu_affinity.hpp"
 #include "control/election.hpp"
+#include "control/line_writer.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
 #include "control/store_sync.hpp"
@@ -474,7 +475,13 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
     hub->control().set_metrics(metrics.get(), s.interface.name);
     log_info("metrics on http://%s%s", bind.c_str(), kMetricsPath);
   }
+  // While the control thread runs, log and audit lines leave through a
+  // thread of their own (line_writer.hpp): a slow reader of stdout never
+  // holds up a handshake. The start's and the stop's bulk lines (a line a
+  // peer) are written where they are made, none dropped.
+  line_writer_start();
   hub->run_control(g_signals);
+  line_writer_stop();
 
   log_info("stopping");
   if (election) {

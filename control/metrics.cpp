@@ -251,6 +251,12 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
              MetricType::Counter);
   add_counter(suppressed, {}, s != nullptr ? s->log_lines_suppressed : 0);
 
+  MetricFamily dropped =
+      family("wghub_log_lines_dropped_total",
+             "Log and audit lines dropped because stdout or the audit log was not read fast enough",
+             MetricType::Counter);
+  add_counter(dropped, {}, s != nullptr ? s->log_lines_dropped : 0);
+
   MetricFamily prepared =
       family("wghub_handshake_threads_prepared_total",
              "Initiations whose responder crypto ran on a handshake thread", MetricType::Counter);
@@ -289,7 +295,7 @@ void collect_control(const MetricsSnapshot* s, std::vector<MetricFamily>& out) {
 
   for (MetricFamily* f :
        {&handshakes, &failures, &received, &sent, &cookies, &under_load, &entered, &suppressed,
-        &prepared, &queue_full, &ring, &ring_capacity, &staged, &waiting})
+        &dropped, &prepared, &queue_full, &ring, &ring_capacity, &staged, &waiting})
     out.push_back(std::move(*f));
 }
 

@@ -137,6 +137,7 @@ struct MetricsSnapshot {
   std::uint64_t control_tx_failed = 0;     // control tx queue full -> reason tx_full
   std::uint64_t control_held_dropped = 0;  // no neighbour answered -> reason no_neighbour
   std::uint64_t log_lines_suppressed = 0;  // handshake_failed lines over their budget
+  std::uint64_t log_lines_dropped = 0;     // lines over the line writer's budget
   PollHistogram control_polls;             // how long the control thread's polls took
   // dataplane.handshake_threads (handshake_threads.hpp)
   std::uint64_t handshake_threads_prepared = 0;

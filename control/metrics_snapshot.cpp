@@ -12,6 +12,7 @@
 #include "control/control_thread.hpp"
 #include "control/control_tx.hpp"
 #include "control/election.hpp"
+#include "control/line_writer.hpp"
 #include "control/reload.hpp"
 #include "control/store_sync.hpp"
 #include "crypto/base64.hpp"
@@ -139,6 +140,7 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
   s->control_held_dropped = tc.held_dropped;
   s->control_bad_ndp = control.counters().ndp_bad;
   s->log_lines_suppressed = control.counters().log_lines_suppressed;
+  s->log_lines_dropped = line_writer_dropped();
   s->control_polls = control.poll_histogram();
   if (const HandshakeThreads* t = control.handshake_threads()) {
     const HandshakeThreads::Counters tc = t->counters();

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "control/cpu_affinity.hpp"
+#include "control/line_writer.hpp"
 #include "crypto/aead.hpp"
 #include "dataplane/messages.hpp"
 #include "perf/wgperf_bench.hpp"
@@ -39,6 +40,7 @@ std::array<std::uint8_t, 32> site_key(unsigned i) {
 }  // namespace
 
 Testbed::~Testbed() {
+  ctl::line_writer_stop();
   if (hub_ != nullptr) hub_->stop_workers();
 }
 
@@ -46,6 +48,9 @@ std::unique_ptr<Testbed> Testbed::create(const Options& options, std::string& er
   std::unique_ptr<Testbed> t(new Testbed(options));
   const std::uint64_t t0 = rte_get_tsc_cycles();
   if (!t->build(error) || !t->establish(error)) return nullptr;
+  // As the running hub does (hub.cpp): its lines leave through the writer
+  // thread, not a write(2) on the thread measured.
+  ctl::line_writer_start();
   t->setup_seconds_ =
       static_cast<double>(rte_get_tsc_cycles() - t0) / static_cast<double>(rte_get_tsc_hz());
   return t;

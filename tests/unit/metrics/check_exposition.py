@@ -56,6 +56,7 @@ EXPECTED = {
     "wghub_under_load": ("gauge", set()),
     "wghub_under_load_entered_total": ("counter", set()),
     "wghub_log_lines_suppressed_total": ("counter", set()),
+    "wghub_log_lines_dropped_total": ("counter", set()),
     "wghub_handshake_threads_prepared_total": ("counter", set()),
     "wghub_handshake_threads_queue_full_total": ("counter", set()),
     "wghub_control_ring_occupancy": ("gauge", set()),

@@ -125,6 +125,7 @@ struct MetricsFixture {
     s.under_load = true;
     s.under_load_entered = 1;
     s.log_lines_suppressed = 9;
+    s.log_lines_dropped = 6;
     s.handshake_threads_prepared = 12;
     s.handshake_threads_queue_full = 2;
     s.staged_queued = 40;

@@ -92,7 +92,7 @@ double sum(const std::vector<Family>& fs, const std::string& name, const LabelMa
 TEST(MetricsCollect, FamiliesHaveHelpTypeAndConventionalNames) {
   MetricsFixture fx;
   const auto fs = scrape(fx);
-  EXPECT_EQ(fs.size(), 42u);
+  EXPECT_EQ(fs.size(), 43u);
   std::set<std::string> names;
   for (const Family& f : fs) {
     EXPECT_TRUE(names.insert(f.name).second) << "duplicate family " << f.name;
@@ -133,7 +133,7 @@ TEST(MetricsCollect, StoreFamiliesOnlyWithAStore) {
   s.store_reconnects = 2;
   s.store_last_lag_seconds = 0.25;
   const auto fs = scrape(fx);
-  EXPECT_EQ(fs.size(), 49u);
+  EXPECT_EQ(fs.size(), 50u);
   EXPECT_EQ(sample(fs, "wghub_store_connected", {}), 1);
   EXPECT_EQ(sample(fs, "wghub_store_revision", {{"state", "seen"}}), 12);
   EXPECT_EQ(sample(fs, "wghub_store_revision", {{"state", "applied"}}), 11);
@@ -310,6 +310,7 @@ TEST(MetricsCollect, ControlThreadState) {
   EXPECT_EQ(sample(fs, "wghub_under_load", {}), 1);
   EXPECT_EQ(sample(fs, "wghub_under_load_entered_total", {}), 1);
   EXPECT_EQ(sample(fs, "wghub_log_lines_suppressed_total", {}), 9);
+  EXPECT_EQ(sample(fs, "wghub_log_lines_dropped_total", {}), 6);
   EXPECT_EQ(sample(fs, "wghub_handshake_threads_prepared_total", {}), 12);
   EXPECT_EQ(sample(fs, "wghub_handshake_threads_queue_full_total", {}), 2);
   EXPECT_EQ(sample(fs, "wghub_control_ring_occupancy", {}), 700);
