@@ -1,7 +1,5 @@
 #include "control/audit.hpp"
 
-#include "control/line_writer.hpp"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+
+#include "control/line_writer.hpp"
 
 namespace wghub::ctl {
 

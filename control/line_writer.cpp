@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "control/log.hpp"
+
 namespace wghub::ctl {
 
 namespace {
@@ -95,10 +97,11 @@ void run_writer() {
     w.drained.notify_all();
     const std::uint64_t dropped = w.dropped.load(std::memory_order_relaxed);
     if (dropped != w.reported) {
-      const std::string note = "warn  " + std::to_string(dropped - w.reported) +
-                               " log/audit line(s) dropped: stdout or the audit log was not "
-                               "read fast enough (wghub_log_lines_dropped_total)\n";
-      write_all(STDERR_FILENO, note.data(), note.size());
+      // Queued like any line (the next batch writes it), with its timestamp.
+      log_warn(
+          "%llu log/audit line(s) dropped: stdout or the audit log was not read fast "
+          "enough (wghub_log_lines_dropped_total)",
+          static_cast<unsigned long long>(dropped - w.reported));
       w.reported = dropped;
     }
     // Let lines gather: a flood's lines then cost one write (and one wake)
