@@ -63,13 +63,24 @@ TEST(LineWriter, AStuckReaderCostsCountedLinesNotAWait) {
   const std::uint64_t dropped0 = line_writer_dropped();
   const std::string line = std::string(1023, 'y') + "\n";
   const std::size_t fit = kLineWriterBudgetBytes / line.size();
-  // Nobody reads yet: the writer's first batch fills the pipe and blocks;
-  // the queue then takes `fit` lines and drops the rest. No call waits.
-  const std::size_t total = fit + 2000;
-  for (std::size_t i = 0; i < total; ++i) ASSERT_TRUE(line_writer_push(p[1], line));
+  // Nobody reads. The writer may take what is queued in batches (a batch as
+  // large as the whole queue) until one blocks on the full pipe; from then on
+  // the queue fills to its budget and lines are dropped. So a line is dropped
+  // before the pipe, one batch in flight and a full queue have taken more
+  // than twice the budget. No call waits: a waiting push would hang here.
+  const std::size_t limit = 2 * fit + (std::size_t{1} << 20) / line.size();
+  std::size_t pushed = 0;
+  while (line_writer_dropped() == dropped0 && pushed < limit) {
+    ASSERT_TRUE(line_writer_push(p[1], line));
+    ++pushed;
+  }
+  ASSERT_GT(line_writer_dropped(), dropped0) << "no line dropped after " << pushed;
+  // The writer is stuck now: more lines are dropped, each counted.
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(line_writer_push(p[1], line));
+  const std::size_t total = pushed + 1000;
   const std::uint64_t dropped = line_writer_dropped() - dropped0;
   EXPECT_GE(dropped, 1u);
-  EXPECT_LE(dropped, 2000u);
+  EXPECT_LE(dropped, 1001u);
   // Reading again, every line that was queued arrives, whole.
   const std::size_t expected = (total - dropped) * line.size();
   std::string got;
