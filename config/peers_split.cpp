@@ -2,6 +2,7 @@
 #include "config/peers_split.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <string_view>
 #include <thread>
@@ -10,8 +11,14 @@ namespace wghub::config::detail {
 
 namespace {
 
-// Items per chunk at least: below that a thread costs more than it saves.
-constexpr std::size_t kItemsPerChunk = 2048;
+// Items per chunk. Small enough that a chunk's yaml-cpp tree (a few
+// allocations per node) is freed and its memory reused by the thread's next
+// chunk while it is still in cache: one tree of half the file made the heap
+// grow page by page (sysmalloc and page faults were a third of a 10^5-peer
+// load). Large enough that a chunk's "peers:" and its bookkeeping are noise.
+constexpr std::size_t kItemsPerChunk = 512;
+// Items a thread at least: below that a thread costs more than it saves.
+constexpr std::size_t kItemsPerThread = 2048;
 
 struct Line {
   std::size_t begin, end;  // [begin, end) of the text, without the line feed
@@ -95,14 +102,15 @@ std::optional<Block> find_block(std::string_view text, const std::vector<Line>& 
 
 struct Chunk {
   std::size_t first_item = 0;  // its index in the whole list
-  std::string text;
+  std::size_t first_line = 0;  // the file's line (0-based) of its `peers:` line
+  std::string text;            // `peers:` and its items' lines
   std::vector<PeerDraft> peers;
   std::vector<ConfigError> errors;
   bool syntax_error = false;
 };
 
 void parse_chunk(const std::string& file, Chunk& c) {
-  const Doc doc(file, c.errors);
+  const Doc doc(file, c.errors, c.first_line);
   const std::optional<YAML::Node> root = parse_document(doc, c.text);
   c.text = std::string();
   if (!root) {
@@ -131,21 +139,20 @@ std::optional<SplitDocument> parse_document_split(const Doc& doc, const std::str
   if (!block) return whole();
 
   const std::size_t n = block->items.size();
-  const std::size_t threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1,
-                                                      std::max<std::size_t>(1, n / kItemsPerChunk));
-  std::vector<Chunk> chunks(threads);
-  for (std::size_t c = 0; c < threads; ++c) {
-    const std::size_t a = n * c / threads, z = n * (c + 1) / threads;
+  std::vector<Chunk> chunks((n + kItemsPerChunk - 1) / kItemsPerChunk);
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    const std::size_t a = c * kItemsPerChunk, z = std::min(n, a + kItemsPerChunk);
     const std::size_t first_line = block->items[a];
     const std::size_t end_line = z < n ? block->items[z] : block->end_line;
     const std::size_t from = lines[first_line].begin;
     const std::size_t to = end_line < lines.size() ? lines[end_line].begin : text.size();
-    // Blank lines up to the one before the chunk, which says `peers:`: its
-    // items sit on their own lines and columns.
+    // `peers:` on the line before the chunk's first item (the file's own
+    // `peers:` line or an item's): its items keep their columns, and the
+    // Doc adds the line.
     Chunk& k = chunks[c];
     k.first_item = a;
-    k.text.reserve(first_line + 8 + (to - from));
-    k.text.append(first_line - 1, '\n');
+    k.first_line = first_line - 1;
+    k.text.reserve(8 + (to - from));
     k.text.append("peers:\n");
     k.text.append(text, from, to - from);
   }
@@ -161,16 +168,23 @@ std::optional<SplitDocument> parse_document_split(const Doc& doc, const std::str
     rest.append(text, to, std::string::npos);
   }
 
+  // Every thread takes the next chunk until none is left.
+  std::atomic<std::size_t> next{0};
+  auto work = [&doc, &chunks, &next] {
+    for (std::size_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks.size();)
+      parse_chunk(doc.file(), chunks[c]);
+  };
+  const std::size_t threads = std::clamp<std::size_t>(
+      std::thread::hardware_concurrency(), 1, std::max<std::size_t>(1, n / kItemsPerThread));
   std::vector<std::thread> pool;
-  for (std::size_t c = 1; c < threads; ++c)
-    pool.emplace_back([&doc, &chunks, c] { parse_chunk(doc.file(), chunks[c]); });
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
   std::vector<ConfigError> rest_errors;
   std::optional<YAML::Node> root;
   {
     const Doc rest_doc(doc.file(), rest_errors);
     root = parse_document(rest_doc, rest);
   }
-  parse_chunk(doc.file(), chunks[0]);
+  work();
   for (auto& t : pool) t.join();
 
   auto blanked = [&root] {        // `peers:` with its items' lines blank reads as null

@@ -3,12 +3,12 @@
 // inline peers YAML::Load is ~60 % of --check-config) and parses one
 // document on one thread. A peers list in block style is a run of items
 // that YAML reads independently, so the text is cut at item boundaries
-// into chunks, each parsed as a document of its own on its own thread
-// (parse_peer included), and the rest of the file is parsed with the
-// items' lines blanked. Line and column numbers are those of the file
-// (each chunk is padded with the blank lines before it), so every message
-// names the same file:line:column and field as a sequential load, in the
-// same order.
+// into chunks of a few hundred items, each parsed as a document of its own
+// (parse_peer included) by whichever thread takes it next, and the rest of
+// the file is parsed with the items' lines blanked. Line and column numbers
+// are those of the file (a chunk's Doc knows its first line), so every
+// message names the same file:line:column and field as a sequential load,
+// in the same order.
 //
 // The cut is made only where it cannot change the meaning: one `peers:`
 // key at column 0 with its items in block style, every line of the block

@@ -12,13 +12,13 @@
 
 namespace wghub::config::detail {
 
-Doc::Doc(std::string file, std::vector<ConfigError>& errors)
-    : file_(std::move(file)), errors_(errors) {}
+Doc::Doc(std::string file, std::vector<ConfigError>& errors, std::size_t first_line)
+    : file_(std::move(file)), errors_(errors), first_line_(first_line) {}
 
 Location Doc::at(const YAML::Mark& mark) const {
   // yaml-cpp marks are 0-based; a null mark (-1) means "no position known".
   if (mark.line < 0) return Location{file_, 0, 0};
-  return Location{file_, mark.line + 1, mark.column + 1};
+  return Location{file_, static_cast<int>(first_line_) + mark.line + 1, mark.column + 1};
 }
 
 Location Doc::at(const YAML::Node& node) const {

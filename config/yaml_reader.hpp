@@ -23,7 +23,9 @@ namespace wghub::config::detail {
 // relative paths in it resolve against, and where errors go.
 class Doc {
  public:
-  Doc(std::string file, std::vector<ConfigError>& errors);
+  // `first_line`: the file's line (0-based) that the text's first line is,
+  // for a part of a file parsed apart (peers_split.hpp).
+  Doc(std::string file, std::vector<ConfigError>& errors, std::size_t first_line = 0);
 
   const std::string& file() const { return file_; }
   Location at(const YAML::Node& node) const;
@@ -39,6 +41,7 @@ class Doc {
  private:
   std::string file_;
   std::vector<ConfigError>& errors_;
+  std::size_t first_line_;
 };
 
 // Field paths: join("peers[2]", "allowed_ips") == "peers[2].allowed_ips",
