@@ -346,10 +346,12 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   if (options.extra_eal_args.find("log-level") == std::string::npos)
     eal.extra.push_back("--log-level=lib.eal:error");
   std::string error;
+  const auto before_eal = std::chrono::steady_clock::now();
   if (!dp::eal_start(eal, error)) {
     log_error("cannot start DPDK: %s", error.c_str());
     return 1;
   }
+  const auto before_hub = std::chrono::steady_clock::now();
   if (!options.audit_log.empty() && !audit_open_file(options.audit_log, error)) {
     log_error("%s", error.c_str());
     return 1;
@@ -368,6 +370,7 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
         .emit();
     return 1;
   }
+  const auto ready = std::chrono::steady_clock::now();
   {
     // What the peers cost: the heap in use (RSS is larger: the hub locks its
     // memory, so the config parse's high-water mark stays resident).
@@ -387,6 +390,15 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   std::signal(SIGHUP, on_reload_signal);
   log_info("wghub running (SIGHUP reloads %s, SIGUSR1 prints a status dump, SIGINT/SIGTERM stop)",
            s.source_file.c_str());
+  {
+    const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    log_info(
+        "started in %.2f s: config %.2f s, memory lock %.2f s, DPDK %.2f s, ports, tables and "
+        "%zu peer(s) %.2f s",
+        secs(options.started, ready), options.config_seconds,
+        secs(options.started, before_eal) - options.config_seconds, secs(before_eal, before_hub),
+        hub->device().peers().size(), secs(before_hub, ready));
+  }
   // wg(8) talks to the hub through /var/run/wireguard/<interface>.sock.
   DeviceUapiBackend uapi_backend(hub->device(), s.interface.private_key, s.interface.listen_port,
                                  hub->public_key(), [&hub](const PublicKey& key) {

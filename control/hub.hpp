@@ -7,6 +7,7 @@
 
 #include <rte_ring.h>
 
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -41,6 +42,10 @@ struct HubOptions {
   std::optional<TableSizes> table_sizes;
   // With a store: the snapshot the state's peers came from (store_start.hpp).
   std::shared_ptr<const config::StoreSnapshot> store_snapshot;
+  // When the process began and how long loading the config took (main):
+  // the "wghub running" line says what the start cost, step by step.
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  double config_seconds = 0;
 };
 
 class Hub {

@@ -3,6 +3,7 @@
 // the hub: EAL, ports, worker lcores and the control thread (control/hub).
 #include <getopt.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -80,6 +81,10 @@ void print_summary(const wghub::config::DesiredState& s) {
     if (p.endpoint) std::printf("  endpoint %s", p.endpoint->to_string().c_str());
     std::printf("\n");
   }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace
@@ -161,6 +166,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  options.started = std::chrono::steady_clock::now();
   auto loaded = wghub::config::load_config_file(config_path);
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s", loaded.error_text().c_str());
@@ -177,7 +183,9 @@ int main(int argc, char** argv) {
     wghub::ctl::StoreStart start;
     if (!wghub::ctl::start_from_store(config_path, *loaded.state, start)) return 1;
     options.store_snapshot = start.snapshot;
+    options.config_seconds = seconds_since(options.started);
     return wghub::ctl::run_hub(start.state, options);
   }
+  options.config_seconds = seconds_since(options.started);
   return wghub::ctl::run_hub(loaded.state, options);
 }
