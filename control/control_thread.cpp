@@ -14,6 +14,7 @@
 #include "control/handshake_threads.hpp"
 #include "control/log.hpp"
 #include "control/metrics.hpp"
+#include "control/pacing.hpp"
 #include "control/reload.hpp"
 #include "control/store_sync.hpp"
 #include "control/uapi_server.hpp"
@@ -33,16 +34,12 @@ constexpr auto kTickInterval = std::chrono::milliseconds(100);
 // (handshakes and wg(8) are served between the slices).
 constexpr std::size_t kTickSlicePeers = 4096;
 constexpr auto kTickSliceBudget = std::chrono::milliseconds(1);
-// Peer metadata for the metrics exporter: O(peers) work, so once a second.
+// Peer metadata for the metrics exporter: O(peers) work, so once a second
+// at most, and at most a tenth of the thread (duty_paced_next): at 2^20
+// peers a pass's slices take ~1-2 s of it (each peer's state a cache
+// miss), and a snapshot is then ~10-20 s old at most.
 constexpr auto kMetricsInterval = std::chrono::seconds(1);
-
-// When the next pass over the peers (timers, metrics) may start, for one
-// that started at `start` and ended at `end`: `interval` after its start,
-// or as long after its end as it took, whichever is later (so the passes
-// take at most half the thread).
-TimePoint paced_next(TimePoint start, TimePoint end, std::chrono::nanoseconds interval) {
-  return std::max(start + interval, end + (end - start));
-}
+constexpr unsigned kMetricsIdlePerBusy = 9;
 
 SourceAddress source_of(const std::uint8_t* frame, const dp::Classified& c) {
   if (c.ip_version == 6) {
@@ -287,15 +284,23 @@ unsigned ControlThread::poll_once() {
   }
   // A snapshot is built over several polls, a slice of peers each
   // (MetricsSnapshotBuilder), and published when complete. The next starts
-  // a second after this one started, or as long after it ended as it took
-  // (2^20 peers: a pass of ~2 s), so snapshots take at most half the
-  // control thread's time.
+  // a second after this one started, or nine times its slices' time after
+  // it ended (kMetricsIdlePerBusy), so snapshots take at most a tenth of
+  // the control thread.
   if (metrics_ != nullptr && (now >= next_metrics_ || metrics_builder_.building())) {
-    if (!metrics_builder_.building()) metrics_pass_start_ = now;
-    if (auto s = metrics_builder_.step(metrics_interface_, metrics_->options(), device_, engine_,
-                                       *this, tx_, dp_, now_tsc)) {
+    if (!metrics_builder_.building()) {
+      metrics_pass_start_ = now;
+      metrics_pass_busy_ = {};
+    }
+    const TimePoint step_start = std::chrono::steady_clock::now();
+    auto s = metrics_builder_.step(metrics_interface_, metrics_->options(), device_, engine_, *this,
+                                   tx_, dp_, now_tsc);
+    const TimePoint step_end = std::chrono::steady_clock::now();
+    metrics_pass_busy_ += step_end - step_start;
+    if (s) {
       metrics_->publish(std::move(s));
-      next_metrics_ = paced_next(metrics_pass_start_, now, kMetricsInterval);
+      next_metrics_ = duty_paced_next(metrics_pass_start_, step_end, metrics_pass_busy_,
+                                      kMetricsInterval, kMetricsIdlePerBusy);
     }
   }
   if (status_interval_s_ != 0 && now >= next_status_) {

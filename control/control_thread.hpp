@@ -170,6 +170,7 @@ class ControlThread {
   MetricsSnapshotBuilder metrics_builder_;  // the snapshot under way, and the peers' labels
   TimePoint next_metrics_{};
   TimePoint metrics_pass_start_{};
+  std::chrono::nanoseconds metrics_pass_busy_{};  // the pass's slices so far
 };
 
 }  // namespace wghub::ctl
