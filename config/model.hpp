@@ -7,7 +7,6 @@
 
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,21 +16,14 @@
 #include "config/address.hpp"
 #include "config/endpoint.hpp"
 #include "config/error.hpp"
+#include "crypto/key_hash.hpp"
 #include "crypto/secret.hpp"
 
 namespace wghub::config {
 
 using PublicKey = std::array<std::uint8_t, 32>;
 
-// Public keys are uniformly random bytes (X25519 outputs), so their first
-// word is already a good hash.
-struct PublicKeyHash {
-  std::size_t operator()(const PublicKey& key) const {
-    std::size_t h;
-    std::memcpy(&h, key.data(), sizeof h);
-    return h;
-  }
-};
+using PublicKeyHash = crypto::PublicKeyHash;  // crypto/key_hash.hpp
 
 // The kernel's MAX_PEERS_PER_DEVICE (2^20): the most peers a config may hold,
 // and the most the hub's tables are ever sized for (the IPv6 FIB's next hop

@@ -1,16 +1,8 @@
 #include "control/responder_directory.hpp"
 
-#include <cstring>
-
 #include "crypto/x25519.hpp"
 
 namespace wghub::ctl {
-
-std::size_t PublicKeyHash::operator()(const PublicKey& key) const noexcept {
-  std::size_t h;
-  std::memcpy(&h, key.data(), sizeof h);
-  return h;
-}
 
 namespace {
 

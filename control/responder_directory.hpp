@@ -22,14 +22,12 @@
 #include <unordered_map>
 
 #include "control/noise.hpp"
+#include "crypto/key_hash.hpp"
 #include "crypto/secret.hpp"
 
 namespace wghub::ctl {
 
-// Public keys are uniformly random: their first bytes are a fine hash.
-struct PublicKeyHash {
-  std::size_t operator()(const PublicKey& key) const noexcept;
-};
+using PublicKeyHash = crypto::PublicKeyHash;  // crypto/key_hash.hpp
 
 class ResponderDirectory {
  public:
