@@ -209,35 +209,28 @@ void Device::tick(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc)
 
 bool Device::tick_slice(HandshakeEngine& engine, TimePoint now, std::uint64_t now_tsc,
                         std::size_t max_peers, std::chrono::nanoseconds budget) {
-  // By slot, from the cursor: peers added or removed between two slices are
-  // simply met or not met by this pass (service() itself removes none).
-  const auto start = std::chrono::steady_clock::now();
+  // By slot, from the cursor (slice_by_slot); service() itself removes none.
+  // A skip reads one byte: a pass skips ~10^6 quiet peers in a few ms; only
+  // serviced peers count toward `max_peers`.
   if (!pass_open_) {
     pass_open_ = true;
     sweep_ = passes_++ % kSweepEvery == 0;
   }
-  auto it = peers_.lower_bound(tick_cursor_);
-  // The clock is read every 64 peers looked at, serviced or skipped (a
-  // skip reads one byte: a pass skips ~10^6 quiet peers in a few ms).
-  std::size_t serviced = 0;
-  for (std::size_t n = 0; it != peers_.end() && serviced < max_peers; ++it, ++n) {
-    if (n % 64 == 63 && std::chrono::steady_clock::now() - start >= budget) break;
-    if (!sweep_ && it.slot() < quiet_.size() && quiet_[it.slot()] != 0) {
-      ++quiet_skipped_;
-      continue;
-    }
-    service(engine, it->second, now, now_tsc);
-    ++serviced;
-  }
+  const bool done = slice_by_slot(
+      peers_, tick_cursor_, max_peers,
+      [&](std::uint32_t slot, Peer& peer) {
+        if (!sweep_ && slot < quiet_.size() && quiet_[slot] != 0) {
+          ++quiet_skipped_;
+          return false;
+        }
+        service(engine, peer, now, now_tsc);
+        return true;
+      },
+      budget);
   publish_ipv6_routes();
   deferred_.reclaim();
-  if (it == peers_.end()) {
-    tick_cursor_ = 0;
-    pass_open_ = false;
-    return true;
-  }
-  tick_cursor_ = it.slot();
-  return false;
+  if (done) pass_open_ = false;
+  return done;
 }
 
 void Device::on_event(HandshakeEngine& engine, dp::WorkerEvent, std::uint32_t slot, TimePoint now,

@@ -90,22 +90,17 @@ std::shared_ptr<const MetricsSnapshot> MetricsSnapshotBuilder::step(
     next_slot_ = 0;
   }
   MetricsSnapshot* s = building_.get();
-  // std::map by slot: a slice resumes at the first slot not yet seen, so a
-  // peer removed meanwhile is skipped, and a limit keeps the lowest slots.
-  const auto start = std::chrono::steady_clock::now();
-  auto it = device.peers().lower_bound(next_slot_);
-  for (std::size_t n = 0; it != device.peers().end() && n < slice; ++it, ++n) {
-    add_snapshot_peer(*s, cache_, options, it->second, dp.peers->at(it->first).endpoint.load(),
-                      device.has_session(it->second, now_tsc));
-    if (n % 64 == 63 && std::chrono::steady_clock::now() - start >= budget) {
-      ++it;
-      break;
-    }
-  }
-  if (it != device.peers().end()) {
-    next_slot_ = it->first;
-    return nullptr;
-  }
+  // By slot (slice_by_slot): a peer removed meanwhile is skipped, and a
+  // limit keeps the lowest slots.
+  const bool done = slice_by_slot(
+      device.peers(), next_slot_, slice,
+      [&](std::uint32_t slot, const Device::Peer& peer) {
+        add_snapshot_peer(*s, cache_, options, peer, dp.peers->at(slot).endpoint.load(),
+                          device.has_session(peer, now_tsc));
+        return true;
+      },
+      budget);
+  if (!done) return nullptr;
 
   s->handshakes = engine.counters();
   // The DoS gate runs on the workers (cookie_gate.hpp): their cookie

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -128,5 +129,33 @@ class SlotMap {
   std::vector<std::unique_ptr<Entry>> entries_;
   std::size_t size_ = 0;
 };
+
+// One slice of a pass over `map` by slot, the shape of every O(peers) pass
+// on the control thread (timers, metrics snapshots, wg(8) get): visits the
+// entries from slot `cursor` on, in slot order, until `visit(slot, value)`
+// has returned true (the entry counted) `limit` times or, looked at every
+// 64 entries, `budget` has passed. True when the pass reached the end
+// (`cursor` is then 0 again); otherwise `cursor` is the slot the next slice
+// starts at. An entry added or removed between two slices is met or not,
+// never twice.
+template <typename Map, typename Visit>
+bool slice_by_slot(Map& map, std::uint32_t& cursor, std::size_t limit, Visit&& visit,
+                   std::chrono::nanoseconds budget = std::chrono::nanoseconds::max()) {
+  const bool timed = budget != std::chrono::nanoseconds::max();
+  const auto start =
+      timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  auto it = map.lower_bound(cursor);
+  std::size_t counted = 0;
+  for (std::size_t n = 0; it != map.end() && counted < limit; ++it, ++n) {
+    if (timed && n % 64 == 63 && std::chrono::steady_clock::now() - start >= budget) break;
+    if (visit(it.slot(), it->second)) ++counted;
+  }
+  if (it == map.end()) {
+    cursor = 0;
+    return true;
+  }
+  cursor = it.slot();
+  return false;
+}
 
 }  // namespace wghub::ctl

@@ -70,14 +70,16 @@ bool DeviceUapiBackend::get_slice(uapi::GetCursor& cursor, std::size_t max_peers
     out.fwmark = fwmark_;
     cursor.started = true;
   }
-  // std::map by slot: a slice resumes at the first slot not yet listed, so
-  // a peer removed meanwhile is skipped and none is listed twice.
-  auto it = device_.peers().lower_bound(static_cast<std::uint32_t>(cursor.next));
-  for (std::size_t n = 0; it != device_.peers().end() && n < max_peers; ++it, ++n)
-    out.peers.push_back(status_of(it->second));
-  if (it == device_.peers().end()) return true;
-  cursor.next = it->first;
-  return false;
+  // By slot (slice_by_slot): a peer removed meanwhile is skipped and none
+  // is listed twice.
+  auto next = static_cast<std::uint32_t>(cursor.next);
+  const bool done =
+      slice_by_slot(device_.peers(), next, max_peers, [&](std::uint32_t, const Device::Peer& peer) {
+        out.peers.push_back(status_of(peer));
+        return true;
+      });
+  cursor.next = next;
+  return done;
 }
 
 int DeviceUapiBackend::set(const uapi::SetRequest& request) {

@@ -94,5 +94,48 @@ TEST(SlotMap, ReferencesSurviveOtherInsertsAndErases) {
   EXPECT_EQ(m[4], "");
 }
 
+// slice_by_slot, the shape of the timer, metrics and wg(8) passes: slices
+// resume where the last stopped, only counted entries use up the limit, an
+// entry removed or added behind the cursor meanwhile is not met twice, and
+// a spent budget ends a slice at the next look (every 64 entries).
+TEST(SlotMap, SlicesResumeBySlotAndCountWhatTheVisitCounts) {
+  SlotMap<int> m;
+  for (std::uint32_t s = 0; s < 10; ++s) m[s] = static_cast<int>(s);
+  std::uint32_t cursor = 0;
+  std::vector<std::uint32_t> seen;
+  // Odd slots are skipped (not counted): a slice of 2 counted visits 0, 1, 2.
+  auto visit = [&](std::uint32_t slot, int&) {
+    seen.push_back(slot);
+    return slot % 2 == 0;
+  };
+  EXPECT_FALSE(slice_by_slot(m, cursor, 2, visit));
+  EXPECT_EQ(seen, (std::vector<std::uint32_t>{0, 1, 2}));
+  EXPECT_EQ(cursor, 3u);
+  m.erase(4);  // ahead of the cursor: not met
+  m[1] = 1;    // behind it: not met again
+  EXPECT_FALSE(slice_by_slot(m, cursor, 2, visit));
+  EXPECT_EQ(seen, (std::vector<std::uint32_t>{0, 1, 2, 3, 5, 6, 7, 8}));
+  EXPECT_EQ(cursor, 9u);
+  EXPECT_TRUE(slice_by_slot(m, cursor, 100, visit));
+  EXPECT_EQ(seen.back(), 9u);
+  EXPECT_EQ(cursor, 0u) << "a finished pass starts again at slot 0";
+}
+
+TEST(SlotMap, ASpentBudgetEndsASliceAtTheNextLook) {
+  SlotMap<int> m;
+  for (std::uint32_t s = 0; s < 1000; ++s) m[s] = 0;
+  std::uint32_t cursor = 0;
+  std::size_t visited = 0;
+  auto visit = [&](std::uint32_t, int&) {
+    ++visited;
+    return true;
+  };
+  EXPECT_FALSE(slice_by_slot(m, cursor, 1000, visit, std::chrono::nanoseconds(0)));
+  EXPECT_EQ(visited, 63u) << "the clock is read before the 64th entry";
+  EXPECT_EQ(cursor, 63u);
+  EXPECT_TRUE(slice_by_slot(m, cursor, 1000, visit));  // untimed: to the end
+  EXPECT_EQ(visited, 1000u);
+}
+
 }  // namespace
 }  // namespace wghub::ctl
