@@ -115,5 +115,53 @@ TEST_F(PipelineTest, ReplayedInitiationsMeetTheLogBudget) {
   EXPECT_LE(suppressed, kCopies - 20) << "the burst of 20 lines is always there";
 }
 
+// A site sends to LAN addresses nobody answers (a scan of the LAN's /64):
+// each would be an incomplete neighbour entry with a Neighbor Solicitation
+// and a held frame. Past a quarter of the table the rest are refused and
+// counted; the HQ host's resolved entry and site A's session are untouched.
+TEST_F(PipelineTest, UnansweredLanNeighboursMeetTheIncompleteBudget) {
+  rebuild(dual_stack());
+  SimPeer& a = h().peer("site-a");
+  ASSERT_TRUE(h().establish(a));
+  auto udp6 = [](const Ip6& src, const Ip6& dst, std::uint32_t seq) {
+    return udp6_packet(src, dst, 1000, 2000, pattern_payload(seq, 100));
+  };
+  // Site A <-> the HQ host, over IPv6: one packet each way.
+  auto forwards = [&](std::uint32_t seq) {
+    h().send(a, a.seal(udp6(kSiteAHost6, kHqHostIp6, seq)));
+    h().run();
+    EXPECT_EQ(h().take_lan().size(), 1u) << "site A -> HQ";
+    h().send_from_hq6(udp6(kHqHostIp6, kSiteAHost6, seq));
+    h().run();
+    std::size_t opened = 0;
+    for (const Bytes& f : h().take_wan()) {
+      const auto pf = parse_frame(f);
+      if (pf && a.open(pf->udp_payload)) ++opened;
+    }
+    EXPECT_EQ(opened, 1u) << "HQ -> site A";
+  };
+  forwards(0);  // the HQ host's entry is resolved
+  const dp::Neighbour6Table& table = *h().hub().dataplane().lan.neighbours6;
+  const std::size_t budget = table.max_incomplete();
+  const std::uint64_t refused_before = table.incomplete_refused();
+  // Twice the budget, quicker than an entry gives up (3 tries, 1 s apart).
+  const std::size_t targets = 2 * budget;
+  for (std::size_t i = 0; i < targets; ++i) {
+    char text[40];
+    std::snprintf(text, sizeof text, "fd00::1:%zx", i);
+    h().send(a, a.seal(udp6(kSiteAHost6, ip6(text), static_cast<std::uint32_t>(i + 1))));
+    if (i % 64 == 63) h().run();
+  }
+  h().run();
+  EXPECT_TRUE(h().take_lan().empty()) << "nothing reaches an unresolved host";
+  const std::uint64_t refused = table.incomplete_refused() - refused_before;
+  EXPECT_GT(refused, 0u);
+  EXPECT_LE(table.incomplete(), budget);
+  // The HQ host's one, then at most 3 tries per admitted address, none for
+  // a refused one.
+  EXPECT_LE(h().lan_ndp_requests().size(), 1 + (targets - refused) * 3);
+  forwards(1);
+}
+
 }  // namespace
 }  // namespace wghub::pipeline
