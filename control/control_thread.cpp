@@ -40,6 +40,8 @@ constexpr auto kTickSliceBudget = std::chrono::milliseconds(1);
 // miss), and a snapshot is then ~10-20 s old at most.
 constexpr auto kMetricsInterval = std::chrono::seconds(1);
 constexpr unsigned kMetricsIdlePerBusy = 9;
+// Peers the SIGUSR1 dump lists (print_status).
+constexpr std::size_t kDumpPeers = 1000;
 
 SourceAddress source_of(const std::uint8_t* frame, const dp::Classified& c) {
   if (c.ip_version == 6) {
@@ -504,8 +506,9 @@ void ControlThread::print_status(bool full) const {
   for (const auto& s : dp_.worker_stats) lcores.push_back(s.get());
   const dp::LcoreStats sum = dp::snapshot_sum(lcores);
   const std::uint64_t now_tsc = rte_get_tsc_cycles();
-  unsigned live = 0;
-  for (const auto& [slot, p] : device_.peers()) live += device_.has_session(p, now_tsc) ? 1 : 0;
+  // As of the last timer pass (~0.1 s ago; at 2^20 peers a walk of every
+  // peer here was one long poll each status interval).
+  const std::size_t live = device_.live_sessions();
   std::string drops;
   std::uint64_t dropped = 0;
   for (std::size_t r = 1; r < dp::kDropReasonCount; ++r) {
@@ -525,7 +528,7 @@ void ControlThread::print_status(bool full) const {
     }
   }
   const HandshakeCounters& hs = engine_.counters();
-  log_info("status: peers %u/%zu live | wan rx %" PRIu64 " tx %" PRIu64 " | lan rx %" PRIu64
+  log_info("status: peers %zu/%zu live | wan rx %" PRIu64 " tx %" PRIu64 " | lan rx %" PRIu64
            " tx %" PRIu64 " | decrypted %" PRIu64 " encrypted %" PRIu64 " | handshakes %" PRIu64
            " cookies %" PRIu64 "%s | dropped %" PRIu64 "%s",
            live, device_.peers().size(), sum.rx_packets[dp::kStatsPortWan],
@@ -538,7 +541,16 @@ void ControlThread::print_status(bool full) const {
   if (!full) return;
   std::vector<const dp::PeerCounterBlock*> blocks;
   for (const auto& b : dp_.worker_peer_counters) blocks.push_back(b.get());
+  // The dump is printed in one poll: the first kDumpPeers peers (by slot),
+  // then a count. At 2^20 peers a line each was seconds of a stalled control
+  // thread; wg(8) lists every peer, a slice per poll.
+  std::size_t printed = 0;
   for (const auto& [slot, p] : device_.peers()) {
+    if (printed++ == kDumpPeers) {
+      log_info("  ... and %zu more peer(s): wg show lists them all",
+               device_.peers().size() - kDumpPeers);
+      break;
+    }
     const dp::PeerCounters pc = dp::sum_peer_counters(blocks, slot);
     std::string handshake = "never";
     if (p.last_handshake) {

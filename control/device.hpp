@@ -148,6 +148,9 @@ class Device : public HandshakeSink {
   static constexpr unsigned kSweepEvery = 10;
   // Peers a pass skipped as quiet (all passes so far), for tests and the bench.
   std::uint64_t quiet_skipped() const { return quiet_skipped_; }
+  // Peers with a live session as the last finished pass found them (the
+  // status line: no walk of every peer in one poll).
+  std::size_t live_sessions() const { return live_sessions_; }
   // A worker's notice about one peer: the same work for that peer, at once.
   void on_event(HandshakeEngine& engine, dp::WorkerEvent event, std::uint32_t slot, TimePoint now,
                 std::uint64_t now_tsc);
@@ -219,6 +222,8 @@ class Device : public HandshakeSink {
   bool sweep_ = true;              // ... and it services every peer
   std::uint64_t passes_ = 0;
   std::uint64_t quiet_skipped_ = 0;
+  std::size_t pass_live_ = 0;      // live sessions the pass under way has seen
+  std::size_t live_sessions_ = 0;  // ... and the last finished pass saw
   // By slot: 1 = the last service found nothing to do and nothing woke the
   // peer since (tick_slice skips it outside a sweep).
   std::vector<std::uint8_t> quiet_;

@@ -224,12 +224,17 @@ bool Device::tick_slice(HandshakeEngine& engine, TimePoint now, std::uint64_t no
           return false;
         }
         service(engine, peer, now, now_tsc);
+        pass_live_ += has_session(peer, now_tsc) ? 1 : 0;  // a quiet peer has no keypair
         return true;
       },
       budget);
   publish_ipv6_routes();
   deferred_.reclaim();
-  if (done) pass_open_ = false;
+  if (done) {
+    pass_open_ = false;
+    live_sessions_ = pass_live_;
+    pass_live_ = 0;
+  }
   return done;
 }
 

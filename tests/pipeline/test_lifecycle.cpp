@@ -63,5 +63,23 @@ TEST(HubLifecycle, DestroyWithoutLaunchedWorkers) {
   destroyer.join();
 }
 
+// The SIGUSR1 dump is printed in one control poll: it lists the first 1000
+// peers and counts the rest (wg show lists them all, a slice per poll).
+TEST_F(PipelineTest, TheStatusDumpListsAThousandPeersAndCountsTheRest) {
+  HarnessOptions o;
+  o.generated_peers = 1100;  // after sites A and B
+  rebuild(o);
+  fflush(stdout);
+  ::testing::internal::CaptureStdout();
+  h().hub().control().print_status(true);
+  fflush(stdout);
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  std::size_t peer_lines = 0;
+  for (std::size_t at = 0; (at = out.find("  peer ", at)) != std::string::npos; ++at) ++peer_lines;
+  EXPECT_EQ(peer_lines, 1000u);
+  EXPECT_NE(out.find("... and 102 more peer(s): wg show lists them all"), std::string::npos);
+  EXPECT_NE(out.find("status: peers 0/1102 live"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace wghub::pipeline

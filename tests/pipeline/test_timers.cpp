@@ -123,6 +123,22 @@ TEST_F(TimersTest, QuietPeersWaitForTheSweepUnlessWoken) {
   EXPECT_EQ(device.quiet_skipped(), skipped + 1);
 }
 
+// The status line's "peers N/M live" is counted by the timer passes (no
+// walk of every peer when it is printed): site A's session, not site B
+// (never connected), until REJECT_AFTER_TIME has passed.
+TEST_F(TimersTest, LiveSessionsAreCountedByThePasses) {
+  SimPeer& a = h().peer("site-a");
+  ASSERT_TRUE(h().establish(a));
+  start_clock();
+  ctl::Device& device = h().hub().device();
+  tick_at(1s);
+  EXPECT_EQ(device.live_sessions(), 1u);
+  pass_at(2s);  // no sweep: site B, quiet, is skipped and was never live
+  EXPECT_EQ(device.live_sessions(), 1u);
+  tick_at(181s);
+  EXPECT_EQ(device.live_sessions(), 0u) << "past REJECT_AFTER_TIME the session is gone";
+}
+
 // Whitepaper 6.3: 3 * REJECT_AFTER_TIME after the last session, every key
 // of the peer is erased; its old receiver index is then unknown.
 TEST_F(TimersTest, KeyMaterialIsErasedAfterNineMinutes) {
