@@ -5,6 +5,7 @@
 #include <rte_ring.h>
 #include <unistd.h>
 
+#include <array>
 #include <cinttypes>
 #include <cstring>
 #include <string>
@@ -42,6 +43,10 @@ constexpr auto kMetricsInterval = std::chrono::seconds(1);
 constexpr unsigned kMetricsIdlePerBusy = 9;
 // Peers the SIGUSR1 dump lists (print_status).
 constexpr std::size_t kDumpPeers = 1000;
+// A poll this long is logged with where its time went, once per interval.
+constexpr auto kSlowPoll = std::chrono::milliseconds(50);
+constexpr auto kSlowPollLogEvery = std::chrono::seconds(10);
+constexpr std::size_t kPollSteps = 6;
 
 SourceAddress source_of(const std::uint8_t* frame, const dp::Classified& c) {
   if (c.ip_version == 6) {
@@ -257,6 +262,9 @@ unsigned ControlThread::poll_once() {
     device_.stage(m, meta.peer_slot, meta.peer_generation, now, now_tsc);
   }
 
+  // When each step ended, for the slow-poll warning below.
+  std::array<std::chrono::steady_clock::time_point, kPollSteps> ended;
+  ended[0] = std::chrono::steady_clock::now();
   // One slice of a reload in progress (bounded: reload.hpp), between the
   // rings above and the wg(8) socket below, so neither waits for all of it.
   if (store_sync_ != nullptr && reloader_ != nullptr) {
@@ -265,7 +273,9 @@ unsigned ControlThread::poll_once() {
       reloader_->request_store(std::move(snapshot), received);
   }
   if (reloader_ != nullptr) reloader_->step();
+  ended[1] = std::chrono::steady_clock::now();
   if (uapi_ != nullptr) uapi_->poll();
+  ended[2] = std::chrono::steady_clock::now();
   // The timers: a pass over the peers each kTickInterval, in slices; quiet
   // peers (nothing armed, nothing waiting) only every
   // Device::kSweepEvery-th pass. A pass longer than the interval would leave
@@ -284,6 +294,7 @@ unsigned ControlThread::poll_once() {
     tx_.tick(rte_get_tsc_cycles());
     for (dp::PortContext* port : {&dp_.wan, &dp_.lan}) port->socket_drops.sample();
   }
+  ended[3] = std::chrono::steady_clock::now();
   // A snapshot is built over several polls, a slice of peers each
   // (MetricsSnapshotBuilder), and published when complete. The next starts
   // a second after this one started, or nine times its slices' time after
@@ -305,12 +316,28 @@ unsigned ControlThread::poll_once() {
                                       kMetricsInterval, kMetricsIdlePerBusy);
     }
   }
+  ended[4] = std::chrono::steady_clock::now();
   if (status_interval_s_ != 0 && now >= next_status_) {
     next_status_ = now + std::chrono::seconds(status_interval_s_);
     print_status(false);
   }
-  const std::chrono::nanoseconds took = std::chrono::steady_clock::now() - poll_start;
+  ended[5] = std::chrono::steady_clock::now();
+  const std::chrono::nanoseconds took = ended[5] - poll_start;
   polls_.observe(took);
+  if (took >= kSlowPoll && now >= next_slow_poll_log_) {
+    // Where a long poll went: what an operator (or the next profile) needs
+    // to know which pass to look at. At most one line per kSlowPollLogEvery.
+    next_slow_poll_log_ = now + kSlowPollLogEvery;
+    auto ms = [](auto a, auto b) {
+      return std::chrono::duration<double, std::milli>(b - a).count();
+    };
+    log_warn(
+        "slow control poll: %.1f ms (rings %.1f, reload %.1f, wg(8) %.1f, timers %.1f, metrics "
+        "%.1f, status %.1f ms); handshakes waited through it",
+        ms(poll_start, ended[5]), ms(poll_start, ended[0]), ms(ended[0], ended[1]),
+        ms(ended[1], ended[2]), ms(ended[2], ended[3]), ms(ended[3], ended[4]),
+        ms(ended[4], ended[5]));
+  }
   if (reloader_ != nullptr) reloader_->observe_poll(took);
   return n + events + staged;
 }

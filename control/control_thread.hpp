@@ -171,6 +171,7 @@ class ControlThread {
   TimePoint next_metrics_{};
   TimePoint metrics_pass_start_{};
   std::chrono::nanoseconds metrics_pass_busy_{};  // the pass's slices so far
+  TimePoint next_slow_poll_log_{};                // the next slow poll that may be logged
 };
 
 }  // namespace wghub::ctl
