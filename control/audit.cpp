@@ -6,10 +6,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <mutex>
 
 #include "control/line_writer.hpp"
+#include "control/log.hpp"
 
 namespace wghub::ctl {
 
@@ -34,17 +34,6 @@ void write_lines(const std::string& text) {
     const ssize_t n = ::write(g_fd, text.data(), text.size());
     (void)n;
   }
-}
-
-std::string now_rfc3339() {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  tm utc;
-  gmtime_r(&now.tv_sec, &utc);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buf + n, sizeof buf - n, ".%03ldZ", now.tv_nsec / 1000000);
-  return buf;
 }
 
 }  // namespace
@@ -74,11 +63,14 @@ void audit_to_stdout(bool enabled) {
   g_stdout = enabled;
 }
 
-std::string json_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
+void append_json_escaped(std::string& out, std::string_view text) {
+  // Most text (names, keys, addresses) needs no escape: one append.
+  auto plain = [](unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; };
+  std::size_t i = 0;
+  while (i < text.size() && plain(static_cast<unsigned char>(text[i]))) ++i;
+  out.append(text.data(), i);
+  for (; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
     switch (c) {
       case '"':
         out += "\\\"";
@@ -101,24 +93,39 @@ std::string json_escape(std::string_view text) {
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
         } else {
-          out += ch;
+          out += static_cast<char>(c);
         }
     }
   }
+}
+
+std::string json_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  append_json_escaped(out, text);
   return out;
 }
 
 AuditEvent::AuditEvent(std::string_view event) {
-  line_ = "{\"ts\":\"" + now_rfc3339() + "\",\"event\":\"" + json_escape(event) + "\"";
+  char stamp[32];
+  const std::size_t stamp_len = utc_timestamp(stamp);
+  line_.reserve(256);
+  line_.append("{\"ts\":\"").append(stamp, stamp_len).append("\",\"event\":\"");
+  append_json_escaped(line_, event);
+  line_ += '"';
 }
 
 void AuditEvent::key(std::string_view k) {
-  line_ += ",\"" + json_escape(k) + "\":";
+  line_.append(",\"");
+  append_json_escaped(line_, k);
+  line_.append("\":");
 }
 
 AuditEvent& AuditEvent::add(std::string_view k, std::string_view value) {
   key(k);
-  line_ += "\"" + json_escape(value) + "\"";
+  line_ += '"';
+  append_json_escaped(line_, value);
+  line_ += '"';
   return *this;
 }
 
@@ -137,8 +144,11 @@ AuditEvent& AuditEvent::add(std::string_view k, bool value) {
 AuditEvent& AuditEvent::add(std::string_view k, const std::vector<std::string>& values) {
   key(k);
   line_ += "[";
-  for (std::size_t i = 0; i < values.size(); ++i)
-    line_ += (i ? ",\"" : "\"") + json_escape(values[i]) + "\"";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    line_ += i ? ",\"" : "\"";
+    append_json_escaped(line_, values[i]);
+    line_ += '"';
+  }
   line_ += "]";
   return *this;
 }

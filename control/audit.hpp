@@ -58,5 +58,7 @@ class AuditBatch {
 
 // JSON string escaping (RFC 8259 section 7), exposed for tests.
 std::string json_escape(std::string_view text);
+// The same, appended to `out` (no temporary string).
+void append_json_escaped(std::string& out, std::string_view text);
 
 }  // namespace wghub::ctl

@@ -84,14 +84,16 @@ void Device::install_keypair(std::uint32_t peer_slot, Keypair&& keys) {
   }
   p.last_handshake = std::chrono::system_clock::now();
   ++p.handshakes;
-  log_info("handshake completed with peer %s (%s) as %s, endpoint %s", p.name.c_str(),
-           short_key(p.public_key).c_str(), kp->is_initiator ? "initiator" : "responder",
-           format_endpoint(dp_.peers->at(peer_slot).endpoint.load()).c_str());
+  const std::string endpoint = format_endpoint(dp_.peers->at(peer_slot).endpoint.load());
+  const std::string key = crypto::key_to_base64(p.public_key.data());
+  const char* role = kp->is_initiator ? "initiator" : "responder";
+  log_info("handshake completed with peer %s (%.8s) as %s, endpoint %s", p.name.c_str(),
+           key.c_str(), role, endpoint.c_str());
   AuditEvent("handshake_completed")
       .add("peer", p.name)
-      .add("public_key", crypto::key_to_base64(p.public_key.data()))
-      .add("role", kp->is_initiator ? "initiator" : "responder")
-      .add("endpoint", format_endpoint(dp_.peers->at(peer_slot).endpoint.load()))
+      .add("public_key", key)
+      .add("role", role)
+      .add("endpoint", endpoint)
       .emit();
 }
 

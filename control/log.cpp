@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -13,16 +14,11 @@ namespace wghub::ctl {
 namespace {
 
 void emit(FILE* to, const char* level, const char* fmt, va_list args) {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  tm utc;
-  gmtime_r(&now.tv_sec, &utc);
   char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
-  char head[64];
-  const int head_len =
-      std::snprintf(head, sizeof head, "%s.%03ldZ %s ", stamp, now.tv_nsec / 1000000, level);
-  std::string line(head, static_cast<std::size_t>(head_len > 0 ? head_len : 0));
+  const std::size_t stamp_len = utc_timestamp(stamp);
+  std::string line;
+  line.reserve(stamp_len + 8 + 128);
+  line.append(stamp, stamp_len).append(" ").append(level).append(" ");
   char body[512];
   va_list copy;
   va_copy(copy, args);
@@ -44,6 +40,31 @@ void emit(FILE* to, const char* level, const char* fmt, va_list args) {
 }
 
 }  // namespace
+
+std::size_t utc_timestamp(char (&out)[32]) {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  // "YYYY-MM-DDTHH:MM:SS" for the second it was last made, per thread.
+  thread_local time_t cached_sec = -1;
+  thread_local char cached[24];
+  thread_local std::size_t cached_len = 0;
+  if (now.tv_sec != cached_sec) {
+    tm utc;
+    gmtime_r(&now.tv_sec, &utc);
+    cached_len = std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &utc);
+    cached_sec = now.tv_sec;
+  }
+  std::memcpy(out, cached, cached_len);
+  const long ms = now.tv_nsec / 1000000;
+  char* p = out + cached_len;
+  *p++ = '.';
+  *p++ = static_cast<char>('0' + ms / 100);
+  *p++ = static_cast<char>('0' + ms / 10 % 10);
+  *p++ = static_cast<char>('0' + ms % 10);
+  *p++ = 'Z';
+  *p = '\0';
+  return static_cast<std::size_t>(p - out);
+}
 
 #define WGHUB_LOG_FN(name, stream, level) \
   void name(const char* fmt, ...) {       \

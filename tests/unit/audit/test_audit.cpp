@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "control/audit.hpp"
+#include "control/log.hpp"
 
 namespace wghub::ctl {
 namespace {
@@ -24,6 +27,41 @@ TEST(Audit, JsonEscapeTable) {
   EXPECT_EQ(json_escape(std::string("nul\0x", 5)), "nul\\u0000x");
   EXPECT_EQ(json_escape("\x1f"), "\\u001f");
   EXPECT_EQ(json_escape("ünïcode"), "ünïcode");  // UTF-8 passes through
+}
+
+// Escapes after a plain prefix, and appends to what is there.
+TEST(Audit, JsonEscapeAppends) {
+  std::string out = "{\"k\":\"";
+  append_json_escaped(out, "name-with \"quote\" and\ttab");
+  EXPECT_EQ(out, "{\"k\":\"name-with \\\"quote\\\" and\\ttab");
+}
+
+// Log and audit lines begin with the same UTC timestamp, to the
+// millisecond; its date and time of day are cached per second.
+TEST(Audit, UtcTimestampMatchesTheClock) {
+  char a[32], b[32];
+  const std::time_t before = std::time(nullptr);
+  const std::size_t n = utc_timestamp(a);
+  utc_timestamp(b);
+  const std::time_t after = std::time(nullptr);
+  ASSERT_EQ(n, 24u);
+  EXPECT_EQ(std::strlen(a), 24u);
+  EXPECT_EQ(a[4], '-');
+  EXPECT_EQ(a[10], 'T');
+  EXPECT_EQ(a[19], '.');
+  EXPECT_EQ(a[23], 'Z');
+  for (int i : {20, 21, 22}) EXPECT_TRUE(a[i] >= '0' && a[i] <= '9') << a;
+  // The seconds it names are those of the clock around the call.
+  bool matches = false;
+  for (std::time_t t = before; t <= after; ++t) {
+    std::tm utc;
+    gmtime_r(&t, &utc);
+    char want[32];
+    std::strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &utc);
+    matches = matches || std::string(a, 19) == want;
+  }
+  EXPECT_TRUE(matches) << a;
+  EXPECT_LE(std::string(a), std::string(b)) << "a later call is not earlier";
 }
 
 TEST(Audit, EventIsOneJsonObject) {
