@@ -256,5 +256,28 @@ TEST(KeypairTable, RotationUnderAReaderWithRcu) {
   EXPECT_GT(found.load(), 0u);
 }
 
+// A destroyed keypair's memory is kept for the next one on this thread:
+// the keys were wiped, and the next keypair starts as a new one does.
+TEST(Keypair, DestroyedMemoryIsReusedWipedAndFresh) {
+  Keypair* a = make_keypair();
+  ASSERT_NE(a, nullptr);
+  std::memset(a->send_key, 0xaa, sizeof a->send_key);
+  std::memset(a->recv_key, 0xbb, sizeof a->recv_key);
+  a->local_index = 7;
+  a->send_counter.store(99);
+  a->received_data.store(true);
+  destroy_keypair(a);
+  EXPECT_EQ(a->send_key[0], 0) << "wiped before it is kept";
+  Keypair* b = make_keypair();
+  EXPECT_EQ(b, a) << "the same memory, not a new allocation";
+  const std::uint8_t zero[32] = {};
+  EXPECT_EQ(std::memcmp(b->send_key, zero, 32), 0);
+  EXPECT_EQ(std::memcmp(b->recv_key, zero, 32), 0);
+  EXPECT_EQ(b->local_index, 0u);
+  EXPECT_EQ(b->send_counter.load(), 0u);
+  EXPECT_FALSE(b->received_data.load());
+  destroy_keypair(b);
+}
+
 }  // namespace
 }  // namespace wghub::dp
