@@ -303,7 +303,7 @@ unsigned ControlThread::poll_once() {
       metrics_pass_start_ = now;
       metrics_pass_busy_ = {};
     }
-    const TimePoint step_start = std::chrono::steady_clock::now();
+    const TimePoint step_start = ended[3];  // read just above
     auto s = metrics_builder_.step(metrics_interface_, metrics_->options(), device_, engine_, *this,
                                    tx_, dp_, now_tsc);
     const TimePoint step_end = std::chrono::steady_clock::now();

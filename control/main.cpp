@@ -178,14 +178,14 @@ int main(int argc, char** argv) {
     print_summary(*loaded.state);
     return 0;
   }
-  if (loaded.state->store.enabled()) {
+  auto state = loaded.state;
+  if (state->store.enabled()) {
     // The peers are the store's (docs/ha.md): etcd, else the cached state.
     wghub::ctl::StoreStart start;
-    if (!wghub::ctl::start_from_store(config_path, *loaded.state, start)) return 1;
+    if (!wghub::ctl::start_from_store(config_path, *state, start)) return 1;
     options.store_snapshot = start.snapshot;
-    options.config_seconds = seconds_since(options.started);
-    return wghub::ctl::run_hub(start.state, options);
+    state = start.state;
   }
   options.config_seconds = seconds_since(options.started);
-  return wghub::ctl::run_hub(loaded.state, options);
+  return wghub::ctl::run_hub(state, options);
 }

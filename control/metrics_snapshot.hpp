@@ -41,8 +41,9 @@ void add_snapshot_peer(MetricsSnapshot& s, MetricsPeerCache& cache, const Metric
                        const Device::Peer& p, const dp::Endpoint& endpoint, bool live_session);
 
 // Builds the control thread's snapshot a slice of peers at a time. Even the
-// cheap per-peer step costs ~1-2.5 µs a peer at 100k peers on a shared VM
-// (walking the Device's std::map and each peer's state: cache misses), and
+// cheap per-peer step cost ~1-2.5 µs a peer at 100k peers on a shared VM
+// (measured when the Device's peers were a std::map; each peer's state is
+// still a cache miss), and
 // rendering a new peer's labels more; 100k in one go would be 100+ ms on
 // the thread that answers handshakes. A slice ends after kSlicePeers peers
 // or kSliceBudget, whichever comes first (a pass where every peer is new,
