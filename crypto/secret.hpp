@@ -72,8 +72,10 @@ class Secret {
 inline constexpr std::size_t kKeyLen = 32;
 using Key = Secret<kKeyLen>;
 
-// Locks the process's current and future memory where permitted and marks it
-// non-dumpable, so key material never reaches swap or a core file. Returns
+// Locks the process's memory where permitted and marks it non-dumpable, so key
+// material never reaches swap or a core file. Pages are locked as they are
+// first touched (MCL_ONFAULT), so making a large mapping costs nothing up
+// front and never holds the address space's lock while it is filled. Returns
 // false (and leaves things as they were) where the kernel refuses.
 bool harden_process_memory() noexcept;
 
