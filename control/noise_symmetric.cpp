@@ -43,6 +43,15 @@ void SymmetricState::mix_key(std::span<const std::uint8_t> ikm) {
   n_ = 0;
 }
 
+void SymmetricState::mix_chaining_key(std::span<const std::uint8_t> ikm) {
+  Secret<32> ck;
+  crypto::kdf(ck_.span(), ikm, ck.data());
+  ck_ = std::move(ck);
+  k_.clear();
+  has_key_ = false;
+  n_ = 0;
+}
+
 void SymmetricState::mix_key_and_hash(std::span<const std::uint8_t, kDhLen> psk) {
   Secret<32> ck;
   Secret<32> temp_h;
@@ -120,19 +129,24 @@ void IkPsk2::send_e(std::span<std::uint8_t, kDhLen> out, const Secret<32>& ephem
   crypto::x25519_public(ephemeral_public_, ephemeral_private_.span());
   std::copy(ephemeral_public_.begin(), ephemeral_public_.end(), out.begin());
   symmetric_.mix_hash(ephemeral_public_);
-  symmetric_.mix_key(ephemeral_public_);  // psk modifier: e also feeds the chaining key
+  // psk modifier: e also feeds the chaining key; es (message 1) or psk
+  // (message 2) sets k before it is used.
+  symmetric_.mix_chaining_key(ephemeral_public_);
 }
 
 void IkPsk2::receive_e(std::span<const std::uint8_t, kDhLen> in) {
   std::copy(in.begin(), in.end(), remote_ephemeral_.begin());
   symmetric_.mix_hash(remote_ephemeral_);
-  symmetric_.mix_key(remote_ephemeral_);
+  symmetric_.mix_chaining_key(remote_ephemeral_);
 }
 
-bool IkPsk2::mix_dh(const Secret<32>& priv, std::span<const std::uint8_t, kDhLen> pub) {
+bool IkPsk2::mix_dh(const Secret<32>& priv, std::span<const std::uint8_t, kDhLen> pub, KeyUse use) {
   Secret<32> shared;
   if (!crypto::x25519(shared.span(), priv.span(), pub)) return false;
-  symmetric_.mix_key(shared.span());
+  if (use == KeyUse::kEncrypts)
+    symmetric_.mix_key(shared.span());
+  else
+    symmetric_.mix_chaining_key(shared.span());
   return true;
 }
 
@@ -187,9 +201,9 @@ Status IkPsk2::write_message_2(std::span<std::uint8_t> out, const Secret<32>& ep
   // e
   send_e(out.first<kDhLen>(), ephemeral_private);
   // ee
-  if (!mix_dh(ephemeral_private_, remote_ephemeral_)) return Status::kZeroDh;
+  if (!mix_dh(ephemeral_private_, remote_ephemeral_, KeyUse::kChainOnly)) return Status::kZeroDh;
   // se
-  if (!mix_dh(ephemeral_private_, remote_static_)) return Status::kZeroDh;
+  if (!mix_dh(ephemeral_private_, remote_static_, KeyUse::kChainOnly)) return Status::kZeroDh;
   // psk
   symmetric_.mix_key_and_hash(psk);
   // payload
@@ -206,9 +220,9 @@ Status IkPsk2::read_message_2(std::span<const std::uint8_t> msg,
   // e
   receive_e(msg.first<kDhLen>());
   // ee
-  if (!mix_dh(ephemeral_private_, remote_ephemeral_)) return Status::kZeroDh;
+  if (!mix_dh(ephemeral_private_, remote_ephemeral_, KeyUse::kChainOnly)) return Status::kZeroDh;
   // se
-  if (!mix_dh(local_static_private, remote_ephemeral_)) return Status::kZeroDh;
+  if (!mix_dh(local_static_private, remote_ephemeral_, KeyUse::kChainOnly)) return Status::kZeroDh;
   // psk
   symmetric_.mix_key_and_hash(psk);
   // payload

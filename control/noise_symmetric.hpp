@@ -36,6 +36,11 @@ class SymmetricState {
   void mix_hash(std::span<const std::uint8_t> data);
   // ck, k = HKDF(ck, ikm, 2); n = 0.
   void mix_key(std::span<const std::uint8_t> ikm);
+  // ck = HKDF(ck, ikm, 1): MixKey for a token whose k the pattern replaces
+  // before any use (IKpsk2's e, ee and se; the kernel's noise.c does the
+  // same), one HMAC-BLAKE2s fewer. k is wiped and has_key() is false until
+  // the next mix_key: an encrypt in between would be a pattern error.
+  void mix_chaining_key(std::span<const std::uint8_t> ikm);
   // ck, temp_h, k = HKDF(ck, psk, 3); MixHash(temp_h); n = 0 (the psk token).
   void mix_key_and_hash(std::span<const std::uint8_t, kDhLen> psk);
   // out = ENCRYPT(k, n++, h, in) (or in, without a key); then MixHash(out).
@@ -147,9 +152,14 @@ class IkPsk2 {
   // MixKey(e.pub) (Noise spec 9.2).
   void send_e(std::span<std::uint8_t, kDhLen> out, const crypto::Secret<32>& ephemeral_private);
   void receive_e(std::span<const std::uint8_t, kDhLen> in);
-  // MixKey(DH(priv, pub)); false on an all-zero result.
+  // Whether the k a DH token derives is used before the next MixKey: es
+  // encrypts s; ee and se are followed by psk, which derives a fresh k.
+  enum class KeyUse { kEncrypts, kChainOnly };
+  // MixKey(DH(priv, pub)) (only the chaining key for kChainOnly); false on an
+  // all-zero result.
   [[nodiscard]] bool mix_dh(const crypto::Secret<32>& priv,
-                            std::span<const std::uint8_t, kDhLen> pub);
+                            std::span<const std::uint8_t, kDhLen> pub,
+                            KeyUse use = KeyUse::kEncrypts);
 
   SymmetricState symmetric_;
   crypto::Secret<32> ephemeral_private_;

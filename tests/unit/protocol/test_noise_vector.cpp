@@ -205,5 +205,30 @@ TEST(NoiseVector, WireGuardInitialChainingKeyAndHash) {
   EXPECT_TRUE(crypto::equal_ct(s.hash().data(), kIdentifierHash.data(), 32));
 }
 
+// mix_chaining_key is the first output of MixKey's HKDF alone: the same
+// chaining key as mix_key (KDFn's first output does not depend on n), no
+// cipher key, and a later mix_key derives the k that mix_key alone would.
+TEST(NoiseVector, MixChainingKeyIsMixKeyWithoutTheCipherKey) {
+  const auto ikm = array_from_hex<32>(kInitEphemeral);
+  SymmetricState full;
+  full.initialize(kName);
+  full.mix_key(ikm);
+  SymmetricState chain;
+  chain.initialize(kName);
+  chain.mix_chaining_key(ikm);
+  EXPECT_TRUE(full.has_key());
+  EXPECT_FALSE(chain.has_key());
+  EXPECT_TRUE(crypto::equal_ct(full.chaining_key().data(), chain.chaining_key().data(), 32));
+  // Both then mix the same key material and encrypt the same bytes alike.
+  full.mix_key(ikm);
+  chain.mix_key(ikm);
+  const std::array<std::uint8_t, 4> plain = {1, 2, 3, 4};
+  std::array<std::uint8_t, 4 + kTagLen> a{}, b{};
+  full.encrypt_and_hash(a, plain);
+  chain.encrypt_and_hash(b, plain);
+  EXPECT_EQ(a, b);
+  EXPECT_TRUE(crypto::equal_ct(full.hash().data(), chain.hash().data(), 32));
+}
+
 }  // namespace
 }  // namespace wghub::ctl::noise
