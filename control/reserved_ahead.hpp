@@ -1,12 +1,14 @@
-// Vectors reserved ahead, on a helper thread. The hub runs under
-// mlockall(MCL_CURRENT | MCL_FUTURE) (crypto::harden_process_memory), so a
-// large reserve() populates and locks every page on the spot: 2^20 metrics
-// entries of 192 bytes took ~100 ms of page faults, 10^5 ~10 ms (measured;
-// ~5 and 0.3 ms without mlockall). The thread that answers handshakes must
-// not wait for that: take() hands out storage a helper reserved, and starts
-// reserving the next, 1/16 larger to allow for growth. When none is ready,
-// or the ready one is too small, take() says so and the caller tries again
-// on a later poll; the caller never reserves (nor frees) a large vector.
+// Vectors reserved ahead, on a helper thread. This was made when the hub ran
+// under mlockall(MCL_CURRENT | MCL_FUTURE): a large reserve() populated and
+// locked every page on the spot (2^20 metrics entries of 192 bytes: ~100 ms).
+// The hub now locks pages as they are first touched (MCL_ONFAULT,
+// crypto::harden_process_memory), so a reserve only maps; the helper still
+// keeps that mmap, which takes the address space's lock for writing, off the
+// thread that answers handshakes. take() hands out storage a helper reserved,
+// and starts reserving the next, 1/16 larger to allow for growth. When none
+// is ready, or the ready one is too small, take() says so and the caller
+// tries again on a later poll; the caller never reserves (nor frees) a large
+// vector.
 #pragma once
 
 #include <chrono>
