@@ -325,7 +325,8 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   // peers, trimming before the lock cost ~0.5 s of the start (a madvise per
   // free run, each a TLB shootdown) and left the locked RSS the same
   // (1,167 MB with and without).
-  if (!crypto::harden_process_memory())
+  const bool locked = crypto::harden_process_memory();
+  if (!locked)
     log_warn("could not lock memory or disable core dumps; keys may reach swap or a core file");
 
   dp::EalOptions eal;
@@ -350,6 +351,12 @@ int run_hub(std::shared_ptr<const config::DesiredState> state, const HubOptions&
   if (!dp::eal_start(eal, error)) {
     log_error("cannot start DPDK: %s", error.c_str());
     return 1;
+  }
+  if (locked) {
+    // Packets carry plaintext, and a worker must not fault: lock the pool's
+    // memory whole now (the process lock only takes pages as they are touched).
+    std::size_t eal_bytes = 0;
+    if (!dp::eal_lock_memory(eal_bytes, error)) log_warn("%s", error.c_str());
   }
   const auto before_hub = std::chrono::steady_clock::now();
   if (!options.audit_log.empty() && !audit_open_file(options.audit_log, error)) {

@@ -4,10 +4,14 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_memory.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -170,6 +174,33 @@ bool eal_start(const EalOptions& o, std::string& error) {
   }
   g_eal_started = true;
   return true;
+}
+
+namespace {
+
+struct LockWalk {
+  std::size_t locked = 0;
+  int error = 0;
+};
+
+int lock_contiguous(const rte_memseg_list*, const rte_memseg* ms, std::size_t len, void* arg) {
+  auto* walk = static_cast<LockWalk*>(arg);
+  if (mlock(ms->addr, len) == 0)
+    walk->locked += len;
+  else if (walk->error == 0)
+    walk->error = errno;
+  return 0;
+}
+
+}  // namespace
+
+bool eal_lock_memory(std::size_t& locked, std::string& error) {
+  LockWalk walk;
+  rte_memseg_contig_walk(lock_contiguous, &walk);
+  locked = walk.locked;
+  if (walk.error == 0) return true;
+  error = std::string("cannot lock DPDK's memory: ") + std::strerror(walk.error);
+  return false;
 }
 
 bool eal_started() {

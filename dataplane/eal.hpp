@@ -56,4 +56,11 @@ std::string check_eal_options(const EalOptions& options, bool hugepages);
 bool eal_start(const EalOptions& options, std::string& error);
 bool eal_started();
 
+// Faults in and locks every EAL memory segment (mlock). The hub locks its
+// memory a page at a time as it is first touched (MCL_ONFAULT); without this
+// a --no-huge hub's workers would take those faults as packets first land in
+// the pool. Hugepage segments are resident already. Returns the bytes locked;
+// false (error says why) when the kernel refuses some of it.
+bool eal_lock_memory(std::size_t& locked, std::string& error);
+
 }  // namespace wghub::dp

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_memory.h>
 #include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -103,6 +106,35 @@ std::uint16_t udp_checksum_of(const Bytes& frame) {
                                static_cast<std::uint8_t>(udp_len)});
   pseudo.insert(pseudo.end(), frame.begin() + 34, frame.begin() + 34 + udp_len);
   return test::internet_checksum(pseudo.data(), pseudo.size());
+}
+
+// The hub locks pages as they are first touched (MCL_ONFAULT); EAL memory
+// from --no-huge is faulted in and locked at start instead, so no worker
+// takes those faults as packets first land in the pool.
+TEST(Eal, LockMemoryFaultsInEverySegment) {
+  std::size_t locked = 0;
+  std::string error;
+  if (!eal_lock_memory(locked, error) && getuid() != 0)
+    GTEST_SKIP() << error << " (not root: RLIMIT_MEMLOCK)";
+  ASSERT_TRUE(error.empty()) << error;
+  struct Totals {
+    std::size_t bytes = 0, pages = 0, resident = 0;
+  } totals;
+  rte_memseg_contig_walk(
+      [](const rte_memseg_list*, const rte_memseg* ms, std::size_t len, void* arg) {
+        auto* t = static_cast<Totals*>(arg);
+        const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+        std::vector<unsigned char> vec((len + page - 1) / page);
+        if (mincore(ms->addr, len, vec.data()) != 0) return -1;
+        t->bytes += len;
+        t->pages += vec.size();
+        for (unsigned char v : vec) t->resident += v & 1;
+        return 0;
+      },
+      &totals);
+  EXPECT_GE(totals.bytes, std::size_t{256} << 20);  // -m 256
+  EXPECT_EQ(locked, totals.bytes);
+  EXPECT_EQ(totals.resident, totals.pages);
 }
 
 TEST(Builders, UdpHeadersRoundTripThroughTheClassifier) {
