@@ -18,6 +18,7 @@
 #include "dataplane/packet.hpp"
 #include "dataplane/port.hpp"
 #include "frames.hpp"
+#include "tests/sanitizers.hpp"
 
 namespace wghub::dp {
 namespace {
@@ -112,6 +113,7 @@ std::uint16_t udp_checksum_of(const Bytes& frame) {
 // from --no-huge is faulted in and locked at start instead, so no worker
 // takes those faults as packets first land in the pool.
 TEST(Eal, LockMemoryFaultsInEverySegment) {
+  if (wghub::test::kMlockIsANoop) GTEST_SKIP() << "a sanitizer makes mlock a no-op";
   std::size_t locked = 0;
   std::string error;
   if (!eal_lock_memory(locked, error) && getuid() != 0)
