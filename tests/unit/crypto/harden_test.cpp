@@ -9,12 +9,14 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <vector>
 
 #include "crypto/secret.hpp"
-#include "tests/sanitizers.hpp"
+#include "tests/memory_lock.hpp"
 
 namespace {
+
+using wghub::test::page_size;
+using wghub::test::resident_pages;
 
 // VmLck from /proc/self/status, in KiB; -1 when absent.
 long locked_kib() {
@@ -28,20 +30,11 @@ long locked_kib() {
   return kib;
 }
 
-std::size_t resident_pages(void* p, std::size_t len) {
-  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> vec((len + page - 1) / page);
-  if (mincore(p, len, vec.data()) != 0) return ~std::size_t{0};
-  std::size_t n = 0;
-  for (unsigned char v : vec) n += v & 1;
-  return n;
-}
-
 // The child's checks; its exit code says which failed (77: not permitted).
 int child() {
   if (!wghub::crypto::harden_process_memory()) return 77;
   constexpr std::size_t kLen = 64u << 20;
-  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  const std::size_t page = page_size();
   const long before = locked_kib();
   void* p = mmap(nullptr, kLen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return 10;

@@ -6,7 +6,6 @@
 #include <rte_lcore.h>
 #include <rte_memory.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <string>
@@ -18,7 +17,7 @@
 #include "dataplane/packet.hpp"
 #include "dataplane/port.hpp"
 #include "frames.hpp"
-#include "tests/sanitizers.hpp"
+#include "tests/memory_lock.hpp"
 
 namespace wghub::dp {
 namespace {
@@ -125,12 +124,11 @@ TEST(Eal, LockMemoryFaultsInEverySegment) {
   rte_memseg_contig_walk(
       [](const rte_memseg_list*, const rte_memseg* ms, std::size_t len, void* arg) {
         auto* t = static_cast<Totals*>(arg);
-        const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-        std::vector<unsigned char> vec((len + page - 1) / page);
-        if (mincore(ms->addr, len, vec.data()) != 0) return -1;
+        const std::size_t resident = wghub::test::resident_pages(ms->addr, len);
+        if (resident == ~std::size_t{0}) return -1;
         t->bytes += len;
-        t->pages += vec.size();
-        for (unsigned char v : vec) t->resident += v & 1;
+        t->pages += (len + wghub::test::page_size() - 1) / wghub::test::page_size();
+        t->resident += resident;
         return 0;
       },
       &totals);

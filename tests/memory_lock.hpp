@@ -1,5 +1,11 @@
-// What the sanitizer builds (scripts/sanitize) change under a test's feet.
+// For tests of what the kernel locks and keeps resident.
 #pragma once
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <vector>
 
 namespace wghub::test {
 
@@ -17,5 +23,18 @@ inline constexpr bool kMlockIsANoop = false;
 #else
 inline constexpr bool kMlockIsANoop = false;
 #endif
+
+inline std::size_t page_size() {
+  return static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Pages of [p, p + len) that are resident (mincore); ~0 when mincore fails.
+inline std::size_t resident_pages(void* p, std::size_t len) {
+  std::vector<unsigned char> vec((len + page_size() - 1) / page_size());
+  if (mincore(p, len, vec.data()) != 0) return ~std::size_t{0};
+  std::size_t n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n;
+}
 
 }  // namespace wghub::test
